@@ -1,0 +1,1 @@
+"""From a country's submission (national codes, local currency, local names) to the harmonized tables."""

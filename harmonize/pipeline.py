@@ -1,0 +1,184 @@
+"""Harmonize one country's submission into the package's tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from harmonize.currency import to_usd
+from harmonize.derived import household_flags
+from harmonize.destinations import UnknownCountryName, to_iso3
+from harmonize.education import harmonize_education
+from harmonize.regions import harmonize_regions
+from harmonize.submission import Submission
+from ippmd.errors import InputError, Problem
+from ippmd.metadata import region_list
+from ippmd.schema import conform, harmonized_schema
+
+MONEY = {  # submission column -> harmonized stem (<stem>_lcu, <stem>_usd)
+    "agricultural_assets": "agricultural_assets",
+    "remittances_amount": "remittances",
+    "education_expenditure": "education_expenditure",
+}
+
+
+def _id(prefix: pl.Expr | str, letter: str, number: str, width: int) -> pl.Expr:
+    return pl.format("{}-{}{}", prefix, pl.lit(letter), pl.col(number).cast(pl.String).str.zfill(width))
+
+
+def _check_keys(frame: pl.DataFrame, keys: list[str], file: str) -> None:
+    dup = frame.with_row_index("__row").filter(pl.struct(keys).is_duplicated())
+    if dup.height:
+        raise InputError(
+            [
+                Problem(
+                    file,
+                    "duplicate key",
+                    row=int(r[0]) + 2,
+                    field="+".join(keys),
+                    value="/".join(str(v) for v in r[1:]),
+                )
+                for r in dup.select("__row", *keys).head(20).iter_rows()
+            ]
+        )
+
+
+def _check_reference(
+    child: pl.DataFrame, parent: pl.DataFrame, key: str, file: str, parent_file: str
+) -> None:
+    orphans = child.with_row_index("__row").join(parent.select(key), on=key, how="anti")
+    if orphans.height:
+        raise InputError(
+            [
+                Problem(file, f"no such {key} in {parent_file}", row=int(r) + 2, field=key, value=str(v))
+                for r, v in orphans.select("__row", key).head(20).iter_rows()
+            ]
+        )
+
+
+def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
+    """The harmonized communities, households, persons and emigrants of one country."""
+    meta = sub.metadata
+    iso3 = sub.iso3
+    rate = float(meta["exchange_rate"]["lcu_per_usd"])
+    t, f = sub.tables, sub.files
+
+    _check_keys(t["communities"], ["community_number"], f["communities"])
+    _check_keys(t["households"], ["household_number"], f["households"])
+    _check_keys(t["persons"], ["household_number", "line_number"], f["persons"])
+    _check_keys(t["emigrants"], ["household_number", "emigrant_number"], f["emigrants"])
+    _check_reference(t["households"], t["communities"], "community_number", f["households"], f["communities"])
+    _check_reference(t["persons"], t["households"], "household_number", f["persons"], f["households"])
+    _check_reference(t["emigrants"], t["households"], "household_number", f["emigrants"], f["households"])
+
+    communities = harmonize_regions(t["communities"], region_list(meta), file=f["communities"]).with_columns(
+        community_id=_id(pl.lit(iso3), "C", "community_number", 3), country=pl.lit(iso3)
+    )
+
+    households = (
+        t["households"]
+        .with_columns(
+            household_id=_id(pl.lit(iso3), "H", "household_number", 5),
+            community_id=_id(pl.lit(iso3), "C", "community_number", 3),
+            country=pl.lit(iso3),
+            **{f"{stem}_lcu": pl.col(col) for col, stem in MONEY.items()},
+            **{f"{stem}_usd": to_usd(pl.col(col), rate) for col, stem in MONEY.items()},
+        )
+        .join(
+            communities.select("community_id", "region_code", "urban"),
+            on="community_id",
+            how="left",
+            maintain_order="left",
+        )
+    )
+
+    persons = harmonize_education(
+        t["persons"], meta["education_levels"], code_column="education_code", file=f["persons"]
+    )
+    persons = persons.with_columns(
+        household_id=_id(pl.lit(iso3), "H", "household_number", 5),
+        country=pl.lit(iso3),
+        src_education_code=pl.col("education_code"),
+    ).with_columns(
+        person_id=pl.format(
+            "{}-{}", pl.col("household_id"), pl.col("line_number").cast(pl.String).str.zfill(2)
+        )
+    )
+
+    emigrants = harmonize_education(
+        t["emigrants"], meta["education_levels"], code_column="education_code", file=f["emigrants"]
+    )
+    try:
+        iso = to_iso3(emigrants["destination"].drop_nulls().to_list(), meta.get("destinations"))
+    except UnknownCountryName as exc:
+        rows = emigrants.with_row_index("__row").filter(pl.col("destination").is_in(exc.names))
+        raise InputError(
+            [
+                Problem(
+                    f["emigrants"],
+                    "unknown destination country name: add it to destinations in "
+                    "metadata.yaml with its ISO3 code",
+                    row=int(r) + 2,
+                    field="destination",
+                    value=v,
+                )
+                for r, v in rows.select("__row", "destination").head(20).iter_rows()
+            ]
+        ) from exc
+    emigrants = emigrants.with_columns(
+        household_id=_id(pl.lit(iso3), "H", "household_number", 5),
+        country=pl.lit(iso3),
+        src_education_code=pl.col("education_code"),
+        src_destination_name=pl.col("destination"),
+        destination=pl.col("destination").replace_strict(iso, default=None),
+    ).with_columns(emigrant_id=pl.format("{}-E{}", pl.col("household_id"), pl.col("emigrant_number")))
+
+    households = household_flags(households, persons, emigrants)
+    return {
+        "communities": conform(communities, harmonized_schema("communities")),
+        "households": conform(households, harmonized_schema("households")),
+        "persons": conform(persons, harmonized_schema("persons")),
+        "emigrants": conform(emigrants, harmonized_schema("emigrants")),
+    }
+
+
+def country_row(
+    sub: Submission,
+    tables: dict[str, pl.DataFrame],
+    published: dict[str, Any] | None,
+    published_source: str | None,
+) -> pl.DataFrame:
+    """The `countries` row: metadata, exchange rate used, origin of the data, sizes."""
+    meta = sub.metadata
+    rate = meta["exchange_rate"]
+    origin = meta.get("data_origin", "survey")
+    published = published or {}
+
+    def pub(key: str) -> int | None:
+        entry = published.get(key)
+        return int(entry["value"]) if entry else None
+
+    row = {
+        "iso3": sub.iso3,
+        "name": meta["country_name"],
+        "data_origin": origin,
+        "synthetic_seed": meta.get("synthetic", {}).get("seed") if origin == "synthetic" else None,
+        "currency": meta["currency"],
+        "exchange_rate_lcu_per_usd": float(rate["lcu_per_usd"]),
+        "exchange_rate_year": int(rate.get("year", meta["survey_year"])),
+        "exchange_rate_source": rate.get("source_citation") or rate.get("source") or "assumed",
+        "survey_year": int(meta["survey_year"]),
+        "fieldwork_start": (meta.get("fieldwork") or {}).get("start"),
+        "fieldwork_end": (meta.get("fieldwork") or {}).get("end"),
+        "households_published": pub("households"),
+        "persons_published": pub("persons"),
+        "communities_published": pub("communities"),
+        "published_source": published_source,
+        "communities": tables["communities"].height,
+        "households": tables["households"].height,
+        "persons": tables["persons"].height,
+        "emigrants": tables["emigrants"].height,
+    }
+    schema = harmonized_schema("countries")
+    return conform(pl.DataFrame([row], infer_schema_length=None), schema)

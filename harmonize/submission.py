@@ -1,0 +1,100 @@
+"""Read a submission folder into typed polars frames, naming file, row and field of any bad cell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ippmd.errors import InputError, Problem
+from ippmd.metadata import read_submission_metadata
+from ippmd.schema import SUBMISSION_TABLES, field_names, polars_schema, submission_schema
+
+METADATA_FILE = "metadata.yaml"
+# Formats a table may come in, by preference: CSV (the submission format), then Stata, SPSS.
+TABLE_SUFFIXES = (".csv", ".dta", ".sav")
+
+
+@dataclass
+class Submission:
+    """A country's submission: its metadata and one typed frame per table."""
+
+    folder: Path
+    metadata: dict[str, Any]
+    tables: dict[str, pl.DataFrame]
+    files: dict[str, str]
+
+    @property
+    def iso3(self) -> str:
+        return str(self.metadata["country_iso3"])
+
+
+def _table_file(folder: Path, table: str) -> Path:
+    for suffix in TABLE_SUFFIXES:
+        path = folder / f"{table}{suffix}"
+        if path.exists():
+            return path
+    raise InputError([Problem(str(folder / f"{table}.csv"), "table file is missing")])
+
+
+def _read_raw(path: Path) -> pl.DataFrame:
+    """All columns as strings, exactly as written in the file."""
+    if path.suffix == ".csv":
+        try:
+            return pl.read_csv(path, infer_schema=False, encoding="utf8")
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError([Problem(str(path), f"cannot read as UTF-8 CSV: {exc}")]) from exc
+    import pyreadstat
+
+    reader = pyreadstat.read_dta if path.suffix == ".dta" else pyreadstat.read_sav
+    try:
+        frame, _ = reader(str(path), output_format="polars")
+    except Exception as exc:  # pyreadstat raises its own untyped errors
+        raise InputError([Problem(str(path), f"cannot read: {exc}")]) from exc
+    return frame.with_columns(
+        pl.col(c).cast(pl.String).str.replace(r"\.0$", "")
+        if frame[c].dtype.is_float()
+        else pl.col(c).cast(pl.String)
+        for c in frame.columns
+    )
+
+
+def _typed(raw: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
+    """Cast to the submission schema, reporting every cell that does not parse."""
+    schema = submission_schema(table)
+    expected = field_names(schema)
+    missing = [c for c in expected if c not in raw.columns]
+    if missing:
+        raise InputError([Problem(str(path), "required column is missing", field=c) for c in missing])
+    problems: list[Problem] = []
+    columns = []
+    for name, dtype in polars_schema(schema).items():
+        text = raw[name].str.strip_chars().replace("", None)
+        typed = text.cast(dtype, strict=False)
+        bad = (typed.is_null() & text.is_not_null()).arg_true()
+        for i in bad[:20].to_list():
+            problems.append(
+                Problem(
+                    str(path), f"not a valid {dtype.__name__.lower()}", row=i + 2, field=name, value=text[i]
+                )
+            )
+        columns.append(typed.alias(name))
+    if problems:
+        raise InputError(problems)
+    return pl.DataFrame(columns)
+
+
+def read_submission(folder: Path) -> Submission:
+    """Read metadata.yaml and the four tables of a submission folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError([Problem(str(folder), "submission folder does not exist")])
+    metadata = read_submission_metadata(folder / METADATA_FILE)
+    tables, files = {}, {}
+    for table in SUBMISSION_TABLES:
+        path = _table_file(folder, table)
+        tables[table] = _typed(_read_raw(path), table, path)
+        files[table] = str(path)
+    return Submission(folder=folder, metadata=metadata, tables=tables, files=files)

@@ -1,0 +1,55 @@
+"""The data model, read from the Table Schemas in `schemas/` (the single source of truth)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ippmd.paths import HARMONIZED_SCHEMAS_DIR, SUBMISSION_SCHEMAS_DIR
+
+# Resources of the harmonized package, in dependency order (referenced tables first).
+RESOURCES = ("countries", "communities", "households", "persons", "emigrants")
+SUBMISSION_TABLES = ("communities", "households", "persons", "emigrants")
+
+POLARS_TYPES: dict[str, type[pl.DataType]] = {
+    "integer": pl.Int64,
+    "number": pl.Float64,
+    "string": pl.String,
+}
+
+
+@cache
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def harmonized_schema(resource: str) -> dict[str, Any]:
+    return _load(HARMONIZED_SCHEMAS_DIR / f"{resource}.json")
+
+
+def submission_schema(table: str) -> dict[str, Any]:
+    return _load(SUBMISSION_SCHEMAS_DIR / f"{table}.json")
+
+
+def field_names(schema: dict[str, Any]) -> list[str]:
+    return [f["name"] for f in schema["fields"]]
+
+
+def polars_schema(schema: dict[str, Any]) -> dict[str, type[pl.DataType]]:
+    return {f["name"]: POLARS_TYPES[f["type"]] for f in schema["fields"]}
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
+    """Select the schema's fields in order with the schema's types."""
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in polars_schema(schema).items())
+
+
+def universe_mask(frame: pl.DataFrame, field: dict[str, Any]) -> pl.Series:
+    """True where the field's question applies (its `universe`), as a polars SQL expression."""
+    if "universe" not in field:
+        return pl.Series([True] * frame.height)
+    return frame.select(pl.sql_expr(field["universe"]).fill_null(False)).to_series()

@@ -1,0 +1,1 @@
+"""Synthetic country submissions, calibrated to published IPPMD figures."""

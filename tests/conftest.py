@@ -1,0 +1,31 @@
+"""Shared fixtures: one full package built per test session (about 20,000 households)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from ippmd.package import build
+from ippmd.schema import RESOURCES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("package")
+    build(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def descriptor(package_dir: Path) -> dict:
+    return json.loads((package_dir / "datapackage.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def tables(package_dir: Path) -> dict[str, pl.DataFrame]:
+    return {name: pl.read_parquet(package_dir / "data" / f"{name}.parquet") for name in RESOURCES}

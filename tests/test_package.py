@@ -1,0 +1,159 @@
+"""The built package: valid Frictionless (the real CLI), v2 profile, sizes, labels, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import polars as pl
+
+from ippmd.metadata import country_codes
+from ippmd.package import build
+from ippmd.paths import PROFILES_DIR, ROOT
+
+FRICTIONLESS = Path(sys.executable).with_name("frictionless")
+
+
+def test_frictionless_cli_validates_the_package(package_dir: Path) -> None:
+    result = subprocess.run(
+        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
+        cwd=package_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)
+    errors = [e["message"] for task in report["tasks"] for e in task["errors"]][:5]
+    assert report["valid"], errors
+    assert result.returncode == 0
+    assert {t["name"] for t in report["tasks"]} == {
+        "countries",
+        "communities",
+        "households",
+        "persons",
+        "emigrants",
+    }
+
+
+def test_frictionless_cli_catches_a_corrupted_file(package_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(package_dir, copy)
+    persons = copy / "data" / "persons.csv"
+    lines = persons.read_text(encoding="utf-8").splitlines(keepends=True)
+    first = lines[1].split(",")
+    first[1] = "KHM-H99999"  # a household that does not exist
+    lines[1] = ",".join(first)
+    persons.write_text("".join(lines), encoding="utf-8")
+    result = subprocess.run(
+        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)
+    types = {e["type"] for task in report["tasks"] for e in task["errors"]}
+    assert not report["valid"]
+    assert "foreign-key" in types
+
+
+def test_descriptor_follows_the_data_package_v2_profile(descriptor: dict) -> None:
+    profile = json.loads((PROFILES_DIR / "datapackage.json").read_text(encoding="utf-8"))
+    jsonschema.validate(descriptor, profile)
+    assert descriptor["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
+    assert descriptor["licenses"] and descriptor["sources"]
+
+
+def test_every_file_has_bytes_and_sha256(descriptor: dict, package_dir: Path) -> None:
+    for resource in descriptor["resources"]:
+        for entry in (resource, resource["parquet"]):
+            data = (package_dir / entry["path"]).read_bytes()
+            assert entry["bytes"] == len(data)
+            assert entry["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_microdata_resources_are_labelled_synthetic(descriptor: dict) -> None:
+    assert descriptor["synthetic"] is True
+    assert "SYNTHETIC" in descriptor["description"]
+    for resource in descriptor["resources"]:
+        if resource["name"] == "countries":
+            continue
+        assert resource["synthetic"] is True, resource["name"]
+        assert resource["notice"].startswith("SYNTHETIC DATA"), resource["name"]
+
+
+def test_package_holds_ten_countries_at_published_sizes(tables: dict[str, pl.DataFrame]) -> None:
+    countries = tables["countries"]
+    assert countries["iso3"].to_list() == country_codes()
+    assert len(country_codes()) == 10
+    assert set(countries["data_origin"]) == {"synthetic"}
+    # Seed, Box 1.1: more than 20,500 households, about 100,000 individuals, 590 communities.
+    assert 20_500 <= tables["households"].height <= 21_000
+    assert 95_000 <= tables["persons"].height <= 105_000
+    assert tables["communities"].height == 590
+    khm = countries.filter(pl.col("iso3") == "KHM").row(0, named=True)
+    assert (khm["households"], khm["communities"]) == (2000, 100)
+    assert abs(khm["persons"] - khm["persons_published"]) / khm["persons_published"] < 0.05
+
+
+def test_keys_are_unique_and_references_resolve(tables: dict[str, pl.DataFrame]) -> None:
+    for name, key in [
+        ("communities", "community_id"),
+        ("households", "household_id"),
+        ("persons", "person_id"),
+        ("emigrants", "emigrant_id"),
+    ]:
+        assert tables[name][key].is_unique().all(), name
+    assert tables["persons"]["household_id"].is_in(tables["households"]["household_id"].implode()).all()
+    assert tables["emigrants"]["household_id"].is_in(tables["households"]["household_id"].implode()).all()
+    assert tables["households"]["community_id"].is_in(tables["communities"]["community_id"].implode()).all()
+
+
+def test_household_size_equals_members_listed(tables: dict[str, pl.DataFrame]) -> None:
+    listed = tables["persons"].group_by("household_id").len()
+    joined = tables["households"].join(listed, on="household_id")
+    assert joined.height == tables["households"].height
+    assert (joined["household_size"] == joined["len"]).all()
+
+
+def test_money_is_local_currency_over_the_rate(tables: dict[str, pl.DataFrame]) -> None:
+    rates = tables["countries"].select("iso3", "exchange_rate_lcu_per_usd")
+    hh = tables["households"].join(rates, left_on="country", right_on="iso3").drop_nulls("remittances_lcu")
+    expected = (hh["remittances_lcu"] / hh["exchange_rate_lcu_per_usd"]).round(2)
+    assert ((hh["remittances_usd"] - expected).abs() <= 0.0101).all()  # one cent: rounding of x/rate
+
+
+def test_not_in_universe_is_marked_in_csv(package_dir: Path) -> None:
+    persons = pl.read_csv(package_dir / "data" / "persons.csv", infer_schema=False)
+    children = persons.filter(pl.col("age").cast(pl.Int64) < 15)
+    assert set(children["plans_to_emigrate"].to_list()) == {"NIU"}
+    adults = persons.filter(pl.col("age").cast(pl.Int64) >= 15)
+    assert set(adults["plans_to_emigrate"].to_list()) <= {"0", "1"}
+
+
+def test_two_builds_are_byte_identical(package_dir: Path, tmp_path: Path) -> None:
+    build(tmp_path)
+    for path in sorted((package_dir / "data").iterdir()):
+        assert (tmp_path / "data" / path.name).read_bytes() == path.read_bytes(), path.name
+    assert (tmp_path / "datapackage.json").read_bytes() == (package_dir / "datapackage.json").read_bytes()
+
+
+def test_committed_descriptor_matches_the_build(package_dir: Path) -> None:
+    """datapackage.json at the root is committed; it must be what `make` builds."""
+    committed = ROOT / "datapackage.json"
+    assert committed.read_text(encoding="utf-8") == (package_dir / "datapackage.json").read_text(
+        encoding="utf-8"
+    ), "datapackage.json is stale: run `make data` and commit it"
+
+
+def test_committed_codebook_matches_the_build(package_dir: Path, descriptor: dict) -> None:
+    from ippmd.codebook import render
+
+    assert (ROOT / "codebook.md").read_text(encoding="utf-8") == render(descriptor, package_dir), (
+        "codebook.md is stale: run `make` and commit it"
+    )
