@@ -156,8 +156,9 @@ def country_row(
     published = published or {}
 
     def pub(key: str) -> int | None:
+        """A published sample size; assumed ones are not published and stay empty."""
         entry = published.get(key)
-        return int(entry["value"]) if entry else None
+        return int(entry["value"]) if entry and not entry.get("assumed") else None
 
     row = {
         "iso3": sub.iso3,

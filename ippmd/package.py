@@ -59,7 +59,8 @@ def _published(iso3: str) -> tuple[dict[str, Any] | None, str | None]:
     except Exception:  # an eleventh country admitted without a country.yaml
         return None, None
     households = country["published"]["households"]
-    return country["published"], source_citation(country, households)
+    source = None if households.get("assumed") else source_citation(country, households)
+    return country["published"], source
 
 
 def _sha256(path: Path) -> str:
