@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/bench_validate.py
 
 clean:
 	rm -rf $(VENV) build data/*.csv data/*.parquet .pytest_cache .ruff_cache *.egg-info

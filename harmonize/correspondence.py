@@ -32,12 +32,18 @@ def recode(
                 row=int(r) + 2,
                 field=column,
                 value=str(v),
+                code="unknown-code",
             )
             for r, v in unknown.select("__row", column).head(20).iter_rows()
         ]
         if unknown.height > 20:
             problems.append(
-                Problem(file, f"{unknown.height} rows in all with unknown codes {codes[:10]}", field=column)
+                Problem(
+                    file,
+                    f"{unknown.height} rows in all with unknown codes {codes[:10]}",
+                    field=column,
+                    code="unknown-code",
+                )
             )
         raise InputError(problems)
     return joined.drop("__row")

@@ -38,6 +38,7 @@ def _check_keys(frame: pl.DataFrame, keys: list[str], file: str) -> None:
                     row=int(r[0]) + 2,
                     field="+".join(keys),
                     value="/".join(str(v) for v in r[1:]),
+                    code="primary-key",
                 )
                 for r in dup.select("__row", *keys).head(20).iter_rows()
             ]
@@ -51,7 +52,14 @@ def _check_reference(
     if orphans.height:
         raise InputError(
             [
-                Problem(file, f"no such {key} in {parent_file}", row=int(r) + 2, field=key, value=str(v))
+                Problem(
+                    file,
+                    f"no such {key} in {parent_file}",
+                    row=int(r) + 2,
+                    field=key,
+                    value=str(v),
+                    code="foreign-key",
+                )
                 for r, v in orphans.select("__row", key).head(20).iter_rows()
             ]
         )
@@ -122,6 +130,7 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
                     row=int(r) + 2,
                     field="destination",
                     value=v,
+                    code="unknown-code",
                 )
                 for r, v in rows.select("__row", "destination").head(20).iter_rows()
             ]

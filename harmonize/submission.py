@@ -67,7 +67,9 @@ def _typed(raw: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
     expected = field_names(schema)
     missing = [c for c in expected if c not in raw.columns]
     if missing:
-        raise InputError([Problem(str(path), "required column is missing", field=c) for c in missing])
+        raise InputError(
+            [Problem(str(path), "required column is missing", field=c, code="missing-label") for c in missing]
+        )
     problems: list[Problem] = []
     columns = []
     for name, dtype in polars_schema(schema).items():
@@ -77,7 +79,12 @@ def _typed(raw: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
         for i in bad[:20].to_list():
             problems.append(
                 Problem(
-                    str(path), f"not a valid {dtype.__name__.lower()}", row=i + 2, field=name, value=text[i]
+                    str(path),
+                    f"not a valid {dtype.__name__.lower()}",
+                    row=i + 2,
+                    field=name,
+                    value=text[i],
+                    code="type-error",
                 )
             )
         columns.append(typed.alias(name))

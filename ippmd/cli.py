@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.errors import InputError
 from ippmd.paths import ROOT
+
+if TYPE_CHECKING:
+    from quality.report import Report
 
 app = typer.Typer(
     add_completion=False,
@@ -121,6 +124,151 @@ def codebook(
     except InputError as exc:
         _fail(exc)
     console.print(f"wrote {out}")
+
+
+@app.command()
+def sources(
+    from_dir: Annotated[Path, typer.Option("--from", help="Folder with the original public files.")] = (
+        ROOT.parent / "shared" / "data" / "external"
+    ),
+) -> None:
+    """Regenerate the REAL country indicators (indicators/country_indicators.csv) from the originals."""
+    from indicators.ingest import COMMITTED_CSV, ingest, write_indicators
+
+    if not from_dir.is_dir():
+        console.print(f"[bold red]error:[/] {from_dir} is not a folder of original files (see SOURCES.md)")
+        raise typer.Exit(2)
+    started = time.perf_counter()
+    try:
+        frame = ingest(from_dir)
+    except InputError as exc:
+        _fail(exc)
+    write_indicators(frame, COMMITTED_CSV)
+    console.print(
+        f"wrote {COMMITTED_CSV}: {frame.height:,} real indicator values for "
+        f"{frame['iso3'].n_unique()} countries in {time.perf_counter() - started:.1f} s; "
+        "run `make data` to put them in the package"
+    )
+
+
+@app.command()
+def figures(
+    highlight: Annotated[
+        str, typer.Option(help="Country (ISO3) to highlight; comma-separated for several.")
+    ] = "KHM",
+    out: Annotated[Path, typer.Option(help="Folder for the tables and charts.")] = ROOT
+    / "reports"
+    / "figures",
+    period: Annotated[
+        str, typer.Option(help="Period of Figure 1.3: a year, a quarter or 'latest'.")
+    ] = "2016",
+) -> None:
+    """Figures 1.2 (migrant stocks) and 1.3 (remittance costs vs SDG 10.c) from the real indicators."""
+    from indicators.figures import figure_1_2, figure_1_3
+    from ippmd.metadata import country_codes
+    from ippmd.package import country_indicators
+
+    codes = [c.strip().upper() for c in highlight.split(",") if c.strip()]
+    unknown = [c for c in codes if c not in country_codes()]
+    if unknown:
+        console.print(f"[bold red]error:[/] unknown country code(s) {', '.join(unknown)}")
+        raise typer.Exit(2)
+    frame = country_indicators(country_codes())
+    out.mkdir(parents=True, exist_ok=True)
+    figure_1_2(frame, codes, out_dir=out)
+    figure_1_3(frame, codes, out_dir=out, period=period)
+    console.print(f"wrote Figures 1.2 and 1.3 (CSV, PNG, SVG) to {out}")
+
+
+def _report_outputs(report: Report, json_file: Path | None, html_file: Path | None) -> None:
+    from quality.report import render_terminal
+
+    render_terminal(report, Console())
+    if json_file:
+        report.write_json(json_file)
+    if html_file:
+        report.write_html(html_file)
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="Submission folder or .zip.")],
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write one record per problem (JSON).")
+    ] = None,
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML report.")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="Expectation engine: polars (fast) or gx.")] = "polars",
+) -> None:
+    """Check a country submission: exit 0 valid, 1 invalid, 2 unusable arguments."""
+    if not path.exists():
+        console.print(f"[bold red]error:[/] {path} does not exist")
+        raise typer.Exit(2)
+    if engine not in ("polars", "gx"):
+        console.print("[bold red]error:[/] --engine must be polars or gx")
+        raise typer.Exit(2)
+    from quality.validate import validate_submission
+
+    report = validate_submission(path, engine=engine)  # type: ignore[arg-type]
+    _report_outputs(report, json_file, html_file)
+    raise typer.Exit(0 if report.valid else 1)
+
+
+@app.command()
+def check(
+    package: Annotated[Path, typer.Option(help="Folder of the built package.")] = ROOT,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write one record per problem (JSON).")
+    ] = None,
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Write a self-contained HTML report.")
+    ] = None,
+) -> None:
+    """Run the quality layers on the built package (datapackage.json + data/)."""
+    if not (package / "datapackage.json").exists():
+        console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
+        raise typer.Exit(2)
+    from quality.validate import check_package
+
+    report = check_package(package)
+    _report_outputs(report, json_file, html_file)
+    raise typer.Exit(0 if report.valid else 1)
+
+
+@app.command()
+def template(
+    iso3: Annotated[str, typer.Argument(help="Country ISO3 code (any, for a new country).")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the kit into.")],
+) -> None:
+    """Write a blank submission kit: CSV headers, metadata.yaml to fill in, GUIDE.md."""
+    from quality.template import write_template
+
+    code = iso3.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        console.print("[bold red]error:[/] ISO3 must be three letters")
+        raise typer.Exit(2)
+    for path in write_template(code, out_dir):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def admit(
+    path: Annotated[Path, typer.Argument(help="Submission folder or .zip.")],
+    out: Annotated[Path, typer.Option(help="Folder of the package to update.")] = ROOT,
+) -> None:
+    """Validate a submission and add (or replace) its country in the package; all or nothing."""
+    if not path.exists():
+        console.print(f"[bold red]error:[/] {path} does not exist")
+        raise typer.Exit(2)
+    from quality.admit import admit as admit_submission
+
+    report = admit_submission(path, out)
+    _report_outputs(report, None, None)
+    if not report.valid:
+        console.print("[bold red]not admitted:[/] the package is unchanged")
+        raise typer.Exit(1)
+    console.print(f"admitted {report.country} into {out / 'datapackage.json'}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ class Problem:
     row: int | None = None  # 1-based line number in the file, header = line 1
     field: str | None = None
     value: str | None = None
+    code: str = "invalid-input"  # stable kebab-case code, as in frictionless reports
+    hint: str | None = None  # how to fix it
+    severity: str = "error"  # or "warning": reported, does not make the input invalid
 
     def __str__(self) -> str:
         where = self.file
@@ -23,6 +26,19 @@ class Problem:
             where += f", field '{self.field}'"
         shown = f" (value {self.value!r})" if self.value is not None else ""
         return f"{where}: {self.message}{shown}"
+
+    def as_record(self) -> dict[str, object]:
+        """A flat, JSON-ready record (one per problem in `ippmd validate --json`)."""
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "file": self.file,
+            "row": self.row,
+            "field": self.field,
+            "value": self.value,
+            "message": self.message,
+            "hint": self.hint,
+        }
 
 
 @dataclass

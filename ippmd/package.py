@@ -21,9 +21,18 @@ import yaml
 from harmonize.pipeline import country_row, harmonize
 from harmonize.submission import METADATA_FILE, Submission, read_submission
 from ippmd import SYNTHETIC_NOTICE, __version__
+from ippmd.errors import InputError
 from ippmd.metadata import country_codes, load_country, source_citation
-from ippmd.paths import COUNTRIES_DIR, PACKAGE_META
-from ippmd.schema import RESOURCES, harmonized_schema, universe_mask
+from ippmd.paths import PACKAGE_META, RAW_ROOT
+from ippmd.schema import (
+    INDICATORS,
+    PACKAGE_RESOURCES,
+    RESOURCES,
+    conform,
+    harmonized_schema,
+    polars_schema,
+    universe_mask,
+)
 
 DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 NIU = "NIU"
@@ -33,6 +42,7 @@ SORT_KEYS = {
     "households": ["household_id"],
     "persons": ["person_id"],
     "emigrants": ["emigrant_id"],
+    INDICATORS: ["iso3", "indicator", "period", "vintage", "partner_iso3"],
 }
 
 Progress = Callable[[str], None]
@@ -40,12 +50,20 @@ Progress = Callable[[str], None]
 
 def raw_submission_dir(iso3: str) -> Path | None:
     """A licensee's raw files (countries/<ISO3>/raw/), which take precedence over synthetic ones."""
-    raw = COUNTRIES_DIR / iso3 / "raw"
+    raw = RAW_ROOT / iso3 / "raw"
     return raw if (raw / METADATA_FILE).exists() else None
 
 
-def load_submission(iso3: str, workdir: Path, seed: int, scale: int) -> Submission:
-    raw = raw_submission_dir(iso3)
+def package_countries() -> list[str]:
+    """Countries with metadata, plus any admitted with raw files only (an eleventh country)."""
+    admitted = {p.parent.parent.name for p in RAW_ROOT.glob(f"*/raw/{METADATA_FILE}")}
+    return sorted(set(country_codes()) | admitted)
+
+
+def load_submission(
+    iso3: str, workdir: Path, seed: int, scale: int, folder: Path | None = None
+) -> Submission:
+    raw = folder or raw_submission_dir(iso3)
     if raw is not None:
         return read_submission(raw)
     from synth.generator import write_submission
@@ -89,10 +107,38 @@ def _csv_view(frame: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
+def country_indicators(countries: Sequence[str]) -> pl.DataFrame:
+    """The committed real indicators (indicators/country_indicators.csv) for the packaged countries."""
+    from indicators.ingest import COMMITTED_CSV
+
+    schema = harmonized_schema(INDICATORS)
+    frame = pl.read_csv(COMMITTED_CSV, schema_overrides=dict(polars_schema(schema)), infer_schema=False)
+    return conform(frame, schema).filter(pl.col("iso3").is_in(list(countries)))
+
+
+def _indicator_sources(frame: pl.DataFrame) -> list[dict[str, str]]:
+    """Data Package `sources` of the indicators resource: each original file actually used."""
+    from indicators.ingest import COMMITTED_CSV
+
+    provenance = yaml.safe_load(COMMITTED_CSV.with_name("sources.yaml").read_text(encoding="utf-8"))
+    used = set(frame["source"].to_list())
+    return [
+        {
+            "title": f"{entry['title']} ({entry['vintage']})",
+            "path": entry["url"],
+            "version": entry["vintage"],
+            "file": entry["file"],
+            "sha256": entry["sha256"],
+        }
+        for key, entry in provenance.items()
+        if key in used
+    ]
+
+
 def write_tables(tables: dict[str, pl.DataFrame], data_dir: Path) -> dict[str, dict[str, Path]]:
     data_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, Path]] = {}
-    for name in RESOURCES:
+    for name in tables:
         frame = tables[name]
         csv_path, parquet_path = data_dir / f"{name}.csv", data_dir / f"{name}.parquet"
         _csv_view(frame, harmonized_schema(name)).write_csv(csv_path, null_value="", line_terminator="\n")
@@ -109,7 +155,7 @@ def descriptor(
     origins = tables["countries"].select("iso3", "data_origin").rows()
     synthetic_countries = [iso3 for iso3, origin in origins if origin == "synthetic"]
     resources = []
-    for name in RESOURCES:
+    for name in (n for n in PACKAGE_RESOURCES if n in tables):
         info = meta["resources"][name]
         csv_path, parquet_path = files[name]["csv"], files[name]["parquet"]
         resource: dict[str, Any] = {
@@ -125,6 +171,9 @@ def descriptor(
             "bytes": csv_path.stat().st_size,
             "hash": f"sha256:{_sha256(csv_path)}",
         }
+        if name == INDICATORS:
+            resource["synthetic"] = False
+            resource["sources"] = _indicator_sources(tables[name])
         if info["microdata"]:
             resource["synthetic"] = bool(synthetic_countries)
             if synthetic_countries:
@@ -160,6 +209,15 @@ def descriptor(
     return package
 
 
+def check_expectations(tables: dict[str, pl.DataFrame]) -> None:
+    """Run the expectation suites (Great Expectations); any failure stops the build."""
+    from quality.validate import expectation_problems
+
+    problems = expectation_problems(tables, "gx", label="harmonized ")
+    if problems:
+        raise InputError(problems)
+
+
 def _swap_into(staging: Path, out: Path) -> None:
     """Replace out/data and out/datapackage.json by the staged ones, by renames."""
     target_data = out / "data"
@@ -182,12 +240,19 @@ def build(
     seed: int | None = None,
     scale: int = 1,
     progress: Progress | None = None,
+    submissions: dict[str, Path] | None = None,
+    expectations: bool = True,
 ) -> dict[str, Any]:
-    """Build the package into `out` (data/ and datapackage.json); returns the descriptor."""
+    """Build the package into `out` (data/ and datapackage.json); returns the descriptor.
+
+    `submissions` overrides where a country's submission is read from (used by `ippmd admit`).
+    The expectation suites run on the harmonized tables; a failure stops the build (InputError).
+    """
     from synth.generator import DEFAULT_SEED
 
     seed = DEFAULT_SEED if seed is None else seed
-    countries = list(countries) if countries else country_codes()
+    submissions = submissions or {}
+    countries = sorted(set(countries or package_countries()) | set(submissions))
     report = progress or (lambda _step: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -196,17 +261,21 @@ def build(
         parts: dict[str, list[pl.DataFrame]] = {name: [] for name in RESOURCES}
         for iso3 in countries:
             report(f"{iso3}: reading submission")
-            sub = load_submission(iso3, staging, seed, scale)
+            sub = load_submission(iso3, staging, seed, scale, submissions.get(iso3))
             report(f"{iso3}: harmonizing")
             tables = harmonize(sub)
             published, published_source = _published(iso3)
             parts["countries"].append(country_row(sub, tables, published, published_source))
             for name, frame in tables.items():
                 parts[name].append(frame)
-        report("writing tables")
         tables = {
             name: pl.concat(frames, how="vertical").sort(SORT_KEYS[name]) for name, frames in parts.items()
         }
+        if expectations:
+            report("checking expectation suites")
+            check_expectations(tables)
+        tables[INDICATORS] = country_indicators(countries)
+        report("writing tables")
         files = write_tables(tables, staging / "data")
         package = descriptor(tables, files, staging)
         (staging / "datapackage.json").write_text(

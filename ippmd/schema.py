@@ -11,8 +11,11 @@ import polars as pl
 
 from ippmd.paths import HARMONIZED_SCHEMAS_DIR, SUBMISSION_SCHEMAS_DIR
 
-# Resources of the harmonized package, in dependency order (referenced tables first).
+# Survey resources of the harmonized package, in dependency order (referenced tables first).
 RESOURCES = ("countries", "communities", "households", "persons", "emigrants")
+# Country-level indicators from the original public files (real data, issue 3).
+INDICATORS = "country_indicators"
+PACKAGE_RESOURCES = (*RESOURCES, INDICATORS)
 SUBMISSION_TABLES = ("communities", "households", "persons", "emigrants")
 
 POLARS_TYPES: dict[str, type[pl.DataType]] = {

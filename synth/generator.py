@@ -279,9 +279,8 @@ def generate(iso3: str, seed: int = DEFAULT_SEED, scale: int = 1) -> dict[str, p
     k = 1 + rng.poisson(max(params["return_migrants_per_return_household"] - 1, 0), n_hh)
     rank = _rank_within(p_hh, np.where(eligible, rng.random(n_p), 2.0))
     return_migrant = np.where(adult, (eligible & (rank < k[p_hh])).astype(np.int64), -1)
-    years_abroad = np.where(
-        return_migrant == 1, np.round(np.clip(rng.lognormal(0.9, 0.7, n_p), 0.3, 30), 1), np.nan
-    )
+    time_abroad = np.minimum(np.clip(rng.lognormal(0.9, 0.7, n_p), 0.3, 30), np.maximum(age - 15, 0.3))
+    years_abroad = np.where(return_migrant == 1, np.round(time_abroad, 1), np.nan)
     born_abroad = s.bernoulli(share["born_abroad"], n_p)
 
     # --- emigrants: former members abroad -------------------------------------------------
@@ -293,7 +292,7 @@ def generate(iso3: str, seed: int = DEFAULT_SEED, scale: int = 1) -> dict[str, p
     e_sex = 1 + s.bernoulli(share["emigrants_female"], n_e)
     young = s.bernoulli(share["emigrants_aged_15_34"], n_e) == 1
     e_age = np.where(young, rng.integers(15, 35, n_e), rng.integers(35, 65, n_e))
-    e_years = np.clip(rng.normal(mean_years + 0.5 + 0.08 * (45 - e_age), 3.5), 0, 20)
+    e_years = np.clip(rng.normal(mean_years + 0.5 + 0.08 * (45 - e_age), 3.5), 0, np.minimum(20, e_age - 6))
     e_education = level_codes[np.searchsorted(level_years, e_years, side="right") - 1]
     dest = country["targets"]["emigrant_destinations"]["shares"]
     dest_iso3 = np.array(list(dest))

@@ -37,6 +37,7 @@ def test_frictionless_cli_validates_the_package(package_dir: Path) -> None:
         "households",
         "persons",
         "emigrants",
+        "country_indicators",
     }
 
 
@@ -81,6 +82,10 @@ def test_microdata_resources_are_labelled_synthetic(descriptor: dict) -> None:
     assert descriptor["synthetic"] is True
     assert "SYNTHETIC" in descriptor["description"]
     for resource in descriptor["resources"]:
+        if resource["name"] == "country_indicators":  # real data, with its sources
+            assert resource["synthetic"] is False and "notice" not in resource
+            assert resource["sources"] and all(s["path"].startswith("http") for s in resource["sources"])
+            continue
         if resource["name"] == "countries":
             continue
         assert resource["synthetic"] is True, resource["name"]

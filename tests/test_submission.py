@@ -143,7 +143,7 @@ def test_raw_files_take_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
     meta["data_origin"] = "survey"  # as a licensee's real files would say
     meta_path.write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setattr(package, "COUNTRIES_DIR", countries)
+    monkeypatch.setattr(package, "RAW_ROOT", countries)
     descriptor = package.build(tmp_path / "out", ["KHM"])
     countries_row = pl.read_csv(tmp_path / "out" / "data" / "countries.csv").row(0, named=True)
     assert countries_row["data_origin"] == "survey"
@@ -173,7 +173,7 @@ def test_cli_build_with_bad_raw_input_exits_1_and_leaves_package_untouched(tmp_p
     shutil.copy(tmp_path / "b" / "persons.csv", raw / "persons.csv")
     script = (
         "import sys, ippmd.package as p, ippmd.cli as c; "
-        f"p.COUNTRIES_DIR = __import__('pathlib').Path({str(checkout / 'countries')!r}); c.app()"
+        f"p.RAW_ROOT = __import__('pathlib').Path({str(checkout / 'countries')!r}); c.app()"
     )
     bad = subprocess.run(
         [sys.executable, "-c", script, "build", "--countries", "KHM", "--out", str(out), "--quiet"],

@@ -1,0 +1,54 @@
+"""Admit a valid submission into the package: validate, rebuild with it, keep its files.
+
+The package is rebuilt in a staging folder and swapped in by renames (ippmd.package.build), and
+the submission's files are copied under countries/<ISO3>/raw/ only after the build succeeded, so
+an interrupted or failed admit leaves the previous package and raw files exactly as they were.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ippmd.errors import InputError
+from ippmd.paths import RAW_ROOT
+from ippmd.schema import SUBMISSION_TABLES
+from quality.archive import open_submission
+from quality.report import Report
+from quality.validate import validate_submission
+
+SUBMISSION_FILES = ("metadata.yaml", *(f"{t}.csv" for t in SUBMISSION_TABLES))
+
+
+def admit(path: Path, out: Path) -> Report:
+    """Validate `path`; if valid, add (or replace) its country in the package at `out`."""
+    from ippmd.package import build
+
+    report = validate_submission(path)
+    if not report.valid:
+        return report
+    iso3 = str(report.country)
+    country_dir = RAW_ROOT / iso3
+    country_dir.mkdir(parents=True, exist_ok=True)
+    incoming = Path(tempfile.mkdtemp(prefix=".raw-incoming-", dir=country_dir))
+    try:
+        with open_submission(path) as folder:
+            for name in SUBMISSION_FILES:
+                shutil.copy2(folder / name, incoming / name)
+        try:
+            build(out, submissions={iso3: incoming})
+        except InputError as exc:
+            report.problems += exc.problems
+            return report
+        raw = country_dir / "raw"
+        previous = country_dir / f".raw-previous-{os.getpid()}"
+        if raw.exists():
+            os.replace(raw, previous)
+        os.replace(incoming, raw)
+        shutil.rmtree(previous, ignore_errors=True)
+        report.layers.append("admitted")
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+    return report

@@ -1,0 +1,99 @@
+"""Open a submission (folder or .zip) safely: nothing is written outside a temporary folder.
+
+Refused: entries with absolute paths or '..', links, nested archives, more than MAX_ENTRIES
+entries, and more than MAX_UNPACKED_BYTES unpacked (counted while reading, not trusted from the
+zip header), so a decompression bomb stops early.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+
+from ippmd.errors import InputError, Problem
+from quality.structural import problem
+
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+MAX_ENTRIES = 200
+MAX_RATIO = 200  # unpacked / packed size of one entry
+
+
+def _unsafe(file: str, message: str) -> InputError:
+    return InputError([problem("unsafe-archive", file, message)])
+
+
+def _check_folder(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_symlink():
+            raise _unsafe(str(path), "symbolic links are not allowed in a submission")
+
+
+def _extract(archive: Path, target: Path) -> Path:
+    label = str(archive)
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _unsafe(label, f"not a readable zip file: {exc}") from exc
+    with zf:
+        entries = zf.infolist()
+        if len(entries) > MAX_ENTRIES:
+            raise _unsafe(label, f"{len(entries)} entries; at most {MAX_ENTRIES} allowed")
+        total = 0
+        for entry in entries:
+            name = entry.filename
+            parts = PurePosixPath(name.replace("\\", "/")).parts
+            if name.startswith(("/", "\\")) or (parts and ":" in parts[0]) or ".." in parts:
+                raise _unsafe(f"{label}:{name}", "entry path is absolute or leaves the archive ('..')")
+            mode = entry.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise _unsafe(f"{label}:{name}", "entry is a symbolic link")
+            if entry.is_dir():
+                continue
+            if name.lower().endswith((".zip", ".gz", ".tar", ".7z", ".rar")):
+                raise _unsafe(f"{label}:{name}", "nested archives are not allowed")
+            if entry.compress_size and entry.file_size / entry.compress_size > MAX_RATIO:
+                raise _unsafe(f"{label}:{name}", "compression ratio is that of a decompression bomb")
+            destination = target.joinpath(*parts)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(entry) as source, destination.open("wb") as sink:
+                while block := source.read(1 << 20):
+                    total += len(block)
+                    if total > MAX_UNPACKED_BYTES:
+                        raise _unsafe(label, f"unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
+                    sink.write(block)
+    return _submission_root(target)
+
+
+def _submission_root(folder: Path) -> Path:
+    """The folder holding metadata.yaml: the root or a single top-level folder."""
+    if (folder / "metadata.yaml").exists():
+        return folder
+    children = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(("__MACOSX", "."))]
+    if len(children) == 1 and (children[0] / "metadata.yaml").exists():
+        return children[0]
+    return folder
+
+
+@contextmanager
+def open_submission(path: Path) -> Iterator[Path]:
+    """Yield a folder with the submission's files; a zip is unpacked into a temporary folder."""
+    path = Path(path)
+    if path.is_symlink():
+        raise _unsafe(str(path), "the submission itself is a symbolic link")
+    if path.is_dir():
+        _check_folder(path)
+        yield _submission_root(path)
+        return
+    if path.is_file() and path.suffix.lower() == ".zip":
+        tmp = Path(tempfile.mkdtemp(prefix="ippmd-submission-"))
+        try:
+            yield _extract(path, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    raise InputError([Problem(str(path), "not a submission folder or .zip file", code="unusable-input")])

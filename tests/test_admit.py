@@ -1,0 +1,126 @@
+"""`ippmd admit` is all or nothing; `ippmd template` and `ippmd check` work on real files."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ippmd.errors import InputError
+from ippmd.package import build
+from quality.template import write_template
+from quality.validate import check_package, validate_submission
+from synth.generator import write_submission
+
+IPPMD = Path(sys.executable).with_name("ippmd")
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    files = [folder / "datapackage.json", *sorted((folder / "data").iterdir())]
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def small_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pkg")
+    build(out, ["KHM", "PHL"])
+    return out
+
+
+def _env(raw_root: Path) -> dict[str, str]:
+    import os
+
+    return {**os.environ, "IPPMD_RAW_ROOT": str(raw_root)}
+
+
+def test_failed_admit_changes_no_byte(small_package: Path, tmp_path: Path) -> None:
+    before = _hashes(small_package)
+    bad = write_submission("KHM", tmp_path / "bad", seed=5)
+    lines = (bad / "persons.csv").read_text(encoding="utf-8").split("\n")
+    header = lines[0].split(",")
+    cells = lines[3].split(",")
+    cells[header.index("sex")] = "7"  # not a sex code
+    lines[3] = ",".join(cells)
+    (bad / "persons.csv").write_text("\n".join(lines), encoding="utf-8")
+    result = subprocess.run(
+        [str(IPPMD), "admit", str(bad), "--out", str(small_package)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(tmp_path / "raw"),
+    )
+    assert result.returncode == 1
+    assert "package is unchanged" in result.stdout + result.stderr
+    assert _hashes(small_package) == before
+    assert not (tmp_path / "raw" / "KHM" / "raw").exists()
+
+
+def test_expectation_failure_fails_the_build_and_leaves_package(small_package: Path, tmp_path: Path) -> None:
+    """Structurally valid, but a household head aged 8: the suites stop the build."""
+    before = _hashes(small_package)
+    sub = write_submission("KHM", tmp_path / "sub", seed=5)
+    lines = (sub / "persons.csv").read_text(encoding="utf-8").split("\n")
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    assert cells[header.index("relation_to_head")] == "1"
+    cells[header.index("age")] = "8"
+    lines[1] = ",".join(cells)
+    (sub / "persons.csv").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        build(small_package, ["KHM", "PHL"], submissions={"KHM": sub})
+    assert any(p.code == "expectation-failed" and p.field == "age" for p in info.value.problems)
+    assert _hashes(small_package) == before
+
+
+def test_admit_an_eleventh_country(small_package: Path, tmp_path: Path) -> None:
+    sub = write_submission("KHM", tmp_path / "sen", seed=3)
+    meta = yaml.safe_load((sub / "metadata.yaml").read_text(encoding="utf-8"))
+    meta.update(country_iso3="SEN", country_name="Senegal", currency="XOF", data_origin="survey")
+    meta.pop("synthetic")
+    for i, region in enumerate(meta["regions"]["list"]):
+        region["iso_3166_2"] = f"SN-D{i}"
+    (sub / "metadata.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+    raw_root = tmp_path / "raw"
+    result = subprocess.run(
+        [str(IPPMD), "admit", str(sub), "--out", str(small_package)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(raw_root),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (raw_root / "SEN" / "raw" / "metadata.yaml").exists()
+    countries = (small_package / "data" / "countries.csv").read_text(encoding="utf-8")
+    assert "\nSEN,Senegal,survey," in countries
+    assert check_package(small_package, engine="polars").valid
+
+
+def test_template_is_a_valid_empty_kit(tmp_path: Path) -> None:
+    paths = write_template("KHM", tmp_path / "kit")
+    assert {p.name for p in paths} >= {"persons.csv", "metadata.yaml", "GUIDE.md"}
+    guide = (tmp_path / "kit" / "GUIDE.md").read_text(encoding="utf-8")
+    assert "education_code" in guide and "2 = Female" in guide
+    report = validate_submission(tmp_path / "kit")
+    # Headers and metadata are right; only the empty tables are reported.
+    assert {p.code for p in report.errors} == {"no-rows"}
+    new = write_template("SEN", tmp_path / "sen")
+    assert "TODO" in (tmp_path / "sen" / "metadata.yaml").read_text(encoding="utf-8")
+    assert new
+
+
+def test_check_finds_a_corrupted_package(small_package: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(small_package, tmp_path / "copy"))
+    path = copy / "data" / "emigrants.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    row = next(i for i, line in enumerate(lines) if ",THA," in line)
+    lines[row] = lines[row].replace(",THA,", ",Thailand,")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    report = check_package(copy, engine="polars")
+    assert not report.valid
+    assert any(p.field == "destination" and p.row == row + 1 for p in report.errors)
+    assert {"byte-count", "hash-count"} <= {p.code for p in report.errors}

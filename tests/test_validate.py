@@ -1,0 +1,370 @@
+"""`ippmd validate`: a corpus of broken submissions, one defect each, made from a valid one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from quality.validate import validate_submission
+from synth.generator import write_submission
+
+IPPMD = Path(sys.executable).with_name("ippmd")
+
+
+@pytest.fixture(scope="module")
+def valid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid synthetic submission (Burkina Faso: French spellings, accents in names)."""
+    return write_submission("BFA", tmp_path_factory.mktemp("bfa"), seed=11)
+
+
+@pytest.fixture
+def copy(valid: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(valid, tmp_path / "submission"))
+
+
+def _edit_csv(folder: Path, table: str, edit: Callable[[list[str]], list[str]]) -> None:
+    path = folder / f"{table}.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    path.write_text("\n".join(edit(lines)), encoding="utf-8")
+
+
+def _set_cell(folder: Path, table: str, line: int, column: str, value: str) -> None:
+    def edit(lines: list[str]) -> list[str]:
+        header = lines[0].split(",")
+        cells = lines[line - 1].split(",")
+        cells[header.index(column)] = value
+        lines[line - 1] = ",".join(cells)
+        return lines
+
+    _edit_csv(folder, table, edit)
+
+
+def _edit_meta(folder: Path, edit: Callable[[dict], None]) -> None:
+    meta = yaml.safe_load((folder / "metadata.yaml").read_text(encoding="utf-8"))
+    edit(meta)
+    (folder / "metadata.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+
+
+def _codes(report) -> set[str]:
+    return {p.code for p in report.errors}
+
+
+def test_valid_submission_passes(valid: Path) -> None:
+    report = validate_submission(valid)
+    assert report.valid, [str(p) for p in report.problems[:5]]
+    assert report.country == "BFA"
+    assert "harmonization" in report.layers
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["bom", "crlf", "reordered"],
+)
+def test_valid_variants_are_accepted(copy: Path, variant: str) -> None:
+    for table in ("persons", "emigrants"):
+        path = copy / f"{table}.csv"
+        data = path.read_bytes()
+        if variant == "bom":
+            data = b"\xef\xbb\xbf" + data
+        elif variant == "crlf":
+            data = data.replace(b"\n", b"\r\n")
+        else:
+            frame = pl.read_csv(path, infer_schema=False)
+            frame.select(list(reversed(frame.columns))).write_csv(path)
+            continue
+        path.write_bytes(data)
+    report = validate_submission(copy)
+    assert report.valid, [str(p) for p in report.problems[:5]]
+
+
+# (defect name, how to plant it, expected code, file, field)
+DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None]] = [
+    (
+        "latin-1",
+        lambda f: (f / "emigrants.csv").write_bytes(
+            (f / "emigrants.csv").read_text(encoding="utf-8").encode("cp1252")
+        ),
+        "encoding-error",
+        "emigrants.csv",
+        None,
+    ),
+    (
+        "semicolons",
+        lambda f: (f / "persons.csv").write_text(
+            (f / "persons.csv").read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8"
+        ),
+        "delimiter-error",
+        "persons.csv",
+        None,
+    ),
+    (
+        "missing column",
+        lambda f: pl.read_csv(f / "persons.csv", infer_schema=False).drop("age").write_csv(f / "persons.csv"),
+        "missing-label",
+        "persons.csv",
+        "age",
+    ),
+    (
+        "extra column",
+        lambda f: (
+            pl.read_csv(f / "households.csv", infer_schema=False)
+            .with_columns(notes=pl.lit("x"))
+            .write_csv(f / "households.csv")
+        ),
+        "extra-label",
+        "households.csv",
+        "notes",
+    ),
+    (
+        "duplicated column",
+        lambda f: _edit_csv(
+            f, "communities", lambda ls: [ls[0] + ",urban"] + [x + ",0" if x else x for x in ls[1:]]
+        ),
+        "duplicate-label",
+        "communities.csv",
+        "urban",
+    ),
+    ("type", lambda f: _set_cell(f, "persons", 5, "age", "vingt"), "type-error", "persons.csv", "age"),
+    (
+        "category code",
+        lambda f: _set_cell(f, "persons", 5, "sex", "3"),
+        "constraint-error",
+        "persons.csv",
+        "sex",
+    ),
+    ("range", lambda f: _set_cell(f, "persons", 5, "age", "130"), "constraint-error", "persons.csv", "age"),
+    (
+        "weight not positive",
+        lambda f: _set_cell(f, "households", 4, "weight", "0"),
+        "constraint-error",
+        "households.csv",
+        "weight",
+    ),
+    (
+        "required",
+        lambda f: _set_cell(f, "households", 4, "agricultural", ""),
+        "constraint-error",
+        "households.csv",
+        "agricultural",
+    ),
+    (
+        "primary key",
+        lambda f: _edit_csv(f, "persons", lambda ls: [*ls[:3], ls[2], *ls[3:]]),
+        "primary-key",
+        "persons.csv",
+        "household_number+line_number",
+    ),
+    (
+        "foreign key",
+        lambda f: _set_cell(f, "emigrants", 3, "household_number", "999999"),
+        "foreign-key",
+        "emigrants.csv",
+        "household_number",
+    ),
+    (
+        "ragged long",
+        lambda f: _edit_csv(f, "persons", lambda ls: [*ls[:4], ls[4] + ",1", *ls[5:]]),
+        "extra-cell",
+        "persons.csv",
+        None,
+    ),
+    (
+        "ragged short",
+        lambda f: _edit_csv(f, "persons", lambda ls: [*ls[:4], ls[4].rsplit(",", 2)[0], *ls[5:]]),
+        "missing-cell",
+        "persons.csv",
+        None,
+    ),
+    (
+        "blank row",
+        lambda f: _edit_csv(f, "persons", lambda ls: [*ls[:4], "", *ls[4:]]),
+        "blank-row",
+        "persons.csv",
+        None,
+    ),
+    ("empty file", lambda f: (f / "emigrants.csv").write_bytes(b""), "empty-file", "emigrants.csv", None),
+    (
+        "binary file",
+        lambda f: (f / "households.csv").write_bytes(b"PK\x03\x04\x00\x00binary" * 50),
+        "binary-file",
+        "households.csv",
+        None,
+    ),
+    ("missing file", lambda f: (f / "communities.csv").unlink(), "missing-file", "communities.csv", None),
+    (
+        "gigantic field",
+        lambda f: _set_cell(f, "emigrants", 3, "destination", "x" * 200_000),
+        "field-too-large",
+        "emigrants.csv",
+        "destination",
+    ),
+    (
+        "name column",
+        lambda f: (
+            pl.read_csv(f / "persons.csv", infer_schema=False)
+            .with_columns(nom_prenom=pl.lit("Ouedraogo Awa"))
+            .write_csv(f / "persons.csv")
+        ),
+        "direct-identifier",
+        "persons.csv",
+        "nom_prenom",
+    ),
+    (
+        "e-mail value",
+        lambda f: _set_cell(f, "emigrants", 4, "destination", "awa.ouedraogo@example.com"),
+        "direct-identifier",
+        "emigrants.csv",
+        "destination",
+    ),
+    (
+        "GPS value",
+        lambda f: (
+            pl.read_csv(f / "communities.csv", infer_schema=False)
+            .with_columns(gps=pl.lit("12.3714; -1.5197"))
+            .write_csv(f / "communities.csv")
+        ),
+        "direct-identifier",
+        "communities.csv",
+        "gps",
+    ),
+    (
+        "unknown currency",
+        lambda f: _edit_meta(f, lambda m: m.update(currency="FCFA")),
+        "metadata-error",
+        "metadata.yaml",
+        "currency",
+    ),
+    (
+        "no exchange rate",
+        lambda f: _edit_meta(f, lambda m: m.pop("exchange_rate")),
+        "metadata-error",
+        "metadata.yaml",
+        "exchange_rate",
+    ),
+    (
+        "unmapped education code",
+        lambda f: _edit_meta(f, lambda m: m.update(education_levels=m["education_levels"][:-3])),
+        "unknown-code",
+        "metadata.yaml",
+        "education_levels",
+    ),
+    (
+        "unknown destination",
+        lambda f: _set_cell(f, "emigrants", 3, "destination", "Atlantide"),
+        "unknown-code",
+        "emigrants.csv",
+        "destination",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "plant", "code", "file", "field"), DEFECTS, ids=[d[0] for d in DEFECTS])
+def test_each_defect_is_reported_with_file_and_field(
+    copy: Path, name: str, plant: Callable[[Path], None], code: str, file: str, field: str | None
+) -> None:
+    plant(copy)
+    report = validate_submission(copy)
+    assert not report.valid, name
+    matching = [p for p in report.errors if p.code == code]
+    assert matching, f"{name}: expected {code}, got {sorted(_codes(report))}"
+    problem = matching[0]
+    assert Path(problem.file).name == file
+    if field is not None:
+        assert problem.field == field
+    assert problem.hint, f"{code} has no hint"
+
+
+def test_row_numbers_are_file_lines(copy: Path) -> None:
+    _set_cell(copy, "persons", 7, "sex", "9")
+    (problem,) = validate_submission(copy).errors
+    assert (problem.file, problem.row, problem.field, problem.value) == ("persons.csv", 7, "sex", "9")
+
+
+def _zip(folder: Path, target: Path, extra: Callable[[zipfile.ZipFile], None] | None = None) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.iterdir()):
+            zf.write(path, f"submission/{path.name}")
+        if extra:
+            extra(zf)
+    return target
+
+
+def test_zip_submission_is_accepted(valid: Path, tmp_path: Path) -> None:
+    assert validate_submission(_zip(valid, tmp_path / "ok.zip")).valid
+
+
+def _symlink_entry(zf: zipfile.ZipFile) -> None:
+    info = zipfile.ZipInfo("submission/link.csv")
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    zf.writestr(info, "/etc/passwd")
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("dotdot", lambda zf: zf.writestr("../../escape.csv", "a,b\n")),
+        ("absolute", lambda zf: zf.writestr("/tmp/ippmd-absolute.csv", "a,b\n")),
+        ("symlink", _symlink_entry),
+        ("bomb", lambda zf: zf.writestr("submission/bomb.csv", b"0" * 50_000_000)),
+        ("nested", lambda zf: zf.writestr("submission/inner.zip", b"PK")),
+    ],
+)
+def test_hostile_archives_are_refused(valid: Path, tmp_path: Path, name: str, extra) -> None:
+    before = set(tmp_path.parent.iterdir())
+    report = validate_submission(_zip(valid, tmp_path / f"{name}.zip", extra))
+    assert not report.valid
+    assert _codes(report) == {"unsafe-archive"}, name
+    assert not Path("/tmp/ippmd-absolute.csv").exists()
+    assert not (tmp_path.parent / "escape.csv").exists()
+    assert set(tmp_path.parent.iterdir()) == before
+
+
+def test_symlink_in_folder_is_refused(copy: Path) -> None:
+    os.symlink("/etc/hostname", copy / "extra.csv")
+    assert _codes(validate_submission(copy)) == {"unsafe-archive"}
+
+
+def test_eleventh_country_with_complete_metadata_is_accepted(copy: Path) -> None:
+    def senegal(meta: dict) -> None:
+        meta.update(country_iso3="SEN", country_name="Senegal", currency="XOF")
+        for i, region in enumerate(meta["regions"]["list"]):
+            region["iso_3166_2"] = f"SN-D{i}"
+
+    _edit_meta(copy, senegal)
+    report = validate_submission(copy)
+    assert report.valid, [str(p) for p in report.problems[:5]]
+    assert report.country == "SEN"
+
+
+def test_cli_exit_codes_json_and_offline_html(valid: Path, copy: Path, tmp_path: Path) -> None:
+    ok = subprocess.run([str(IPPMD), "validate", str(valid)], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    _set_cell(copy, "persons", 5, "sex", "3")
+    out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
+    bad = subprocess.run(
+        [str(IPPMD), "validate", str(copy), "--json", str(out_json), "--html", str(out_html)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stdout + bad.stderr
+    records = json.loads(out_json.read_text())["problems"]
+    assert {(r["file"], r["row"], r["field"], r["code"]) for r in records} == {
+        ("persons.csv", 5, "sex", "constraint-error")
+    }
+    page = out_html.read_text()
+    assert "persons.csv" in page and "<script" not in page and "http" not in page.split("</style>")[0]
+    missing = subprocess.run([str(IPPMD), "validate", str(tmp_path / "nope")], capture_output=True, text=True)
+    assert missing.returncode == 2
