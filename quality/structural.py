@@ -229,17 +229,16 @@ def _typed_expr(text: pl.Expr, type_: str) -> pl.Expr:
     return text
 
 
-def _cell_rules(field: dict[str, Any], tokens: list[str]) -> tuple[pl.Expr, list[tuple[str, str, pl.Expr]]]:
-    """The typed value of a field and its rules as (code, message, failing-cell mask) expressions."""
+def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
+    """A field's rules as (code, message, failing-cell mask) over its cleaned text and typed value.
+
+    Columns are staged: `<name>` holds the text with missing-value tokens and oversized cells
+    nulled, `<name>\x01` the typed value, so each rule is a cheap comparison.
+    """
     name, type_ = field["name"], field.get("type", "string")
-    text = pl.col(name)
-    if tokens:
-        text = pl.when(text.is_in(tokens)).then(None).otherwise(text)
-    too_big = text.str.len_bytes().fill_null(0) > MAX_CELL_BYTES
-    text = pl.when(too_big).then(None).otherwise(text)
-    value = _typed_expr(text, type_)
+    text, value = pl.col(name), pl.col(f"{name}\x01")
     present = value.is_not_null()
-    rules = [("field-too-large", f"cell longer than {MAX_CELL_BYTES} bytes", too_big)]
+    rules: list[tuple[str, str, pl.Expr]] = []
     if type_ in ("integer", "number"):  # a cast that fails is a type error (faster than a regex)
         rules.append(("type-error", f"not a valid {type_}", text.is_not_null() & value.is_null()))
     constraints = field.get("constraints", {})
@@ -282,34 +281,50 @@ def _cell_rules(field: dict[str, Any], tokens: list[str]) -> tuple[pl.Expr, list
         rules.append(
             ("constraint-error", "value must be unique in the column", present & value.is_duplicated())
         )
-    return value.alias(name), [(code, message, mask.fill_null(False)) for code, message, mask in rules]
+    return [(code, message, mask.fill_null(False)) for code, message, mask in rules]
 
 
 def check_cells(table: Table, schema: dict[str, Any]) -> tuple[list[Problem], dict[str, pl.Series]]:
-    """Cell sizes, types and constraints (required, enum, minimum, maximum, pattern, unique), in one query."""
+    """Cell sizes, types and constraints (required, enum, minimum, maximum, pattern, unique)."""
     tokens = [m["value"] if isinstance(m, dict) else m for m in schema.get("missingValues", [""])]
     tokens = [t for t in tokens if t != ""]  # empty cells are already null
-    values, masks, labels = [], [], {}
-    for field in schema["fields"]:
-        if field["name"] not in table.frame.columns:
-            continue
-        value, rules = _cell_rules(field, tokens)
-        values.append(value)
-        for i, (code, message, mask) in enumerate(rules):
-            alias = f"{field['name']}\x00{i}"
-            masks.append(mask.alias(alias))
-            labels[alias] = (code, message, field["name"])
-    if not values:
+    fields = [f for f in schema["fields"] if f["name"] in table.frame.columns]
+    if not fields:
         return [], {}
-    result = table.frame.select(*values, *masks)
-    failing = [
-        alias for alias, hit in result.select(pl.col(list(labels)).any()).row(0, named=True).items() if hit
-    ]
+    big = table.frame.select(
+        (pl.col(f["name"]).str.len_bytes().fill_null(0) > MAX_CELL_BYTES).alias(f["name"]) for f in fields
+    )
+    oversized = [name for name, hit in big.select(pl.all().any()).row(0, named=True).items() if hit]
     problems: list[Problem] = []
-    for alias in failing:
-        code, message, name = labels[alias]
-        problems += _report(table, result[alias], code, name, message)
-    typed = {v: result[v] for v in result.columns if v not in labels}
+    for name in oversized:
+        problems += _report(
+            table, big[name], "field-too-large", name, f"cell longer than {MAX_CELL_BYTES} bytes"
+        )
+    cleaned = []
+    for f in fields:
+        text = pl.col(f["name"])
+        if tokens:
+            text = pl.when(text.is_in(tokens)).then(None).otherwise(text)
+        if f["name"] in oversized:
+            text = pl.when(pl.lit(big[f["name"]])).then(None).otherwise(text)
+        cleaned.append(text.alias(f["name"]))
+    staged = table.frame.select(cleaned).with_columns(
+        _typed_expr(pl.col(f["name"]), f.get("type", "string")).alias(f"{f['name']}\x01") for f in fields
+    )
+    labels: dict[str, tuple[str, str, str]] = {}
+    masks = []
+    for f in fields:
+        for i, (code, message, mask) in enumerate(_cell_rules(f)):
+            alias = f"{f['name']}\x00{i}"
+            masks.append(mask.alias(alias))
+            labels[alias] = (code, message, f["name"])
+    result = staged.select(masks) if masks else pl.DataFrame()
+    if masks:
+        hits = result.select(pl.all().any()).row(0, named=True)
+        for alias in (a for a, hit in hits.items() if hit):
+            code, message, name = labels[alias]
+            problems += _report(table, result[alias], code, name, message)
+    typed = {f["name"]: staged[f"{f['name']}\x01"].alias(f["name"]) for f in fields}
     return problems, typed
 
 
