@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all install data codebook test lint bench clean
+.PHONY: all install data codebook benchmark test lint bench clean
 
-all: data codebook
+all: data codebook benchmark
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ data: $(STAMP)
 codebook: data
 	$(BIN)/ippmd codebook
 
+benchmark: data
+	$(BIN)/ippmd benchmark --focus KHM --out reports/KHM
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
@@ -33,7 +36,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_validate.py
+	$(BIN)/python bench/bench_expectations.py
+	$(BIN)/python bench/bench_models.py
+	$(BIN)/python bench/bench_extract.py
 
 clean:
-	rm -rf $(VENV) build data/*.csv data/*.parquet .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) build data reports .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

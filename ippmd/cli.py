@@ -180,6 +180,38 @@ def figures(
     console.print(f"wrote Figures 1.2 and 1.3 (CSV, PNG, SVG) to {out}")
 
 
+@app.command()
+def benchmark(
+    focus: Annotated[str, typer.Option(help="Focus country (ISO3), benchmarked against the others.")] = "KHM",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default reports/<FOCUS>).")] = None,
+    package: Annotated[Path, typer.Option(help="Folder of the built package.")] = ROOT,
+) -> None:
+    """Fixed-effects benchmarks of the focus country vs its peers: tables, charts, report.html."""
+    if not (package / "datapackage.json").exists():
+        console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
+        raise typer.Exit(2)
+    from ippmd.package import package_countries
+
+    code = focus.strip().upper()
+    if code not in package_countries():
+        console.print(
+            f"[bold red]error:[/] unknown focus country {code}; known: {', '.join(package_countries())}"
+        )
+        raise typer.Exit(2)
+    from models.benchmark import run_benchmark
+
+    out = out or ROOT / "reports" / code
+    started = time.perf_counter()
+    result = run_benchmark(package, code, out)
+    console.print(f"[yellow]{SYNTHETIC_NOTICE}[/]")
+    for sentence in result["findings"][:3]:
+        console.print(f"  {sentence}", markup=False, highlight=False)
+    console.print(
+        f"wrote {result['n_specs']} models, {result['n_charts']} charts and {out / 'report.html'} "
+        f"in {time.perf_counter() - started:.1f} s (fit {result['timings']['fit']:.2f} s)"
+    )
+
+
 def _report_outputs(report: Report, json_file: Path | None, html_file: Path | None) -> None:
     from quality.report import render_terminal
 

@@ -368,3 +368,63 @@ def test_cli_exit_codes_json_and_offline_html(valid: Path, copy: Path, tmp_path:
     assert "persons.csv" in page and "<script" not in page and "http" not in page.split("</style>")[0]
     missing = subprocess.run([str(IPPMD), "validate", str(tmp_path / "nope")], capture_output=True, text=True)
     assert missing.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [("phone", "+226 70 12 34 56"), ("national ID", "1234567890123")],
+)
+def test_identifier_values_in_extra_columns(copy: Path, kind: str, value: str) -> None:
+    pl.read_csv(copy / "households.csv", infer_schema=False).with_columns(contact=pl.lit(value)).write_csv(
+        copy / "households.csv"
+    )
+    found = [p for p in validate_submission(copy).errors if p.code == "direct-identifier"]
+    assert any(kind in p.message and p.field == "contact" and p.row == 2 for p in found)
+
+
+def test_structural_layer_catches_what_frictionless_catches(tmp_path: Path) -> None:
+    """Same defective package files: every cell frictionless flags, the polars layer flags too."""
+    from frictionless import validate as frictionless_validate
+
+    from ippmd.package import build
+    from quality.validate import check_package
+
+    package = tmp_path / "pkg"
+    build(package, ["KHM"], expectations=False)
+    edits = {  # (resource, line, field) -> bad value
+        ("persons", 3, "age"): "abc",  # type
+        ("persons", 4, "sex"): "5",  # enum
+        ("persons", 5, "age"): "300",  # maximum
+        ("persons", 6, "household_id"): "KHM-H99999",  # foreign key (and pattern ok)
+        ("households", 3, "weight"): "",  # required
+        ("households", 4, "household_id"): "KHM-H00002",  # primary key / unique duplicate of line 3
+        ("emigrants", 3, "destination"): "thailand",  # pattern
+    }
+    for (resource, line, field), value in edits.items():
+        path = package / "data" / f"{resource}.csv"
+        lines = path.read_text(encoding="utf-8").split("\n")
+        header = lines[0].split(",")
+        cells = lines[line - 1].split(",")
+        cells[header.index(field)] = value
+        lines[line - 1] = ",".join(cells)
+        path.write_text("\n".join(lines), encoding="utf-8")
+    path = package / "data" / "communities.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines.insert(3, "")  # blank row
+    lines[5] += ",extra"  # extra cell
+    lines[6] = lines[6].rsplit(",", 1)[0]  # missing cell
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+    theirs = frictionless_validate(str(package / "datapackage.json"))
+    flagged = {
+        (task.name, error.row_number)
+        for task in theirs.tasks
+        for error in task.errors
+        if getattr(error, "row_number", None)
+    }
+    kinds = {error.type for task in theirs.tasks for error in task.errors}
+    assert len(flagged) >= 9 and {"type-error", "constraint-error", "foreign-key", "blank-row"} <= kinds
+    ours = check_package(package, engine="polars")
+    found = {(Path(p.file).stem, p.row) for p in ours.errors if p.row}
+    assert flagged <= found, f"missed: {sorted(flagged - found)}"
+    assert {"hash-count", "byte-count"} <= {p.code for p in ours.errors}

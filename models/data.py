@@ -1,0 +1,125 @@
+"""The built data package as analysis frames: resources found through datapackage.json.
+
+Everything is located through the descriptor's resource list (never by guessing file names), so
+the same code reads the package at the repository root, a test build in a temporary folder, or a
+package with extra resources (e.g. `country_indicators`) added later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from models.spec import JOIN_KEYS, ModelSpec, SpecError
+
+MICRODATA = ("countries", "communities", "households", "persons")
+NULL_MARKERS = ["", "NIU"]
+
+
+def load_descriptor(package_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(package_dir) / "datapackage.json").read_text(encoding="utf-8"))
+
+
+def find_resource(descriptor: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((r for r in descriptor.get("resources", []) if r.get("name") == name), None)
+
+
+def read_resource(package_dir: Path, resource: dict[str, Any]) -> pl.DataFrame:
+    """A resource as a frame: its typed Parquet copy when listed, else its CSV (all columns text
+    unless the schema says otherwise; empty and NIU cells are null)."""
+    parquet = resource.get("parquet")
+    if isinstance(parquet, dict) and (Path(package_dir) / parquet["path"]).exists():
+        return pl.read_parquet(Path(package_dir) / parquet["path"])
+    types = {"integer": pl.Int64, "number": pl.Float64, "string": pl.String}
+    fields = resource.get("schema", {}).get("fields", [])
+    overrides = {f["name"]: types.get(f.get("type", "string"), pl.String) for f in fields}
+    return pl.read_csv(
+        Path(package_dir) / resource["path"],
+        null_values=NULL_MARKERS,
+        schema_overrides=overrides or None,
+        infer_schema=bool(overrides),
+    )
+
+
+@dataclass
+class PackageData:
+    """The microdata tables of one package, with joined views cached per (unit, joins)."""
+
+    root: Path
+    descriptor: dict[str, Any]
+    tables: dict[str, pl.DataFrame]
+    _joined: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, package_dir: Path) -> PackageData:
+        descriptor = load_descriptor(package_dir)
+        tables = {}
+        for name in MICRODATA:
+            resource = find_resource(descriptor, name)
+            if resource is None:
+                raise FileNotFoundError(f"{package_dir}: datapackage.json lists no resource {name!r}")
+            tables[name] = read_resource(package_dir, resource)
+        return cls(Path(package_dir), descriptor, tables)
+
+    @property
+    def countries(self) -> list[str]:
+        return sorted(self.tables["countries"]["iso3"].to_list())
+
+    @property
+    def country_names(self) -> dict[str, str]:
+        return dict(self.tables["countries"].select("iso3", "name").iter_rows())
+
+    def resource(self, name: str) -> dict[str, Any] | None:
+        return find_resource(self.descriptor, name)
+
+    def joined(self, unit: str, joins: tuple[str, ...] = ()) -> pl.DataFrame:
+        """The unit's table with the declared tables joined on (persons -> households ->
+        communities); a column already present on the left is kept from the left."""
+        key = (unit, tuple(joins))
+        if key not in self._joined:
+            frame = self.tables[unit]
+            for other in ("households", "communities"):
+                if other not in joins:
+                    continue
+                on = JOIN_KEYS[other]
+                if on not in frame.columns:
+                    raise SpecError(f"cannot join {other} onto {unit}: no {on} (join households first)")
+                right = self.tables[other]
+                right = right.drop([c for c in right.columns if c in frame.columns and c != on])
+                frame = frame.join(right, on=on, how="left")
+            self._joined[key] = frame
+        return self._joined[key]
+
+
+def analysis_frame(spec: ModelSpec, data: PackageData) -> pl.DataFrame:
+    """The estimation sample of a spec: joined, derived, filtered, complete cases only.
+
+    Rows with a missing value in any model variable are dropped here, not inside the estimator,
+    so that the sample (and the per-country counts reported next to each estimate) is explicit.
+    """
+    frame = data.joined(spec.unit, spec.joins)
+    if spec.derive:
+        frame = frame.with_columns(pl.sql_expr(expr).alias(name) for name, expr in spec.derive.items())
+    if spec.sample.strip().lower() != "all":
+        frame = frame.filter(pl.sql_expr(spec.sample).fill_null(False))
+    missing = [c for c in spec.columns() if c not in frame.columns]
+    if missing:
+        raise SpecError(f"{spec.id}: columns {missing} not in {spec.unit} joined with {list(spec.joins)}")
+    frame = frame.select(spec.columns()).drop_nulls()
+    if spec.scale == "log":
+        if (frame[spec.outcome] <= 0).any():
+            raise SpecError(f"{spec.id}: log scale needs {spec.outcome} > 0 (restrict the sample)")
+        frame = frame.with_columns(pl.col(spec.outcome).cast(pl.Float64).log().alias(spec.model_outcome))
+    for name in spec.treatments:
+        values = set(frame[name].unique().to_list())
+        if not values <= {0, 1}:
+            raise SpecError(f"{spec.id}: treatment {name} must be 0/1, found {sorted(values)[:5]}")
+    # i(country, x) needs x as a 0/1 integer (not boolean); weights as floats.
+    return frame.with_columns(
+        *(pl.col(t).cast(pl.Int64) for t in spec.treatments),
+        pl.col(spec.weights).cast(pl.Float64),
+    )

@@ -1,0 +1,118 @@
+"""Short generated sentences for the report: one per finding and one per descriptive figure.
+
+Numbers are formatted by scale: probability-scale effects in percentage points (pp), log-scale
+effects in log points. Every sentence names the country so that it can be quoted on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import polars as pl
+
+from models.spec import ModelSpec
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_effect(value: float | None, scale: str, unit: bool = True) -> str:
+    if _missing(value):
+        return "n/a"
+    if scale == "probability":
+        return f"{value * 100:+.1f}" + (" pp" if unit else "")
+    return f"{value:+.3f}" + (" log points" if unit else "")
+
+
+def fmt_p(p: float | None) -> str:
+    if _missing(p):
+        return "p = n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def finding_sentence(spec: ModelSpec, row: dict[str, Any], country_name: str) -> str:
+    """'<Country>: effect X (95% CI a to b), rank r of n, peer mean Y (95% CI c to d); ...'."""
+    s = spec.scale
+    if _missing(row.get("focus_estimate")):
+        return f"{country_name}: no estimate ({spec.label(row['term'])} does not vary in the sample)."
+    text = (
+        f"{country_name}: effect {fmt_effect(row['focus_estimate'], s)} "
+        f"(95% CI {fmt_effect(row['focus_ci_low'], s, False)} to {fmt_effect(row['focus_ci_high'], s)}), "
+        f"rank {row['rank']} of {row['n_ranked']}, "
+        f"peer mean {fmt_effect(row.get('peer_mean'), s)} "
+        f"(95% CI {fmt_effect(row.get('peer_mean_ci_low'), s, False)} to "
+        f"{fmt_effect(row.get('peer_mean_ci_high'), s)}); "
+        f"difference from the peer mean {fmt_effect(row.get('difference'), s)} "
+        f"({fmt_p(row.get('difference_p_value'))})."
+    )
+    verdict = "significantly different" if row["focus_p_value"] < 0.05 else "not significantly different"
+    text += f" The {country_name} effect is {verdict} from zero at 5% ({fmt_p(row['focus_p_value'])})."
+    return text
+
+
+def planted_sentence(spec: ModelSpec, planted: dict[str, Any] | None) -> str:
+    if not planted:
+        return "No effect of this treatment is planted at this level in the synthetic data."
+    s = spec.scale
+    text = f"Planted size in the synthetic data: {fmt_effect(planted['planted'], s)}"
+    if abs(planted["attainable"] - planted["planted"]) > 1e-9:
+        text += (
+            f" (attainable {fmt_effect(planted['attainable'], s)}: the generator keeps probabilities"
+            " within [0.005, 0.995])"
+        )
+    return text + "."
+
+
+def descriptive_sentences(shares: pl.DataFrame, focus: str, country_name: str) -> list[str]:
+    """One sentence per panel: the focus country's share in each group with its 95% CI."""
+    sentences = []
+    own = shares.filter(pl.col("country") == focus)
+    for panel in own["panel"].unique(maintain_order=True).to_list():
+        parts = [
+            f"{r['group'].lower()} {r['estimate'] * 100:.1f}% "
+            f"(95% CI {r['ci_low'] * 100:.1f} to {r['ci_high'] * 100:.1f}; n = {r['n']:,})"
+            for r in own.filter(pl.col("panel") == panel).iter_rows(named=True)
+        ]
+        sentences.append(f"{country_name}, {panel.lower()}: " + "; ".join(parts) + ".")
+    return sentences
+
+
+INDICATOR_LABELS = {
+    "remittance_cost_usd200": "cost of remitting USD 200",
+    "emigrant_stock_share": "emigrant stock",
+    "immigrant_stock_share": "immigrant stock",
+}
+
+
+def indicator_sentences(
+    frame: pl.DataFrame, focus: str, country_name: str, target: float | None = None
+) -> list[str]:
+    """Per indicator: the focus value, its rank (1 = highest) among countries with data, the gap
+    to the target when one is given, and which countries have no value (never imputed)."""
+    sentences = []
+    for indicator in frame["indicator"].unique(maintain_order=True).to_list():
+        rows = frame.filter(pl.col("indicator") == indicator)
+        period = rows["period"].drop_nulls().first()
+        own = rows.filter(pl.col("country") == focus)["value"].first()
+        missing = rows.filter(pl.col("value").is_null())["country"].to_list()
+        ranked = (
+            rows.filter(pl.col("value").is_not_null()).sort("value", descending=True)["country"].to_list()
+        )
+        label = INDICATOR_LABELS.get(indicator, indicator.replace("_", " "))
+        if own is None:
+            text = f"{country_name}: no value of the {label} for {period}."
+        else:
+            unit = "% of the amount sent" if indicator == "remittance_cost_usd200" else "% of the population"
+            text = (
+                f"{country_name}: {label} {own:.2f}{unit} in {period}, "
+                f"rank {ranked.index(focus) + 1} of {len(ranked)} (1 = highest)"
+            )
+            if target is not None:
+                text += f", {own - target:+.2f} points against the {target:g}% SDG target"
+            text += "."
+        if missing:
+            text += f" No data (not imputed): {', '.join(missing)}."
+        sentences.append(text)
+    return sentences

@@ -1,0 +1,276 @@
+"""The benchmark outputs and the offline report (run once per module on a copy of the package
+with a small fake `country_indicators` resource)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from ippmd import SYNTHETIC_NOTICE
+from models.benchmark import indicator_sections, run_benchmark
+from models.country_indicators import indicator_benchmarks
+from models.data import PackageData
+from models.descriptives import DESCRIPTIVE_COLUMNS
+from models.estimate import ESTIMATE_COLUMNS
+from models.narrative import fmt_effect
+
+CHROMIUM = Path("/usr/bin/chromium")
+INDICATOR_FIELDS = [
+    ("iso3", "string"),
+    ("indicator", "string"),
+    ("partner_iso3", "string"),
+    ("period", "string"),
+    ("year", "integer"),
+    ("value", "number"),
+    ("unit", "string"),
+    ("n_corridors", "integer"),
+    ("source", "string"),
+    ("vintage", "string"),
+    ("source_file", "string"),
+    ("method", "string"),
+]
+
+
+def _row(
+    iso3: str, indicator: str, period: str, value: float, partner: str = "", corridors: int | None = None
+) -> dict[str, Any]:
+    return {
+        "iso3": iso3,
+        "indicator": indicator,
+        "partner_iso3": partner,
+        "period": period,
+        "year": int(period[:4]),
+        "value": value,
+        "unit": "percent",
+        "n_corridors": corridors,
+        "source": "fake for tests",
+        "vintage": "test",
+        "source_file": "none",
+        "method": "none",
+    }
+
+
+def _fake_indicators() -> list[dict[str, Any]]:
+    """Annual and quarterly costs (the quarter differs), MAR only as two corridors (to be
+    averaged), BFA without any cost (to stay missing); both stocks for everyone in 2015."""
+    costs = {"ARM": 2.5, "CIV": 11.0, "CRI": 4.5, "DOM": 5.6, "GEO": 3.9, "HTI": 5.1, "KHM": 13.6, "PHL": 4.2}
+    rows = []
+    for iso3, value in costs.items():
+        rows.append(_row(iso3, "remittance_cost_usd200", "2016", value, corridors=2))
+        rows.append(_row(iso3, "remittance_cost_usd200", "2016Q4", value + 1.0, corridors=2))
+    rows.append(_row("MAR", "remittance_cost_usd200", "2016", 6.0, partner="FRA", corridors=1))
+    rows.append(_row("MAR", "remittance_cost_usd200", "2016", 8.0, partner="ESP", corridors=1))
+    for iso3 in ("ARM", "BFA", "CIV", "CRI", "DOM", "GEO", "HTI", "KHM", "MAR", "PHL"):
+        rows.append(_row(iso3, "emigrant_stock_share", "2015", 7.6 if iso3 == "KHM" else 12.0))
+        rows.append(_row(iso3, "immigrant_stock_share", "2015", 0.5))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def indicator_package(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session package with data/country_indicators.csv listed as a resource."""
+    root = tmp_path_factory.mktemp("package-with-indicators")
+    shutil.copytree(package_dir / "data", root / "data")
+    names = [name for name, _ in INDICATOR_FIELDS]
+    with (root / "data" / "country_indicators.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=names)
+        writer.writeheader()
+        writer.writerows(_fake_indicators())
+    descriptor = json.loads((package_dir / "datapackage.json").read_text(encoding="utf-8"))
+    resources = [r for r in descriptor["resources"] if r["name"] != "country_indicators"]
+    resources.append(
+        {
+            "name": "country_indicators",
+            "path": "data/country_indicators.csv",
+            "format": "csv",
+            "schema": {"fields": [{"name": n, "type": t} for n, t in INDICATOR_FIELDS]},
+        }
+    )
+    (root / "datapackage.json").write_text(
+        json.dumps({**descriptor, "resources": resources}), encoding="utf-8"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def package_without_indicators(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session package seen through a descriptor that lists no country_indicators."""
+    root = tmp_path_factory.mktemp("package-without-indicators")
+    (root / "data").symlink_to(package_dir / "data", target_is_directory=True)
+    descriptor = json.loads((package_dir / "datapackage.json").read_text(encoding="utf-8"))
+    resources = [r for r in descriptor["resources"] if r["name"] != "country_indicators"]
+    (root / "datapackage.json").write_text(
+        json.dumps({**descriptor, "resources": resources}), encoding="utf-8"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def result(indicator_package: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return run_benchmark(indicator_package, "KHM", tmp_path_factory.mktemp("report-KHM"))
+
+
+@pytest.fixture(scope="module")
+def report(result: dict[str, Any]) -> str:
+    return result["files"]["report"].read_text(encoding="utf-8")
+
+
+def test_outputs_exist_with_the_documented_columns(result: dict[str, Any]) -> None:
+    out: Path = result["out_dir"]
+    for name in ("estimates.csv", "comparison.csv", "descriptives.csv", "diagnostics.csv", "report.html"):
+        assert (out / name).stat().st_size > 0, name
+    for fmt in ("md", "html", "tex"):
+        assert (out / "tables" / f"regression_tables.{fmt}").stat().st_size > 0
+    estimates = pl.read_csv(out / "estimates.csv")
+    assert tuple(estimates.columns) == ESTIMATE_COLUMNS
+    pooled = estimates.filter(pl.col("country") == "ALL")
+    assert set(pooled["spec"]) == set(estimates["spec"])
+    assert estimates.filter(pl.col("country") != "ALL")["country"].n_unique() == 10
+    descriptives = pl.read_csv(out / "descriptives.csv")
+    assert tuple(descriptives.columns) == DESCRIPTIVE_COLUMNS
+    assert set(descriptives["figure"]) == {"fig_1_5", "fig_1_6", "fig_1_7"}
+    assert (descriptives["ci_low"] <= descriptives["estimate"]).all()
+    assert (descriptives["estimate"] <= descriptives["ci_high"]).all()
+    pngs, svgs = sorted((out / "charts").glob("*.png")), sorted((out / "charts").glob("*.svg"))
+    assert len(pngs) == len(svgs) == result["n_charts"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert all("<svg" in p.read_text(encoding="utf-8")[:500] for p in svgs)
+
+
+def test_regression_tables_are_complete(result: dict[str, Any]) -> None:
+    tables = result["out_dir"] / "tables"
+    md = (tables / "regression_tables.md").read_text(encoding="utf-8")
+    assert md.count("\n## ") == result["n_specs"]
+    assert "country=KHM" in md and "CRV1" in md and "SYNTHETIC" in md
+    tex = (tables / "regression_tables.tex").read_text(encoding="utf-8")
+    assert tex.count("\\begin{tabularx}") == result["n_specs"]
+    html = (tables / "regression_tables.html").read_text(encoding="utf-8")
+    assert "etable-vocational_training_on_plans" in html and "http" not in html
+
+
+def test_report_is_self_contained_and_labelled_synthetic(report: str) -> None:
+    assert not re.search(r"<script[^>]*\bsrc\s*=", report, re.IGNORECASE)
+    assert not re.search(r"<link[^>]*href\s*=\s*[\"']?https?:", report, re.IGNORECASE)
+    assert not re.search(r"\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", report, re.IGNORECASE)
+    assert "vegaEmbed" in report  # the inlined bundle
+    notice = report.index(SYNTHETIC_NOTICE)
+    assert notice < report.index("<section") < report.index('class="chart"')
+    assert "not findings about Cambodia" in report
+    assert "no survey-design variance" in report
+    assert "clustered by community" in report
+
+
+def test_report_text_states_each_finding_for_cambodia(result: dict[str, Any], report: str) -> None:
+    comparison = pl.read_csv(result["out_dir"] / "comparison.csv")
+    assert len(result["findings"]) == comparison.height
+    row = comparison.filter(pl.col("spec") == "vocational_training_on_plans").row(0, named=True)
+    sentence = next(s for s in result["findings"] if "rank" in s)
+    expected = (
+        f"Cambodia: effect {fmt_effect(row['focus_estimate'], 'probability')} (95% CI "
+        f"{fmt_effect(row['focus_ci_low'], 'probability', False)} to "
+        f"{fmt_effect(row['focus_ci_high'], 'probability')}), rank {row['rank']} of 10, "
+        f"peer mean {fmt_effect(row['peer_mean'], 'probability')}"
+    )
+    assert sentence.startswith(expected)
+    assert "not significantly different from zero" in sentence
+    for text in result["findings"]:
+        assert text.startswith("Cambodia: effect ") and html.escape(text) in report
+
+
+def test_country_indicators_are_read_through_the_descriptor(result: dict[str, Any], report: str) -> None:
+    assert result["country_indicators"]
+    table = pl.read_csv(result["out_dir"] / "country_indicators.csv", schema_overrides={"period": pl.String})
+    cost = table.filter(pl.col("indicator") == "remittance_cost_usd200")
+    assert set(cost["period"]) == {"2016"}  # annual preferred over the quarter
+    assert cost["reference"].all()
+    values = dict(cost.select("country", "value").iter_rows())
+    assert values["KHM"] == 13.6
+    assert values["MAR"] == pytest.approx(7.0)  # mean of its two corridors
+    assert values["BFA"] is None  # missing stays missing
+    assert "SDG target" in report and "No data (not imputed): BFA" in report
+    assert "charts" in str(result["files"]["chart_remittance_cost_png"])
+
+
+def test_without_the_resource_the_indicator_section_is_skipped(package_without_indicators: Path) -> None:
+    assert indicator_benchmarks(PackageData.load(package_without_indicators), "KHM") is None
+    sections, charts = indicator_sections(None, "KHM", "Cambodia")
+    assert charts == {}
+    assert sections[0].css_class == "skipped"
+    assert "no <code>country_indicators</code> resource" in sections[0].paragraphs[0]
+
+
+def test_real_indicators_reproduce_the_seed_where_the_package_has_them(package_dir: Path) -> None:
+    """Seed: Cambodia's emigrants are about 7.6% of its population (2015) and its remittance
+    cost (about 13% in 2016) is the highest of the ten countries."""
+    data = PackageData.load(package_dir)
+    table = indicator_benchmarks(data, "KHM")
+    if table is None:
+        pytest.skip("this package has no country_indicators resource")
+    stock = table.filter((pl.col("indicator") == "emigrant_stock_share") & pl.col("reference"))
+    assert stock.filter(pl.col("country") == "KHM")["value"][0] == pytest.approx(7.6, abs=0.05)
+    cost = table.filter((pl.col("indicator") == "remittance_cost_usd200") & (pl.col("period") == "2016"))
+    ranked = cost.drop_nulls("value").sort("value", descending=True)
+    assert ranked["country"][0] == "KHM" and 12.5 < ranked["value"][0] < 14.5
+    assert cost.filter(pl.col("country") == "BFA")["value"].is_null().all()  # no corridor: not imputed
+
+
+def test_an_unknown_focus_country_is_refused(package_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not in the package"):
+        run_benchmark(package_dir, "XYZ", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_same_package_gives_the_same_files(
+    result: dict[str, Any], indicator_package: Path, tmp_path: Path
+) -> None:
+    again = run_benchmark(indicator_package, "KHM", tmp_path / "again")
+    first = sorted(p.relative_to(result["out_dir"]) for p in result["out_dir"].rglob("*") if p.is_file())
+    second = sorted(p.relative_to(again["out_dir"]) for p in again["out_dir"].rglob("*") if p.is_file())
+    assert first == second
+    changed = [
+        p for p in first if (result["out_dir"] / p).read_bytes() != (again["out_dir"] / p).read_bytes()
+    ]
+    assert not changed
+
+
+def test_a_rerun_removes_its_own_stale_outputs_only(tmp_path: Path) -> None:
+    from models.benchmark import remove_stale
+
+    out = tmp_path / "out"
+    (out / "charts").mkdir(parents=True)
+    for name in ("country_indicators.csv", "charts/remittance_cost.png", "charts/mine.png", "notes.txt"):
+        (out / name).write_text("x", encoding="utf-8")
+    removed = remove_stale(out, {"notes": out / "notes.txt"})
+    assert sorted(p.name for p in removed) == ["country_indicators.csv", "remittance_cost.png"]
+    assert (out / "charts" / "mine.png").exists() and (out / "notes.txt").exists()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_every_chart_renders_in_a_headless_browser(result: dict[str, Any], tmp_path: Path) -> None:
+    command = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        result["files"]["report"].resolve().as_uri(),
+    ]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+    rendered = re.findall(r'<div class="chart[^"]*" id="(chart-[^"]+)"[^>]*><svg[^>]*class="marks"', dom)
+    assert len(rendered) == result["n_charts"], sorted(rendered)
+    assert len(set(rendered)) == len(rendered)
+    assert "Chart failed" not in dom.split("<script")[0] + dom.split("</script>")[-1]
