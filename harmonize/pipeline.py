@@ -27,6 +27,12 @@ def _id(prefix: pl.Expr | str, letter: str, number: str, width: int) -> pl.Expr:
     return pl.format("{}-{}{}", prefix, pl.lit(letter), pl.col(number).cast(pl.String).str.zfill(width))
 
 
+def _width(frame: pl.DataFrame, column: str, minimum: int) -> int:
+    """Digits for zero-padded ids, wide enough that ids sort in number order at any scale."""
+    largest = frame[column].max()
+    return max(minimum, len(str(largest)) if largest is not None else minimum)
+
+
 def _check_keys(frame: pl.DataFrame, keys: list[str], file: str) -> None:
     dup = frame.with_row_index("__row").filter(pl.struct(keys).is_duplicated())
     if dup.height:
@@ -80,15 +86,17 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
     _check_reference(t["persons"], t["households"], "household_number", f["persons"], f["households"])
     _check_reference(t["emigrants"], t["households"], "household_number", f["emigrants"], f["households"])
 
+    c_width = _width(t["communities"], "community_number", 3)
+    h_width = _width(t["households"], "household_number", 5)
     communities = harmonize_regions(t["communities"], region_list(meta), file=f["communities"]).with_columns(
-        community_id=_id(pl.lit(iso3), "C", "community_number", 3), country=pl.lit(iso3)
+        community_id=_id(pl.lit(iso3), "C", "community_number", c_width), country=pl.lit(iso3)
     )
 
     households = (
         t["households"]
         .with_columns(
-            household_id=_id(pl.lit(iso3), "H", "household_number", 5),
-            community_id=_id(pl.lit(iso3), "C", "community_number", 3),
+            household_id=_id(pl.lit(iso3), "H", "household_number", h_width),
+            community_id=_id(pl.lit(iso3), "C", "community_number", c_width),
             country=pl.lit(iso3),
             **{f"{stem}_lcu": pl.col(col) for col, stem in MONEY.items()},
             **{f"{stem}_usd": to_usd(pl.col(col), rate) for col, stem in MONEY.items()},
@@ -105,12 +113,14 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
         t["persons"], meta["education_levels"], code_column="education_code", file=f["persons"]
     )
     persons = persons.with_columns(
-        household_id=_id(pl.lit(iso3), "H", "household_number", 5),
+        household_id=_id(pl.lit(iso3), "H", "household_number", h_width),
         country=pl.lit(iso3),
         src_education_code=pl.col("education_code"),
     ).with_columns(
         person_id=pl.format(
-            "{}-{}", pl.col("household_id"), pl.col("line_number").cast(pl.String).str.zfill(2)
+            "{}-{}",
+            pl.col("household_id"),
+            pl.col("line_number").cast(pl.String).str.zfill(_width(t["persons"], "line_number", 2)),
         )
     )
 
@@ -136,7 +146,7 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
             ]
         ) from exc
     emigrants = emigrants.with_columns(
-        household_id=_id(pl.lit(iso3), "H", "household_number", 5),
+        household_id=_id(pl.lit(iso3), "H", "household_number", h_width),
         country=pl.lit(iso3),
         src_education_code=pl.col("education_code"),
         src_destination_name=pl.col("destination"),

@@ -204,3 +204,15 @@ def test_cli_synth_and_unknown_country(tmp_path: Path) -> None:
     )
     assert unknown.returncode == 2
     assert "unknown country code" in unknown.stderr
+
+
+def test_ids_sort_in_number_order_at_large_scale(tmp_path: Path) -> None:
+    """At --scale 60 Cambodia has 120,000 households: ids widen to 6 digits and still sort by number."""
+    from ippmd.package import build
+
+    build(tmp_path, ["KHM"], scale=60, expectations=False)
+    households = pl.read_parquet(tmp_path / "data" / "households.parquet")
+    assert households.height == 120_000
+    assert households["household_id"][-1] == "KHM-H120000"
+    assert households["household_number"].is_sorted()
+    assert households["household_id"].str.len_chars().n_unique() == 1
