@@ -212,6 +212,62 @@ def benchmark(
     )
 
 
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@app.command()
+def extract(
+    countries: Annotated[str | None, typer.Option(help="Comma-separated ISO3 codes (default: all).")] = None,
+    tables: Annotated[str | None, typer.Option(help="Comma-separated tables (default: all).")] = None,
+    variables: Annotated[
+        str | None, typer.Option(help="Comma-separated variables (keys always kept).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet, dta (Stata) or sav (SPSS).")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="The zip file to write.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Print the tables and variables, then exit.")] = False,
+    package: Annotated[Path, typer.Option(help="Folder of the built package.")] = ROOT,
+) -> None:
+    """Write a self-contained extract (data, datapackage.json, codebook, license, checksums) as one zip."""
+    if not (package / "datapackage.json").exists():
+        console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
+        raise typer.Exit(2)
+    from extract import list_variables, make_extract
+
+    if list_:
+        Console().print(list_variables(package), markup=False, highlight=False)
+        return
+    if out is None:
+        console.print("[bold red]error:[/] --out FILE.zip is required")
+        raise typer.Exit(2)
+    request = (
+        ["ippmd", "extract"]
+        + [
+            f"--{name} {value}"
+            for name, value in (("countries", countries), ("tables", tables), ("variables", variables))
+            if value
+        ]
+        + [f"--format {fmt}"]
+    )
+    started = time.perf_counter()
+    try:
+        summary = make_extract(
+            package,
+            out,
+            countries=_split(countries),
+            tables=_split(tables),
+            variables=_split(variables),
+            fmt=fmt,  # type: ignore[arg-type]
+            command_line=" ".join(request),
+        )
+    except InputError as exc:
+        _fail(exc)
+    if '"synthetic": true' in package.joinpath("datapackage.json").read_text(encoding="utf-8"):
+        console.print(f"[yellow]{SYNTHETIC_NOTICE}[/]")
+    console.print(summary.describe(), markup=False, highlight=False)
+    console.print(f"wrote {out} in {time.perf_counter() - started:.1f} s")
+
+
 def _report_outputs(report: Report, json_file: Path | None, html_file: Path | None) -> None:
     from quality.report import render_terminal
 

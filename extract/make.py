@@ -1,0 +1,323 @@
+"""`make_extract`: one self-contained, reproducible zip cut from a built package (like IPUMS).
+
+The zip holds its own valid Data Package (only the chosen rows, tables and variables, with
+sizes and hashes), the data files, a codebook, the licence, the synthetic-data notice, a
+manifest of what was asked of which package, and SHA256SUMS. The same request on the same
+package gives a byte-identical zip, so its checksum can be cited.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from extract.archive import write_zip
+from extract.documents import codebook, json_bytes, license_text, notice, sha256sums, synthetic_countries
+from extract.formats import FORMATS, FormatName, typed_rows, write_csv, write_typed
+from extract.selection import Selection, country_column, kept_foreign_keys, resolve
+from extract.source import Source, open_package, sha256_file
+from ippmd import SYNTHETIC_NOTICE
+from ippmd.errors import InputError, Problem
+
+MANIFEST_VERSION = 1
+# Resource properties that describe the package's own files, replaced for the extract's.
+_FILE_KEYS = {
+    "path",
+    "scheme",
+    "format",
+    "mediatype",
+    "encoding",
+    "bytes",
+    "hash",
+    "rows",
+    "parquet",
+    "schema",
+}
+
+
+@dataclass(frozen=True)
+class ExtractSummary:
+    """What `make_extract` wrote (for the CLI to print and for tests)."""
+
+    path: Path
+    format: str
+    bytes: int
+    sha256: str
+    countries: tuple[str, ...]
+    rows: dict[str, int]
+    columns: dict[str, tuple[str, ...]]
+    dropped_foreign_keys: tuple[str, ...] = ()
+    renamed: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """A few lines for the terminal."""
+        lines = [
+            f"{self.path} ({self.bytes:,} bytes, sha256 {self.sha256})",
+            f"format {self.format}; countries {', '.join(self.countries)}",
+        ]
+        lines += [f"  {t}: {self.rows[t]:,} rows x {len(self.columns[t])} variables" for t in self.rows]
+        if self.dropped_foreign_keys:
+            lines.append("  links to tables not extracted: " + "; ".join(self.dropped_foreign_keys))
+        for table, mapping in self.renamed.items():
+            lines += [f"  renamed in {table}: {old} -> {new}" for old, new in mapping.items()]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Table:
+    name: str
+    path: Path  # the written data file
+    rows: int
+    renamed: dict[str, str]
+    sha256: str = ""
+
+    @property
+    def entry(self) -> str:
+        return f"data/{self.path.name}"
+
+
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _check_format(fmt: str, source: Source) -> None:
+    if fmt not in FORMATS:
+        close = difflib.get_close_matches(fmt, list(FORMATS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(
+            [
+                Problem(
+                    file=str(source.descriptor_path),
+                    message=f"no extract format {fmt!r}{hint} Formats: {', '.join(FORMATS)}",
+                    value=fmt,
+                    code="unknown-format",
+                )
+            ]
+        )
+
+
+def _resource(
+    source: Source, selection: Selection, table: str, fmt: str, path: str, rows: pl.DataFrame, csv: bool
+) -> dict[str, Any]:
+    """The extract's resource: the package's, narrowed to the chosen rows and fields."""
+    original = source.resources[table]
+    schema = copy.deepcopy(original["schema"])
+    chosen = set(selection.columns[table])
+    schema["fields"] = [f for f in schema["fields"] if f["name"] in chosen]
+    foreign = kept_foreign_keys(schema, selection.tables)
+    if foreign:
+        schema["foreignKeys"] = foreign
+    else:
+        schema.pop("foreignKeys", None)
+    if not csv:
+        schema.pop("missingValues", None)  # NIU and unknown are both native nulls outside CSV
+    resource: dict[str, Any] = {
+        k: original[k] for k in ("name", "type", "title", "description") if k in original
+    }
+    resource.update(
+        {
+            "path": path,
+            "scheme": "file",
+            "format": FORMATS[fmt].extension,
+            "mediatype": FORMATS[fmt].mediatype,
+        }
+    )
+    if csv:
+        resource["encoding"] = "utf-8"
+    resource.update({"bytes": 0, "hash": "", "rows": rows.height})  # bytes and hash once written
+    resource.update({k: v for k, v in original.items() if k not in _FILE_KEYS and k not in resource})
+    if country_column(original["schema"]) == "country":  # microdata: synthetic per chosen country
+        synthetic = [c for c in synthetic_countries(source, selection) if c in set(rows["country"].to_list())]
+        resource["synthetic"] = bool(synthetic)
+        resource.pop("notice", None)
+        if synthetic:
+            resource["notice"] = f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(synthetic)}."
+    if "sources" in resource and "source_file" in rows.columns:  # only the files these rows came from
+        used = set(rows["source_file"].to_list())
+        resource["sources"] = [s for s in resource["sources"] if "file" not in s or s["file"] in used]
+    resource["schema"] = schema
+    return resource
+
+
+def _rename(descriptor: dict[str, Any], renamed: dict[str, dict[str, str]]) -> None:
+    """Apply Stata/SPSS renames to fields and keys, keeping the package name as `originalName`."""
+    for resource in descriptor["resources"]:
+        mapping = renamed.get(resource["name"], {})
+        schema = resource["schema"]
+        for fld in schema["fields"]:
+            if fld["name"] in mapping:
+                fld["originalName"], fld["name"] = fld["name"], mapping[fld["name"]]
+        schema["primaryKey"] = [mapping.get(n, n) for n in schema.get("primaryKey", [])]
+        for fk in schema.get("foreignKeys", []):
+            ref = fk["reference"]
+            ref_map = renamed.get(ref["resource"], {})
+            fk["fields"] = [mapping.get(n, n) for n in fk["fields"]]
+            ref["fields"] = [ref_map.get(n, n) for n in ref["fields"]]
+
+
+def _package(source: Source, selection: Selection, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    meta = source.descriptor
+    package: dict[str, Any] = {
+        k: v for k, v in meta.items() if k not in ("resources", "countries", "synthetic")
+    }
+    package["name"] = f"{meta.get('name', 'package')}-extract"
+    package["title"] = f"{meta.get('title', meta.get('name', 'package'))} (extract)"
+    package["countries"] = list(selection.countries)
+    package["synthetic"] = any(r.get("synthetic") for r in resources)
+    package["resources"] = resources
+    return package
+
+
+def _manifest(
+    source: Source,
+    selection: Selection,
+    written: list[_Table],
+    docs: dict[str, bytes],
+    fmt: str,
+    command_line: str | None,
+    countries: list[str] | None,
+    tables: list[str] | None,
+    variables: list[str] | None,
+) -> dict[str, Any]:
+    """manifest.json: what was asked (verbatim and resolved) of which package, and what came out."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "generator": "ippmd extract",
+        "package": {
+            "name": source.descriptor.get("name"),
+            "title": source.descriptor.get("title"),
+            "version": source.descriptor.get("version"),
+            "data_hash": source.data_hash(),
+            "data_hash_method": "sha256 over lines '<resource> <path> <hash>' (CSV and Parquet "
+            "of every resource, package order, newline-joined) of the source datapackage.json",
+        },
+        "request": {
+            "command_line": command_line,
+            "countries": countries or None,
+            "tables": tables or None,
+            "variables": variables or None,
+            "format": fmt,
+        },
+        "selection": {
+            "countries": list(selection.countries),
+            "tables": {t: list(c) for t, c in selection.columns.items()},
+            "foreign_keys_not_declared": list(selection.dropped_foreign_keys),
+        },
+        "renamed_variables": {t.name: t.renamed for t in written if t.renamed},
+        "files": [
+            {
+                "path": t.entry,
+                "bytes": t.path.stat().st_size,
+                "sha256": t.sha256,
+                "rows": t.rows,
+                "columns": len(selection.columns[t.name]),
+            }
+            for t in written
+        ]
+        + [
+            {"path": name, "bytes": len(content), "sha256": _sha256_bytes(content)}
+            for name, content in docs.items()
+        ],
+    }
+
+
+def make_extract(
+    package_dir: Path,
+    out: Path,
+    *,
+    countries: list[str] | None = None,
+    tables: list[str] | None = None,
+    variables: list[str] | None = None,
+    fmt: FormatName = "csv",
+    command_line: str | None = None,
+) -> ExtractSummary:
+    """Write one zip at `out` with the chosen countries, tables and variables in `fmt`.
+
+    None (or empty) means all countries, all tables, all variables. Key variables always come
+    with their table. Unknown names raise InputError naming close matches. `command_line` is
+    recorded verbatim in manifest.json (pass the same text to get the same bytes).
+    """
+    source = open_package(package_dir)
+    _check_format(fmt, source)
+    selection = resolve(source, countries, tables, variables)
+    out = Path(out)
+    if out.is_dir():
+        raise InputError(
+            [Problem(str(out), "the extract must be a file path (e.g. extract.zip), not a folder")]
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    form = FORMATS[fmt]
+    staging = Path(tempfile.mkdtemp(prefix=".ippmd-extract-", dir=out.parent))
+    try:
+        (staging / "data").mkdir()
+        (staging / "codebook").mkdir()
+        written: list[_Table] = []
+        resources, logical = [], []
+        for table in selection.tables:
+            schema = source.resources[table]["schema"]
+            column = country_column(schema)
+            columns = selection.columns[table]
+            fields = [f for f in schema["fields"] if f["name"] in set(columns)]
+            typed = typed_rows(source.file(table, "parquet"), column, selection.countries)
+            dest = staging / "data" / f"{table}.{form.extension}"
+            renamed: dict[str, str] = {}
+            if fmt == "csv":
+                rows = write_csv(source.file(table, "csv"), column, selection.countries, columns, dest)
+                if rows != typed.height:
+                    raise InputError([Problem(str(source.file(table, "csv")), "CSV and Parquet rows differ")])
+            else:
+                title = source.resources[table].get("title", table)
+                renamed = write_typed(typed.select(columns), fields, fmt, dest, f"{title} (ippmd extract)")
+            # render() reads per-country availability from Parquet, so it gets `country` as well
+            extra = ["country"] if "country" in typed.columns and "country" not in columns else []
+            typed.select([*columns, *extra]).write_parquet(staging / "codebook" / f"{table}.parquet")
+            written.append(_Table(table, dest, typed.height, renamed, sha256_file(dest)))
+            resource = _resource(source, selection, table, fmt, written[-1].entry, typed, fmt == "csv")
+            logical.append(copy.deepcopy(resource) | {"parquet": {"path": f"codebook/{table}.parquet"}})
+            resource["bytes"] = dest.stat().st_size
+            resource["hash"] = f"sha256:{written[-1].sha256}"
+            resources.append(resource)
+        renames = {t.name: t.renamed for t in written if t.renamed}
+        descriptor = _package(source, selection, resources)
+        _rename(descriptor, renames)
+        docs: dict[str, bytes] = {
+            "datapackage.json": json_bytes(descriptor),
+            "NOTICE.md": notice(source, selection).encode("utf-8"),
+            "LICENSE.md": license_text(source).encode("utf-8"),
+            "codebook.md": codebook(
+                _package(source, selection, logical), staging, source, selection, fmt, renames
+            ).encode("utf-8"),
+        }
+        manifest = _manifest(
+            source, selection, written, docs, fmt, command_line, countries, tables, variables
+        )
+        docs["manifest.json"] = json_bytes(manifest)
+        sums = [(name, _sha256_bytes(content)) for name, content in docs.items()]
+        sums += [(t.entry, t.sha256) for t in written]
+        entries: list[tuple[str, Path | bytes, bool]] = [
+            (name, content, True) for name, content in docs.items()
+        ]
+        entries += [(t.entry, t.path, form.deflate) for t in written]
+        entries.append(("SHA256SUMS", sha256sums(sums).encode("utf-8"), True))
+        write_zip(entries, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ExtractSummary(
+        path=out,
+        format=fmt,
+        bytes=out.stat().st_size,
+        sha256=sha256_file(out),
+        countries=selection.countries,
+        rows={t.name: t.rows for t in written},
+        columns=dict(selection.columns),
+        dropped_foreign_keys=selection.dropped_foreign_keys,
+        renamed=renames,
+    )

@@ -1,0 +1,382 @@
+"""`ippmd extract`: valid, faithful, labelled, filtered and byte-reproducible zips."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+import polars as pl
+import pyreadstat
+import pytest
+
+from extract import list_variables, make_extract, variable_catalog
+from extract.names import stat_names
+from extract.statfiles import clip, write_stat_file
+from ippmd.errors import InputError
+from ippmd.paths import PROFILES_DIR
+
+FRICTIONLESS = Path(sys.executable).with_name("frictionless")
+TABLES = ["countries", "communities", "households", "persons", "emigrants", "country_indicators"]
+
+
+def _unzip(archive: Path, into: Path) -> Path:
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(into)
+    return into
+
+
+def _descriptor(folder: Path) -> dict:
+    return json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+
+
+def _package_rows(package_dir: Path, table: str, countries: list[str] | None = None) -> pl.DataFrame:
+    frame = pl.read_parquet(package_dir / "data" / f"{table}.parquet")
+    if countries:
+        column = "country" if "country" in frame.columns else "iso3"
+        frame = frame.filter(pl.col(column).is_in(countries))
+    return frame
+
+
+@pytest.fixture(scope="module")
+def full_csv(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default extract: every country, table and variable, as CSV."""
+    out = tmp_path_factory.mktemp("extract") / "full.zip"
+    make_extract(package_dir, out, command_line="ippmd extract --out full.zip")
+    return out
+
+
+@pytest.fixture(scope="module")
+def khm_stat(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Cambodia, every table, as Stata and SPSS (unzipped folders)."""
+    base = tmp_path_factory.mktemp("stat")
+    folders = {}
+    for fmt in ("dta", "sav"):
+        make_extract(package_dir, base / f"khm-{fmt}.zip", countries=["KHM"], fmt=fmt)
+        folders[fmt] = _unzip(base / f"khm-{fmt}.zip", base / fmt)
+    return folders
+
+
+def test_list_variables_shows_tables_variables_keys_and_countries(package_dir: Path) -> None:
+    text = list_variables(package_dir)
+    for table in TABLES:
+        assert f"## {table}:" in text
+    assert "`person_id` *key*" in text and "`household_id` *key*" in text
+    assert "| `sex` | Sex | integer |  | 1 = Male; 2 = Female |" in text
+    assert "KHM (Cambodia)" in text
+    catalog = variable_catalog(package_dir)
+    assert {v.table for v in catalog} == set(TABLES)
+    age = next(v for v in catalog if v.table == "persons" and v.name == "age")
+    assert (age.label, age.type, age.unit, age.key) == ("Age in completed years", "integer", "years", False)
+
+
+def test_full_csv_extract_is_valid_and_identical_to_the_package(
+    full_csv: Path, package_dir: Path, tmp_path: Path
+):
+    folder = _unzip(full_csv, tmp_path / "x")
+    names = zipfile.ZipFile(full_csv).namelist()
+    assert names == [
+        "datapackage.json",
+        "NOTICE.md",
+        "LICENSE.md",
+        "codebook.md",
+        "manifest.json",
+        *[f"data/{t}.csv" for t in TABLES],
+        "SHA256SUMS",
+    ]
+    # the default extract is the package itself: CSV files byte for byte
+    for table in TABLES:
+        assert (folder / "data" / f"{table}.csv").read_bytes() == (
+            package_dir / "data" / f"{table}.csv"
+        ).read_bytes()
+    result = subprocess.run(
+        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)
+    errors = [e["message"] for task in report["tasks"] for e in task["errors"]][:5]
+    assert report["valid"], errors
+    assert {t["name"] for t in report["tasks"]} == set(TABLES)
+
+
+def test_extract_documents_checksums_and_manifest(full_csv: Path, package_dir: Path, tmp_path: Path) -> None:
+    folder = _unzip(full_csv, tmp_path / "x")
+    profile = json.loads((PROFILES_DIR / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor = _descriptor(folder)
+    jsonschema.validate(descriptor, profile)
+    for line in (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, name = line.split("  ", 1)
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    for resource in descriptor["resources"]:
+        data = (folder / resource["path"]).read_bytes()
+        assert resource["bytes"] == len(data)
+        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    source = _descriptor(package_dir)
+    assert manifest["request"]["command_line"] == "ippmd extract --out full.zip"
+    assert manifest["package"]["version"] == source["version"]
+    assert manifest["package"]["data_hash"].startswith("sha256:")
+    persons = next(f for f in manifest["files"] if f["path"] == "data/persons.csv")
+    assert persons["rows"] == next(r["rows"] for r in source["resources"] if r["name"] == "persons")
+    notice = (folder / "NOTICE.md").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in notice and "KHM (Cambodia)" in notice
+    assert "`country_indicators` is REAL data" in notice and "UN DESA" in notice
+    assert "creativecommons.org/licenses/by/4.0" in (folder / "LICENSE.md").read_text(encoding="utf-8")
+    codebook = (folder / "codebook.md").read_text(encoding="utf-8")
+    assert "## persons: Persons" in codebook and "`NIU` is *not in universe*" in codebook
+    text = b"".join((folder / n).read_bytes() for n in ("manifest.json", "codebook.md", "datapackage.json"))
+    assert time.strftime("%Y-%m-%d").encode() not in text  # no wall-clock date in the content
+
+
+def test_same_request_gives_a_byte_identical_zip(full_csv: Path, package_dir: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again.zip"
+    make_extract(package_dir, again, command_line="ippmd extract --out full.zip")
+    assert again.read_bytes() == full_csv.read_bytes()
+    for fmt in ("dta", "sav"):  # readstat stamps the clock into both headers: pinned
+        first, second = tmp_path / f"a.{fmt}.zip", tmp_path / f"b.{fmt}.zip"
+        for out in (first, second):
+            make_extract(package_dir, out, countries=["ARM"], tables=["communities"], fmt=fmt)
+        assert first.read_bytes() == second.read_bytes()
+        data = zipfile.ZipFile(first).read(f"data/communities.{fmt}")
+        assert time.strftime("%d %b").encode() not in data
+    with zipfile.ZipFile(full_csv) as zf:
+        for info in zf.infolist():
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.external_attr >> 16 == 0o100644
+    assert not [p for p in full_csv.parent.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_one_country_gives_only_that_country_everywhere(package_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "khm.zip"
+    summary = make_extract(package_dir, out, countries=["khm"], fmt="parquet")
+    folder = _unzip(out, tmp_path / "x")
+    descriptor = _descriptor(folder)
+    assert descriptor["countries"] == ["KHM"] and summary.countries == ("KHM",)
+    assert [r["name"] for r in descriptor["resources"]] == TABLES
+    for resource in descriptor["resources"]:
+        frame = pl.read_parquet(folder / resource["path"])
+        column = "country" if "country" in frame.columns else "iso3"
+        assert frame[column].unique().to_list() == ["KHM"], resource["name"]
+        assert resource["rows"] == frame.height > 0
+        assert resource["format"] == "parquet" and resource["mediatype"] == "application/vnd.apache.parquet"
+        # parquet round trip: exactly the package's rows for KHM
+        assert frame.equals(_package_rows(package_dir, resource["name"], ["KHM"])), resource["name"]
+    microdata = next(r for r in descriptor["resources"] if r["name"] == "persons")
+    assert microdata["synthetic"] and microdata["notice"].endswith("Synthetic countries: KHM.")
+    jsonschema.validate(
+        descriptor, json.loads((PROFILES_DIR / "datapackage.json").read_text(encoding="utf-8"))
+    )
+
+
+def test_variable_subset_keeps_keys_and_drops_dangling_foreign_keys(
+    package_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "age.zip"
+    summary = make_extract(package_dir, out, variables=["age", "sex"], countries=["ARM", "PHL"])
+    folder = _unzip(out, tmp_path / "x")
+    descriptor = _descriptor(folder)
+    resources = {r["name"]: r for r in descriptor["resources"]}
+    assert list(resources) == ["persons", "emigrants"]  # the tables that have the variables
+    assert [f["name"] for f in resources["persons"]["schema"]["fields"]] == [
+        "person_id",
+        "household_id",
+        "sex",
+        "age",
+    ]
+    assert "foreignKeys" not in resources["persons"]["schema"]  # households is not in the extract
+    assert summary.dropped_foreign_keys == (
+        "persons.household_id -> households.household_id",
+        "emigrants.household_id -> households.household_id",
+    )
+    header = (folder / "data" / "emigrants.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "emigrant_id,household_id,sex,age"
+
+    out = tmp_path / "linked.zip"
+    make_extract(package_dir, out, tables=["households", "persons"], variables=["age"], countries=["GEO"])
+    folder = _unzip(out, tmp_path / "y")
+    resources = {r["name"]: r for r in _descriptor(folder)["resources"]}
+    assert [f["name"] for f in resources["households"]["schema"]["fields"]] == [
+        "household_id",
+        "community_id",
+    ]
+    assert "foreignKeys" not in resources["households"]["schema"]  # communities absent
+    assert resources["persons"]["schema"]["foreignKeys"] == [
+        {"fields": ["household_id"], "reference": {"resource": "households", "fields": ["household_id"]}}
+    ]
+    result = subprocess.run(
+        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert json.loads(result.stdout)["valid"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        ({"variables": ["agee"]}, "'age'"),
+        ({"tables": ["person"]}, "'persons'"),
+        ({"countries": ["KHN"]}, "'KHM'"),
+        ({"countries": ["Cambodja"]}, "'KHM' (Cambodia)"),
+        ({"tables": ["countries"], "variables": ["age"]}, "it is in persons, emigrants"),
+        ({"fmt": "parket"}, "'parquet'"),
+    ],
+)
+def test_unknown_names_raise_with_close_matches(
+    package_dir: Path, tmp_path: Path, request_: dict, expected: str
+) -> None:
+    out = tmp_path / "bad.zip"
+    with pytest.raises(InputError) as caught:
+        make_extract(package_dir, out, **request_)
+    assert expected in str(caught.value)
+    assert not out.exists()
+    assert not list(tmp_path.iterdir())
+
+
+def _same(read: pd.Series, expected: pl.Series, field: dict) -> None:
+    values = expected.to_list()
+    if field["type"] == "string":
+        assert read.tolist() == ["" if v is None else v for v in values], field["name"]
+        return
+    got = [None if pd.isna(v) else v for v in read.tolist()]
+    assert got == values, field["name"]
+    if field["type"] == "integer":
+        assert all(v is None or float(v).is_integer() for v in got), field["name"]
+
+
+def test_stata_files_read_back_with_values_and_labels(khm_stat: dict[str, Path], package_dir: Path) -> None:
+    folder = khm_stat["dta"]
+    descriptor = _descriptor(folder)
+    for resource in descriptor["resources"]:
+        expected = _package_rows(package_dir, resource["name"], ["KHM"])
+        path = folder / resource["path"]
+        assert resource["mediatype"] == "application/x-stata-dta"
+        with pd.io.stata.StataReader(path) as reader:
+            frame = reader.read(convert_categoricals=False)
+            variable_labels, value_labels = reader.variable_labels(), reader.value_labels()
+            assert reader.time_stamp == "01 Jan 1980 00:00"
+        _, meta = pyreadstat.read_dta(str(path), metadataonly=True)
+        labelled = {}
+        for field in resource["schema"]["fields"]:
+            name = field["name"]
+            _same(frame[name], expected[name], field)
+            assert variable_labels[name] == field["title"]
+            if field["type"] == "integer":
+                assert meta.readstat_variable_types[name] == "int32", name  # Stata long, not double
+                if expected[name].null_count() == 0:
+                    assert frame[name].dtype == "int32", name
+            if field.get("categories") and field["type"] == "integer":
+                labelled[name] = {c["value"]: c["label"] for c in field["categories"]}
+        assert meta.variable_value_labels == labelled
+        assert {
+            k: {int(v): t for v, t in d.items()} for k, d in meta.variable_value_labels.items()
+        } == labelled
+        assert len(value_labels) == len(labelled)
+
+
+def test_spss_files_read_back_with_values_and_labels(khm_stat: dict[str, Path], package_dir: Path) -> None:
+    folder = khm_stat["sav"]
+    for resource in _descriptor(folder)["resources"]:
+        expected = _package_rows(package_dir, resource["name"], ["KHM"])
+        frame, meta = pyreadstat.read_sav(str(folder / resource["path"]))
+        assert resource["mediatype"] == "application/x-spss-sav"
+        for field in resource["schema"]["fields"]:
+            name = field["name"]
+            _same(frame[name], expected[name], field)
+            assert meta.column_names_to_labels[name] == field["title"]
+            if field["type"] == "integer":
+                assert meta.original_variable_types[name].endswith(".0"), name  # F<w>.0: an integer
+            cats = {c["value"]: clip(c["label"], 120) for c in field.get("categories", [])}
+            assert meta.variable_value_labels.get(name, {}) == cats, name  # SPSS: 120 bytes a label
+
+
+def test_long_labels_are_cut_visibly_within_the_byte_limit() -> None:
+    assert clip("short", 120) == "short"
+    cut = clip("Côte d'Ivoire " * 20, 120)
+    assert len(cut.encode("utf-8")) <= 120 and cut.endswith("…") and cut.startswith("Côte d'Ivoire")
+
+
+def test_stat_names_are_valid_and_deterministic() -> None:
+    long = "share_of_households_receiving_remittances_from_abroad_by_channel_and_year"
+    names = ["household_id", long, long + "_2", "if", "in", "2nd"]
+    dta = stat_names(names, "dta", labelled=[long])
+    assert dta == stat_names(names, "dta", labelled=[long])
+    assert dta["household_id"] == "household_id"
+    assert all(len(v) <= 32 for v in dta.values()) and len(set(dta.values())) == len(names)
+    assert len(dta[long]) <= 31  # room for pyreadstat's label-set number
+    assert dta["if"] != "if" and dta["2nd"][0].isalpha()
+    sav = stat_names(names, "sav")
+    assert all(len(v) <= 64 for v in sav.values()) and sav["if"] == "if" and sav["in"] == "in"
+    assert stat_names(["to", "with"], "sav") != {"to": "to", "with": "with"}
+
+
+def test_a_long_name_is_shortened_in_the_file_with_its_labels(tmp_path: Path) -> None:
+    long = "has_member_planning_to_emigrate_within_twelve_months"
+    fields = [
+        {"name": "household_id", "type": "string", "title": "Household identifier"},
+        {"name": long, "type": "integer", "title": "Plans", "categories": [{"value": 0, "label": "No"}]},
+    ]
+    frame = pl.DataFrame({"household_id": ["A", "B"], long: [0, None]})
+    renamed = write_stat_file(frame, fields, tmp_path / "x.dta", "dta", "test")
+    assert list(renamed) == [long] and len(renamed[long]) <= 31
+    back, meta = pyreadstat.read_dta(str(tmp_path / "x.dta"))
+    assert list(back.columns) == ["household_id", renamed[long]]
+    assert meta.column_names_to_labels[renamed[long]] == "Plans"
+    assert meta.variable_value_labels[renamed[long]] == {0: "No"}
+
+
+def test_cli_extract_exit_codes(package_dir: Path, tmp_path: Path) -> None:
+    ippmd = Path(sys.executable).with_name("ippmd")
+    ok = subprocess.run(
+        [
+            str(ippmd),
+            "extract",
+            "--package",
+            str(package_dir),
+            "--countries",
+            "KHM",
+            "--variables",
+            "age,sex",
+            "--format",
+            "sav",
+            "--out",
+            str(tmp_path / "x.zip"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "SYNTHETIC DATA" in ok.stderr
+    with zipfile.ZipFile(tmp_path / "x.zip") as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert "--countries KHM" in json.dumps(manifest) and str(tmp_path) not in json.dumps(manifest)
+    bad = subprocess.run(
+        [
+            str(ippmd),
+            "extract",
+            "--package",
+            str(package_dir),
+            "--variables",
+            "agee",
+            "--out",
+            str(tmp_path / "y.zip"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1
+    assert "did you mean 'age'" in bad.stderr.replace("\n", " ")
+    assert not (tmp_path / "y.zip").exists()
