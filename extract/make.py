@@ -23,9 +23,10 @@ from extract.archive import write_zip
 from extract.documents import codebook, json_bytes, license_text, notice, sha256sums, synthetic_countries
 from extract.formats import FORMATS, FormatName, typed_rows, write_csv, write_typed
 from extract.selection import Selection, country_column, kept_foreign_keys, resolve
-from extract.source import Source, open_package, sha256_file
+from extract.source import Source, open_package
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.errors import InputError, Problem
+from ippmd.hashing import sha256_file
 
 MANIFEST_VERSION = 1
 # Resource properties that describe the package's own files, replaced for the extract's.

@@ -17,17 +17,9 @@ from typing import Any
 import polars as pl
 
 from ippmd.errors import InputError, Problem
+from ippmd.hashing import sha256_file
 
 DESCRIPTOR = "datapackage.json"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in blocks (data files can be large at --scale 10)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

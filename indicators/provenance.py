@@ -7,7 +7,6 @@ with the wrong vintage.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from ippmd.errors import InputError, Problem
+from ippmd.hashing import sha256_file
 
 SOURCES_FILE = Path(__file__).with_name("sources.yaml")
 TARGETS_FILE = Path(__file__).with_name("targets.yaml")
@@ -56,14 +56,6 @@ def targets() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(TARGETS_FILE.read_text(encoding="utf-8"))
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def check_originals(source_dir: Path, ids: list[str] | None = None) -> None:
     """Raise InputError unless every original is present with the SHA-256 recorded in sources.yaml."""
     problems = []
@@ -74,7 +66,7 @@ def check_originals(source_dir: Path, ids: list[str] | None = None) -> None:
             problems.append(
                 Problem(file=source.file, message=f"original file missing (looked in {source_dir})")
             )
-        elif (found := sha256_of(path)) != source.sha256:
+        elif (found := sha256_file(path)) != source.sha256:
             problems.append(
                 Problem(
                     file=source.file,

@@ -6,7 +6,6 @@ a failed build leaves the previous package untouched.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from harmonize.pipeline import country_row, harmonize
 from harmonize.submission import METADATA_FILE, Submission, read_submission
 from ippmd import SYNTHETIC_NOTICE, __version__
 from ippmd.errors import InputError
+from ippmd.hashing import sha256_file
 from ippmd.metadata import country_codes, load_country, source_citation
 from ippmd.paths import PACKAGE_META, RAW_ROOT
 from ippmd.schema import (
@@ -79,14 +79,6 @@ def _published(iso3: str) -> tuple[dict[str, Any] | None, str | None]:
     households = country["published"]["households"]
     source = None if households.get("assumed") else source_citation(country, households)
     return country["published"], source
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _csv_view(frame: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
@@ -169,7 +161,7 @@ def descriptor(
             "mediatype": "text/csv",
             "encoding": "utf-8",
             "bytes": csv_path.stat().st_size,
-            "hash": f"sha256:{_sha256(csv_path)}",
+            "hash": f"sha256:{sha256_file(csv_path)}",
         }
         if name == INDICATORS:
             resource["synthetic"] = False
@@ -185,7 +177,7 @@ def descriptor(
             "path": parquet_path.relative_to(root).as_posix(),
             "mediatype": "application/vnd.apache.parquet",
             "bytes": parquet_path.stat().st_size,
-            "hash": f"sha256:{_sha256(parquet_path)}",
+            "hash": f"sha256:{sha256_file(parquet_path)}",
         }
         schema = dict(harmonized_schema(name))
         schema.pop("$schema", None)

@@ -20,8 +20,9 @@ import pytest
 from indicators import codes
 from indicators.figures import figure_1_2, figure_1_3
 from indicators.ingest import COMMITTED_CSV, ingest, write_indicators
-from indicators.provenance import sha256_of, sources
+from indicators.provenance import sources
 from indicators.table import SCHEMA_FILE
+from ippmd.hashing import sha256_file
 
 EXTERNAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"
 FRICTIONLESS = Path(sys.executable).with_name("frictionless")
@@ -186,7 +187,7 @@ def test_sources_yaml_checksums_match_sha256sums() -> None:
         if line.strip()
     )
     for source in sources().values():
-        assert listed[source.file] == source.sha256 == sha256_of(EXTERNAL / source.file), source.id
+        assert listed[source.file] == source.sha256 == sha256_file(EXTERNAL / source.file), source.id
 
 
 def _package(tmp_path: Path, csv_path: Path) -> Path:
