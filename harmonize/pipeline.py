@@ -151,7 +151,13 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
         src_education_code=pl.col("education_code"),
         src_destination_name=pl.col("destination"),
         destination=pl.col("destination").replace_strict(iso, default=None),
-    ).with_columns(emigrant_id=pl.format("{}-E{}", pl.col("household_id"), pl.col("emigrant_number")))
+    ).with_columns(
+        emigrant_id=pl.format(
+            "{}-E{}",
+            pl.col("household_id"),
+            pl.col("emigrant_number").cast(pl.String).str.zfill(_width(t["emigrants"], "emigrant_number", 1)),
+        )
+    )
 
     households = household_flags(households, persons, emigrants)
     return {

@@ -43,7 +43,8 @@ def _read_raw(path: Path) -> pl.DataFrame:
     """All columns as strings, exactly as written in the file."""
     if path.suffix == ".csv":
         try:
-            return pl.read_csv(path, infer_schema=False, encoding="utf8")
+            # bytes, not the path: polars would read [ ] in a path as a glob
+            return pl.read_csv(path.read_bytes(), infer_schema=False, encoding="utf8")
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise InputError([Problem(str(path), f"cannot read as UTF-8 CSV: {exc}")]) from exc
     import pyreadstat

@@ -49,17 +49,27 @@ def _countries(value: str | None) -> list[str] | None:
     return codes
 
 
+def _writable_folder(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        console.print(f"[bold red]error:[/] {path} exists and is not a folder")
+        raise typer.Exit(2)
+
+
 @app.command()
 def synth(
     iso3: Annotated[str, typer.Argument(help="Country ISO3 code, e.g. KHM.")],
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the submission into.")],
-    seed: Annotated[int | None, typer.Option(help="Random seed (default: the package seed).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Random seed (default: the package seed).")] = None,
     scale: Annotated[int, typer.Option(min=1, help="Multiply the published sample size.")] = 1,
 ) -> None:
     """Write one country's SYNTHETIC submission (submission format), deterministic for a seed."""
     from synth.generator import DEFAULT_SEED, write_submission
 
+    if "," in iso3:
+        console.print("[bold red]error:[/] synth writes one country: give one ISO3 code")
+        raise typer.Exit(2)
     (code,) = _countries(iso3) or [iso3]
+    _writable_folder(out_dir)
     try:
         write_submission(code, out_dir, seed=DEFAULT_SEED if seed is None else seed, scale=scale)
     except InputError as exc:
@@ -72,7 +82,7 @@ def synth(
 def build(
     countries: Annotated[str | None, typer.Option(help="Comma-separated ISO3 codes (default: all).")] = None,
     scale: Annotated[int, typer.Option(min=1, help="Multiply synthetic sample sizes (benchmarks).")] = 1,
-    seed: Annotated[int | None, typer.Option(help="Seed of the synthetic generator.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of the synthetic generator.")] = None,
     out: Annotated[Path, typer.Option(help="Folder that receives datapackage.json and data/.")] = ROOT,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
@@ -80,6 +90,7 @@ def build(
     from ippmd.package import build as build_package
 
     codes = _countries(countries)
+    _writable_folder(out)
     started = time.perf_counter()
     progress = Progress(
         TextColumn("{task.description}"),
@@ -202,7 +213,10 @@ def benchmark(
 
     out = out or ROOT / "reports" / code
     started = time.perf_counter()
-    result = run_benchmark(package, code, out)
+    try:
+        result = run_benchmark(package, code, out)
+    except InputError as exc:
+        _fail(exc)
     console.print(f"[yellow]{SYNTHETIC_NOTICE}[/]")
     for sentence in result["findings"][:3]:
         console.print(f"  {sentence}", markup=False, highlight=False)
@@ -271,11 +285,11 @@ def extract(
 def _report_outputs(report: Report, json_file: Path | None, html_file: Path | None) -> None:
     from quality.report import render_terminal
 
-    render_terminal(report, Console())
-    if json_file:
+    if json_file:  # files first: they hold every problem, whatever happens on the terminal
         report.write_json(json_file)
     if html_file:
         report.write_html(html_file)
+    render_terminal(report, Console())
 
 
 @app.command()
@@ -336,6 +350,7 @@ def template(
     if len(code) != 3 or not code.isalpha():
         console.print("[bold red]error:[/] ISO3 must be three letters")
         raise typer.Exit(2)
+    _writable_folder(out_dir)
     for path in write_template(code, out_dir):
         console.print(f"wrote {path}")
 
@@ -359,5 +374,19 @@ def admit(
     console.print(f"admitted {report.country} into {out / 'datapackage.json'}")
 
 
+def main() -> None:
+    """The console entry point: a last safety net, so no user ever sees a bare traceback."""
+    import os
+
+    try:
+        app()  # exits itself (SystemExit) on success, usage errors (2) and typer.Exit
+    except Exception as exc:
+        if os.environ.get("IPPMD_DEBUG"):
+            raise
+        console.print(f"internal error: {exc.__class__.__name__}: {exc}", markup=False, highlight=False)
+        console.print("This is a bug in ippmd; rerun with IPPMD_DEBUG=1 for the traceback and report it.")
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

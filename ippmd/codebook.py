@@ -86,5 +86,16 @@ def render(package: dict[str, Any], root: Path) -> str:
 def write_codebook(package_path: Path, out: Path) -> None:
     if not package_path.exists():
         raise InputError([Problem(str(package_path), "no package here: run `ippmd build` first")])
-    package = json.loads(package_path.read_text(encoding="utf-8"))
-    out.write_text(render(package, package_path.parent), encoding="utf-8")
+    try:
+        package = json.loads(package_path.read_text(encoding="utf-8"))
+        text = render(package, package_path.parent)
+    except (ValueError, KeyError, TypeError, OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(
+            [
+                Problem(
+                    str(package_path),
+                    f"not a built ippmd package ({exc.__class__.__name__}: {exc}): run `ippmd build`",
+                )
+            ]
+        ) from exc
+    out.write_text(text, encoding="utf-8")

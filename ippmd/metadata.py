@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -9,19 +10,7 @@ from typing import Any
 import yaml
 
 from ippmd.errors import InputError, Problem
-from ippmd.paths import COUNTRIES_DIR
-
-# What a submission's metadata must state for harmonization to work.
-REQUIRED_SUBMISSION_KEYS = (
-    "country_iso3",
-    "country_name",
-    "currency",
-    "survey_year",
-    "exchange_rate",
-    "regions",
-    "education_levels",
-    "destinations",
-)
+from ippmd.paths import COUNTRIES_DIR, SUBMISSION_SCHEMAS_DIR
 
 
 def country_codes() -> list[str]:
@@ -48,50 +37,87 @@ def source_citation(country: dict[str, Any], entry: dict[str, Any]) -> str:
     return f"{source['citation']} ({source['url']})"
 
 
+@cache
+def _metadata_schema() -> dict[str, Any]:
+    import json
+
+    return json.loads((SUBMISSION_SCHEMAS_DIR / "metadata.schema.json").read_text(encoding="utf-8"))
+
+
+@cache
+def _iso_codes() -> tuple[frozenset[str], dict[str, str]]:
+    """Known ISO3 codes and ISO3 -> ISO2, from country_converter's table."""
+    import logging
+
+    import country_converter as coco
+
+    logging.getLogger("country_converter").setLevel(logging.CRITICAL)
+    data = coco.CountryConverter().data
+    return frozenset(data["ISO3"]), dict(zip(data["ISO3"], data["ISO2"], strict=True))
+
+
 def check_submission_metadata(meta: Any, file: str) -> dict[str, Any]:
-    """Refuse metadata that cannot drive harmonization, naming each missing piece."""
+    """Refuse metadata that cannot drive harmonization, naming each wrong or missing piece."""
+    import jsonschema
+
     if not isinstance(meta, dict):
-        raise InputError([Problem(file, "metadata must be a YAML mapping")])
-    problems = [
-        Problem(file, "required metadata key is missing", field=key)
-        for key in REQUIRED_SUBMISSION_KEYS
-        if key not in meta
-    ]
-    rate = meta.get("exchange_rate")
-    if isinstance(rate, dict):
-        value = rate.get("lcu_per_usd")
-        if not isinstance(value, int | float) or value <= 0:
+        raise InputError([Problem(file, "metadata must be a YAML mapping", code="metadata-error")])
+    problems = []
+    for error in sorted(jsonschema.Draft7Validator(_metadata_schema()).iter_errors(meta), key=str):
+        where = ".".join(str(p) for p in error.absolute_path) or None
+        if error.validator == "required":  # name the missing key itself
+            missing = error.message.split("'")[1] if "'" in error.message else None
+            where = f"{where}.{missing}" if where and missing else missing
+        problems.append(Problem(file, f"metadata: {error.message}", field=where, code="metadata-error"))
+    if problems:
+        raise InputError(problems)
+    rate = meta["exchange_rate"]["lcu_per_usd"]
+    if isinstance(rate, bool) or not math.isfinite(rate):
+        problems.append(
+            Problem(
+                file,
+                "exchange rate must be a finite number",
+                field="exchange_rate.lcu_per_usd",
+                value=str(rate),
+                code="metadata-error",
+            )
+        )
+    for key, items in (("education_levels", meta["education_levels"]), ("regions", region_list(meta))):
+        codes = [str(item["code"]) for item in items]
+        for code in sorted({c for c in codes if codes.count(c) > 1}):
             problems.append(
                 Problem(
                     file,
-                    "exchange rate must be a positive number",
-                    field="exchange_rate.lcu_per_usd",
-                    value=None if value is None else str(value),
+                    f"code listed more than once under {key}",
+                    field=key,
+                    value=code,
+                    code="metadata-error",
                 )
             )
-    elif "exchange_rate" in meta:
-        problems.append(
-            Problem(file, "exchange_rate must be a mapping with lcu_per_usd", field="exchange_rate")
-        )
-    levels = meta.get("education_levels")
-    if isinstance(levels, list):
-        for i, level in enumerate(levels):
-            missing = [k for k in ("code", "isced", "years") if k not in (level or {})]
-            if missing:
-                problems.append(
-                    Problem(
-                        file, f"education level #{i + 1} lacks {', '.join(missing)}", field="education_levels"
-                    )
+    known, iso2 = _iso_codes()
+    for name, code in meta["destinations"].items():
+        if code not in known:
+            problems.append(
+                Problem(
+                    file,
+                    "destination is not mapped to a known ISO3 country code",
+                    field=f"destinations.{name}",
+                    value=code,
+                    code="metadata-error",
                 )
-            elif not (isinstance(level["isced"], int) and 0 <= level["isced"] <= 8):
-                problems.append(
-                    Problem(
-                        file,
-                        "ISCED level must be an integer 0-8",
-                        field=f"education_levels[{level['code']}]",
-                        value=str(level["isced"]),
-                    )
+            )
+    prefix = iso2.get(meta["country_iso3"])
+    for region in region_list(meta):
+        if prefix and not str(region["iso_3166_2"]).startswith(f"{prefix}-"):
+            problems.append(
+                Problem(
+                    file,
+                    f"region code is not an ISO 3166-2 code of {meta['country_iso3']} ({prefix}-...)",
+                    field="regions.iso_3166_2",
+                    value=str(region["iso_3166_2"]),
+                    code="metadata-error",
                 )
+            )
     if problems:
         raise InputError(problems)
     return meta

@@ -76,8 +76,12 @@ def _published(iso3: str) -> tuple[dict[str, Any] | None, str | None]:
         country = load_country(iso3)
     except Exception:  # an eleventh country admitted without a country.yaml
         return None, None
-    households = country["published"]["households"]
-    source = None if households.get("assumed") else source_citation(country, households)
+    cited = {}  # citation -> the sizes it gives
+    for key in ("households", "persons", "communities"):
+        entry = country["published"].get(key)
+        if entry and not entry.get("assumed"):
+            cited.setdefault(source_citation(country, entry), []).append(key)
+    source = "; ".join(f"{', '.join(keys)}: {citation}" for citation, keys in cited.items()) or None
     return country["published"], source
 
 
@@ -140,7 +144,10 @@ def write_tables(tables: dict[str, pl.DataFrame], data_dir: Path) -> dict[str, d
 
 
 def descriptor(
-    tables: dict[str, pl.DataFrame], files: dict[str, dict[str, Path]], root: Path
+    tables: dict[str, pl.DataFrame],
+    files: dict[str, dict[str, Path]],
+    root: Path,
+    build_options: dict[str, int],
 ) -> dict[str, Any]:
     """The Data Package v2 descriptor, with bytes and hashes of every file."""
     meta = yaml.safe_load(PACKAGE_META.read_text(encoding="utf-8"))
@@ -196,6 +203,7 @@ def descriptor(
         "contributors": meta["contributors"],
         "synthetic": bool(synthetic_countries),
         "countries": [iso3 for iso3, _ in origins],
+        "build": build_options,  # seed and scale of the synthetic generator: `ippmd admit` rebuilds with them
         "resources": resources,
     }
     return package
@@ -269,7 +277,7 @@ def build(
         tables[INDICATORS] = country_indicators(countries)
         report("writing tables")
         files = write_tables(tables, staging / "data")
-        package = descriptor(tables, files, staging)
+        package = descriptor(tables, files, staging, {"seed": seed, "scale": scale})
         (staging / "datapackage.json").write_text(
             json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )

@@ -4,6 +4,12 @@
 the descriptive figures and (when the package has them) the country indicators, and writes CSV
 files, charts (PNG and SVG), regression tables (Markdown, HTML, LaTeX) and one offline
 `report.html` into out_dir. The same package gives the same files.
+
+Every CSV made from the microdata carries a `data_origin` column ("synthetic" or "survey", from
+the package's `countries` table): per country, and for rows that combine countries (pooled ALL
+rows, the focus-against-peers comparison) "synthetic" as soon as one country in the model is
+synthetic. Every generated sentence about a synthetic country says so ("Cambodia (synthetic
+data): ..."). `country_indicators.csv` holds published (real) figures and is not labelled.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from ippmd import SYNTHETIC_NOTICE
+from ippmd.errors import InputError, Problem
 from models import charts as ch
 from models.country_indicators import REMITTANCE_COST, SDG_TARGET, STOCKS, indicator_benchmarks
 from models.data import PackageData
@@ -27,6 +34,7 @@ from models.narrative import (
     fmt_effect,
     fmt_p,
     indicator_sentences,
+    labelled,
     planted_sentence,
 )
 from models.planted import planted_table
@@ -37,6 +45,9 @@ from models.tables import write_regression_tables
 FEW_CLUSTERS = 10  # below this many treated (or untreated) communities, CRV1 SEs are unreliable
 SIGNIFICANT_DIGITS = 12
 Charts = dict[str, dict[str, Any]]  # chart name -> Vega-Lite spec
+SYNTHETIC, SURVEY = "synthetic", "survey"
+# The CSV outputs computed from the microdata: each gets a data_origin column.
+MICRODATA_OUTPUTS = ("estimates", "comparison", "diagnostics", "planted", "descriptives")
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
@@ -68,6 +79,55 @@ OWN_OUTPUTS = (
     "charts/effect_*.svg", "charts/fig_*.png", "charts/fig_*.svg", "charts/remittance_cost.*",
     "charts/migrant_stocks.*",
 )  # fmt: skip
+
+
+def country_origins(data: PackageData) -> dict[str, str]:
+    """iso3 -> "synthetic" or "survey", from the countries table. Anything but an explicit
+    "survey" (a missing column or value, an unknown word) counts as synthetic."""
+    table = data.tables["countries"]
+    if "data_origin" not in table.columns:
+        return dict.fromkeys(table["iso3"].to_list(), SYNTHETIC)
+    return {
+        iso3: SURVEY if origin == SURVEY else SYNTHETIC
+        for iso3, origin in table.select("iso3", "data_origin").iter_rows()
+    }
+
+
+def combined_origin(countries: list[str] | set[str], origins: dict[str, str]) -> str:
+    """The origin of a figure computed from several countries: synthetic if any of them is."""
+    if not countries or any(origins.get(c, SYNTHETIC) != SURVEY for c in countries):
+        return SYNTHETIC
+    return SURVEY
+
+
+def model_origins(fits: list[SpecFit], origins: dict[str, str]) -> dict[str, str]:
+    """spec id -> combined origin of the countries in its estimation sample."""
+    return {
+        fit.spec.id: combined_origin([c for c, n in fit.n_by_country.items() if n > 0], origins)
+        for fit in fits
+    }
+
+
+def with_data_origin(
+    frame: pl.DataFrame, origins: dict[str, str], pooled: dict[str, str] | None = None
+) -> pl.DataFrame:
+    """The frame with a last column data_origin: the country's origin on country rows; on pooled
+    (ALL) rows and on rows without a country column (one spec's focus-against-peers comparison),
+    the spec's combined origin from `pooled`. Unknown countries and specs count as synthetic."""
+    pooled = pooled or {}
+
+    def by_spec() -> pl.Expr:
+        return pl.col("spec").replace_strict(pooled, default=SYNTHETIC, return_dtype=pl.String)
+
+    if "country" in frame.columns:
+        origin = pl.col("country").replace_strict(origins, default=SYNTHETIC, return_dtype=pl.String)
+        if "spec" in frame.columns:
+            origin = pl.when(pl.col("country") == POOLED).then(by_spec()).otherwise(origin)
+    elif "spec" in frame.columns:
+        origin = by_spec()
+    else:
+        origin = pl.lit(combined_origin(set(origins), origins))
+    return frame.with_columns(origin.alias("data_origin"))
 
 
 def remove_stale(out_dir: Path, written: dict[str, Path]) -> list[Path]:
@@ -121,10 +181,17 @@ def diagnostics_table(fits: list[SpecFit]) -> pl.DataFrame:
 
 def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int) -> list[str]:
     name = html.escape(country_name)
+    against = f" against its {n_peers} peer countries" if n_peers else ""
+    alone = (
+        f" The package holds no other country: there are no peers, so the report gives the effects for "
+        f"{name} without ranks, peer means or differences."
+        if not n_peers
+        else ""
+    )
     return [
-        f"Benchmarks of {name} ({focus}) against its {n_peers} peer countries on {n_specs} regressions "
+        f"Benchmarks of {name} ({focus}){against} on {n_specs} regressions "
         "testing findings of the IPPMD Cambodia report (OECD/CDRI 2017, ch. 1), and on the descriptive "
-        "Figures 1.5-1.7 of that chapter.",
+        f"Figures 1.5-1.7 of that chapter.{alone}",
         "<strong>These are estimates on SYNTHETIC data. They illustrate the method and are not findings "
         f"about {name} or any real country.</strong> The synthetic microdata contain planted relationships "
         "of assumed size; every effect chart marks the planted size (black tick) so that the reader can see "
@@ -151,9 +218,14 @@ def finding_sections(
     diagnostics: pl.DataFrame,
     focus: str,
     country_name: str,
+    origins: dict[str, str] | None = None,
 ) -> tuple[list[Section], Charts, list[str], list[list[str]]]:
     """Per spec and treatment: a section (quote, generated text, chart), the chart spec, the
-    generated sentence and a row of the summary table."""
+    generated sentence and a row of the summary table. `origins` (iso3 -> synthetic/survey;
+    default: every country synthetic) labels the sentences about synthetic data."""
+    origins = origins or {}
+    synthetic = origins.get(focus, SYNTHETIC) != SURVEY
+    name = labelled(country_name, synthetic)
     planted_rows = {
         (r["spec"], r["term"], r["country"]): r
         for r in (planted.iter_rows(named=True) if planted is not None else [])
@@ -179,15 +251,21 @@ def finding_sections(
             charts[name] = ch.effect_chart(
                 effects, focus, row.get("peer_mean"), spec.label(term), axis
             ).to_dict()
-            sentence = finding_sentence(spec, row, country_name)
+            present = [c for c, n in fit.n_by_country.items() if n > 0]
+            peers_synthetic = combined_origin([c for c in present if c != focus], origins) == SYNTHETIC
+            sentence = finding_sentence(
+                spec, row, country_name, synthetic=synthetic, peers_synthetic=peers_synthetic
+            )
             sentences.append(sentence)
             pooled = rows.filter(pl.col("country") == POOLED).row(0, named=True)
+            pooled_synthetic = combined_origin(present, origins) == SYNTHETIC
+            pooled_label = labelled("Pooled over all countries", pooled_synthetic)
             s = spec.scale
             paragraphs = [
                 f'<span class="finding-text">{html.escape(sentence)}</span>',
                 html.escape(planted_sentence(spec, planted_rows.get((spec.id, term, focus)))),
                 html.escape(
-                    f"Pooled over all countries: {fmt_effect(pooled['estimate'], s)} (95% CI "
+                    f"{pooled_label}: {fmt_effect(pooled['estimate'], s)} (95% CI "
                     f"{fmt_effect(pooled['ci_low'], s, False)} to {fmt_effect(pooled['ci_high'], s)}), "
                     f"n = {pooled['n_obs']:,}. Outcome: {spec.label(spec.model_outcome)}; sample: "
                     f"{spec.sample}; controls: {', '.join(spec.controls) or 'none'}; fixed effects: "
@@ -197,7 +275,7 @@ def finding_sections(
             if (spec.id, term) in few:
                 paragraphs.append(
                     html.escape(
-                        f"Caution: fewer than {FEW_CLUSTERS} communities in {country_name} are treated (or "
+                        f"Caution: fewer than {FEW_CLUSTERS} communities in {name} are treated (or "
                         "untreated); its clustered standard error is unreliable (too small)."
                     )
                 )
@@ -215,7 +293,7 @@ def finding_sections(
                     fmt_effect(row.get("focus_estimate"), s),
                     f"{fmt_effect(row.get('focus_ci_low'), s, False)} to "
                     f"{fmt_effect(row.get('focus_ci_high'), s, False)}",
-                    f"{row.get('rank', 'n/a')} of {row.get('n_ranked', 'n/a')}",
+                    "n/a (no peers)" if row.get("rank") is None else f"{row['rank']} of {row['n_ranked']}",
                     fmt_effect(row.get("peer_mean"), s),
                     fmt_p(row.get("difference_p_value")),
                 ]
@@ -223,7 +301,9 @@ def finding_sections(
     return sections, charts, sentences, summary
 
 
-def descriptive_sections(shares: pl.DataFrame, focus: str, country_name: str) -> tuple[list[Section], Charts]:
+def descriptive_sections(
+    shares: pl.DataFrame, focus: str, country_name: str, synthetic: bool = True
+) -> tuple[list[Section], Charts]:
     sections: list[Section] = []
     charts: Charts = {}
     for key, figure in figure_definitions().items():
@@ -231,7 +311,8 @@ def descriptive_sections(shares: pl.DataFrame, focus: str, country_name: str) ->
         title = f"{figure['seed_figure']}: {figure['title']}"
         charts[key] = ch.share_chart(subset, focus, title, figure["measure"]).to_dict()
         paragraphs = [html.escape(figure["measure"] + "; weighted, 95% CI clustered by community.")]
-        paragraphs += [html.escape(s) for s in descriptive_sentences(subset, focus, country_name)]
+        sentences = descriptive_sentences(subset, focus, country_name, synthetic=synthetic)
+        paragraphs += [html.escape(s) for s in sentences]
         sections.append(Section(title, paragraphs, chart=key, level=3))
     return sections, charts
 
@@ -289,17 +370,29 @@ def run_benchmark(package_dir: Path, focus: str = "KHM", out_dir: Path | None = 
     out_dir (default reports/<focus>). Returns the paths written (`files`), the generated
     sentences (`findings`), `n_charts`, whether country indicators were found, and timings."""
     started = time.perf_counter()
-    focus = focus.upper()
+    focus = focus.strip().upper()
     out_dir = Path(out_dir) if out_dir is not None else Path("reports") / focus
     timings: dict[str, float] = {}
 
     data = PackageData.load(Path(package_dir))
     if focus not in data.countries:
-        raise ValueError(f"focus country {focus!r} is not in the package ({', '.join(data.countries)})")
+        known = ", ".join(data.countries)
+        raise InputError(
+            [
+                Problem(
+                    file="datapackage.json",
+                    field="focus",
+                    value=focus,
+                    code="unknown-focus-country",
+                    message=f"focus country {focus} is not in the package; its countries are: {known}",
+                    hint=f"choose one of {known}, or build a package that includes {focus}",
+                )
+            ]
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     country_name = data.country_names.get(focus, focus)
-    origins = dict(data.tables["countries"].select("iso3", "data_origin").iter_rows())
-    synthetic = {c for c, origin in origins.items() if origin == "synthetic"}
+    origins = country_origins(data)
+    synthetic = {c for c, origin in origins.items() if origin == SYNTHETIC}
     timings["load"] = time.perf_counter() - started
 
     tick = time.perf_counter()
@@ -326,8 +419,12 @@ def run_benchmark(package_dir: Path, focus: str = "KHM", out_dir: Path | None = 
         "descriptives": shares,
         "country_indicators": indicators,
     }
+    pooled_origins = model_origins(fits, origins)
     files = {
-        name: write_csv(frame, out_dir / f"{name}.csv")
+        name: write_csv(
+            with_data_origin(frame, origins, pooled_origins) if name in MICRODATA_OUTPUTS else frame,
+            out_dir / f"{name}.csv",
+        )
         for name, frame in outputs.items()
         if frame is not None
     }
@@ -337,9 +434,9 @@ def run_benchmark(package_dir: Path, focus: str = "KHM", out_dir: Path | None = 
 
     tick = time.perf_counter()
     found, effect_charts, sentences, summary = finding_sections(
-        fits, estimates, comparison, planted, diagnostics, focus, country_name
+        fits, estimates, comparison, planted, diagnostics, focus, country_name, origins
     )
-    described, share_charts = descriptive_sections(shares, focus, country_name)
+    described, share_charts = descriptive_sections(shares, focus, country_name, focus in synthetic)
     indicated, indicator_charts = indicator_sections(indicators, focus, country_name)
     charts = {**effect_charts, **share_charts, **indicator_charts}
     for name, spec in charts.items():

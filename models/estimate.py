@@ -38,6 +38,21 @@ ESTIMATE_COLUMNS = (
     "n_obs",
 )
 POOLED = "ALL"
+_FOCUS = ("focus_estimate", "focus_std_error", "focus_p_value", "focus_ci_low", "focus_ci_high")
+_CONTRASTS = tuple(
+    f"{name}{suffix}"
+    for name in ("peer_mean", "difference")
+    for suffix in ("", "_std_error", "_ci_low", "_ci_high", "_p_value")
+)
+COMPARISON_SCHEMA: dict[str, type[pl.DataType]] = {
+    "spec": pl.String,
+    "term": pl.String,
+    "focus": pl.String,
+    "n_peers": pl.Int64,
+    **dict.fromkeys((*_FOCUS, *_CONTRASTS), pl.Float64),
+    "rank": pl.Int64,
+    "n_ranked": pl.Int64,
+}
 _INTERACTION = re.compile(r"^country::(?P<country>[^:]+):(?P<term>.+)$")
 
 
@@ -227,7 +242,10 @@ def focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
     for term in fit.spec.treatments:
         available = [c for c in fit.countries if (c, term) in effects]
         peers = [c for c in available if c != focus]
-        row: dict[str, Any] = {"spec": fit.spec.id, "term": term, "focus": focus, "n_peers": len(peers)}
+        # Every column on every row (null where it does not apply, e.g. no peers), so that the
+        # table has the same columns whatever the package holds.
+        row: dict[str, Any] = dict.fromkeys(COMPARISON_SCHEMA)
+        row.update(spec=fit.spec.id, term=term, focus=focus, n_peers=len(peers))
         own = effects.get((focus, term))
         row.update(
             {f"focus_{k}": (own[k] if own else float("nan")) for k in ("estimate", "std_error", "p_value")}
@@ -267,4 +285,7 @@ def focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
 
 
 def comparison_table(fits: list[SpecFit], focus: str) -> pl.DataFrame:
-    return pl.DataFrame([row for fit in fits for row in focus_comparison(fit, focus)])
+    """One row per spec and treatment; peer_mean*, difference*, rank and n_ranked are null when
+    the focus country has no peers with an estimate (e.g. a one-country package)."""
+    rows = [row for fit in fits for row in focus_comparison(fit, focus)]
+    return pl.DataFrame(rows, schema=COMPARISON_SCHEMA)

@@ -1,7 +1,9 @@
 """Short generated sentences for the report: one per finding and one per descriptive figure.
 
 Numbers are formatted by scale: probability-scale effects in percentage points (pp), log-scale
-effects in log points. Every sentence names the country so that it can be quoted on its own.
+effects in log points. Every sentence names the country so that it can be quoted on its own, and
+a sentence about synthetic microdata says so where it names the country ("Cambodia (synthetic
+data): ..."), so that no quoted sentence passes a synthetic number off as a finding.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+SYNTHETIC_LABEL = "(synthetic data)"
+
+
+def labelled(name: str, synthetic: bool) -> str:
+    """The country name as a sentence shows it: 'Cambodia (synthetic data)' for synthetic data."""
+    return f"{name} {SYNTHETIC_LABEL}" if synthetic else name
+
+
 def fmt_effect(value: float | None, scale: str, unit: bool = True) -> str:
     if _missing(value):
         return "n/a"
@@ -32,23 +42,44 @@ def fmt_p(p: float | None) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def finding_sentence(spec: ModelSpec, row: dict[str, Any], country_name: str) -> str:
-    """'<Country>: effect X (95% CI a to b), rank r of n, peer mean Y (95% CI c to d); ...'."""
+def finding_sentence(
+    spec: ModelSpec,
+    row: dict[str, Any],
+    country_name: str,
+    *,
+    synthetic: bool,
+    peers_synthetic: bool | None = None,
+) -> str:
+    """'<Country> (synthetic data): effect X (95% CI a to b), rank r of n, peer mean Y (95% CI
+    c to d); ...'; without peers with an estimate, a statement that there are none instead of the
+    rank, peer mean and difference. `synthetic` is whether the focus country's microdata are
+    synthetic, `peers_synthetic` whether any peer's are (default: the same)."""
     s = spec.scale
+    name = labelled(country_name, synthetic)
+    peers_synthetic = synthetic if peers_synthetic is None else peers_synthetic
     if _missing(row.get("focus_estimate")):
-        return f"{country_name}: no estimate ({spec.label(row['term'])} does not vary in the sample)."
+        return f"{name}: no estimate ({spec.label(row['term'])} does not vary in the sample)."
     text = (
-        f"{country_name}: effect {fmt_effect(row['focus_estimate'], s)} "
-        f"(95% CI {fmt_effect(row['focus_ci_low'], s, False)} to {fmt_effect(row['focus_ci_high'], s)}), "
-        f"rank {row['rank']} of {row['n_ranked']}, "
-        f"peer mean {fmt_effect(row.get('peer_mean'), s)} "
-        f"(95% CI {fmt_effect(row.get('peer_mean_ci_low'), s, False)} to "
-        f"{fmt_effect(row.get('peer_mean_ci_high'), s)}); "
-        f"difference from the peer mean {fmt_effect(row.get('difference'), s)} "
-        f"({fmt_p(row.get('difference_p_value'))})."
+        f"{name}: effect {fmt_effect(row['focus_estimate'], s)} "
+        f"(95% CI {fmt_effect(row['focus_ci_low'], s, False)} to {fmt_effect(row['focus_ci_high'], s)})"
     )
+    if not row.get("n_peers") or _missing(row.get("peer_mean")) or _missing(row.get("rank")):
+        text += (
+            "; no peers: no other country in the package has an estimate of this effect, "
+            "so there is no rank, peer mean or difference."
+        )
+    else:
+        against = "against peers with synthetic data: " if peers_synthetic and not synthetic else ""
+        text += (
+            f", {against}rank {row['rank']} of {row['n_ranked']}, "
+            f"peer mean {fmt_effect(row.get('peer_mean'), s)} "
+            f"(95% CI {fmt_effect(row.get('peer_mean_ci_low'), s, False)} to "
+            f"{fmt_effect(row.get('peer_mean_ci_high'), s)}); "
+            f"difference from the peer mean {fmt_effect(row.get('difference'), s)} "
+            f"({fmt_p(row.get('difference_p_value'))})."
+        )
     verdict = "significantly different" if row["focus_p_value"] < 0.05 else "not significantly different"
-    text += f" The {country_name} effect is {verdict} from zero at 5% ({fmt_p(row['focus_p_value'])})."
+    text += f" The effect for {name} is {verdict} from zero at 5% ({fmt_p(row['focus_p_value'])})."
     return text
 
 
@@ -65,8 +96,11 @@ def planted_sentence(spec: ModelSpec, planted: dict[str, Any] | None) -> str:
     return text + "."
 
 
-def descriptive_sentences(shares: pl.DataFrame, focus: str, country_name: str) -> list[str]:
+def descriptive_sentences(
+    shares: pl.DataFrame, focus: str, country_name: str, *, synthetic: bool
+) -> list[str]:
     """One sentence per panel: the focus country's share in each group with its 95% CI."""
+    name = labelled(country_name, synthetic)
     sentences = []
     own = shares.filter(pl.col("country") == focus)
     for panel in own["panel"].unique(maintain_order=True).to_list():
@@ -75,7 +109,7 @@ def descriptive_sentences(shares: pl.DataFrame, focus: str, country_name: str) -
             f"(95% CI {r['ci_low'] * 100:.1f} to {r['ci_high'] * 100:.1f}; n = {r['n']:,})"
             for r in own.filter(pl.col("panel") == panel).iter_rows(named=True)
         ]
-        sentences.append(f"{country_name}, {panel.lower()}: " + "; ".join(parts) + ".")
+        sentences.append(f"{name}, {panel.lower()}: " + "; ".join(parts) + ".")
     return sentences
 
 
@@ -90,7 +124,8 @@ def indicator_sentences(
     frame: pl.DataFrame, focus: str, country_name: str, target: float | None = None
 ) -> list[str]:
     """Per indicator: the focus value, its rank (1 = highest) among countries with data, the gap
-    to the target when one is given, and which countries have no value (never imputed)."""
+    to the target when one is given, and which countries have no value (never imputed). These
+    are published (real) country figures, so the country name carries no synthetic label."""
     sentences = []
     for indicator in frame["indicator"].unique(maintain_order=True).to_list():
         rows = frame.filter(pl.col("indicator") == indicator)

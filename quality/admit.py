@@ -7,6 +7,7 @@ an interrupted or failed admit leaves the previous package and raw files exactly
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,6 +21,16 @@ from quality.report import Report
 from quality.validate import validate_submission
 
 SUBMISSION_FILES = ("metadata.yaml", *(f"{t}.csv" for t in SUBMISSION_TABLES))
+
+
+def _current_package(out: Path) -> tuple[list[str] | None, dict[str, int]]:
+    """The countries, seed and scale of the package at `out`, so admitting one country keeps the rest."""
+    try:
+        descriptor = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
+        build = descriptor.get("build", {})
+        return list(descriptor["countries"]), {k: int(build[k]) for k in ("seed", "scale") if k in build}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, {}
 
 
 def admit(path: Path, out: Path) -> Report:
@@ -37,8 +48,9 @@ def admit(path: Path, out: Path) -> Report:
         with open_submission(path) as folder:
             for name in SUBMISSION_FILES:
                 shutil.copy2(folder / name, incoming / name)
+        countries, options = _current_package(out)
         try:
-            build(out, submissions={iso3: incoming})
+            build(out, countries and [*countries, iso3], submissions={iso3: incoming}, **options)
         except InputError as exc:
             report.problems += exc.problems
             return report

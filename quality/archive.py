@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
+import polars as pl
+
 from ippmd.errors import InputError, Problem
+from ippmd.schema import SUBMISSION_TABLES
 from quality.structural import problem
 
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
@@ -34,7 +37,8 @@ def _check_folder(folder: Path) -> None:
 
 
 def _extract(archive: Path, target: Path) -> Path:
-    label = str(archive)
+    label = archive.name
+    target.mkdir(parents=True, exist_ok=True)
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -59,13 +63,18 @@ def _extract(archive: Path, target: Path) -> Path:
             if entry.compress_size and entry.file_size / entry.compress_size > MAX_RATIO:
                 raise _unsafe(f"{label}:{name}", "compression ratio is that of a decompression bomb")
             destination = target.joinpath(*parts)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(entry) as source, destination.open("wb") as sink:
-                while block := source.read(1 << 20):
-                    total += len(block)
-                    if total > MAX_UNPACKED_BYTES:
-                        raise _unsafe(label, f"unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
-                    sink.write(block)
+            try:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(entry) as source, destination.open("xb") as sink:
+                    while block := source.read(1 << 20):
+                        total += len(block)
+                        if total > MAX_UNPACKED_BYTES:
+                            raise _unsafe(label, f"unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
+                        sink.write(block)
+            except (OSError, zipfile.BadZipFile, RuntimeError) as exc:  # duplicates, file vs folder, corrupt
+                raise _unsafe(
+                    f"{label}:{name}", f"entry cannot be unpacked: {exc.__class__.__name__}"
+                ) from exc
     return _submission_root(target)
 
 
@@ -79,21 +88,66 @@ def _submission_root(folder: Path) -> Path:
     return folder
 
 
+def _stat_tables(folder: Path) -> dict[str, Path]:
+    """Tables given only as Stata (.dta) or SPSS (.sav) files."""
+    found = {}
+    for table in SUBMISSION_TABLES:
+        if (folder / f"{table}.csv").exists():
+            continue
+        for suffix in (".dta", ".sav"):
+            if (folder / f"{table}{suffix}").is_file():
+                found[table] = folder / f"{table}{suffix}"
+                break
+    return found
+
+
+def _whole_numbers(column: pl.Series) -> bool:
+    """Stata and SPSS store integers as doubles: write them back without '.0'."""
+    values = column.drop_nulls()
+    return column.dtype.is_float() and not values.is_empty() and bool((values == values.round(0)).all())
+
+
+def _as_csv(folder: Path, stat_files: dict[str, Path], target: Path) -> Path:
+    """A copy of the submission with Stata/SPSS tables written as CSV (row n = record n - 1)."""
+    import pyreadstat
+
+    for item in folder.iterdir():
+        if item.is_file() and item.suffix.lower() not in (".dta", ".sav"):
+            shutil.copy2(item, target / item.name)
+    for table, path in stat_files.items():
+        reader = pyreadstat.read_dta if path.suffix == ".dta" else pyreadstat.read_sav
+        try:
+            frame, _ = reader(str(path), output_format="polars")
+        except Exception as exc:  # pyreadstat raises its own untyped errors
+            raise InputError([problem("format-error", path.name, f"cannot read: {exc}")]) from exc
+        frame = frame.with_columns(
+            pl.col(c).cast(pl.Int64) for c in frame.columns if _whole_numbers(frame[c])
+        )
+        frame.write_csv(target / f"{table}.csv", null_value="")
+    return target
+
+
 @contextmanager
 def open_submission(path: Path) -> Iterator[Path]:
-    """Yield a folder with the submission's files; a zip is unpacked into a temporary folder."""
+    """Yield a folder with the submission's files as CSV; a zip is unpacked into a temporary folder."""
     path = Path(path)
     if path.is_symlink():
         raise _unsafe(str(path), "the submission itself is a symbolic link")
-    if path.is_dir():
-        _check_folder(path)
-        yield _submission_root(path)
-        return
-    if path.is_file() and path.suffix.lower() == ".zip":
-        tmp = Path(tempfile.mkdtemp(prefix="ippmd-submission-"))
-        try:
-            yield _extract(path, tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return
-    raise InputError([Problem(str(path), "not a submission folder or .zip file", code="unusable-input")])
+    tmp = Path(tempfile.mkdtemp(prefix="ippmd-submission-"))
+    try:
+        if path.is_dir():
+            _check_folder(path)
+            folder = _submission_root(path)
+        elif path.is_file() and path.suffix.lower() == ".zip":
+            folder = _extract(path, tmp / "unpacked")
+        else:
+            raise InputError(
+                [Problem(str(path), "not a submission folder or .zip file", code="unusable-input")]
+            )
+        stat_files = _stat_tables(folder)
+        if stat_files:
+            (tmp / "csv").mkdir()
+            folder = _as_csv(folder, stat_files, tmp / "csv")
+        yield folder
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -58,14 +58,18 @@ class Report:
 def render_terminal(report: Report, console: Console) -> None:
     """A readable summary: verdict, counts by kind, then the problems (at most 200)."""
     from rich.table import Table
+    from rich.text import Text
 
-    status = "[bold green]VALID[/]" if report.valid else "[bold red]INVALID[/]"
+    verdict = ("VALID", "bold green") if report.valid else ("INVALID", "bold red")
     console.print(
-        f"{status} {report.target}  ({report.country or 'unknown country'}, "
-        f"{report.seconds:.2f} s, checked: {', '.join(report.layers)})"
+        Text.assemble(
+            verdict,
+            f" {report.target}  ({report.country or 'unknown country'}, {report.seconds:.2f} s, "
+            f"checked: {', '.join(report.layers)})",
+        )
     )
     if report.rows:
-        console.print("rows: " + ", ".join(f"{k} {v:,}" for k, v in report.rows.items()))
+        console.print(Text("rows: " + ", ".join(f"{k} {v:,}" for k, v in report.rows.items())))
     if not report.problems:
         return
     counts = Table(title="Problems by kind", show_lines=False)
@@ -74,18 +78,18 @@ def render_terminal(report: Report, console: Console) -> None:
     counts.add_column("how to fix")
     hints = {p.code: p.hint or "" for p in report.problems}
     for code, n in Counter(p.code for p in report.problems).most_common():
-        counts.add_row(code, str(n), hints[code])
+        counts.add_row(Text(code), str(n), Text(hints[code]))
     console.print(counts)
     detail = Table(title="Problems", show_lines=False)
     for column in ("file", "row", "field", "value", "problem"):
         detail.add_column(column, overflow="fold")
     for p in report.problems[:200]:
         detail.add_row(
-            p.file,
+            Text(p.file),
             "" if p.row is None else str(p.row),
-            p.field or "",
-            p.value or "",
-            f"{p.code}: {p.message}",
+            Text(p.field or ""),
+            Text(p.value or ""),
+            Text(f"{p.code}: {p.message}"),
         )
     console.print(detail)
     if len(report.problems) > 200:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 from ippmd.errors import Problem
 
 MAX_CELL_BYTES = 10_000  # longer cells are a broken quote or an attack, never survey data
+MAX_COLUMNS = 500  # no submission table has more than a few dozen
 MAX_EXAMPLES = 50  # detailed problems per file, field and code; the rest are counted
 HINTS_FILE = Path(__file__).with_name("hints.yaml")
 
@@ -44,12 +46,16 @@ class Table:
 
 
 def _decode(data: bytes, file: str) -> tuple[str | None, list[Problem]]:
-    if not data:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
         return None, [problem("empty-file", file, "file is empty")]
     if b"\x00" in data[:65536]:
         return None, [problem("binary-file", file, "file is binary, not text")]
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    if b"\r" in data and b"\n" not in data:
+        return None, [
+            problem("format-error", file, "lines end with CR only (old Mac format), not LF or CRLF")
+        ]
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
@@ -80,6 +86,8 @@ def read_text_table(data: bytes, file: str) -> tuple[Table | None, list[Problem]
     if text is None:
         return None, problems
     first = text.split("\n", 1)[0].rstrip("\r")
+    if first.count(",") >= MAX_COLUMNS:
+        return None, [problem("format-error", file, f"header has more than {MAX_COLUMNS} columns", row=1)]
     if "," not in first and any(d in first for d in (";", "\t", "|")):
         delimiter = next(d for d in (";", "\t", "|") if d in first)
         return None, [problem("delimiter-error", file, f"delimiter is {delimiter!r}, not a comma", row=1)]
@@ -185,7 +193,7 @@ def check_header(table: Table, schema: dict[str, Any]) -> list[Problem]:
     for i, name in enumerate(table.header):
         if name.strip() == "":
             problems.append(problem("blank-label", table.file, f"column {i + 1} has no name", row=1))
-    for name in sorted({n for n in table.header if table.header.count(n) > 1 and n}):
+    for name in sorted(n for n, count in Counter(table.header).items() if count > 1 and n):
         problems.append(
             problem("duplicate-label", table.file, "column appears more than once", row=1, field=name)
         )
@@ -241,6 +249,8 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
     rules: list[tuple[str, str, pl.Expr]] = []
     if type_ in ("integer", "number"):  # a cast that fails is a type error (faster than a regex)
         rules.append(("type-error", f"not a valid {type_}", text.is_not_null() & value.is_null()))
+    if type_ == "number":
+        rules.append(("type-error", "not a finite number", value.is_nan() | value.is_infinite()))
     constraints = field.get("constraints", {})
     if constraints.get("required"):
         rules.append(("constraint-error", "required value is empty", text.is_null()))
@@ -420,6 +430,9 @@ def check_tables(
         label = display.get(name, f"{name}.csv")
         if path is None or not path.exists():
             problems.append(problem("missing-file", label, "table file is missing"))
+            continue
+        if not path.is_file():
+            problems.append(problem("missing-file", label, "expected a file, found a folder"))
             continue
         table, found = read_text_table(path.read_bytes(), label)
         problems += found

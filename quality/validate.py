@@ -61,11 +61,17 @@ def expectation_problems(tables: dict[str, pl.DataFrame], engine: Engine, label:
 
 def _metadata(folder: Path) -> tuple[dict | None, list[Problem]]:
     path = folder / "metadata.yaml"
-    if not path.exists():
-        return None, [problem("metadata-error", str(path), "metadata.yaml is missing")]
+    if not path.is_file():
+        found = sorted(str(p.relative_to(folder)) for p in folder.glob("*/metadata.yaml"))
+        where = (
+            f" (found {', '.join(found)}: send one submission, with metadata.yaml at the top)"
+            if found
+            else ""
+        )
+        return None, [problem("metadata-error", "metadata.yaml", f"metadata.yaml is missing{where}")]
     try:
         meta = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
-        return check_submission_metadata(meta, str(path)), []
+        return check_submission_metadata(meta, "metadata.yaml"), []
     except InputError as exc:
         return None, [
             Problem(
@@ -92,6 +98,10 @@ def validate_submission(path: Path, engine: Engine = "polars") -> Report:
             _validate_folder(folder, report, engine)
     except InputError as exc:
         report.problems += exc.problems
+    except Exception as exc:  # a safety net: bad input must give a verdict, never a traceback
+        report.problems.append(
+            problem("internal-error", str(path), f"unexpected {exc.__class__.__name__}: {exc}")
+        )
     report.seconds = time.perf_counter() - started
     return report
 
@@ -131,12 +141,14 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
         report.problems += metadata_problems(meta, "metadata.yaml", used)
     if not report.valid or meta is None:
         return
-    from harmonize.pipeline import harmonize
+    from harmonize.pipeline import country_row, harmonize
     from harmonize.submission import read_submission
 
     report.layers.append("harmonization")
     try:
-        tables = harmonize(read_submission(folder))
+        submission = read_submission(folder)
+        tables = harmonize(submission)
+        country_row(submission, tables, None, None)
     except InputError as exc:
         report.problems += [
             Problem(
@@ -169,6 +181,8 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
         descriptor = json.loads((package_dir / label).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return [problem("descriptor-error", label, f"cannot read the descriptor: {exc}")]
+    if not isinstance(descriptor, dict):
+        return [problem("descriptor-error", label, "the descriptor must be a JSON object")]
     profile = json.loads((PROFILES_DIR / "datapackage.json").read_text(encoding="utf-8"))
     problems = [
         problem(
@@ -179,6 +193,8 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
         )
         for error in jsonschema.Draft7Validator(profile).iter_errors(descriptor)
     ]
+    if problems:  # the structure is wrong: paths and hashes cannot be trusted
+        return problems
     for resource in descriptor.get("resources", []):
         for entry in (resource, resource.get("parquet") or {}):
             if "path" not in entry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,8 @@ def test_admit_an_eleventh_country(small_package: Path, tmp_path: Path) -> None:
     assert (raw_root / "SEN" / "raw" / "metadata.yaml").exists()
     countries = (small_package / "data" / "countries.csv").read_text(encoding="utf-8")
     assert "\nSEN,Senegal,survey," in countries
+    descriptor = json.loads((small_package / "datapackage.json").read_text(encoding="utf-8"))
+    assert descriptor["countries"] == ["KHM", "PHL", "SEN"]  # the others kept, not the whole repo
     assert check_package(small_package, engine="polars").valid
 
 

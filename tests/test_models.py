@@ -15,6 +15,7 @@ from scipy import stats
 
 from models.data import PackageData, analysis_frame
 from models.estimate import (
+    COMPARISON_SCHEMA,
     ESTIMATE_COLUMNS,
     POOLED,
     SpecFit,
@@ -25,6 +26,7 @@ from models.estimate import (
     fixed_effects_for,
     focus_comparison,
 )
+from models.narrative import finding_sentence
 from models.planted import FLOOR, attainable, planted_table
 from models.spec import SpecError, get_spec, load_specs, parse_spec
 from synth.generator import planted_effects
@@ -280,3 +282,24 @@ def test_a_country_without_treatment_variation_gets_no_estimate(data: PackageDat
     assert rows["estimate"].is_nan().all()
     row = focus_comparison(fit, "KHM")[0]
     assert np.isnan(row["focus_estimate"]) and row["n_peers"] == 9
+
+
+def test_the_comparison_has_the_same_columns_with_or_without_peers(
+    fits: list[SpecFit], data: PackageData
+) -> None:
+    """Regression: with one country there were no rank or peer columns at all (KeyError 'rank'
+    in the report). Now every column is there, null where there are no peers."""
+    assert comparison_table(fits, "KHM").schema == pl.Schema(COMPARISON_SCHEMA)
+    spec = get_spec("vocational_training_on_plans")
+    alone = analysis_frame(spec, data).filter(pl.col("country") == "KHM")
+    fit = fit_spec(spec, alone, ["KHM"])
+    table = comparison_table([fit], "KHM")
+    assert table.schema == pl.Schema(COMPARISON_SCHEMA)
+    row = table.row(0, named=True)
+    assert row["n_peers"] == 0 and not np.isnan(row["focus_estimate"])
+    for name in ("rank", "n_ranked", "peer_mean", "peer_mean_ci_low", "difference", "difference_p_value"):
+        assert row[name] is None, name
+    sentence = finding_sentence(spec, row, "Cambodia", synthetic=True)
+    assert sentence.startswith("Cambodia (synthetic data): effect ")
+    assert "no peers" in sentence and "no rank, peer mean or difference" in sentence
+    assert "difference from the peer mean" not in sentence

@@ -16,14 +16,19 @@ import polars as pl
 import pytest
 
 from ippmd import SYNTHETIC_NOTICE
-from models.benchmark import indicator_sections, run_benchmark
+from ippmd.errors import InputError
+from ippmd.package import build
+from models.benchmark import indicator_sections, run_benchmark, with_data_origin
 from models.country_indicators import indicator_benchmarks
 from models.data import PackageData
 from models.descriptives import DESCRIPTIVE_COLUMNS
 from models.estimate import ESTIMATE_COLUMNS
-from models.narrative import fmt_effect
+from models.narrative import descriptive_sentences, finding_sentence, fmt_effect
+from models.spec import get_spec
 
 CHROMIUM = Path("/usr/bin/chromium")
+MICRODATA_CSVS = ("estimates", "comparison", "descriptives", "diagnostics", "planted")
+LABEL = "Cambodia (synthetic data)"
 INDICATOR_FIELDS = [
     ("iso3", "string"),
     ("indicator", "string"),
@@ -131,12 +136,12 @@ def test_outputs_exist_with_the_documented_columns(result: dict[str, Any]) -> No
     for fmt in ("md", "html", "tex"):
         assert (out / "tables" / f"regression_tables.{fmt}").stat().st_size > 0
     estimates = pl.read_csv(out / "estimates.csv")
-    assert tuple(estimates.columns) == ESTIMATE_COLUMNS
+    assert tuple(estimates.columns) == (*ESTIMATE_COLUMNS, "data_origin")
     pooled = estimates.filter(pl.col("country") == "ALL")
     assert set(pooled["spec"]) == set(estimates["spec"])
     assert estimates.filter(pl.col("country") != "ALL")["country"].n_unique() == 10
     descriptives = pl.read_csv(out / "descriptives.csv")
-    assert tuple(descriptives.columns) == DESCRIPTIVE_COLUMNS
+    assert tuple(descriptives.columns) == (*DESCRIPTIVE_COLUMNS, "data_origin")
     assert set(descriptives["figure"]) == {"fig_1_5", "fig_1_6", "fig_1_7"}
     assert (descriptives["ci_low"] <= descriptives["estimate"]).all()
     assert (descriptives["estimate"] <= descriptives["ci_high"]).all()
@@ -175,7 +180,7 @@ def test_report_text_states_each_finding_for_cambodia(result: dict[str, Any], re
     row = comparison.filter(pl.col("spec") == "vocational_training_on_plans").row(0, named=True)
     sentence = next(s for s in result["findings"] if "rank" in s)
     expected = (
-        f"Cambodia: effect {fmt_effect(row['focus_estimate'], 'probability')} (95% CI "
+        f"{LABEL}: effect {fmt_effect(row['focus_estimate'], 'probability')} (95% CI "
         f"{fmt_effect(row['focus_ci_low'], 'probability', False)} to "
         f"{fmt_effect(row['focus_ci_high'], 'probability')}), rank {row['rank']} of 10, "
         f"peer mean {fmt_effect(row['peer_mean'], 'probability')}"
@@ -183,7 +188,79 @@ def test_report_text_states_each_finding_for_cambodia(result: dict[str, Any], re
     assert sentence.startswith(expected)
     assert "not significantly different from zero" in sentence
     for text in result["findings"]:
-        assert text.startswith("Cambodia: effect ") and html.escape(text) in report
+        assert text.startswith(f"{LABEL}: effect ") and html.escape(text) in report
+
+
+def test_every_microdata_csv_says_its_data_are_synthetic(result: dict[str, Any]) -> None:
+    """Regression: the CSVs carried no synthetic marker, so a row could be quoted as a finding."""
+    out: Path = result["out_dir"]
+    for name in MICRODATA_CSVS:
+        table = pl.read_csv(out / f"{name}.csv")
+        assert table.columns[-1] == "data_origin", name
+        assert table["data_origin"].to_list() == ["synthetic"] * table.height, name
+    estimates = pl.read_csv(out / "estimates.csv")
+    assert estimates.filter(pl.col("country") == "ALL").height > 0  # pooled rows are labelled too
+    indicators = (out / "country_indicators.csv").read_text(encoding="utf-8")  # real data
+    assert "data_origin" not in indicators.splitlines()[0] and "synthetic" not in indicators
+
+
+def test_every_generated_sentence_about_cambodia_says_synthetic(result: dict[str, Any], report: str) -> None:
+    """Regression: 'Cambodia: effect -9.6 pp ... significantly different from zero' could be
+    quoted alone. Every sentence naming Cambodia now carries the label, except the sentences on
+    the published (real) country indicators."""
+    for text in result["findings"]:
+        assert text.startswith(f"{LABEL}: ") and f"The effect for {LABEL} is " in text
+    assert f"{LABEL}, " in report  # descriptive sentences
+    assert "Pooled over all countries (synthetic data): " in report
+    unlabelled = re.findall(r"(?:<p>|>)(?:The )?(?:effect for )?Cambodia[:,] ([a-z ]+)", report)
+    assert unlabelled and set(unlabelled) <= {
+        "cost of remitting ",
+        "emigrant stock ",
+        "immigrant stock ",
+    }, unlabelled
+    assert not re.search(r"Cambodia (?:effect|is|are)\b", report)
+
+
+def test_data_origin_follows_each_country_and_is_synthetic_when_any_pooled_one_is() -> None:
+    origins = {"KHM": "synthetic", "SEN": "survey", "CIV": "survey"}
+    pooled = {"mixed": "synthetic", "real": "survey"}
+    estimates = pl.DataFrame(
+        {
+            "spec": ["mixed", "mixed", "mixed", "real", "real", "new"],
+            "country": ["ALL", "KHM", "SEN", "ALL", "SEN", "ALL"],
+        }
+    )
+    labelled = with_data_origin(estimates, origins, pooled)
+    assert labelled["data_origin"].to_list() == [
+        "synthetic", "synthetic", "survey", "survey", "survey", "synthetic",
+    ]  # fmt: skip
+    comparison = pl.DataFrame({"spec": ["mixed", "real"], "focus": ["SEN", "SEN"]})
+    assert with_data_origin(comparison, origins, pooled)["data_origin"].to_list() == ["synthetic", "survey"]
+    shares = pl.DataFrame({"figure": ["f", "f", "f"], "country": ["KHM", "CIV", "XYZ"]})
+    assert with_data_origin(shares, origins)["data_origin"].to_list() == ["synthetic", "survey", "synthetic"]
+
+
+def test_sentences_carry_the_synthetic_label_only_for_synthetic_data() -> None:
+    spec = get_spec("vocational_training_on_plans")
+    row = {
+        "term": "vocational_training", "n_peers": 2, "focus_estimate": -0.096, "focus_ci_low": -0.11,
+        "focus_ci_high": -0.08, "focus_p_value": 0.0001, "rank": 3, "n_ranked": 3, "peer_mean": 0.05,
+        "peer_mean_ci_low": 0.01, "peer_mean_ci_high": 0.09, "difference": -0.146,
+        "difference_p_value": 0.001,
+    }  # fmt: skip
+    synthetic = finding_sentence(spec, row, "Cambodia", synthetic=True)
+    assert synthetic.startswith(f"{LABEL}: effect -9.6 pp")
+    assert f"The effect for {LABEL} is significantly different from zero" in synthetic
+    survey = finding_sentence(spec, row, "Senegal", synthetic=False, peers_synthetic=False)
+    assert survey.startswith("Senegal: effect -9.6 pp") and "synthetic" not in survey
+    mixed = finding_sentence(spec, row, "Senegal", synthetic=False, peers_synthetic=True)
+    assert mixed.startswith("Senegal: effect") and "against peers with synthetic data: rank 3 of 3" in mixed
+    shares = pl.DataFrame(
+        {"country": ["KHM"], "panel": ["Men"], "group": ["Receives"], "estimate": [0.5],
+         "ci_low": [0.4], "ci_high": [0.6], "n": [100]}
+    )  # fmt: skip
+    assert descriptive_sentences(shares, "KHM", "Cambodia", synthetic=True)[0].startswith(f"{LABEL}, men: ")
+    assert descriptive_sentences(shares, "KHM", "Cambodia", synthetic=False)[0].startswith("Cambodia, men: ")
 
 
 def test_country_indicators_are_read_through_the_descriptor(result: dict[str, Any], report: str) -> None:
@@ -223,10 +300,36 @@ def test_real_indicators_reproduce_the_seed_where_the_package_has_them(package_d
     assert cost.filter(pl.col("country") == "BFA")["value"].is_null().all()  # no corridor: not imputed
 
 
-def test_an_unknown_focus_country_is_refused(package_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="not in the package"):
+def test_an_unknown_focus_country_is_refused_naming_the_package_countries(
+    package_dir: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(InputError) as raised:
         run_benchmark(package_dir, "XYZ", tmp_path / "out")
+    (problem,) = raised.value.problems
+    assert problem.file == "datapackage.json" and problem.value == "XYZ"
+    assert "not in the package" in problem.message
+    for iso3 in PackageData.load(package_dir).countries:
+        assert iso3 in problem.message
     assert not (tmp_path / "out").exists()
+
+
+def test_a_one_country_package_is_benchmarked_without_peers(tmp_path: Path) -> None:
+    """Regression: a package with a single country raised KeyError: 'rank'."""
+    package = tmp_path / "package"
+    build(package, ["KHM"])
+    result = run_benchmark(package, "KHM", tmp_path / "out")
+    comparison = pl.read_csv(result["out_dir"] / "comparison.csv")
+    assert (comparison["n_peers"] == 0).all()
+    for name in ("rank", "n_ranked", "peer_mean", "difference"):
+        assert comparison[name].is_null().all(), name
+    assert len(result["findings"]) == comparison.height
+    assert all(text.startswith(f"{LABEL}: ") for text in result["findings"])
+    assert any("no peers" in text for text in result["findings"])
+    report = result["files"]["report"].read_text(encoding="utf-8")
+    assert "there are no peers" in report and "n/a (no peers)" in report
+    estimates = pl.read_csv(result["out_dir"] / "estimates.csv")
+    assert set(estimates["country"]) == {"KHM", "ALL"}
+    assert set(estimates["data_origin"]) == {"synthetic"}
 
 
 def test_the_same_package_gives_the_same_files(

@@ -428,3 +428,101 @@ def test_structural_layer_catches_what_frictionless_catches(tmp_path: Path) -> N
     found = {(Path(p.file).stem, p.row) for p in ours.errors if p.row}
     assert flagged <= found, f"missed: {sorted(flagged - found)}"
     assert {"hash-count", "byte-count"} <= {p.code for p in ours.errors}
+
+
+# --- regression tests from the review of the first version -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda m: m.update(education_levels=["x"]), "education_levels.0"),
+        (lambda m: m.update(education_levels=[5]), "education_levels.0"),
+        (lambda m: m["education_levels"][0].update(years="many"), "education_levels.0.years"),
+        (lambda m: m.update(destinations=["Thai"]), "destinations"),
+        (lambda m: m.update(currency=["XOF"]), "currency"),
+        (lambda m: m["exchange_rate"].update(lcu_per_usd=float("nan")), "exchange_rate.lcu_per_usd"),
+        (lambda m: m["exchange_rate"].update(lcu_per_usd=float("inf")), "exchange_rate.lcu_per_usd"),
+        (lambda m: m["exchange_rate"].update(lcu_per_usd=True), "exchange_rate.lcu_per_usd"),
+        (lambda m: m["exchange_rate"].update(lcu_per_usd="500"), "exchange_rate.lcu_per_usd"),
+        (lambda m: m.update(survey_year="abc"), "survey_year"),
+        (lambda m: m.update(fieldwork="April"), "fieldwork"),
+        (lambda m: m.update(synthetic="yes"), "synthetic"),
+        (lambda m: m["destinations"].update({"Mars": "XXX"}), "destinations.Mars"),
+        (lambda m: m["regions"]["list"][0].update(iso_3166_2="FR-75"), "regions.iso_3166_2"),
+        (lambda m: m["education_levels"].append(dict(m["education_levels"][0])), "education_levels"),
+    ],
+)
+def test_hostile_metadata_is_reported_not_crashed(
+    copy: Path, edit: Callable[[dict], None], field: str
+) -> None:
+    _edit_meta(copy, edit)
+    report = validate_submission(copy)
+    assert not report.valid
+    assert {p.code for p in report.errors} == {"metadata-error"}, [str(p) for p in report.errors]
+    assert any(p.field == field and p.file == "metadata.yaml" for p in report.errors), [
+        str(p) for p in report.errors
+    ]
+
+
+@pytest.mark.parametrize("value", ["inf", "NaN", "-inf"])
+def test_non_finite_numbers_are_type_errors(copy: Path, value: str) -> None:
+    _set_cell(copy, "households", 3, "education_expenditure", value)
+    errors = validate_submission(copy).errors
+    assert ("type-error", 3, "education_expenditure") in {(p.code, p.row, p.field) for p in errors}
+    assert {p.field for p in errors} == {"education_expenditure"}
+
+
+def test_markup_characters_and_cr_only_files_do_not_crash_the_cli(copy: Path, tmp_path: Path) -> None:
+    _set_cell(copy, "persons", 5, "sex", "[/]")
+    path = copy / "emigrants.csv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
+    out = tmp_path / "r.json"
+    result = subprocess.run(
+        [str(IPPMD), "validate", str(copy), "--json", str(out)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    codes = {(r["file"], r["code"]) for r in json.loads(out.read_text())["problems"]}
+    assert ("persons.csv", "type-error") in codes and ("emigrants.csv", "format-error") in codes
+
+
+def test_stata_submission_is_validated(copy: Path) -> None:
+    import pyreadstat
+
+    persons = pl.read_csv(copy / "persons.csv", schema_overrides={"education_code": pl.String})
+    (copy / "persons.csv").unlink()
+    pyreadstat.write_dta(persons.to_pandas(), str(copy / "persons.dta"))
+    report = validate_submission(copy)
+    assert report.valid, [str(p) for p in report.problems[:5]]
+    assert report.rows["persons"] == persons.height
+
+
+def test_odd_files_and_archives_give_verdicts(copy: Path, tmp_path: Path) -> None:
+    (copy / "emigrants.csv").write_bytes(b"\xef\xbb\xbf")  # a BOM and nothing else
+    (copy / "persons.csv").unlink()
+    (copy / "persons.csv").mkdir()  # a folder named like a table
+    codes = {(p.file, p.code) for p in validate_submission(copy).errors}
+    assert {("emigrants.csv", "empty-file"), ("persons.csv", "missing-file")} <= codes
+    clash = tmp_path / "clash.zip"
+    with zipfile.ZipFile(clash, "w") as zf:
+        zf.writestr("a", "x")
+        zf.writestr("a/b", "y")
+    assert _codes(validate_submission(clash)) == {"unsafe-archive"}
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    assert _codes(validate_submission(empty)) >= {"metadata-error"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["synth", "KHM,PHL", "/tmp/ippmd-never"],
+        ["build", "--seed", "-1", "--out", "/tmp/ippmd-never"],
+        ["benchmark", "--focus", "XYZ"],
+    ],
+)
+def test_cli_usage_errors_exit_2(args: list[str]) -> None:
+    result = subprocess.run([str(IPPMD), *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
