@@ -57,6 +57,8 @@ def main() -> None:
         ten = time.perf_counter() - started
         print(f"ippmd validate, one country ({submissions[0].name}): {one:6.2f} s wall")
         print(f"ippmd validate, ten countries one after another: {ten:6.2f} s wall")
+        together = wall([str(BIN / "ippmd"), "validate", *map(str, submissions)])
+        print(f"ippmd validate, ten countries in one call:       {together:6.2f} s wall")
 
         package = root / "package"
         build(package, expectations=False)

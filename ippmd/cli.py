@@ -294,7 +294,7 @@ def _report_outputs(report: Report, json_file: Path | None, html_file: Path | No
 
 @app.command()
 def validate(
-    path: Annotated[Path, typer.Argument(help="Submission folder or .zip.")],
+    paths: Annotated[list[Path], typer.Argument(help="Submission folder(s) or .zip file(s).")],
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write one record per problem (JSON).")
     ] = None,
@@ -303,18 +303,23 @@ def validate(
     ] = None,
     engine: Annotated[str, typer.Option(help="Expectation engine: polars (fast) or gx.")] = "polars",
 ) -> None:
-    """Check a country submission: exit 0 valid, 1 invalid, 2 unusable arguments."""
-    if not path.exists():
-        console.print(f"[bold red]error:[/] {path} does not exist")
+    """Check country submissions: exit 0 all valid, 1 any invalid, 2 unusable arguments."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        console.print(f"[bold red]error:[/] {', '.join(map(str, missing))} does not exist")
         raise typer.Exit(2)
     if engine not in ("polars", "gx"):
         console.print("[bold red]error:[/] --engine must be polars or gx")
         raise typer.Exit(2)
+    if len(paths) > 1 and (json_file or html_file):
+        console.print("[bold red]error:[/] --json and --html take one submission at a time")
+        raise typer.Exit(2)
     from quality.validate import validate_submission
 
-    report = validate_submission(path, engine=engine)  # type: ignore[arg-type]
-    _report_outputs(report, json_file, html_file)
-    raise typer.Exit(0 if report.valid else 1)
+    reports = [validate_submission(path, engine=engine) for path in paths]  # type: ignore[arg-type]
+    for report in reports:
+        _report_outputs(report, json_file, html_file)
+    raise typer.Exit(0 if all(r.valid for r in reports) else 1)
 
 
 @app.command()

@@ -44,16 +44,21 @@ def _metadata_schema() -> dict[str, Any]:
     return json.loads((SUBMISSION_SCHEMAS_DIR / "metadata.schema.json").read_text(encoding="utf-8"))
 
 
+ISO3166_FILE = COUNTRIES_DIR.parent / "harmonize" / "iso3166.json"
+
+
 @cache
+def iso3166() -> dict[str, tuple[str, str]]:
+    """ISO3 -> (ISO2, short name): country_converter's table, kept as data so that validating
+    a submission does not import pandas (a test keeps the two identical)."""
+    import json
+
+    return {k: tuple(v) for k, v in json.loads(ISO3166_FILE.read_text(encoding="utf-8")).items()}
+
+
 def _iso_codes() -> tuple[frozenset[str], dict[str, str]]:
-    """Known ISO3 codes and ISO3 -> ISO2, from country_converter's table."""
-    import logging
-
-    import country_converter as coco
-
-    logging.getLogger("country_converter").setLevel(logging.CRITICAL)
-    data = coco.CountryConverter().data
-    return frozenset(data["ISO3"]), dict(zip(data["ISO3"], data["ISO2"], strict=True))
+    table = iso3166()
+    return frozenset(table), {iso3: iso2 for iso3, (iso2, _) in table.items()}
 
 
 def check_submission_metadata(meta: Any, file: str) -> dict[str, Any]:

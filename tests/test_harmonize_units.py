@@ -93,3 +93,13 @@ def test_unknown_destination_fails_loudly_naming_every_unknown() -> None:
 
 def test_fold_removes_accents_case_and_spacing() -> None:
     assert fold("  Côte  D’Ivoire ") == "cote d'ivoire"
+
+
+def test_iso3166_table_equals_country_converter() -> None:
+    import country_converter as coco
+
+    from ippmd.metadata import iso3166
+
+    data = coco.CountryConverter().data
+    expected = {r.ISO3: (r.ISO2, r.name_short) for r in data.itertuples()}
+    assert iso3166() == expected

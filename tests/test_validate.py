@@ -526,3 +526,16 @@ def test_cli_usage_errors_exit_2(args: list[str]) -> None:
     result = subprocess.run([str(IPPMD), *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_cli_validates_several_submissions_in_one_call(valid: Path, copy: Path) -> None:
+    both_valid = subprocess.run(
+        [str(IPPMD), "validate", str(valid), str(copy)], capture_output=True, text=True, timeout=120
+    )
+    assert both_valid.returncode == 0, both_valid.stdout
+    _set_cell(copy, "persons", 5, "age", "-4")
+    one_bad = subprocess.run(
+        [str(IPPMD), "validate", str(valid), str(copy)], capture_output=True, text=True, timeout=120
+    )
+    assert one_bad.returncode == 1
+    assert one_bad.stdout.count("VALID") == 2 and "INVALID" in one_bad.stdout
