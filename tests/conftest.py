@@ -29,3 +29,20 @@ def descriptor(package_dir: Path) -> dict:
 @pytest.fixture(scope="session")
 def tables(package_dir: Path) -> dict[str, pl.DataFrame]:
     return {name: pl.read_parquet(package_dir / "data" / f"{name}.parquet") for name in RESOURCES}
+
+
+def frictionless_validate(folder: Path) -> dict:
+    """The JSON report of the real `frictionless validate` CLI on folder/datapackage.json."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("frictionless")), "validate", "--json", "datapackage.json"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(result.stdout)
+    assert (result.returncode == 0) == report["valid"], result.stderr
+    return report

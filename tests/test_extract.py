@@ -21,8 +21,8 @@ from extract.names import stat_names
 from extract.statfiles import clip, write_stat_file
 from ippmd.errors import InputError
 from ippmd.paths import PROFILES_DIR
+from tests.conftest import frictionless_validate
 
-FRICTIONLESS = Path(sys.executable).with_name("frictionless")
 TABLES = ["countries", "communities", "households", "persons", "emigrants", "country_indicators"]
 
 
@@ -95,14 +95,7 @@ def test_full_csv_extract_is_valid_and_identical_to_the_package(
         assert (folder / "data" / f"{table}.csv").read_bytes() == (
             package_dir / "data" / f"{table}.csv"
         ).read_bytes()
-    result = subprocess.run(
-        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    report = json.loads(result.stdout)
+    report = frictionless_validate(folder)
     errors = [e["message"] for task in report["tasks"] for e in task["errors"]][:5]
     assert report["valid"], errors
     assert {t["name"] for t in report["tasks"]} == set(TABLES)
@@ -212,14 +205,7 @@ def test_variable_subset_keeps_keys_and_drops_dangling_foreign_keys(
     assert resources["persons"]["schema"]["foreignKeys"] == [
         {"fields": ["household_id"], "reference": {"resource": "households", "fields": ["household_id"]}}
     ]
-    result = subprocess.run(
-        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert json.loads(result.stdout)["valid"]
+    assert frictionless_validate(folder)["valid"]
 
 
 @pytest.mark.parametrize(

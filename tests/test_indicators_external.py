@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,9 +21,9 @@ from indicators.ingest import COMMITTED_CSV, ingest, write_indicators
 from indicators.provenance import sources
 from indicators.table import SCHEMA_FILE
 from ippmd.hashing import sha256_file
+from tests.conftest import frictionless_validate
 
 EXTERNAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"
-FRICTIONLESS = Path(sys.executable).with_name("frictionless")
 TEN = ["ARM", "BFA", "KHM", "CRI", "CIV", "DOM", "GEO", "HTI", "MAR", "PHL"]
 
 pytestmark = [
@@ -213,14 +211,7 @@ def _package(tmp_path: Path, csv_path: Path) -> Path:
 
 
 def _validate(folder: Path) -> dict:
-    result = subprocess.run(
-        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return json.loads(result.stdout)
+    return frictionless_validate(folder)
 
 
 def test_committed_csv_validates_against_the_schema(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -14,23 +12,14 @@ import polars as pl
 
 from ippmd.metadata import country_codes
 from ippmd.package import build
-from ippmd.paths import PROFILES_DIR, ROOT
-
-FRICTIONLESS = Path(sys.executable).with_name("frictionless")
+from ippmd.paths import PROFILES_DIR
+from tests.conftest import ROOT, frictionless_validate
 
 
 def test_frictionless_cli_validates_the_package(package_dir: Path) -> None:
-    result = subprocess.run(
-        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
-        cwd=package_dir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    report = json.loads(result.stdout)
+    report = frictionless_validate(package_dir)
     errors = [e["message"] for task in report["tasks"] for e in task["errors"]][:5]
     assert report["valid"], errors
-    assert result.returncode == 0
     assert {t["name"] for t in report["tasks"]} == {
         "countries",
         "communities",
@@ -50,14 +39,7 @@ def test_frictionless_cli_catches_a_corrupted_file(package_dir: Path, tmp_path: 
     first[1] = "KHM-H99999"  # a household that does not exist
     lines[1] = ",".join(first)
     persons.write_text("".join(lines), encoding="utf-8")
-    result = subprocess.run(
-        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
-        cwd=copy,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    report = json.loads(result.stdout)
+    report = frictionless_validate(copy)
     types = {e["type"] for task in report["tasks"] for e in task["errors"]}
     assert not report["valid"]
     assert "foreign-key" in types
