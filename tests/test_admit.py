@@ -127,3 +127,22 @@ def test_check_finds_a_corrupted_package(small_package: Path, tmp_path: Path) ->
     assert not report.valid
     assert any(p.field == "destination" and p.row == row + 1 for p in report.errors)
     assert {"byte-count", "hash-count"} <= {p.code for p in report.errors}
+
+
+def test_large_builds_check_country_by_country_with_the_same_verdict(
+    small_package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ippmd.package as package
+
+    monkeypatch.setattr(package, "GX_CHUNK_ROWS", 0)  # as if the build were large
+    sub = write_submission("PHL", tmp_path / "sub", seed=5)
+    lines = (sub / "persons.csv").read_text(encoding="utf-8").split("\n")
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("age")] = "8"  # a household head aged 8
+    lines[1] = ",".join(cells)
+    (sub / "persons.csv").write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        build(tmp_path / "out", ["KHM", "PHL"], submissions={"PHL": sub})
+    failed = [p for p in info.value.problems if p.code == "expectation-failed"]
+    assert failed and all("PHL" in (p.message + (p.value or "")) for p in failed)
