@@ -47,19 +47,25 @@ def _read_raw(path: Path) -> pl.DataFrame:
             return pl.read_csv(path.read_bytes(), infer_schema=False, encoding="utf8")
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise InputError([Problem(str(path), f"cannot read as UTF-8 CSV: {exc}")]) from exc
+    frame = read_stat_table(path)
+    return frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)
+
+
+def read_stat_table(path: Path) -> pl.DataFrame:
+    """A Stata (.dta) or SPSS (.sav) table, with integers stored as doubles turned back into integers."""
     import pyreadstat
 
-    reader = pyreadstat.read_dta if path.suffix == ".dta" else pyreadstat.read_sav
+    reader = pyreadstat.read_dta if path.suffix.lower() == ".dta" else pyreadstat.read_sav
     try:
         frame, _ = reader(str(path), output_format="polars")
     except Exception as exc:  # pyreadstat raises its own untyped errors
-        raise InputError([Problem(str(path), f"cannot read: {exc}")]) from exc
-    return frame.with_columns(
-        pl.col(c).cast(pl.String).str.replace(r"\.0$", "")
-        if frame[c].dtype.is_float()
-        else pl.col(c).cast(pl.String)
-        for c in frame.columns
-    )
+        raise InputError([Problem(path.name, f"cannot read: {exc}", code="format-error")]) from exc
+    return frame.with_columns(pl.col(c).cast(pl.Int64) for c in frame.columns if _whole_numbers(frame[c]))
+
+
+def _whole_numbers(column: pl.Series) -> bool:
+    values = column.drop_nulls()
+    return column.dtype.is_float() and not values.is_empty() and bool((values == values.round(0)).all())
 
 
 def _typed(raw: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:

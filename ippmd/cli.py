@@ -49,6 +49,17 @@ def _countries(value: str | None) -> list[str] | None:
     return codes
 
 
+# Report files of `validate` and `check`.
+JsonReport = Annotated[Path | None, typer.Option("--json", help="Write one record per problem (JSON).")]
+HtmlReport = Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report.")]
+
+
+def _require_package(package: Path) -> None:
+    if not (package / "datapackage.json").is_file():
+        console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
+        raise typer.Exit(2)
+
+
 def _writable_folder(path: Path) -> None:
     if path.exists() and not path.is_dir():
         console.print(f"[bold red]error:[/] {path} exists and is not a folder")
@@ -198,9 +209,7 @@ def benchmark(
     package: Annotated[Path, typer.Option(help="Folder of the built package.")] = ROOT,
 ) -> None:
     """Fixed-effects benchmarks of the focus country vs its peers: tables, charts, report.html."""
-    if not (package / "datapackage.json").exists():
-        console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
-        raise typer.Exit(2)
+    _require_package(package)
     from ippmd.package import package_countries
 
     code = focus.strip().upper()
@@ -243,9 +252,7 @@ def extract(
     package: Annotated[Path, typer.Option(help="Folder of the built package.")] = ROOT,
 ) -> None:
     """Write a self-contained extract (data, datapackage.json, codebook, license, checksums) as one zip."""
-    if not (package / "datapackage.json").exists():
-        console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
-        raise typer.Exit(2)
+    _require_package(package)
     from extract import list_variables, make_extract
 
     if list_:
@@ -295,12 +302,8 @@ def _report_outputs(report: Report, json_file: Path | None, html_file: Path | No
 @app.command()
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Submission folder(s) or .zip file(s).")],
-    json_file: Annotated[
-        Path | None, typer.Option("--json", help="Write one record per problem (JSON).")
-    ] = None,
-    html_file: Annotated[
-        Path | None, typer.Option("--html", help="Write a self-contained HTML report.")
-    ] = None,
+    json_file: JsonReport = None,
+    html_file: HtmlReport = None,
     engine: Annotated[str, typer.Option(help="Expectation engine: polars (fast) or gx.")] = "polars",
 ) -> None:
     """Check country submissions: exit 0 all valid, 1 any invalid, 2 unusable arguments."""
@@ -325,17 +328,11 @@ def validate(
 @app.command()
 def check(
     package: Annotated[Path, typer.Option(help="Folder of the built package.")] = ROOT,
-    json_file: Annotated[
-        Path | None, typer.Option("--json", help="Write one record per problem (JSON).")
-    ] = None,
-    html_file: Annotated[
-        Path | None, typer.Option("--html", help="Write a self-contained HTML report.")
-    ] = None,
+    json_file: JsonReport = None,
+    html_file: HtmlReport = None,
 ) -> None:
     """Run the quality layers on the built package (datapackage.json + data/)."""
-    if not (package / "datapackage.json").exists():
-        console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
-        raise typer.Exit(2)
+    _require_package(package)
     from quality.validate import check_package
 
     report = check_package(package)

@@ -134,9 +134,11 @@ def region_list(meta: dict[str, Any]) -> list[dict[str, Any]]:
     return regions["list"] if isinstance(regions, dict) else regions
 
 
-def read_submission_metadata(path: Path) -> dict[str, Any]:
+def read_submission_metadata(path: Path, label: str | None = None) -> dict[str, Any]:
+    """Read and check metadata.yaml; problems are reported against `label` (default: the path)."""
+    label = label or str(path)
     try:
         meta = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError([Problem(str(path), f"cannot read metadata: {exc}")]) from exc
-    return check_submission_metadata(meta, str(path))
+        raise InputError([Problem(label, f"cannot read metadata: {exc}", code="metadata-error")]) from exc
+    return check_submission_metadata(meta, label)

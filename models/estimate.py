@@ -259,24 +259,21 @@ def focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
                 c[index[f"country::{country}:{term}"]] = w
             return float(c @ beta), float(np.sqrt(c @ vcov @ c))
 
+        def interval(name: str, weights: dict[str, float]) -> dict[str, float]:
+            """A linear combination of country effects: estimate, SE, CI and p-value columns."""
+            value, se = contrast(weights)
+            return {
+                name: value,
+                f"{name}_std_error": se,
+                f"{name}_ci_low": value - q * se,
+                f"{name}_ci_high": value + q * se,
+                f"{name}_p_value": _p_value(value / se, df),
+            }
+
         if peers:
-            mean, se = contrast({c: 1 / len(peers) for c in peers})
-            row.update(
-                peer_mean=mean,
-                peer_mean_std_error=se,
-                peer_mean_ci_low=mean - q * se,
-                peer_mean_ci_high=mean + q * se,
-                peer_mean_p_value=_p_value(mean / se, df),
-            )
+            row.update(interval("peer_mean", {c: 1 / len(peers) for c in peers}))
         if peers and own:
-            diff, se = contrast({focus: 1.0, **{c: -1 / len(peers) for c in peers}})
-            row.update(
-                difference=diff,
-                difference_std_error=se,
-                difference_ci_low=diff - q * se,
-                difference_ci_high=diff + q * se,
-                difference_p_value=_p_value(diff / se, df),
-            )
+            row.update(interval("difference", {focus: 1.0, **{c: -1 / len(peers) for c in peers}}))
             ordered = sorted(available, key=lambda c: -effects[(c, term)]["estimate"])
             row["rank"] = ordered.index(focus) + 1
             row["n_ranked"] = len(ordered)

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-import polars as pl
-
 from ippmd.errors import InputError, Problem
 from ippmd.schema import SUBMISSION_TABLES
 from quality.structural import problem
@@ -101,28 +99,15 @@ def _stat_tables(folder: Path) -> dict[str, Path]:
     return found
 
 
-def _whole_numbers(column: pl.Series) -> bool:
-    """Stata and SPSS store integers as doubles: write them back without '.0'."""
-    values = column.drop_nulls()
-    return column.dtype.is_float() and not values.is_empty() and bool((values == values.round(0)).all())
-
-
 def _as_csv(folder: Path, stat_files: dict[str, Path], target: Path) -> Path:
     """A copy of the submission with Stata/SPSS tables written as CSV (row n = record n - 1)."""
-    import pyreadstat
+    from harmonize.submission import read_stat_table
 
     for item in folder.iterdir():
         if item.is_file() and item.suffix.lower() not in (".dta", ".sav"):
             shutil.copy2(item, target / item.name)
     for table, path in stat_files.items():
-        reader = pyreadstat.read_dta if path.suffix == ".dta" else pyreadstat.read_sav
-        try:
-            frame, _ = reader(str(path), output_format="polars")
-        except Exception as exc:  # pyreadstat raises its own untyped errors
-            raise InputError([problem("format-error", path.name, f"cannot read: {exc}")]) from exc
-        frame = frame.with_columns(
-            pl.col(c).cast(pl.Int64) for c in frame.columns if _whole_numbers(frame[c])
-        )
+        frame = read_stat_table(path)
         frame.write_csv(target / f"{table}.csv", null_value="")
     return target
 

@@ -414,10 +414,19 @@ def check_foreign_keys(
     return problems
 
 
+@dataclass
+class Structure:
+    """What the structural layer found: its problems, the typed frames and the tables as text."""
+
+    problems: list[Problem]
+    frames: dict[str, pl.DataFrame]
+    texts: dict[str, Table]
+
+
 def check_tables(
     files: dict[str, Path], schemas: dict[str, dict[str, Any]], display: dict[str, str] | None = None
-) -> tuple[list[Problem], dict[str, pl.DataFrame]]:
-    """Run the whole structural layer on a set of CSV files; return problems and typed frames.
+) -> Structure:
+    """Run the whole structural layer on a set of CSV files, reading and parsing each file once.
 
     `files` maps resource name -> CSV path; a missing path is a missing-file problem.
     """
@@ -450,4 +459,4 @@ def check_tables(
     frames = {
         name: pl.DataFrame(list(cols.values())) if cols else pl.DataFrame() for name, cols in typed.items()
     }
-    return problems, frames
+    return Structure(problems, frames, tables)

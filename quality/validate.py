@@ -9,18 +9,18 @@ A layer runs when the one before found no errors, so one defect is not reported 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
-import yaml
 
 from ippmd.errors import InputError, Problem
-from ippmd.metadata import check_submission_metadata
+from ippmd.metadata import read_submission_metadata
 from ippmd.schema import PACKAGE_RESOURCES, RESOURCES, SUBMISSION_TABLES, harmonized_schema, submission_schema
 from quality.archive import open_submission
 from quality.report import Report
-from quality.structural import check_tables, problem, read_text_table
+from quality.structural import check_tables, problem
 from quality.submission_checks import identifier_columns, identifier_values, metadata_problems
 
 Engine = Literal["polars", "gx"]
@@ -70,23 +70,10 @@ def _metadata(folder: Path) -> tuple[dict | None, list[Problem]]:
         )
         return None, [problem("metadata-error", "metadata.yaml", f"metadata.yaml is missing{where}")]
     try:
-        meta = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
-        return check_submission_metadata(meta, "metadata.yaml"), []
-    except InputError as exc:
-        return None, [
-            Problem(
-                p.file,
-                p.message,
-                p.row,
-                p.field,
-                p.value,
-                "metadata-error",
-                problem("metadata-error", "", "").hint,
-            )
-            for p in exc.problems
-        ]
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        return None, [problem("metadata-error", str(path), f"metadata.yaml is not readable YAML: {exc}")]
+        return read_submission_metadata(path, "metadata.yaml"), []
+    except InputError as exc:  # every metadata problem gets the metadata hint
+        hint = problem("metadata-error", "", "").hint
+        return None, [replace(p, code="metadata-error", hint=hint) for p in exc.problems]
 
 
 def validate_submission(path: Path, engine: Engine = "polars") -> Report:
@@ -113,19 +100,16 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
     files = {name: folder / f"{name}.csv" for name in SUBMISSION_TABLES}
     schemas = {name: submission_schema(name) for name in SUBMISSION_TABLES}
     report.layers.append("structure")
-    structural, frames = check_tables(files, schemas, {n: f"{n}.csv" for n in SUBMISSION_TABLES})
-    report.problems += structural
+    structure = check_tables(files, schemas, {n: f"{n}.csv" for n in SUBMISSION_TABLES})
+    frames = structure.frames
+    report.problems += structure.problems
     report.rows = {name: frame.height for name, frame in frames.items()}
     report.layers.append("identifiers")
-    for name, path in files.items():
-        if not path.exists():
-            continue
-        table, _ = read_text_table(path.read_bytes(), f"{name}.csv")
-        if table is not None:
-            known = {f["name"] for f in schemas[name]["fields"]}
-            extra = [c for c in table.frame.columns if c not in known]
-            report.problems += identifier_columns(table.header, table.file)
-            report.problems += identifier_values(table, TEXT_COLUMNS.get(name, []) + extra)
+    for name, table in structure.texts.items():
+        known = {f["name"] for f in schemas[name]["fields"]}
+        extra = [c for c in table.frame.columns if c not in known]
+        report.problems += identifier_columns(table.header, table.file)
+        report.problems += identifier_values(table, TEXT_COLUMNS.get(name, []) + extra)
     if meta is not None:
         used = {
             "education_code": {
@@ -228,8 +212,7 @@ def check_package(package_dir: Path, engine: Engine = "gx") -> Report:
     report.problems += descriptor_problems(package_dir)
     files = {name: package_dir / "data" / f"{name}.csv" for name in PACKAGE_RESOURCES}
     schemas = {name: harmonized_schema(name) for name in PACKAGE_RESOURCES}
-    problems, _ = check_tables(files, schemas, {n: f"data/{n}.csv" for n in PACKAGE_RESOURCES})
-    report.problems += problems
+    report.problems += check_tables(files, schemas, {n: f"data/{n}.csv" for n in PACKAGE_RESOURCES}).problems
     if report.valid:
         tables = {name: pl.read_parquet(package_dir / "data" / f"{name}.parquet") for name in RESOURCES}
         report.rows = {name: frame.height for name, frame in tables.items()}

@@ -46,3 +46,16 @@ def frictionless_validate(folder: Path) -> dict:
     report = json.loads(result.stdout)
     assert (result.returncode == 0) == report["valid"], result.stderr
     return report
+
+
+def set_cell(folder: Path, table: str, line: int, column: str, value: str) -> dict[str, str]:
+    """Plant a defect: set one cell of folder/<table>.csv (line 1 = header); returns the row as it was."""
+    path = folder / f"{table}.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header = lines[0].split(",")
+    cells = lines[line - 1].split(",")
+    before = dict(zip(header, cells, strict=True))
+    cells[header.index(column)] = value
+    lines[line - 1] = ",".join(cells)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return before

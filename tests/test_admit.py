@@ -17,6 +17,7 @@ from ippmd.package import build
 from quality.template import write_template
 from quality.validate import check_package, validate_submission
 from synth.generator import write_submission
+from tests.conftest import set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
 
@@ -42,12 +43,7 @@ def _env(raw_root: Path) -> dict[str, str]:
 def test_failed_admit_changes_no_byte(small_package: Path, tmp_path: Path) -> None:
     before = _hashes(small_package)
     bad = write_submission("KHM", tmp_path / "bad", seed=5)
-    lines = (bad / "persons.csv").read_text(encoding="utf-8").split("\n")
-    header = lines[0].split(",")
-    cells = lines[3].split(",")
-    cells[header.index("sex")] = "7"  # not a sex code
-    lines[3] = ",".join(cells)
-    (bad / "persons.csv").write_text("\n".join(lines), encoding="utf-8")
+    set_cell(bad, "persons", 4, "sex", "7")  # not a sex code
     result = subprocess.run(
         [str(IPPMD), "admit", str(bad), "--out", str(small_package)],
         capture_output=True,
@@ -65,13 +61,7 @@ def test_expectation_failure_fails_the_build_and_leaves_package(small_package: P
     """Structurally valid, but a household head aged 8: the suites stop the build."""
     before = _hashes(small_package)
     sub = write_submission("KHM", tmp_path / "sub", seed=5)
-    lines = (sub / "persons.csv").read_text(encoding="utf-8").split("\n")
-    header = lines[0].split(",")
-    cells = lines[1].split(",")
-    assert cells[header.index("relation_to_head")] == "1"
-    cells[header.index("age")] = "8"
-    lines[1] = ",".join(cells)
-    (sub / "persons.csv").write_text("\n".join(lines), encoding="utf-8")
+    assert set_cell(sub, "persons", 2, "age", "8")["relation_to_head"] == "1"
     with pytest.raises(InputError) as info:
         build(small_package, ["KHM", "PHL"], submissions={"KHM": sub})
     assert any(p.code == "expectation-failed" and p.field == "age" for p in info.value.problems)
@@ -111,9 +101,9 @@ def test_template_is_a_valid_empty_kit(tmp_path: Path) -> None:
     report = validate_submission(tmp_path / "kit")
     # Headers and metadata are right; only the empty tables are reported.
     assert {p.code for p in report.errors} == {"no-rows"}
-    new = write_template("SEN", tmp_path / "sen")
-    assert "TODO" in (tmp_path / "sen" / "metadata.yaml").read_text(encoding="utf-8")
-    assert new
+    write_template("SEN", tmp_path / "sen")
+    skeleton = yaml.safe_load((tmp_path / "sen" / "metadata.yaml").read_text(encoding="utf-8"))
+    assert skeleton["country_iso3"] == "SEN" and "TODO" in skeleton["country_name"]
 
 
 def test_check_finds_a_corrupted_package(small_package: Path, tmp_path: Path) -> None:
@@ -136,12 +126,7 @@ def test_large_builds_check_country_by_country_with_the_same_verdict(
 
     monkeypatch.setattr(package, "GX_CHUNK_ROWS", 0)  # as if the build were large
     sub = write_submission("PHL", tmp_path / "sub", seed=5)
-    lines = (sub / "persons.csv").read_text(encoding="utf-8").split("\n")
-    header = lines[0].split(",")
-    cells = lines[1].split(",")
-    cells[header.index("age")] = "8"  # a household head aged 8
-    lines[1] = ",".join(cells)
-    (sub / "persons.csv").write_text("\n".join(lines), encoding="utf-8")
+    assert set_cell(sub, "persons", 2, "age", "8")["relation_to_head"] == "1"  # a household head aged 8
     with pytest.raises(InputError) as info:
         build(tmp_path / "out", ["KHM", "PHL"], submissions={"PHL": sub})
     failed = [p for p in info.value.problems if p.code == "expectation-failed"]

@@ -18,6 +18,7 @@ import yaml
 
 from quality.validate import validate_submission
 from synth.generator import write_submission
+from tests.conftest import set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
 
@@ -37,17 +38,6 @@ def _edit_csv(folder: Path, table: str, edit: Callable[[list[str]], list[str]]) 
     path = folder / f"{table}.csv"
     lines = path.read_text(encoding="utf-8").split("\n")
     path.write_text("\n".join(edit(lines)), encoding="utf-8")
-
-
-def _set_cell(folder: Path, table: str, line: int, column: str, value: str) -> None:
-    def edit(lines: list[str]) -> list[str]:
-        header = lines[0].split(",")
-        cells = lines[line - 1].split(",")
-        cells[header.index(column)] = value
-        lines[line - 1] = ",".join(cells)
-        return lines
-
-    _edit_csv(folder, table, edit)
 
 
 def _edit_meta(folder: Path, edit: Callable[[dict], None]) -> None:
@@ -135,25 +125,25 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None]] = [
         "communities.csv",
         "urban",
     ),
-    ("type", lambda f: _set_cell(f, "persons", 5, "age", "vingt"), "type-error", "persons.csv", "age"),
+    ("type", lambda f: set_cell(f, "persons", 5, "age", "vingt"), "type-error", "persons.csv", "age"),
     (
         "category code",
-        lambda f: _set_cell(f, "persons", 5, "sex", "3"),
+        lambda f: set_cell(f, "persons", 5, "sex", "3"),
         "constraint-error",
         "persons.csv",
         "sex",
     ),
-    ("range", lambda f: _set_cell(f, "persons", 5, "age", "130"), "constraint-error", "persons.csv", "age"),
+    ("range", lambda f: set_cell(f, "persons", 5, "age", "130"), "constraint-error", "persons.csv", "age"),
     (
         "weight not positive",
-        lambda f: _set_cell(f, "households", 4, "weight", "0"),
+        lambda f: set_cell(f, "households", 4, "weight", "0"),
         "constraint-error",
         "households.csv",
         "weight",
     ),
     (
         "required",
-        lambda f: _set_cell(f, "households", 4, "agricultural", ""),
+        lambda f: set_cell(f, "households", 4, "agricultural", ""),
         "constraint-error",
         "households.csv",
         "agricultural",
@@ -167,7 +157,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None]] = [
     ),
     (
         "foreign key",
-        lambda f: _set_cell(f, "emigrants", 3, "household_number", "999999"),
+        lambda f: set_cell(f, "emigrants", 3, "household_number", "999999"),
         "foreign-key",
         "emigrants.csv",
         "household_number",
@@ -204,7 +194,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None]] = [
     ("missing file", lambda f: (f / "communities.csv").unlink(), "missing-file", "communities.csv", None),
     (
         "gigantic field",
-        lambda f: _set_cell(f, "emigrants", 3, "destination", "x" * 200_000),
+        lambda f: set_cell(f, "emigrants", 3, "destination", "x" * 200_000),
         "field-too-large",
         "emigrants.csv",
         "destination",
@@ -222,7 +212,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None]] = [
     ),
     (
         "e-mail value",
-        lambda f: _set_cell(f, "emigrants", 4, "destination", "awa.ouedraogo@example.com"),
+        lambda f: set_cell(f, "emigrants", 4, "destination", "awa.ouedraogo@example.com"),
         "direct-identifier",
         "emigrants.csv",
         "destination",
@@ -261,7 +251,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None]] = [
     ),
     (
         "unknown destination",
-        lambda f: _set_cell(f, "emigrants", 3, "destination", "Atlantide"),
+        lambda f: set_cell(f, "emigrants", 3, "destination", "Atlantide"),
         "unknown-code",
         "emigrants.csv",
         "destination",
@@ -286,7 +276,7 @@ def test_each_defect_is_reported_with_file_and_field(
 
 
 def test_row_numbers_are_file_lines(copy: Path) -> None:
-    _set_cell(copy, "persons", 7, "sex", "9")
+    set_cell(copy, "persons", 7, "sex", "9")
     (problem,) = validate_submission(copy).errors
     assert (problem.file, problem.row, problem.field, problem.value) == ("persons.csv", 7, "sex", "9")
 
@@ -350,7 +340,7 @@ def test_eleventh_country_with_complete_metadata_is_accepted(copy: Path) -> None
 def test_cli_exit_codes_json_and_offline_html(valid: Path, copy: Path, tmp_path: Path) -> None:
     ok = subprocess.run([str(IPPMD), "validate", str(valid)], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    _set_cell(copy, "persons", 5, "sex", "3")
+    set_cell(copy, "persons", 5, "sex", "3")
     out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
     bad = subprocess.run(
         [str(IPPMD), "validate", str(copy), "--json", str(out_json), "--html", str(out_html)],
@@ -467,14 +457,14 @@ def test_hostile_metadata_is_reported_not_crashed(
 
 @pytest.mark.parametrize("value", ["inf", "NaN", "-inf"])
 def test_non_finite_numbers_are_type_errors(copy: Path, value: str) -> None:
-    _set_cell(copy, "households", 3, "education_expenditure", value)
+    set_cell(copy, "households", 3, "education_expenditure", value)
     errors = validate_submission(copy).errors
     assert ("type-error", 3, "education_expenditure") in {(p.code, p.row, p.field) for p in errors}
     assert {p.field for p in errors} == {"education_expenditure"}
 
 
 def test_markup_characters_and_cr_only_files_do_not_crash_the_cli(copy: Path, tmp_path: Path) -> None:
-    _set_cell(copy, "persons", 5, "sex", "[/]")
+    set_cell(copy, "persons", 5, "sex", "[/]")
     path = copy / "emigrants.csv"
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
     out = tmp_path / "r.json"
@@ -533,7 +523,7 @@ def test_cli_validates_several_submissions_in_one_call(valid: Path, copy: Path) 
         [str(IPPMD), "validate", str(valid), str(copy)], capture_output=True, text=True, timeout=120
     )
     assert both_valid.returncode == 0, both_valid.stdout
-    _set_cell(copy, "persons", 5, "age", "-4")
+    set_cell(copy, "persons", 5, "age", "-4")
     one_bad = subprocess.run(
         [str(IPPMD), "validate", str(valid), str(copy)], capture_output=True, text=True, timeout=120
     )
