@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all install data codebook benchmark test lint bench clean
+.PHONY: all install data codebook benchmark test test-fast lint bench clean
 
 all: data codebook benchmark
 
@@ -29,6 +29,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+test-fast: $(STAMP)  # the subset without package builds, GX runs or the frictionless CLI
+	$(BIN)/pytest -q -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -39,7 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_expectations.py
 	$(BIN)/python bench/bench_models.py
 	$(BIN)/python bench/bench_extract.py
+	$(BIN)/python bench/bench_sources.py
 
 clean:
-	rm -rf $(VENV) build data reports .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) build dist data reports .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

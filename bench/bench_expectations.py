@@ -25,15 +25,14 @@ SCENARIOS = {"one country (KHM)": ["KHM"], "all ten countries": None}
 def child(engine: str, package: Path, countries: list[str] | None) -> None:
     """Runs in the child process: read the tables, then time import + run of one engine."""
     import polars as pl
-
-    from ippmd.schema import RESOURCES
+    from ippmd.core.schema import RESOURCES
 
     tables = {name: pl.read_parquet(package / "data" / f"{name}.parquet") for name in RESOURCES}
     started = time.perf_counter()
     if engine == "gx":
-        from quality.expectations import run_suites
+        from ippmd.quality.expectations import run_suites
     else:
-        from quality.expectations_polars import run_suites_polars as run_suites
+        from ippmd.quality.expectations_polars import run_suites_polars as run_suites
     failures = run_suites(tables, countries)
     seconds = time.perf_counter() - started
     print(
@@ -71,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ippmd-bench-gx-") as tmp:
         package = args.package
         if package is None:
-            from ippmd.package import build
+            from ippmd.build import build
 
             package = Path(tmp) / "package"
             build(package, expectations=False)

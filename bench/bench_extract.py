@@ -16,8 +16,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from extract import FORMATS, make_extract
-from ippmd.package import build
+from ippmd.extract import FORMATS, make_extract
+
+from ippmd.build import build
 
 MIB = 1024 * 1024
 

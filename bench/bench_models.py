@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-
-from models.data import PackageData, analysis_frame
-from models.design import design
-from models.estimate import fit_spec, fixed_effects_for
-from models.spec import ModelSpec, load_specs
+from ippmd.models.data import PackageData, analysis_frame
+from ippmd.models.design import design
+from ippmd.models.estimate import fit_spec, fixed_effects_for
+from ippmd.models.spec import ModelSpec, load_specs
 
 
 def fit_pyfixest(specs: tuple[ModelSpec, ...], frames: dict[str, pl.DataFrame], countries: list[str]) -> dict:
@@ -73,7 +72,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ippmd-bench-models-") as tmp:
         package = args.package
         if package is None:
-            from ippmd.package import build
+            from ippmd.build import build
 
             package = Path(tmp)
             build(package)

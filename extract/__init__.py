@@ -5,9 +5,9 @@ datapackage.json, codebook, licence, notice, manifest and checksums); `list_vari
 what can be chosen.
 """
 
-from extract.catalog import Variable, list_variables, variable_catalog
-from extract.formats import FORMATS, FormatName
-from extract.make import ExtractSummary, make_extract
+from ippmd.extract.catalog import Variable, list_variables, variable_catalog
+from ippmd.extract.formats import FORMATS, FormatName
+from ippmd.extract.make import ExtractSummary, make_extract
 
 __all__ = [
     "FORMATS",

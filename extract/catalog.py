@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from extract.selection import country_column, key_fields
-from extract.source import Source, open_package
+from ippmd.extract.selection import country_column, key_fields
+from ippmd.extract.source import Source, open_package
 
 
 @dataclass(frozen=True)

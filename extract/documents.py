@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from extract.formats import FORMATS
-from extract.selection import Selection, country_column
-from extract.source import Source
+from ippmd.extract.formats import FORMATS
+from ippmd.extract.selection import Selection, country_column
+from ippmd.extract.source import Source
+from ippmd.package.codebook import render
+
 from ippmd import SYNTHETIC_NOTICE
-from ippmd.codebook import render
 
 MICRODATA_NOTE = {
     "csv": "In the CSV files an empty cell is *unknown or not reported* and `NIU` is *not in universe* "
@@ -121,7 +122,7 @@ def codebook(
     fmt: str,
     renamed: dict[str, dict[str, str]],
 ) -> str:
-    """codebook.md: the package codebook's per-table sections (ippmd.codebook.render) for the
+    """codebook.md: the package codebook's per-table sections (ippmd.package.codebook.render) for the
     chosen variables, under a header that says what this extract holds and how missing is coded.
 
     `descriptor` is the extract's descriptor with each resource's `parquet.path` pointing (under

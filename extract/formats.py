@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-
-from extract.statfiles import write_stat_file
+from ippmd.extract.statfiles import write_stat_file
 
 FormatName = Literal["csv", "parquet", "dta", "sav"]
 

@@ -18,15 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.io import sha256_file
+from ippmd.extract.archive import write_zip
+from ippmd.extract.documents import (
+    codebook,
+    json_bytes,
+    license_text,
+    notice,
+    sha256sums,
+    synthetic_countries,
+)
+from ippmd.extract.formats import FORMATS, FormatName, typed_rows, write_csv, write_typed
+from ippmd.extract.selection import Selection, country_column, kept_foreign_keys, resolve
+from ippmd.extract.source import Source, open_package
 
-from extract.archive import write_zip
-from extract.documents import codebook, json_bytes, license_text, notice, sha256sums, synthetic_countries
-from extract.formats import FORMATS, FormatName, typed_rows, write_csv, write_typed
-from extract.selection import Selection, country_column, kept_foreign_keys, resolve
-from extract.source import Source, open_package
 from ippmd import SYNTHETIC_NOTICE
-from ippmd.errors import InputError, Problem
-from ippmd.hashing import sha256_file
 
 MANIFEST_VERSION = 1
 # Resource properties that describe the package's own files, replaced for the extract's.

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from extract.source import Source
-from ippmd.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem
+from ippmd.extract.source import Source
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-from ippmd.errors import InputError, Problem
-from ippmd.hashing import sha256_file
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.io import sha256_file
 
 DESCRIPTOR = "datapackage.json"
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import polars as pl
 import pyreadstat
-
-from extract.names import StatFormat, stat_names
+from ippmd.extract.names import StatFormat, stat_names
 
 # Stata `long` holds -2,147,483,647 .. 2,147,483,620 (the top of int32 codes missing values).
 STATA_LONG = (-2_147_483_647, 2_147_483_620)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
-
-from ippmd.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem
 
 
 def recode(

@@ -6,11 +6,11 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Mapping
 from functools import cache
-from pathlib import Path
 
 import yaml
+from ippmd.core.home import package_data
 
-NAMES_FILE = Path(__file__).with_name("destination_names.yaml")
+NAMES_FILE = package_data(__package__, "destination_names.yaml")
 NOT_FOUND = "__not_found__"
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-
-from harmonize.currency import to_usd
-from harmonize.derived import household_flags
-from harmonize.destinations import UnknownCountryName, to_iso3
-from harmonize.education import harmonize_education
-from harmonize.regions import harmonize_regions
-from harmonize.submission import Submission
-from ippmd.errors import InputError, Problem
-from ippmd.metadata import region_list
-from ippmd.schema import conform, harmonized_schema
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.metadata import region_list
+from ippmd.core.schema import conform, harmonized_schema
+from ippmd.harmonize.currency import to_usd
+from ippmd.harmonize.derived import household_flags
+from ippmd.harmonize.destinations import UnknownCountryName, to_iso3
+from ippmd.harmonize.education import harmonize_education
+from ippmd.harmonize.regions import harmonize_regions
+from ippmd.harmonize.submission import Submission
 
 MONEY = {  # submission column -> harmonized stem (<stem>_lcu, <stem>_usd)
     "agricultural_assets": "agricultural_assets",

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-
-from harmonize.correspondence import recode
+from ippmd.harmonize.correspondence import recode
 
 
 def harmonize_regions(frame: pl.DataFrame, regions: list[dict[str, Any]], *, file: str) -> pl.DataFrame:

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-from ippmd.errors import InputError, Problem
-from ippmd.metadata import read_submission_metadata
-from ippmd.schema import SUBMISSION_TABLES, field_names, polars_schema, submission_schema
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.metadata import read_submission_metadata
+from ippmd.core.schema import SUBMISSION_TABLES, field_names, polars_schema, submission_schema
 
 METADATA_FILE = "metadata.yaml"
 # Formats a table may come in, by preference: CSV (the submission format), then Stata, SPSS.

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from indicators.codes import clean_label, is_aggregate_label, names_to_iso3
-from indicators.provenance import Source
-from indicators.sheets import Sheet, find_row, is_blank, number_or_problem, read_sheets
-from indicators.table import Row, top_partners
-from ippmd.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem
+from ippmd.indicators.codes import clean_label, is_aggregate_label, names_to_iso3
+from ippmd.indicators.provenance import Source
+from ippmd.indicators.sheets import Sheet, find_row, is_blank, number_or_problem, read_sheets
+from ippmd.indicators.table import Row, top_partners
 
 TOTAL_LABELS = frozenset({"world"})
 

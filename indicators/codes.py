@@ -11,12 +11,12 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
+from ippmd.core.home import package_data
 
-CODES_FILE = Path(__file__).with_name("country_codes.yaml")
+CODES_FILE = package_data(__package__, "country_codes.yaml")
 _FOOTNOTE_MARKERS = re.compile(r"[\s*]+$")
 
 

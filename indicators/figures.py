@@ -13,10 +13,9 @@ from pathlib import Path
 
 import altair as alt
 import polars as pl
-
-from indicators.codes import ippmd_countries
-from indicators.provenance import sources, targets
-from indicators.table import write_csv
+from ippmd.indicators.codes import ippmd_countries
+from ippmd.indicators.provenance import sources, targets
+from ippmd.indicators.table import write_csv
 
 WIDTH, HEIGHT = 520, 300
 FOOTER_CHARS = 100  # characters per source line under a chart

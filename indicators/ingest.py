@@ -9,13 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from ippmd.core.home import package_data
+from ippmd.indicators import bilateral, remittance_flows, rpw, un_desa
+from ippmd.indicators.codes import ippmd_countries
+from ippmd.indicators.provenance import check_originals, sources
+from ippmd.indicators.table import Row, schema, to_frame, write_csv
 
-from indicators import bilateral, remittance_flows, rpw, un_desa
-from indicators.codes import ippmd_countries
-from indicators.provenance import check_originals, sources
-from indicators.table import Row, schema, to_frame, write_csv
 
-COMMITTED_CSV = Path(__file__).with_name("country_indicators.csv")
+def committed_csv() -> Path:
+    """The committed real indicators (package data), rewritten by `ippmd sources`."""
+    return package_data(__package__, "country_indicators.csv")
+
 
 # Years kept from the annual remittance files (migrant stocks: every year the table has).
 YEARS_KNOMAD_2018 = range(2010, 2018)  # 2018e is an estimate and is not read
@@ -25,7 +29,7 @@ YEARS_2023 = range(2010, 2023)
 def ingest(source_dir: Path, *, check_sha256: bool = True) -> pl.DataFrame:
     """Parse every original in `source_dir` (../shared/data/external) into the indicator table.
 
-    Raises ippmd.errors.InputError naming file, row and value for anything it cannot read, and
+    Raises ippmd.core.errors.InputError naming file, row and value for anything it cannot read, and
     (with check_sha256) for an original that is not the release recorded in sources.yaml.
     """
     source_dir = Path(source_dir)

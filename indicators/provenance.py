@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.home import package_data
+from ippmd.core.io import sha256_file
 
-from ippmd.errors import InputError, Problem
-from ippmd.hashing import sha256_file
-
-SOURCES_FILE = Path(__file__).with_name("sources.yaml")
-TARGETS_FILE = Path(__file__).with_name("targets.yaml")
+SOURCES_FILE = package_data(__package__, "sources.yaml")
+TARGETS_FILE = package_data(__package__, "targets.yaml")
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from indicators.codes import clean_label, is_aggregate_code, is_aggregate_label, names_to_iso3
-from indicators.provenance import Source
-from indicators.sheets import (
+from ippmd.core.errors import InputError, Problem
+from ippmd.indicators.codes import clean_label, is_aggregate_code, is_aggregate_label, names_to_iso3
+from ippmd.indicators.provenance import Source
+from ippmd.indicators.sheets import (
     Sheet,
     Value,
     find_row,
@@ -23,8 +24,7 @@ from indicators.sheets import (
     read_sheets,
     year_of,
 )
-from indicators.table import Row
-from ippmd.errors import InputError, Problem
+from ippmd.indicators.table import Row
 
 _WB_CODE = re.compile(r"^[A-Z0-9]{3}$")
 

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from indicators.provenance import Source
-from indicators.sheets import header_text, to_number
-from indicators.table import Row
-from ippmd.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem
+from ippmd.indicators.provenance import Source
+from ippmd.indicators.sheets import header_text, to_number
+from ippmd.indicators.table import Row
 
 SERIES = "ATCR.CORR"  # Average Total Cost to remit in corridor (% of USD 200)
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])\b")

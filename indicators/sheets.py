@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ippmd.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem
 
 Cell = str | int | float | None
 

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from ippmd.core.home import schemas_dir
+from ippmd.indicators.provenance import Source
 
-from indicators.provenance import Source
-from ippmd.paths import HARMONIZED_SCHEMAS_DIR
-
-SCHEMA_FILE = HARMONIZED_SCHEMAS_DIR / "country_indicators.json"
+SCHEMA_FILE = schemas_dir("harmonized", "country_indicators.json")
 
 # Partner code of every value that is not bilateral ("all partners").
 ALL_PARTNERS = "WLD"

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from indicators.codes import clean_label, is_aggregate_label, m49_to_iso3, names_to_iso3
-from indicators.provenance import Source
-from indicators.sheets import (
+from ippmd.core.errors import InputError, Problem
+from ippmd.indicators.codes import clean_label, is_aggregate_label, m49_to_iso3, names_to_iso3
+from ippmd.indicators.provenance import Source
+from ippmd.indicators.sheets import (
     Cell,
     Sheet,
     Value,
@@ -24,8 +25,7 @@ from indicators.sheets import (
     read_sheets,
     year_of,
 )
-from indicators.table import Row, top_partners
-from ippmd.errors import InputError, Problem
+from ippmd.indicators.table import Row, top_partners
 
 CODE_HEADERS = frozenset({"country code", "code"})
 FIRST_AGGREGATE_CODE = 900  # UN DESA numbers its regions and groups 900 and above (M49 "9xx", 15xx)

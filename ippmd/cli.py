@@ -1,4 +1,4 @@
-"""The `ippmd` command: synth, build, codebook."""
+"""The `ippmd` command line (app floor): exit 0 ok, 1 bad data, 2 usage or environment."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ippmd import SYNTHETIC_NOTICE
-from ippmd.errors import InputError
-from ippmd.paths import ROOT
+from ippmd.core.errors import InputError, UsageError
+from ippmd.core.home import HOME_ENV, project_home, shared_dir
 
 if TYPE_CHECKING:
-    from quality.report import Report
+    from ippmd.quality.report import Report
 
 app = typer.Typer(
     add_completion=False,
@@ -25,6 +25,32 @@ app = typer.Typer(
     help="Harmonized IPPMD migration-and-development survey package.",
 )
 console = Console(stderr=True)
+
+
+@app.callback()
+def _home(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Project home: the built package, reports/ and countries/<ISO3>/raw/ "
+            f"(default ${HOME_ENV}, else the current folder).",
+        ),
+    ] = None,
+) -> None:
+    """Harmonized IPPMD migration-and-development survey package."""
+    import os
+
+    if home is not None:
+        if not home.is_dir():
+            console.print(f"[bold red]error:[/] --home {home} is not a folder")
+            raise typer.Exit(2)
+        os.environ[HOME_ENV] = str(home.resolve())
+
+
+def _home_path(*parts: str) -> Path:
+    """A place in the project home, for defaults of --out and --package."""
+    return project_home().joinpath(*parts)
 
 
 def _fail(exc: InputError) -> None:
@@ -36,7 +62,7 @@ def _fail(exc: InputError) -> None:
 def _countries(value: str | None) -> list[str] | None:
     if not value:
         return None
-    from ippmd.metadata import country_codes
+    from ippmd.core.metadata import country_codes
 
     codes = [c.strip().upper() for c in value.split(",") if c.strip()]
     unknown = [c for c in codes if c not in country_codes()]
@@ -54,10 +80,13 @@ JsonReport = Annotated[Path | None, typer.Option("--json", help="Write one recor
 HtmlReport = Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report.")]
 
 
-def _require_package(package: Path) -> None:
+def _require_package(package: Path | None) -> Path:
+    """The package folder given, else the home; exit 2 when it holds no datapackage.json."""
+    package = package or _home_path()
     if not (package / "datapackage.json").is_file():
         console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
         raise typer.Exit(2)
+    return package
 
 
 def _writable_folder(path: Path) -> None:
@@ -74,7 +103,7 @@ def synth(
     scale: Annotated[int, typer.Option(min=1, help="Multiply the published sample size.")] = 1,
 ) -> None:
     """Write one country's SYNTHETIC submission (submission format), deterministic for a seed."""
-    from synth.generator import DEFAULT_SEED, write_submission
+    from ippmd.synth.generator import DEFAULT_SEED, write_submission
 
     if "," in iso3:
         console.print("[bold red]error:[/] synth writes one country: give one ISO3 code")
@@ -94,13 +123,16 @@ def build(
     countries: Annotated[str | None, typer.Option(help="Comma-separated ISO3 codes (default: all).")] = None,
     scale: Annotated[int, typer.Option(min=1, help="Multiply synthetic sample sizes (benchmarks).")] = 1,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of the synthetic generator.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder that receives datapackage.json and data/.")] = ROOT,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder that receives datapackage.json and data/ (default: home).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Build the harmonized data package (data/*.csv, data/*.parquet, datapackage.json)."""
-    from ippmd.package import build as build_package
+    from ippmd.build import build as build_package
 
     codes = _countries(countries)
+    out = out or _home_path()
     _writable_folder(out)
     started = time.perf_counter()
     progress = Progress(
@@ -135,11 +167,16 @@ def build(
 
 @app.command()
 def codebook(
-    package: Annotated[Path, typer.Option(help="datapackage.json to document.")] = ROOT / "datapackage.json",
-    out: Annotated[Path, typer.Option(help="Markdown file to write.")] = ROOT / "codebook.md",
+    package: Annotated[
+        Path | None, typer.Option(help="datapackage.json to document (default: home).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Markdown file to write (default: home).")] = None,
 ) -> None:
     """Write the Markdown codebook generated from the schemas and the built package."""
-    from ippmd.codebook import write_codebook
+    from ippmd.package.codebook import write_codebook
+
+    package = package or _home_path("datapackage.json")
+    out = out or _home_path("codebook.md")
 
     try:
         write_codebook(package, out)
@@ -150,12 +187,22 @@ def codebook(
 
 @app.command()
 def sources(
-    from_dir: Annotated[Path, typer.Option("--from", help="Folder with the original public files.")] = (
-        ROOT.parent / "shared" / "data" / "external"
-    ),
+    from_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="Folder with the original public files (default: ../shared/data/external)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="CSV to write (default: the committed indicators/country_indicators.csv)."),
+    ] = None,
 ) -> None:
     """Regenerate the REAL country indicators (indicators/country_indicators.csv) from the originals."""
-    from indicators.ingest import COMMITTED_CSV, ingest, write_indicators
+    from ippmd.indicators.ingest import committed_csv, ingest, write_indicators
+
+    from_dir = from_dir or shared_dir() / "data" / "external"
+    out = out or committed_csv()
 
     if not from_dir.is_dir():
         console.print(f"[bold red]error:[/] {from_dir} is not a folder of original files (see SOURCES.md)")
@@ -165,9 +212,9 @@ def sources(
         frame = ingest(from_dir)
     except InputError as exc:
         _fail(exc)
-    write_indicators(frame, COMMITTED_CSV)
+    write_indicators(frame, out)
     console.print(
-        f"wrote {COMMITTED_CSV}: {frame.height:,} real indicator values for "
+        f"wrote {out}: {frame.height:,} real indicator values for "
         f"{frame['iso3'].n_unique()} countries in {time.perf_counter() - started:.1f} s; "
         "run `make data` to put them in the package"
     )
@@ -178,17 +225,17 @@ def figures(
     highlight: Annotated[
         str, typer.Option(help="Country (ISO3) to highlight; comma-separated for several.")
     ] = "KHM",
-    out: Annotated[Path, typer.Option(help="Folder for the tables and charts.")] = ROOT
-    / "reports"
-    / "figures",
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the tables and charts (default: reports/figures).")
+    ] = None,
     period: Annotated[
         str, typer.Option(help="Period of Figure 1.3: a year, a quarter or 'latest'.")
     ] = "2016",
 ) -> None:
     """Figures 1.2 (migrant stocks) and 1.3 (remittance costs vs SDG 10.c) from the real indicators."""
-    from indicators.figures import figure_1_2, figure_1_3
-    from ippmd.metadata import country_codes
-    from ippmd.package import country_indicators
+    from ippmd.core.metadata import country_codes
+    from ippmd.indicators.figures import figure_1_2, figure_1_3
+    from ippmd.package.write import country_indicators
 
     codes = [c.strip().upper() for c in highlight.split(",") if c.strip()]
     unknown = [c for c in codes if c not in country_codes()]
@@ -196,6 +243,7 @@ def figures(
         console.print(f"[bold red]error:[/] unknown country code(s) {', '.join(unknown)}")
         raise typer.Exit(2)
     frame = country_indicators(country_codes())
+    out = out or _home_path("reports", "figures")
     out.mkdir(parents=True, exist_ok=True)
     figure_1_2(frame, codes, out_dir=out)
     figure_1_3(frame, codes, out_dir=out, period=period)
@@ -206,11 +254,11 @@ def figures(
 def benchmark(
     focus: Annotated[str, typer.Option(help="Focus country (ISO3), benchmarked against the others.")] = "KHM",
     out: Annotated[Path | None, typer.Option(help="Output folder (default reports/<FOCUS>).")] = None,
-    package: Annotated[Path, typer.Option(help="Folder of the built package.")] = ROOT,
+    package: Annotated[Path | None, typer.Option(help="Folder of the built package (default: home).")] = None,
 ) -> None:
     """Fixed-effects benchmarks of the focus country vs its peers: tables, charts, report.html."""
-    _require_package(package)
-    from ippmd.package import package_countries
+    package = _require_package(package)
+    from ippmd.build import package_countries
 
     code = focus.strip().upper()
     if code not in package_countries():
@@ -218,9 +266,9 @@ def benchmark(
             f"[bold red]error:[/] unknown focus country {code}; known: {', '.join(package_countries())}"
         )
         raise typer.Exit(2)
-    from models.benchmark import run_benchmark
+    from ippmd.models.benchmark import run_benchmark
 
-    out = out or ROOT / "reports" / code
+    out = out or _home_path("reports", code)
     started = time.perf_counter()
     try:
         result = run_benchmark(package, code, out)
@@ -249,11 +297,11 @@ def extract(
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet, dta (Stata) or sav (SPSS).")] = "csv",
     out: Annotated[Path | None, typer.Option(help="The zip file to write.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the tables and variables, then exit.")] = False,
-    package: Annotated[Path, typer.Option(help="Folder of the built package.")] = ROOT,
+    package: Annotated[Path | None, typer.Option(help="Folder of the built package (default: home).")] = None,
 ) -> None:
     """Write a self-contained extract (data, datapackage.json, codebook, license, checksums) as one zip."""
-    _require_package(package)
-    from extract import list_variables, make_extract
+    package = _require_package(package)
+    from ippmd.extract import list_variables, make_extract
 
     if list_:
         Console().print(list_variables(package), markup=False, highlight=False)
@@ -290,7 +338,7 @@ def extract(
 
 
 def _report_outputs(report: Report, json_file: Path | None, html_file: Path | None) -> None:
-    from quality.report import render_terminal
+    from ippmd.quality.report import render_terminal
 
     if json_file:  # files first: they hold every problem, whatever happens on the terminal
         report.write_json(json_file)
@@ -317,7 +365,7 @@ def validate(
     if len(paths) > 1 and (json_file or html_file):
         console.print("[bold red]error:[/] --json and --html take one submission at a time")
         raise typer.Exit(2)
-    from quality.validate import validate_submission
+    from ippmd.quality.validate import validate_submission
 
     reports = [validate_submission(path, engine=engine) for path in paths]  # type: ignore[arg-type]
     for report in reports:
@@ -327,13 +375,13 @@ def validate(
 
 @app.command()
 def check(
-    package: Annotated[Path, typer.Option(help="Folder of the built package.")] = ROOT,
+    package: Annotated[Path | None, typer.Option(help="Folder of the built package (default: home).")] = None,
     json_file: JsonReport = None,
     html_file: HtmlReport = None,
 ) -> None:
     """Run the quality layers on the built package (datapackage.json + data/)."""
-    _require_package(package)
-    from quality.validate import check_package
+    package = _require_package(package)
+    from ippmd.quality.validate import check_package
 
     report = check_package(package)
     _report_outputs(report, json_file, html_file)
@@ -346,7 +394,7 @@ def template(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the kit into.")],
 ) -> None:
     """Write a blank submission kit: CSV headers, metadata.yaml to fill in, GUIDE.md."""
-    from quality.template import write_template
+    from ippmd.template import write_template
 
     code = iso3.strip().upper()
     if len(code) != 3 or not code.isalpha():
@@ -360,13 +408,15 @@ def template(
 @app.command()
 def admit(
     path: Annotated[Path, typer.Argument(help="Submission folder or .zip.")],
-    out: Annotated[Path, typer.Option(help="Folder of the package to update.")] = ROOT,
+    out: Annotated[Path | None, typer.Option(help="Folder of the package to update (default: home).")] = None,
 ) -> None:
     """Validate a submission and add (or replace) its country in the package; all or nothing."""
     if not path.exists():
         console.print(f"[bold red]error:[/] {path} does not exist")
         raise typer.Exit(2)
-    from quality.admit import admit as admit_submission
+    from ippmd.admit import admit as admit_submission
+
+    out = out or _home_path()
 
     report = admit_submission(path, out)
     _report_outputs(report, None, None)
@@ -382,6 +432,13 @@ def main() -> None:
 
     try:
         app()  # exits itself (SystemExit) on success, usage errors (2) and typer.Exit
+    except UsageError as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except OSError as exc:  # the environment (read-only, disk full, wrong path), not a bug
+        where = f" ({exc.filename})" if exc.filename else ""
+        console.print(f"error: {exc.strerror or exc}{where}", markup=False, highlight=False)
+        sys.exit(2)
     except Exception as exc:
         if os.environ.get("IPPMD_DEBUG"):
             raise

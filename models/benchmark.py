@@ -20,15 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-from ippmd import SYNTHETIC_NOTICE
-from ippmd.errors import InputError, Problem
-from models import charts as ch
-from models.country_indicators import REMITTANCE_COST, SDG_TARGET, STOCKS, indicator_benchmarks
-from models.data import PackageData
-from models.descriptives import figure_definitions, figure_shares
-from models.estimate import POOLED, SpecFit, comparison_table, estimates_table, fit_all
-from models.narrative import (
+from ippmd.core.errors import InputError, Problem
+from ippmd.models import charts as ch
+from ippmd.models.country_indicators import REMITTANCE_COST, SDG_TARGET, STOCKS, indicator_benchmarks
+from ippmd.models.data import PackageData
+from ippmd.models.descriptives import figure_definitions, figure_shares
+from ippmd.models.estimate import POOLED, SpecFit, comparison_table, estimates_table, fit_all
+from ippmd.models.narrative import (
     descriptive_sentences,
     finding_sentence,
     fmt_effect,
@@ -37,10 +35,12 @@ from models.narrative import (
     labelled,
     planted_sentence,
 )
-from models.planted import planted_table
-from models.report import Section, html_table, render_report
-from models.spec import ModelSpec, load_specs
-from models.tables import write_regression_tables
+from ippmd.models.planted import planted_table
+from ippmd.models.report import Section, html_table, render_report
+from ippmd.models.spec import ModelSpec, load_specs
+from ippmd.models.tables import write_regression_tables
+
+from ippmd import SYNTHETIC_NOTICE
 
 FEW_CLUSTERS = 10  # below this many treated (or untreated) communities, CRV1 SEs are unreliable
 SIGNIFICANT_DIGITS = 12

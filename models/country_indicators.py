@@ -21,8 +21,7 @@ from __future__ import annotations
 import re
 
 import polars as pl
-
-from models.data import PackageData, read_resource
+from ippmd.models.data import PackageData, read_resource
 
 RESOURCE = "country_indicators"
 REMITTANCE_COST = "remittance_cost_usd200"

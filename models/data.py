@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-from models.spec import JOIN_KEYS, ModelSpec, SpecError
+from ippmd.models.spec import JOIN_KEYS, ModelSpec, SpecError
 
 MICRODATA = ("countries", "communities", "households", "persons")
 NULL_MARKERS = ["", "NIU"]

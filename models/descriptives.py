@@ -1,7 +1,7 @@
 """Descriptive benchmarks: the seed chapter's Figures 1.5-1.7 for every country, weighted.
 
 Shares use the household weights and a design-based standard error (linearization of the
-weighted mean, clustered by community) from `ippmd.calibration.weighted_share`, the same
+weighted mean, clustered by community) from `ippmd.core.calibration.weighted_share`, the same
 estimator the calibration report uses. Intervals are Wald intervals (estimate +/- 1.96 SE),
 clipped to [0, 1]. The figure definitions are data, in `models/figures.yaml`.
 """
@@ -9,16 +9,15 @@ clipped to [0, 1]. The figure definitions are data, in `models/figures.yaml`.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import yaml
+from ippmd.core.calibration import weighted_share
+from ippmd.core.home import package_data
+from ippmd.models.data import PackageData
 
-from ippmd.calibration import weighted_share
-from models.data import PackageData
-
-FIGURES_FILE = Path(__file__).with_name("figures.yaml")
+FIGURES_FILE = package_data(__package__, "figures.yaml")
 Z95 = 1.959963984540054
 DESCRIPTIVE_COLUMNS = (
     "figure",

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-
-from models.spec import ModelSpec
+from ippmd.models.spec import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-
-from models.data import PackageData, analysis_frame
-from models.spec import ModelSpec, SpecError, load_specs
+from ippmd.models.data import PackageData, analysis_frame
+from ippmd.models.spec import ModelSpec, SpecError, load_specs
 
 LEVEL = 0.95
 ESTIMATE_COLUMNS = (

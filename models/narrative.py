@@ -12,8 +12,7 @@ import math
 from typing import Any
 
 import polars as pl
-
-from models.spec import ModelSpec
+from ippmd.models.spec import ModelSpec
 
 
 def _missing(value: Any) -> bool:

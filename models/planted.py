@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-
-from models.design import codes, design, within, wls
-from models.estimate import SpecFit
-from models.spec import ModelSpec
+from ippmd.models.design import codes, design, within, wls
+from ippmd.models.estimate import SpecFit
+from ippmd.models.spec import ModelSpec
+from ippmd.synth.generator import planted_effect
 
 FLOOR, CEILING = 0.005, 0.995
 
 
 def planted_size(name: str, iso3: str) -> float:
     """The planted size for one country: its override in planted_effects.yaml, else the default."""
-    from synth.generator import planted_effect
-
     return planted_effect(name, iso3)
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from ippmd.core.home import package_data
 
-SPECS_DIR = Path(__file__).with_name("specs")
+SPECS_DIR = package_data(__package__, "specs")
 UNITS = ("persons", "households", "communities")
 # What each unit can be joined with, and on which key (persons -> households -> communities).
 JOIN_KEYS = {"households": "household_id", "communities": "community_id"}

@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
-
-from models.estimate import SpecFit
+from ippmd.models.estimate import SpecFit
 
 HEADS = ["Pooled", "By country"]
 TEX_PACKAGES = "booktabs, threeparttable, makecell, tabularx"

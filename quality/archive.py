@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from ippmd.errors import InputError, Problem
-from ippmd.schema import SUBMISSION_TABLES
-from quality.structural import problem
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.schema import SUBMISSION_TABLES
+from ippmd.harmonize.submission import read_stat_table
+from ippmd.quality.structural import problem
 
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 MAX_ENTRIES = 200
@@ -101,8 +102,6 @@ def _stat_tables(folder: Path) -> dict[str, Path]:
 
 def _as_csv(folder: Path, stat_files: dict[str, Path], target: Path) -> Path:
     """A copy of the submission with Stata/SPSS tables written as CSV (row n = record n - 1)."""
-    from harmonize.submission import read_stat_table
-
     for item in folder.iterdir():
         if item.is_file() and item.suffix.lower() not in (".dta", ".sav"):
             shutil.copy2(item, target / item.name)

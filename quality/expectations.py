@@ -20,18 +20,16 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import yaml
+from ippmd.core.calibration import target_measures
+from ippmd.core.home import countries_dir, package_data
+from ippmd.core.metadata import load_country
+from ippmd.core.schema import RESOURCES
 
-from ippmd.calibration import target_measures
-from ippmd.metadata import load_country
-from ippmd.paths import COUNTRIES_DIR
-from ippmd.schema import RESOURCES
-
-SUITES_DIR = Path(__file__).resolve().parent / "suites"
+SUITES_DIR = package_data(__package__, "suites")
 MAX_EXAMPLES = 10
 # Expectations judged on an aggregate (no failing rows; `observed` instead).
 AGGREGATE_TYPES = frozenset({"expect_column_mean_to_be_between"})
@@ -252,7 +250,7 @@ def _suite_checks(resource: str, skipped: set[str]) -> list[Check]:
 
 
 def _has_country_file(iso3: str) -> bool:
-    return (COUNTRIES_DIR / iso3 / "country.yaml").exists()
+    return (countries_dir() / iso3 / "country.yaml").exists()
 
 
 def _distribution_checks(

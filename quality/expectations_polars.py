@@ -15,8 +15,7 @@ from functools import reduce
 from typing import Any
 
 import polars as pl
-
-from quality.expectations import (
+from ippmd.quality.expectations import (
     AGGREGATE_TYPES,
     Check,
     Failure,

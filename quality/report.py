@@ -8,9 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ippmd.core.errors import Problem
 from rich.console import Console
-
-from ippmd.errors import Problem
 
 
 @dataclass

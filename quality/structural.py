@@ -11,24 +11,19 @@ import csv
 import io
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
-
-from ippmd.errors import Problem
+from ippmd.core.errors import Problem, problem_catalogue
 
 MAX_CELL_BYTES = 10_000  # longer cells are a broken quote or an attack, never survey data
 MAX_COLUMNS = 500  # no submission table has more than a few dozen
 MAX_EXAMPLES = 50  # detailed problems per file, field and code; the rest are counted
-HINTS_FILE = Path(__file__).with_name("hints.yaml")
 
 
-@cache
 def hints() -> dict[str, str]:
-    return yaml.safe_load(HINTS_FILE.read_text(encoding="utf-8"))
+    return problem_catalogue()
 
 
 def problem(code: str, file: str, message: str, **where: Any) -> Problem:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import yaml
+from ippmd.core.errors import Problem
+from ippmd.core.home import package_data
+from ippmd.quality.structural import MAX_EXAMPLES, Table, problem
 
-from ippmd.errors import Problem
-from quality.structural import MAX_EXAMPLES, Table, problem
-
-IDENTIFIERS_FILE = Path(__file__).with_name("identifiers.yaml")
+IDENTIFIERS_FILE = package_data(__package__, "identifiers.yaml")
 
 
 @cache

@@ -14,14 +14,24 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-
-from ippmd.errors import InputError, Problem
-from ippmd.metadata import read_submission_metadata
-from ippmd.schema import PACKAGE_RESOURCES, RESOURCES, SUBMISSION_TABLES, harmonized_schema, submission_schema
-from quality.archive import open_submission
-from quality.report import Report
-from quality.structural import check_tables, problem
-from quality.submission_checks import identifier_columns, identifier_values, metadata_problems
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.home import schemas_dir
+from ippmd.core.metadata import read_submission_metadata
+from ippmd.core.schema import (
+    PACKAGE_RESOURCES,
+    RESOURCES,
+    SUBMISSION_TABLES,
+    harmonized_schema,
+    submission_schema,
+)
+from ippmd.harmonize.pipeline import country_row, harmonize
+from ippmd.harmonize.submission import read_submission
+from ippmd.quality.archive import open_submission
+from ippmd.quality.expectations import run_suites as gx_run_suites
+from ippmd.quality.expectations_polars import run_suites_polars
+from ippmd.quality.report import Report
+from ippmd.quality.structural import check_tables, problem
+from ippmd.quality.submission_checks import identifier_columns, identifier_values, metadata_problems
 
 Engine = Literal["polars", "gx"]
 TEXT_COLUMNS = {
@@ -34,10 +44,7 @@ TEXT_COLUMNS = {
 
 def expectation_problems(tables: dict[str, pl.DataFrame], engine: Engine, label: str) -> list[Problem]:
     """Run the expectation suites (polars engine, or GX) and turn failures into problems."""
-    if engine == "gx":
-        from quality.expectations import run_suites
-    else:
-        from quality.expectations_polars import run_suites_polars as run_suites
+    run_suites = gx_run_suites if engine == "gx" else run_suites_polars
     problems = []
     for failure in run_suites(tables):
         column = failure.column if isinstance(failure.column, str) else "+".join(failure.column or [])
@@ -125,9 +132,6 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
         report.problems += metadata_problems(meta, "metadata.yaml", used)
     if not report.valid or meta is None:
         return
-    from harmonize.pipeline import country_row, harmonize
-    from harmonize.submission import read_submission
-
     report.layers.append("harmonization")
     try:
         submission = read_submission(folder)
@@ -158,8 +162,6 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
 
     import jsonschema
 
-    from ippmd.paths import PROFILES_DIR
-
     label = "datapackage.json"
     try:
         descriptor = json.loads((package_dir / label).read_text(encoding="utf-8"))
@@ -167,7 +169,9 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
         return [problem("descriptor-error", label, f"cannot read the descriptor: {exc}")]
     if not isinstance(descriptor, dict):
         return [problem("descriptor-error", label, "the descriptor must be a JSON object")]
-    profile = json.loads((PROFILES_DIR / "datapackage.json").read_text(encoding="utf-8"))
+    profile = json.loads(
+        schemas_dir("profiles", "datapackage-2.0", "datapackage.json").read_text(encoding="utf-8")
+    )
     problems = [
         problem(
             "descriptor-error",

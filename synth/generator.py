@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 import yaml
+from ippmd.core.home import package_data
+from ippmd.core.metadata import load_country, region_list, source_citation
+from ippmd.core.schema import SUBMISSION_TABLES, conform, submission_schema
 
-from ippmd.metadata import load_country, region_list, source_citation
-from ippmd.schema import SUBMISSION_TABLES, conform, submission_schema
+from ippmd import SYNTHETIC_NOTICE, __version__
 
-EFFECTS_FILE = Path(__file__).with_name("planted_effects.yaml")
+EFFECTS_FILE = package_data(__package__, "planted_effects.yaml")
 DEFAULT_SEED = 20170217  # the day the IPPMD comparative report was launched
 
 
@@ -415,8 +417,6 @@ def generate(iso3: str, seed: int = DEFAULT_SEED, scale: int = 1) -> dict[str, p
 
 def submission_metadata(iso3: str, seed: int, scale: int) -> dict[str, Any]:
     """The metadata.yaml of a synthetic submission: the country's submission block, labelled."""
-    from ippmd import SYNTHETIC_NOTICE, __version__
-
     country = load_country(iso3)
     meta = dict(country["submission"])
     meta["exchange_rate"] = {

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from ippmd.core.schema import RESOURCES
 
-from ippmd.package import build
-from ippmd.schema import RESOURCES
+from ippmd.build import build
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ippmd.core.errors import InputError
+from ippmd.quality.validate import check_package, validate_submission
+from ippmd.synth.generator import write_submission
 
-from ippmd.errors import InputError
-from ippmd.package import build
-from quality.template import write_template
-from quality.validate import check_package, validate_submission
-from synth.generator import write_submission
+from ippmd.build import build
+from ippmd.template import write_template
 from tests.conftest import set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
@@ -57,6 +57,7 @@ def test_failed_admit_changes_no_byte(small_package: Path, tmp_path: Path) -> No
     assert not (tmp_path / "raw" / "KHM" / "raw").exists()
 
 
+@pytest.mark.slow
 def test_expectation_failure_fails_the_build_and_leaves_package(small_package: Path, tmp_path: Path) -> None:
     """Structurally valid, but a household head aged 8: the suites stop the build."""
     before = _hashes(small_package)
@@ -68,6 +69,7 @@ def test_expectation_failure_fails_the_build_and_leaves_package(small_package: P
     assert _hashes(small_package) == before
 
 
+@pytest.mark.slow
 def test_admit_an_eleventh_country(small_package: Path, tmp_path: Path) -> None:
     sub = write_submission("KHM", tmp_path / "sen", seed=3)
     meta = yaml.safe_load((sub / "metadata.yaml").read_text(encoding="utf-8"))
@@ -119,10 +121,11 @@ def test_check_finds_a_corrupted_package(small_package: Path, tmp_path: Path) ->
     assert {"byte-count", "hash-count"} <= {p.code for p in report.errors}
 
 
+@pytest.mark.slow
 def test_large_builds_check_country_by_country_with_the_same_verdict(
     small_package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ippmd.package as package
+    import ippmd.build as package
 
     monkeypatch.setattr(package, "GX_CHUNK_ROWS", 0)  # as if the build were large
     sub = write_submission("PHL", tmp_path / "sub", seed=5)

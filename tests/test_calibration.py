@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-
-from ippmd.calibration import calibration_report, weighted_share
-from ippmd.metadata import country_codes
+from ippmd.core.calibration import calibration_report, weighted_share
+from ippmd.core.metadata import country_codes
 
 
 @pytest.mark.parametrize("iso3", country_codes())

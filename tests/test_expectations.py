@@ -15,10 +15,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
-from ippmd.calibration import target_measures
-from ippmd.schema import RESOURCES, harmonized_schema, universe_mask
-from quality.expectations import (
+from ippmd.core.calibration import target_measures
+from ippmd.core.schema import RESOURCES, harmonized_schema, universe_mask
+from ippmd.quality.expectations import (
     Check,
     Failure,
     comparison,
@@ -29,7 +28,7 @@ from quality.expectations import (
     sql_to_conditions,
     suite_resources,
 )
-from quality.expectations_polars import SUPPORTED, condition_expr, run_suites_polars
+from ippmd.quality.expectations_polars import SUPPORTED, condition_expr, run_suites_polars
 
 ROOT = Path(__file__).resolve().parents[1]
 Tables = dict[str, pl.DataFrame]
@@ -131,7 +130,7 @@ def test_suites_are_well_formed() -> None:
 
 def test_polars_engine_refuses_what_it_does_not_translate(tables: Tables) -> None:
     [prep] = [p for p in prepare({"countries": tables["countries"]}) if p.resource == "countries"]
-    from quality.expectations_polars import _outcome
+    from ippmd.quality.expectations_polars import _outcome
 
     def check(type_: str, kwargs: dict, condition: dict | None = None) -> Check:
         return Check("countries", 0, type_, kwargs, condition, {"rule": "r", "hint": "h"})
@@ -172,6 +171,7 @@ def test_clean_package_passes_polars(tables: Tables) -> None:
     assert [str(f) for f in run_suites_polars(tables)] == []
 
 
+@pytest.mark.slow
 def test_clean_package_passes_gx_quietly_and_offline(
     tables: Tables, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -200,7 +200,7 @@ def refuse(*args, **kwargs):
 socket.socket.connect = socket.socket.connect_ex = refuse
 socket.create_connection = socket.getaddrinfo = refuse
 import polars as pl
-from quality.expectations import run_suites
+from ippmd.quality.expectations import run_suites
 
 data = Path(sys.argv[1]) / "data"
 tables = {name: pl.read_parquet(data / f"{name}.parquet") for name in ("countries", "communities")}
@@ -208,6 +208,7 @@ print(len(run_suites(tables)), "great_expectations" in sys.modules)
 """
 
 
+@pytest.mark.slow
 def test_gx_import_and_run_stay_offline(package_dir: Path) -> None:
     """In a fresh process with sockets refused: GX imports, validates and never dials out."""
     done = subprocess.run(
@@ -221,7 +222,7 @@ def test_gx_import_and_run_stay_offline(package_dir: Path) -> None:
 def test_gx_context_is_ephemeral_without_analytics_or_progress_bars() -> None:
     import os
 
-    from quality.expectations import _context, _import_gx
+    from ippmd.quality.expectations import _context, _import_gx
 
     gx = _import_gx()
     assert os.environ["GX_ANALYTICS_ENABLED"] == "False"
@@ -425,6 +426,7 @@ def broken(tables: Tables) -> tuple[Tables, list[tuple[dict, str]]]:
     return planted, expected
 
 
+@pytest.mark.slow
 def test_broken_tables_same_failures_with_both_engines(broken: tuple[Tables, list[tuple[dict, str]]]) -> None:
     planted, expected = broken
     polars_failures = run_suites_polars(planted, countries=["HTI", "KHM"])

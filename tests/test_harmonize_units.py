@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-
-from harmonize.currency import to_usd
-from harmonize.destinations import UnknownCountryName, fold, to_iso3
-from harmonize.education import harmonize_education
-from harmonize.regions import harmonize_regions
-from ippmd.errors import InputError
+from ippmd.core.errors import InputError
+from ippmd.harmonize.currency import to_usd
+from ippmd.harmonize.destinations import UnknownCountryName, fold, to_iso3
+from ippmd.harmonize.education import harmonize_education
+from ippmd.harmonize.regions import harmonize_regions
 
 LEVELS = [
     {"code": "0", "label": "Aucun", "isced": 0, "years": 0},
@@ -97,8 +96,7 @@ def test_fold_removes_accents_case_and_spacing() -> None:
 
 def test_iso3166_table_equals_country_converter() -> None:
     import country_converter as coco
-
-    from ippmd.metadata import iso3166
+    from ippmd.core.metadata import iso3166
 
     data = coco.CountryConverter().data
     expected = {r.ISO3: (r.ISO2, r.name_short) for r in data.itertuples()}

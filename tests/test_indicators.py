@@ -17,14 +17,13 @@ import polars as pl
 import pytest
 import yaml
 from frictionless import Schema
-
-from indicators import bilateral, codes, remittance_flows, rpw, un_desa
-from indicators.figures import figure_1_3, figure_1_3_table
-from indicators.provenance import SOURCES_FILE, Source, check_originals, sources, targets
-from indicators.sheets import Sheet, column_letter, read_sheets, to_number, year_of
-from indicators.table import INDICATORS, SCHEMA_FILE, Row, to_frame, top_partners, write_csv
-from ippmd.errors import InputError
-from ippmd.paths import PROFILES_DIR
+from ippmd.core.errors import InputError
+from ippmd.core.home import schemas_dir
+from ippmd.indicators import bilateral, codes, remittance_flows, rpw, un_desa
+from ippmd.indicators.figures import figure_1_3, figure_1_3_table
+from ippmd.indicators.provenance import SOURCES_FILE, Source, check_originals, sources, targets
+from ippmd.indicators.sheets import Sheet, column_letter, read_sheets, to_number, year_of
+from ippmd.indicators.table import INDICATORS, SCHEMA_FILE, Row, to_frame, top_partners, write_csv
 
 SOURCE = Source(
     id="test", file="test-dir/test.xlsx", vintage="Test vintage", sha256="0" * 64, producer="P", title="T"
@@ -558,7 +557,10 @@ def test_top_partners_ranks_and_ties() -> None:
 def test_schema_is_a_valid_table_schema_with_the_agreed_columns() -> None:
     descriptor = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     jsonschema.validate(
-        descriptor, json.loads((PROFILES_DIR / "tableschema.json").read_text(encoding="utf-8"))
+        descriptor,
+        json.loads(
+            (schemas_dir("profiles", "datapackage-2.0") / "tableschema.json").read_text(encoding="utf-8")
+        ),
     )
     Schema.from_descriptor(descriptor)
     fields = {f["name"]: f for f in descriptor["fields"]}

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import jsonschema
 import polars as pl
+import pytest
+from ippmd.core.home import schemas_dir
+from ippmd.core.metadata import country_codes
 
-from ippmd.metadata import country_codes
-from ippmd.package import build
-from ippmd.paths import PROFILES_DIR
+from ippmd.build import build
 from tests.conftest import ROOT, frictionless_validate
 
 
+@pytest.mark.slow
 def test_frictionless_cli_validates_the_package(package_dir: Path) -> None:
     report = frictionless_validate(package_dir)
     errors = [e["message"] for task in report["tasks"] for e in task["errors"]][:5]
@@ -30,6 +32,7 @@ def test_frictionless_cli_validates_the_package(package_dir: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_frictionless_cli_catches_a_corrupted_file(package_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(package_dir, copy)
@@ -46,7 +49,9 @@ def test_frictionless_cli_catches_a_corrupted_file(package_dir: Path, tmp_path: 
 
 
 def test_descriptor_follows_the_data_package_v2_profile(descriptor: dict) -> None:
-    profile = json.loads((PROFILES_DIR / "datapackage.json").read_text(encoding="utf-8"))
+    profile = json.loads(
+        (schemas_dir("profiles", "datapackage-2.0") / "datapackage.json").read_text(encoding="utf-8")
+    )
     jsonschema.validate(descriptor, profile)
     assert descriptor["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
     assert descriptor["licenses"] and descriptor["sources"]
@@ -123,6 +128,7 @@ def test_not_in_universe_is_marked_in_csv(package_dir: Path) -> None:
     assert set(adults["plans_to_emigrate"].to_list()) <= {"0", "1"}
 
 
+@pytest.mark.slow
 def test_two_builds_are_byte_identical(package_dir: Path, tmp_path: Path) -> None:
     build(tmp_path)
     for path in sorted((package_dir / "data").iterdir()):
@@ -139,7 +145,7 @@ def test_committed_descriptor_matches_the_build(package_dir: Path) -> None:
 
 
 def test_committed_codebook_matches_the_build(package_dir: Path, descriptor: dict) -> None:
-    from ippmd.codebook import render
+    from ippmd.package.codebook import render
 
     assert (ROOT / "codebook.md").read_text(encoding="utf-8") == render(descriptor, package_dir), (
         "codebook.md is stale: run `make` and commit it"

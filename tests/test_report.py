@@ -14,17 +14,17 @@ from typing import Any
 
 import polars as pl
 import pytest
+from ippmd.core.errors import InputError
+from ippmd.models.benchmark import indicator_sections, run_benchmark, with_data_origin
+from ippmd.models.country_indicators import indicator_benchmarks
+from ippmd.models.data import PackageData
+from ippmd.models.descriptives import DESCRIPTIVE_COLUMNS
+from ippmd.models.estimate import ESTIMATE_COLUMNS
+from ippmd.models.narrative import descriptive_sentences, finding_sentence, fmt_effect
+from ippmd.models.spec import get_spec
 
 from ippmd import SYNTHETIC_NOTICE
-from ippmd.errors import InputError
-from ippmd.package import build
-from models.benchmark import indicator_sections, run_benchmark, with_data_origin
-from models.country_indicators import indicator_benchmarks
-from models.data import PackageData
-from models.descriptives import DESCRIPTIVE_COLUMNS
-from models.estimate import ESTIMATE_COLUMNS
-from models.narrative import descriptive_sentences, finding_sentence, fmt_effect
-from models.spec import get_spec
+from ippmd.build import build
 
 CHROMIUM = Path("/usr/bin/chromium")
 MICRODATA_CSVS = ("estimates", "comparison", "descriptives", "diagnostics", "planted")
@@ -313,6 +313,7 @@ def test_an_unknown_focus_country_is_refused_naming_the_package_countries(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_one_country_package_is_benchmarked_without_peers(tmp_path: Path) -> None:
     """Regression: a package with a single country raised KeyError: 'rank'."""
     package = tmp_path / "package"
@@ -332,6 +333,7 @@ def test_a_one_country_package_is_benchmarked_without_peers(tmp_path: Path) -> N
     assert set(estimates["data_origin"]) == {"synthetic"}
 
 
+@pytest.mark.slow
 def test_the_same_package_gives_the_same_files(
     result: dict[str, Any], indicator_package: Path, tmp_path: Path
 ) -> None:
@@ -346,7 +348,7 @@ def test_the_same_package_gives_the_same_files(
 
 
 def test_a_rerun_removes_its_own_stale_outputs_only(tmp_path: Path) -> None:
-    from models.benchmark import remove_stale
+    from ippmd.models.benchmark import remove_stale
 
     out = tmp_path / "out"
     (out / "charts").mkdir(parents=True)

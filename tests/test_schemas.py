@@ -8,17 +8,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 from frictionless import Schema
+from ippmd.core.home import schemas_dir
+from ippmd.core.schema import RESOURCES, SUBMISSION_TABLES
 
-from ippmd.paths import HARMONIZED_SCHEMAS_DIR, PROFILES_DIR, SUBMISSION_SCHEMAS_DIR
-from ippmd.schema import RESOURCES, SUBMISSION_TABLES
-
-SCHEMA_FILES = [HARMONIZED_SCHEMAS_DIR / f"{r}.json" for r in RESOURCES] + [
-    SUBMISSION_SCHEMAS_DIR / f"{t}.json" for t in SUBMISSION_TABLES
+SCHEMA_FILES = [schemas_dir("harmonized") / f"{r}.json" for r in RESOURCES] + [
+    schemas_dir("submission") / f"{t}.json" for t in SUBMISSION_TABLES
 ]
 
 
 def _profile(name: str) -> dict:
-    return json.loads((PROFILES_DIR / name).read_text(encoding="utf-8"))
+    return json.loads((schemas_dir("profiles", "datapackage-2.0") / name).read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -41,8 +40,7 @@ def test_categories_agree_with_enum(path: Path) -> None:
 
 def test_universes_name_existing_fields() -> None:
     import polars as pl
-
-    from ippmd.schema import harmonized_schema, polars_schema
+    from ippmd.core.schema import harmonized_schema, polars_schema
 
     for resource in RESOURCES:
         schema = harmonized_schema(resource)
@@ -53,7 +51,7 @@ def test_universes_name_existing_fields() -> None:
 
 
 def test_money_fields_carry_units() -> None:
-    from ippmd.schema import harmonized_schema
+    from ippmd.core.schema import harmonized_schema
 
     fields = harmonized_schema("households")["fields"]
     for field in fields:

@@ -12,11 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-
-from harmonize.pipeline import harmonize
-from harmonize.submission import read_submission
-from ippmd.errors import InputError
-from synth.generator import generate, planted_effect, write_submission
+from ippmd.core.errors import InputError
+from ippmd.harmonize.pipeline import harmonize
+from ippmd.harmonize.submission import read_submission
+from ippmd.synth.generator import generate, planted_effect, write_submission
 
 IPPMD = Path(sys.executable).with_name("ippmd")
 
@@ -134,8 +133,9 @@ def test_stata_tables_are_read_like_csv(khm_submission: Path, tmp_path: Path) ->
     assert from_dta.equals(from_csv)
 
 
+@pytest.mark.slow
 def test_raw_files_take_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import ippmd.package as package
+    import ippmd.build as package
 
     countries = tmp_path / "countries"
     write_submission("KHM", countries / "KHM" / "raw", seed=99)
@@ -143,7 +143,7 @@ def test_raw_files_take_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
     meta["data_origin"] = "survey"  # as a licensee's real files would say
     meta_path.write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setattr(package, "RAW_ROOT", countries)
+    monkeypatch.setenv("IPPMD_HOME", str(tmp_path))  # the project home holds countries/<ISO3>/raw/
     descriptor = package.build(tmp_path / "out", ["KHM"])
     countries_row = pl.read_csv(tmp_path / "out" / "data" / "countries.csv").row(0, named=True)
     assert countries_row["data_origin"] == "survey"
@@ -151,6 +151,7 @@ def test_raw_files_take_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert "notice" not in descriptor["resources"][2]
 
 
+@pytest.mark.slow
 def test_cli_build_with_bad_raw_input_exits_1_and_leaves_package_untouched(tmp_path: Path) -> None:
     out = tmp_path / "pkg"
     ok = subprocess.run(
@@ -163,20 +164,13 @@ def test_cli_build_with_bad_raw_input_exits_1_and_leaves_package_untouched(tmp_p
     assert "SYNTHETIC DATA" in ok.stderr
     before = _digest(out / "data") | {"datapackage.json": _digest(out)["datapackage.json"]}
 
-    # A broken country submission, made into a temporary checkout of the countries folder.
-    from ippmd.paths import ROOT
-
-    checkout = tmp_path / "checkout"
-    shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(".venv", ".git", "data", "*.md"))
-    raw = write_submission("KHM", checkout / "countries" / "KHM" / "raw")
+    # A broken licensed raw submission in a project home of its own (--home).
+    home = tmp_path / "home"
+    raw = write_submission("KHM", home / "countries" / "KHM" / "raw")
     _broken_copy(raw, tmp_path / "b", "persons", 7, "sex", "x")
     shutil.copy(tmp_path / "b" / "persons.csv", raw / "persons.csv")
-    script = (
-        "import sys, ippmd.package as p, ippmd.cli as c; "
-        f"p.RAW_ROOT = __import__('pathlib').Path({str(checkout / 'countries')!r}); c.app()"
-    )
     bad = subprocess.run(
-        [sys.executable, "-c", script, "build", "--countries", "KHM", "--out", str(out), "--quiet"],
+        [str(IPPMD), "--home", str(home), "build", "--countries", "KHM", "--out", str(out), "--quiet"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -206,9 +200,10 @@ def test_cli_synth_and_unknown_country(tmp_path: Path) -> None:
     assert "unknown country code" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_ids_sort_in_number_order_at_large_scale(tmp_path: Path) -> None:
     """At --scale 60 Cambodia has 120,000 households: ids widen to 6 digits and still sort by number."""
-    from ippmd.package import build
+    from ippmd.build import build
 
     build(tmp_path, ["KHM"], scale=60, expectations=False)
     households = pl.read_parquet(tmp_path / "data" / "households.parquet")

@@ -8,20 +8,22 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from ippmd.errors import InputError, Problem
-from ippmd.paths import COUNTRIES_DIR, SUBMISSION_SCHEMAS_DIR
+from ippmd.core.errors import InputError, Problem, UsageError
+from ippmd.core.home import countries_dir, package_data, schemas_dir
 
 
 def country_codes() -> list[str]:
     """ISO3 codes of the countries with a `country.yaml`, sorted."""
-    return sorted(p.parent.name for p in COUNTRIES_DIR.glob("*/country.yaml"))
+    codes = sorted(p.parent.name for p in countries_dir().glob("*/country.yaml"))
+    if not codes:
+        raise UsageError(f"ippmd is not installed completely: no country metadata in {countries_dir()}")
+    return codes
 
 
 @cache
 def load_country(iso3: str) -> dict[str, Any]:
     """The full country metadata (submission block, published sizes, targets, sources)."""
-    path = COUNTRIES_DIR / iso3 / "country.yaml"
+    path = countries_dir() / iso3 / "country.yaml"
     if not path.exists():
         known = ", ".join(country_codes())
         raise InputError([Problem(str(path), f"no country metadata for {iso3!r}; known: {known}")])
@@ -41,10 +43,7 @@ def source_citation(country: dict[str, Any], entry: dict[str, Any]) -> str:
 def _metadata_schema() -> dict[str, Any]:
     import json
 
-    return json.loads((SUBMISSION_SCHEMAS_DIR / "metadata.schema.json").read_text(encoding="utf-8"))
-
-
-ISO3166_FILE = COUNTRIES_DIR.parent / "harmonize" / "iso3166.json"
+    return json.loads(schemas_dir("submission", "metadata.schema.json").read_text(encoding="utf-8"))
 
 
 @cache
@@ -53,7 +52,8 @@ def iso3166() -> dict[str, tuple[str, str]]:
     a submission does not import pandas (a test keeps the two identical)."""
     import json
 
-    return {k: tuple(v) for k, v in json.loads(ISO3166_FILE.read_text(encoding="utf-8")).items()}
+    table = json.loads(package_data("ippmd.core", "iso3166.json").read_text(encoding="utf-8"))
+    return {k: tuple(v) for k, v in table.items()}
 
 
 def _iso_codes() -> tuple[frozenset[str], dict[str, str]]:

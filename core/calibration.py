@@ -7,20 +7,17 @@ sampling unit), by linearization of the weighted mean. Community shares are unwe
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import yaml
-
-from ippmd.metadata import load_country
-
-MEASURES_FILE = Path(__file__).resolve().parents[1] / "synth" / "target_measures.yaml"
+from ippmd.core.home import countries_dir
+from ippmd.core.metadata import load_country
 
 
 @cache
 def target_measures() -> dict[str, dict[str, str]]:
-    return yaml.safe_load(MEASURES_FILE.read_text(encoding="utf-8"))
+    return yaml.safe_load(countries_dir().joinpath("target_measures.yaml").read_text(encoding="utf-8"))
 
 
 def _with_design(tables: dict[str, pl.DataFrame], table: str) -> pl.DataFrame:

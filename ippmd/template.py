@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from ippmd.metadata import country_codes, load_country
-from ippmd.schema import SUBMISSION_TABLES, field_names, submission_schema
+from ippmd.core.metadata import country_codes, load_country
+from ippmd.core.schema import SUBMISSION_TABLES, field_names, submission_schema
 
 METADATA_SKELETON: dict[str, Any] = {
     "country_iso3": "XXX",

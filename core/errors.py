@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,14 @@ class InputError(Exception):
         if len(self.problems) > 20:
             lines.append(f"... and {len(self.problems) - 20} more problems")
         return "\n".join(lines)
+
+
+class UsageError(Exception):
+    """A problem of the command line or the environment (wrong path, missing install file): exit 2."""
+
+
+@cache
+def problem_catalogue() -> dict[str, str]:
+    """Stable problem codes and how to fix each (core/problems.yaml), shown by `ippmd validate`."""
+    text = resources.files("ippmd.core").joinpath("problems.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)

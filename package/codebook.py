@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-from ippmd.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem
 
 
 def _categories(field: dict[str, Any]) -> str:

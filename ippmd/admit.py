@@ -1,6 +1,6 @@
 """Admit a valid submission into the package: validate, rebuild with it, keep its files.
 
-The package is rebuilt in a staging folder and swapped in by renames (ippmd.package.build), and
+The package is rebuilt in a staging folder and swapped in by renames (ippmd.build), and
 the submission's files are copied under countries/<ISO3>/raw/ only after the build succeeded, so
 an interrupted or failed admit leaves the previous package and raw files exactly as they were.
 """
@@ -13,12 +13,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ippmd.errors import InputError
-from ippmd.paths import RAW_ROOT
-from ippmd.schema import SUBMISSION_TABLES
-from quality.archive import open_submission
-from quality.report import Report
-from quality.validate import validate_submission
+from ippmd.build import build
+from ippmd.core.errors import InputError
+from ippmd.core.home import raw_root
+from ippmd.core.schema import SUBMISSION_TABLES
+from ippmd.quality.archive import open_submission
+from ippmd.quality.report import Report
+from ippmd.quality.validate import validate_submission
 
 SUBMISSION_FILES = ("metadata.yaml", *(f"{t}.csv" for t in SUBMISSION_TABLES))
 
@@ -35,13 +36,11 @@ def _current_package(out: Path) -> tuple[list[str] | None, dict[str, int]]:
 
 def admit(path: Path, out: Path) -> Report:
     """Validate `path`; if valid, add (or replace) its country in the package at `out`."""
-    from ippmd.package import build
-
     report = validate_submission(path)
     if not report.valid:
         return report
     iso3 = str(report.country)
-    country_dir = RAW_ROOT / iso3
+    country_dir = raw_root() / iso3
     country_dir.mkdir(parents=True, exist_ok=True)
     incoming = Path(tempfile.mkdtemp(prefix=".raw-incoming-", dir=country_dir))
     try:

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-
-from ippmd.paths import HARMONIZED_SCHEMAS_DIR, SUBMISSION_SCHEMAS_DIR
+from ippmd.core.home import schemas_dir
 
 # Survey resources of the harmonized package, in dependency order (referenced tables first).
 RESOURCES = ("countries", "communities", "households", "persons", "emigrants")
@@ -31,11 +30,11 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def harmonized_schema(resource: str) -> dict[str, Any]:
-    return _load(HARMONIZED_SCHEMAS_DIR / f"{resource}.json")
+    return _load(schemas_dir("harmonized", f"{resource}.json"))
 
 
 def submission_schema(table: str) -> dict[str, Any]:
-    return _load(SUBMISSION_SCHEMAS_DIR / f"{table}.json")
+    return _load(schemas_dir("submission", f"{table}.json"))
 
 
 def field_names(schema: dict[str, Any]) -> list[str]:

@@ -1,0 +1,54 @@
+"""I/O helpers shared by every stage: checksums, atomic writes, reading a package descriptor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ippmd.core.errors import InputError, Problem
+
+DESCRIPTOR = "datapackage.json"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks (data files can be large at --scale 10)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes | str) -> Path:
+    """Write a whole file or nothing: a temporary file beside it, flushed, then renamed over it."""
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(payload)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_descriptor(package_dir: Path) -> dict[str, Any]:
+    """The package's datapackage.json, or an InputError naming the file and what is wrong."""
+    path = Path(package_dir) / DESCRIPTOR
+    try:
+        descriptor = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError([Problem(str(path), "no such file: run `ippmd build` first")]) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError([Problem(str(path), f"not a readable JSON descriptor: {exc}")]) from None
+    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
+        raise InputError([Problem(str(path), "not a data package descriptor (no resources list)")])
+    return descriptor

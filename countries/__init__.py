@@ -1,0 +1,1 @@
+"""Country metadata (package data): countries/<ISO3>/country.yaml and the target measures."""
