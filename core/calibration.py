@@ -10,14 +10,14 @@ from functools import cache
 from typing import Any
 
 import polars as pl
-import yaml
 from ippmd.core.home import countries_dir
+from ippmd.core.io import load_yaml
 from ippmd.core.metadata import load_country
 
 
 @cache
 def target_measures() -> dict[str, dict[str, str]]:
-    return yaml.safe_load(countries_dir().joinpath("target_measures.yaml").read_text(encoding="utf-8"))
+    return load_yaml(countries_dir().joinpath("target_measures.yaml").read_text(encoding="utf-8"))
 
 
 def _with_design(tables: dict[str, pl.DataFrame], table: str) -> pl.DataFrame:

@@ -66,4 +66,4 @@ class UsageError(Exception):
 def problem_catalogue() -> dict[str, str]:
     """Stable problem codes and how to fix each (core/problems.yaml), shown by `ippmd validate`."""
     text = resources.files("ippmd.core").joinpath("problems.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ippmd.core.errors import InputError, Problem
 
 DESCRIPTOR = "datapackage.json"
@@ -52,3 +53,9 @@ def read_descriptor(package_dir: Path) -> dict[str, Any]:
     if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
         raise InputError([Problem(str(path), "not a data package descriptor (no resources list)")])
     return descriptor
+
+
+def load_yaml(text: str) -> Any:
+    """yaml.safe_load with libyaml's C parser when present: the same documents, parsed ~10x faster
+    (country metadata, suites and specs are read on every build)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

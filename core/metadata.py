@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import countries_dir, package_data, schemas_dir
+from ippmd.core.io import load_yaml
 
 
 def country_codes() -> list[str]:
@@ -27,7 +28,7 @@ def load_country(iso3: str) -> dict[str, Any]:
     if not path.exists():
         known = ", ".join(country_codes())
         raise InputError([Problem(str(path), f"no country metadata for {iso3!r}; known: {known}")])
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml(path.read_text(encoding="utf-8"))
 
 
 def source_citation(country: dict[str, Any], entry: dict[str, Any]) -> str:
@@ -138,7 +139,7 @@ def read_submission_metadata(path: Path, label: str | None = None) -> dict[str, 
     """Read and check metadata.yaml; problems are reported against `label` (default: the path)."""
     label = label or str(path)
     try:
-        meta = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        meta = load_yaml(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InputError([Problem(label, f"cannot read metadata: {exc}", code="metadata-error")]) from exc
     return check_submission_metadata(meta, label)

@@ -38,6 +38,7 @@ from ippmd import SYNTHETIC_NOTICE
 MANIFEST_VERSION = 1
 # Resource properties that describe the package's own files, replaced for the extract's.
 _FILE_KEYS = {
+    "partitions",  # the package's country-partitioned Parquet: not in an extract
     "path",
     "scheme",
     "format",

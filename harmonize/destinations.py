@@ -7,8 +7,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from functools import cache
 
-import yaml
 from ippmd.core.home import package_data
+from ippmd.core.io import load_yaml
 
 NAMES_FILE = package_data(__package__, "destination_names.yaml")
 NOT_FOUND = "__not_found__"
@@ -31,7 +31,7 @@ def fold(name: str) -> str:
 
 @cache
 def _shared_names() -> dict[str, str]:
-    return {fold(k): v for k, v in yaml.safe_load(NAMES_FILE.read_text(encoding="utf-8"))["ALL"].items()}
+    return {fold(k): v for k, v in load_yaml(NAMES_FILE.read_text(encoding="utf-8"))["ALL"].items()}
 
 
 @cache

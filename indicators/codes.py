@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-import yaml
 from ippmd.core.home import package_data
+from ippmd.core.io import load_yaml
 
 CODES_FILE = package_data(__package__, "country_codes.yaml")
 _FOOTNOTE_MARKERS = re.compile(r"[\s*]+$")
@@ -22,7 +22,7 @@ _FOOTNOTE_MARKERS = re.compile(r"[\s*]+$")
 
 @cache
 def _config() -> dict[str, Any]:
-    return yaml.safe_load(CODES_FILE.read_text(encoding="utf-8"))
+    return load_yaml(CODES_FILE.read_text(encoding="utf-8"))
 
 
 def ippmd_countries() -> dict[str, str]:

@@ -12,10 +12,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data
-from ippmd.core.io import sha256_file
+from ippmd.core.io import load_yaml, sha256_file
 
 SOURCES_FILE = package_data(__package__, "sources.yaml")
 TARGETS_FILE = package_data(__package__, "targets.yaml")
@@ -36,7 +35,7 @@ class Source:
 @cache
 def sources() -> dict[str, Source]:
     """Source id -> Source, from sources.yaml."""
-    data: dict[str, dict[str, Any]] = yaml.safe_load(SOURCES_FILE.read_text(encoding="utf-8"))
+    data: dict[str, dict[str, Any]] = load_yaml(SOURCES_FILE.read_text(encoding="utf-8"))
     return {
         key: Source(
             id=key,
@@ -53,7 +52,7 @@ def sources() -> dict[str, Source]:
 @cache
 def targets() -> dict[str, dict[str, Any]]:
     """Target id -> its block from targets.yaml (value, unit, label, sources)."""
-    return yaml.safe_load(TARGETS_FILE.read_text(encoding="utf-8"))
+    return load_yaml(TARGETS_FILE.read_text(encoding="utf-8"))
 
 
 def check_originals(source_dir: Path, ids: list[str] | None = None) -> None:

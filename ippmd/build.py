@@ -1,7 +1,9 @@
 """Build orchestration (app floor): submissions -> harmonize -> quality suites -> package files.
 
-Everything is written into a staging folder next to the target and swapped in by renames, so
-a failed build leaves the previous package untouched.
+The build streams country by country (read or synthesize, harmonize, check, append to the
+files, free), so its memory is that of the largest country, not of the package. Everything is
+written into a staging folder next to the target and swapped in by renames, so a failed build
+leaves the previous package untouched.
 """
 
 from __future__ import annotations
@@ -16,13 +18,21 @@ from typing import Any
 
 import polars as pl
 
-from ippmd.core.errors import InputError
+from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import raw_root
 from ippmd.core.metadata import country_codes
-from ippmd.core.schema import INDICATORS, RESOURCES
+from ippmd.core.schema import INDICATORS
 from ippmd.harmonize.pipeline import country_row, harmonize
 from ippmd.harmonize.submission import METADATA_FILE, Submission, read_submission
-from ippmd.package.write import SORT_KEYS, country_indicators, descriptor, published_sizes, write_tables
+from ippmd.package.write import (
+    SORT_KEYS,
+    PackageWriter,
+    country_indicators,
+    descriptor,
+    partition_column,
+    published_sizes,
+)
+from ippmd.quality.parallel import PARALLEL_MAX_SCALE, Pending, SuiteRunner
 from ippmd.quality.validate import expectation_problems
 from ippmd.synth.generator import DEFAULT_SEED, write_submission
 
@@ -50,28 +60,95 @@ def load_submission(
     return read_submission(write_submission(iso3, workdir / "submissions" / iso3, seed=seed, scale=scale))
 
 
-GX_CHUNK_ROWS = 1_000_000  # above this, GX (pandas) runs country by country to bound memory
+# Countries are checked together in one GX call until they hold this many persons: a GX call
+# costs about 2 s whatever its rows (metric graphs per expectation), so the ten countries of a
+# default build share one; a country at --scale 100 (about a million persons, as pandas) is
+# checked alone. Tables above it are split country by country.
+GX_CHUNK_ROWS = 250_000
 
 
-def check_expectations(tables: dict[str, pl.DataFrame]) -> None:
-    """Run the expectation suites (Great Expectations); any failure stops the build.
+def expectation_failures(tables: dict[str, pl.DataFrame]) -> list[Problem]:
+    """The expectation suites (Great Expectations) on harmonized tables, as problems.
 
-    Every rule is within one country (ids carry the country), so large builds are checked
-    country by country: same verdict, a tenth of the memory.
+    Every rule is within one country (ids carry the country), so tables of several large
+    countries are checked country by country: same verdict, a fraction of the memory. One
+    country is never split (a filter would copy it whole).
     """
-    if tables["persons"].height <= GX_CHUNK_ROWS:
+    countries = tables["countries"]["iso3"].to_list()
+    if tables["persons"].height <= GX_CHUNK_ROWS or len(countries) == 1:
         chunks = [tables]
     else:
         chunks = [
-            {
-                name: frame.filter(pl.col("iso3" if name == "countries" else "country") == iso3)
-                for name, frame in tables.items()
-            }
-            for iso3 in tables["countries"]["iso3"].to_list()
+            {name: frame.filter(pl.col(partition_column(name)) == iso3) for name, frame in tables.items()}
+            for iso3 in countries
         ]
-    problems = [p for chunk in chunks for p in expectation_problems(chunk, "gx", label="harmonized ")]
-    if problems:
-        raise InputError(problems)
+    return [p for chunk in chunks for p in expectation_problems(chunk, "gx", label="harmonized ")]
+
+
+def _country_tables(
+    iso3: str, staging: Path, seed: int, scale: int, folder: Path | None
+) -> dict[str, pl.DataFrame]:
+    """One country's `countries` row and harmonized tables; its synthetic files are deleted once read."""
+    sub = load_submission(iso3, staging, seed, scale, folder)
+    shutil.rmtree(staging / "submissions" / iso3, ignore_errors=True)  # only synthetic ones live there
+    if sub.iso3 != iso3:  # its rows would land in another country's partition
+        raise InputError(
+            [
+                Problem(
+                    str(sub.folder / METADATA_FILE),
+                    f"the submission is for {sub.iso3}, but it was given for {iso3}",
+                    field="country_iso3",
+                    value=sub.iso3,
+                )
+            ]
+        )
+    tables = harmonize(sub)
+    published, published_source = published_sizes(iso3)
+    return {"countries": country_row(sub, tables, published, published_source), **tables}
+
+
+Batch = list[tuple[str, dict[str, pl.DataFrame]]]  # (ISO3, its tables), in country order
+
+
+class Checks:
+    """Where the expectation suites run for one build: a worker process, or this one."""
+
+    def __init__(self, runner: SuiteRunner | None) -> None:
+        self.runner = runner
+        self.problems: list[Problem] = []
+        self.pending: list[Pending] = []  # answers still to come from the worker
+
+    def check(self, tables: dict[str, pl.DataFrame]) -> None:
+        if self.runner is None:
+            self.problems += expectation_failures(tables)
+        else:
+            self.pending.append(self.runner.submit(tables))
+
+    def verdict(self) -> list[Problem]:
+        """Every problem found, once the worker has judged every batch."""
+        for future in self.pending:
+            self.problems += future.result()
+        self.pending.clear()
+        return self.problems
+
+
+def _check_and_write(batch: Batch, writer: PackageWriter, checks: Checks | None, report: Progress) -> None:
+    """Check a batch of countries in one GX call, append each to the files, and free the batch.
+
+    The files are staged, so they may be written before the verdict (the worker judges them
+    meanwhile); after a failure found in this process nothing more is written, but the remaining
+    countries are still checked, so one build reports the problems of every country.
+    """
+    if checks is not None:
+        report(f"{', '.join(iso3 for iso3, _ in batch)}: checking expectation suites")
+        names = batch[0][1].keys()
+        checks.check({n: pl.concat([t[n] for _, t in batch]) for n in names})
+    if checks is None or not checks.problems:
+        for iso3, tables in batch:
+            report(f"{iso3}: writing")
+            for name, frame in tables.items():
+                writer.write(name, iso3, frame.sort(SORT_KEYS[name]))
+    batch.clear()
 
 
 def _swap_into(staging: Path, out: Path) -> None:
@@ -98,11 +175,17 @@ def build(
     progress: Progress | None = None,
     submissions: dict[str, Path] | None = None,
     expectations: bool = True,
+    suite_runner: SuiteRunner | None = None,
 ) -> dict[str, Any]:
     """Build the package into `out` (data/ and datapackage.json); returns the descriptor.
 
     `submissions` overrides where a country's submission is read from (used by `ippmd admit`).
-    The expectation suites run on the harmonized tables; a failure stops the build (InputError).
+    `suite_runner`: a GX worker the caller started earlier (the CLI starts it before its imports);
+    by default the build starts one itself up to PARALLEL_MAX_SCALE.
+    The expectation suites run on the harmonized tables (small countries batched into one GX
+    call, large ones alone); a failure stops the build (InputError, with the problems of every
+    country). Countries are processed in sorted order and freed once written: ids start with
+    the ISO3 code, so appending them keeps every file in its global order.
     """
     seed = DEFAULT_SEED if seed is None else seed
     submissions = submissions or {}
@@ -111,32 +194,41 @@ def build(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".ippmd-build-", dir=out))
+    own_runner = suite_runner is None and expectations and scale <= PARALLEL_MAX_SCALE
+    runner = SuiteRunner(staging) if own_runner else suite_runner if expectations else None
     try:
-        parts: dict[str, list[pl.DataFrame]] = {name: [] for name in RESOURCES}
-        for iso3 in countries:
-            report(f"{iso3}: reading submission")
-            sub = load_submission(iso3, staging, seed, scale, submissions.get(iso3))
-            report(f"{iso3}: harmonizing")
-            tables = harmonize(sub)
-            published, published_source = published_sizes(iso3)
-            parts["countries"].append(country_row(sub, tables, published, published_source))
-            for name, frame in tables.items():
-                parts[name].append(frame)
-        tables = {
-            name: pl.concat(frames, how="vertical").sort(SORT_KEYS[name]) for name, frames in parts.items()
-        }
-        if expectations:
-            report("checking expectation suites")
-            check_expectations(tables)
-        tables[INDICATORS] = country_indicators(countries)
-        report("writing tables")
-        files = write_tables(tables, staging / "data")
-        package = descriptor(tables, files, staging, {"seed": seed, "scale": scale})
+        rows: list[pl.DataFrame] = []  # the countries table, one row per country
+        checks = Checks(runner) if expectations else None  # problems of every country, at once
+        batch: Batch = []  # countries read, not yet checked and written
+        with PackageWriter(staging / "data") as writer:
+            for iso3 in countries:
+                report(f"{iso3}: reading submission and harmonizing")
+                tables = _country_tables(iso3, staging, seed, scale, submissions.get(iso3))
+                rows.append(tables["countries"])
+                batch.append((iso3, tables))
+                del tables  # the batch holds the only reference: freed once written
+                if not expectations or sum(t["persons"].height for _, t in batch) >= GX_CHUNK_ROWS:
+                    _check_and_write(batch, writer, checks, report)
+            if batch:
+                _check_and_write(batch, writer, checks, report)
+            if checks is not None:
+                report("waiting for the expectation suites")
+                if checks.verdict():
+                    raise InputError(checks.problems)
+            report("writing indicators")
+            indicators = country_indicators(countries)  # in the committed file's order (iso3 first)
+            for iso3 in countries:
+                writer.write(INDICATORS, iso3, indicators.filter(pl.col("iso3") == iso3))
+        package = descriptor(
+            pl.concat(rows, how="vertical"), indicators, writer.files, staging, {"seed": seed, "scale": scale}
+        )
         (staging / "datapackage.json").write_text(
             json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         report("replacing the package")
         _swap_into(staging, out)
     finally:
+        if own_runner and runner is not None:
+            runner.close()
         shutil.rmtree(staging, ignore_errors=True)
     return package

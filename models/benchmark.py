@@ -3,7 +3,12 @@
 `run_benchmark(package_dir, focus, out_dir)` estimates every spec in `models/specs/`, computes
 the descriptive figures and (when the package has them) the country indicators, and writes CSV
 files, charts (PNG and SVG), regression tables (Markdown, HTML, LaTeX) and one offline
-`report.html` into out_dir. The same package gives the same files.
+`report.html` into out_dir. The same package (and SOURCE_DATE_EPOCH, for the date stamp) gives
+the same files. Every report is stamped with the ippmd version, the package version, a hash of
+the package's data (from the resource hashes in datapackage.json), the seeds and a date.
+
+Quotes of the seed chapter are attributed to it ("The Cambodia report (OECD/CDRI 2017) found:");
+the text beside each quote says what the focus country's estimate shows, labelled synthetic.
 
 Every CSV made from the microdata carries a `data_origin` column ("synthetic" or "survey", from
 the package's `countries` table): per country, and for rows that combine countries (pooled ALL
@@ -14,40 +19,55 @@ data): ..."). `country_indicators.csv` holds published (real) figures and is not
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import html
+import math
+import os
 import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from ippmd.core.errors import InputError, Problem
+from ippmd.indicators.provenance import sources
 from ippmd.models import charts as ch
 from ippmd.models.country_indicators import REMITTANCE_COST, SDG_TARGET, STOCKS, indicator_benchmarks
 from ippmd.models.data import PackageData
 from ippmd.models.descriptives import figure_definitions, figure_shares
-from ippmd.models.estimate import POOLED, SpecFit, comparison_table, estimates_table, fit_all
+from ippmd.models.estimate import POOLED, Message, SpecFit, comparison_table, estimates_table, fit_all
+from ippmd.models.inference import settings
 from ippmd.models.narrative import (
     descriptive_sentences,
     finding_sentence,
     fmt_effect,
+    fmt_interval,
     fmt_p,
     indicator_sentences,
     labelled,
     planted_sentence,
+    shows_sentence,
 )
 from ippmd.models.planted import planted_table
-from ippmd.models.report import Section, html_table, render_report
+from ippmd.models.remittance_costs import CostBenchmark, try_cost_benchmark
+from ippmd.models.report import Section, html_table, render_report, vega_bundle
 from ippmd.models.spec import ModelSpec, load_specs
 from ippmd.models.tables import write_regression_tables
 
-from ippmd import SYNTHETIC_NOTICE
+from ippmd import SYNTHETIC_NOTICE, __version__
 
-FEW_CLUSTERS = 10  # below this many treated (or untreated) communities, CRV1 SEs are unreliable
+SEED_REPORT = "the Cambodia report (OECD/CDRI 2017)"
 SIGNIFICANT_DIGITS = 12
+PNG_SCALE = 2  # PNGs at twice the SVG's size, sharp on high-density screens and in print
+Progress = Callable[[str], None]
 Charts = dict[str, dict[str, Any]]  # chart name -> Vega-Lite spec
 SYNTHETIC, SURVEY = "synthetic", "survey"
 # The CSV outputs computed from the microdata: each gets a data_origin column.
 MICRODATA_OUTPUTS = ("estimates", "comparison", "diagnostics", "planted", "descriptives")
+REAL_OUTPUTS = ("remittance_cost_effects", "remittance_cost_pairs", "remittance_cost_comparison")
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
@@ -67,8 +87,64 @@ def save_chart(spec: dict[str, Any], name: str, directory: Path) -> dict[str, Pa
     paths = {"png": directory / f"{name}.png", "svg": directory / f"{name}.svg"}
     svg = vl_convert.vegalite_to_svg(spec, vl_version=vl_version_for_vl_convert())
     paths["svg"].write_text(svg, encoding="utf-8")
-    paths["png"].write_bytes(vl_convert.svg_to_png(svg))
+    paths["png"].write_bytes(vl_convert.svg_to_png(svg, scale=PNG_SCALE))
     return paths
+
+
+def start_charts(
+    pool: ThreadPoolExecutor, charts: dict[str, dict[str, Any]], directory: Path
+) -> list[tuple[str, Future[dict[str, Path]]]]:
+    """Queue every chart on the pool: vl-convert renders outside the GIL, so the charts are drawn
+    while the main thread writes the regression tables. (Specs are built with validate=False for
+    speed; tests validate every spec against the Vega-Lite schema.)"""
+    directory.mkdir(parents=True, exist_ok=True)
+    return [(name, pool.submit(save_chart, charts[name], name, directory)) for name in sorted(charts)]
+
+
+def finish_charts(jobs: list[tuple[str, Future[dict[str, Path]]]]) -> dict[str, Path]:
+    """The files of the queued charts, keyed chart_<name>_<fmt>."""
+    return {f"chart_{name}_{fmt}": path for name, job in jobs for fmt, path in job.result().items()}
+
+
+def data_hash(descriptor: dict[str, Any]) -> str:
+    """A short fingerprint of the package's data: SHA-256 over the resources' recorded hashes."""
+    lines = sorted(f"{r.get('name')}:{r.get('hash', '')}" for r in descriptor.get("resources", []))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+
+
+def report_date() -> str:
+    """SOURCE_DATE_EPOCH (reproducible builds) when set, else today's date (UTC)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = (
+        datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC)
+        if epoch and epoch.isdigit()
+        else datetime.datetime.now(tz=datetime.UTC)
+    )
+    return moment.date().isoformat()
+
+
+def provenance(data: PackageData) -> dict[str, str]:
+    """What every report and chart says about where its numbers come from."""
+    config = settings()
+    build = data.descriptor.get("build", {})
+    return {
+        "ippmd_version": __version__,
+        "package_version": str(data.descriptor.get("version", "")),
+        "data_hash": data_hash(data.descriptor),
+        "package_seed": str(build.get("seed", "")),
+        "package_scale": str(build.get("scale", "")),
+        "bootstrap_seed": str(config.bootstrap_seed),
+        "rank_seed": str(config.rank_seed),
+        "date": report_date(),
+    }
+
+
+def synthetic_footer(stamp: dict[str, str]) -> tuple[str, ...]:
+    return (
+        "SYNTHETIC DATA: illustrates the method; not a finding about any real country.",
+        f"Source: ippmd {stamp['ippmd_version']} benchmark of the synthetic IPPMD package "
+        f"{stamp['package_version']} (data {stamp['data_hash']}, seed {stamp['package_seed']}).",
+    )
 
 
 # Names this module writes; a rerun into the same folder removes its own outputs that it did not
@@ -77,7 +153,8 @@ OWN_OUTPUTS = (
     "estimates.csv", "comparison.csv", "diagnostics.csv", "planted.csv", "descriptives.csv",
     "country_indicators.csv", "report.html", "tables/regression_tables.*", "charts/effect_*.png",
     "charts/effect_*.svg", "charts/fig_*.png", "charts/fig_*.svg", "charts/remittance_cost.*",
-    "charts/migrant_stocks.*",
+    "charts/migrant_stocks.*", "charts/remittance_cost_premium.*", "remittance_cost_effects.csv",
+    "remittance_cost_pairs.csv", "remittance_cost_comparison.csv",
 )  # fmt: skip
 
 
@@ -143,11 +220,13 @@ def chart_name(spec: ModelSpec, term: str) -> str:
 
 
 def diagnostics_table(fits: list[SpecFit]) -> pl.DataFrame:
-    """Per spec, term and country: sample size, treated units and treated communities, and a
-    flag where too few communities are treated (or untreated) for reliable clustered SEs."""
+    """Per spec, term and country: sample size, treated units and communities, whether the
+    few-cluster rule applies (and why), the inference method used, and our notes on every
+    library warning raised while fitting (a country's own, then the spec's)."""
     frames = []
     for fit in fits:
         cluster = pl.col(fit.spec.cluster)
+        spec_notes = [m.text for m in fit.messages if not m.country]
         for term in fit.spec.treatments:
             per = fit.frame.group_by("country").agg(
                 pl.len().cast(pl.Int64).alias("n_obs"),
@@ -156,18 +235,28 @@ def diagnostics_table(fits: list[SpecFit]) -> pl.DataFrame:
                 cluster.filter(pl.col(term) == 1).n_unique().cast(pl.Int64).alias("n_treated_clusters"),
                 cluster.filter(pl.col(term) == 0).n_unique().cast(pl.Int64).alias("n_untreated_clusters"),
             )
-            few = pl.min_horizontal("n_treated_clusters", "n_untreated_clusters") < FEW_CLUSTERS
+            countries = per["country"].to_list()
+            reasons = [fit.few_clusters.get((c, term)) for c in countries]
+            methods = [(fit.effects.get((c, term)) or {}).get("method") for c in countries]
+            notes = [
+                "; ".join([*(m.text for m in fit.messages if m.country == c), *spec_notes]) or None
+                for c in countries
+            ]
             frames.append(
                 per.with_columns(
                     spec=pl.lit(fit.spec.id),
                     term=pl.lit(term),
                     fixed_effects=pl.lit(" + ".join(fit.fixed_effects)),
-                    few_clusters=few,
+                    few_clusters=pl.Series([r is not None for r in reasons]),
+                    few_clusters_reason=pl.Series(reasons, dtype=pl.String),
+                    method=pl.Series(methods, dtype=pl.String),
+                    notes=pl.Series(notes, dtype=pl.String),
                 )
             )
     columns = [
         "spec", "term", "country", "fixed_effects", "n_obs", "n_treated", "n_clusters",
-        "n_treated_clusters", "n_untreated_clusters", "few_clusters",
+        "n_treated_clusters", "n_untreated_clusters", "few_clusters", "few_clusters_reason", "method",
+        "notes",
     ]  # fmt: skip
     order = {fit.spec.id: i for i, fit in enumerate(fits)}
     return (
@@ -181,6 +270,8 @@ def diagnostics_table(fits: list[SpecFit]) -> pl.DataFrame:
 
 def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int) -> list[str]:
     name = html.escape(country_name)
+    config = settings()
+    ssc = ", ".join(f"{key}={value}" for key, value in config.ssc.items())
     against = f" against its {n_peers} peer countries" if n_peers else ""
     alone = (
         f" The package holds no other country: there are no peers, so the report gives the effects for "
@@ -189,25 +280,50 @@ def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int)
         else ""
     )
     return [
-        f"Benchmarks of {name} ({focus}){against} on {n_specs} regressions "
-        "testing findings of the IPPMD Cambodia report (OECD/CDRI 2017, ch. 1), and on the descriptive "
-        f"Figures 1.5-1.7 of that chapter.{alone}",
-        "<strong>These are estimates on SYNTHETIC data. They illustrate the method and are not findings "
-        f"about {name} or any real country.</strong> The synthetic microdata contain planted relationships "
-        "of assumed size; every effect chart marks the planted size (black tick) so that the reader can see "
-        "whether the method recovers it.",
+        f"Benchmarks of {name} ({focus}){against} on {n_specs} regressions. Each tests a finding "
+        f"that {html.escape(SEED_REPORT)}, ch. 1, reported for Cambodia; the quotes are that report's "
+        f"words about Cambodia, and the text under each says what the estimate for {name} shows. "
+        f"Also the descriptive Figures 1.5-1.7 of that chapter, a fixed-effects benchmark of "
+        f"remittance costs on real data, and published country indicators.{alone}",
+        "<strong>The survey estimates are on SYNTHETIC data. They illustrate the method and are not "
+        f"findings about {name} or any real country.</strong> The synthetic microdata contain planted "
+        "relationships of assumed size; every effect chart marks the planted size (black tick) so that "
+        "the reader can see whether the method recovers it.",
         "Method: weighted least squares with the household sampling weights (a linear probability model "
-        "for yes/no outcomes, log-linear for amounts), region fixed effects (regions are nested in "
-        "countries, so country fixed effects are absorbed) and the controls listed in each spec. The pooled "
-        "model gives one effect; a second model interacts the treatment with the country, "
-        "<code>i(country, treatment)</code>, and gives each country's effect with common controls. "
-        "Standard errors are CRV1, clustered by community (the primary sampling unit), with the weights; "
-        "<strong>there is no survey-design variance (no strata, no finite-population correction)</strong>. "
-        "The peer mean is the unweighted mean of the peers' effects; its CI and the test of the focus "
-        "country against it use the covariance matrix of the interacted model. Rank 1 is the largest "
-        f"(most positive) effect. Where fewer than {FEW_CLUSTERS} communities are treated (community-level "
-        "programmes), clustered standard errors are too small: read that country's interval as optimistic.",
+        "for yes/no outcomes, log-linear for amounts; Poisson with fixed effects where zeros are kept), "
+        "region fixed effects (regions are nested in countries, so country fixed effects are absorbed) "
+        "and the controls listed in each spec. The pooled model gives one effect; a second model "
+        "interacts the treatment with the country, <code>i(country, treatment)</code>, and gives each "
+        "country's effect with common controls. Standard errors are CRV1, clustered by community (the "
+        "primary sampling unit), with the weights and pyfixest's small-sample correction set explicitly "
+        f"({html.escape(ssc)}); <strong>there is no survey-design variance (no strata, no "
+        "finite-population correction)</strong>. A country's interval and test use t(G<sub>c</sub> - 1), "
+        "G<sub>c</sub> = that country's communities in the sample; descriptive intervals t(m - 1).",
+        "Few clusters: a treatment given to whole communities (the public employment programme), or one "
+        f"with fewer than {config.few_treated_clusters} treated (or untreated) communities in a country "
+        "(threshold assumed, in models/inference.yaml), gets the wild cluster restricted bootstrap "
+        f"(Webb weights, survey weights kept, fixed effects absorbed, {config.bootstrap_draws} draws, "
+        f"seed {config.bootstrap_seed}); its interval inverts the bootstrap test and may be unbounded. "
+        "The <code>method</code> column of every row says which inference it carries; the focus-against-"
+        "peers test of such a term uses the bootstrap too.",
+        "Peers. The fixed peer mean is the simple average of the peer countries' effects (estimand: "
+        "these peers, each counted once); its interval and the test of the focus country against it "
+        "use the covariance of the interacted model. The random-effects mean (DerSimonian-Laird) treats "
+        "the peers as a draw from a population of countries: it reports tau<sup>2</sup>, Cochran's Q and "
+        "a 95% prediction interval for a typical peer. Rank 1 is the largest effect in the direction "
+        f"of the finding (the most negative effect when the finding is negative); the rank's 95% "
+        f"interval comes from {config.rank_draws:,} draws of the joint distribution of the estimates "
+        "(seeded). Multiplicity: Holm (family-wise) and Benjamini-Hochberg (false discovery rate) "
+        "adjust over the comparisons of this report, and over all country tests in estimates.csv.",
     ]
+
+
+def chart_title(spec: ModelSpec, term: str) -> str:
+    """'outcome ~ treatment (sample)': the sample from the spec title's parentheses, so that the
+    men's and the women's charts differ."""
+    sample = spec.title[spec.title.rfind("(") + 1 : spec.title.rfind(")")] if "(" in spec.title else ""
+    title = f"{spec.label(spec.model_outcome)} ~ {spec.label(term)}"
+    return f"{title} ({sample})" if sample else title
 
 
 def finding_sections(
@@ -219,10 +335,12 @@ def finding_sections(
     focus: str,
     country_name: str,
     origins: dict[str, str] | None = None,
+    footer: tuple[str, ...] = (),
 ) -> tuple[list[Section], Charts, list[str], list[list[str]]]:
-    """Per spec and treatment: a section (quote, generated text, chart), the chart spec, the
-    generated sentence and a row of the summary table. `origins` (iso3 -> synthetic/survey;
-    default: every country synthetic) labels the sentences about synthetic data."""
+    """Per spec and treatment: a section (attributed quote, what the focus's estimate shows,
+    generated text, chart), the chart spec, the generated sentence and a row of the summary
+    table. `origins` (iso3 -> synthetic/survey; default: every country synthetic) labels the
+    sentences about synthetic data."""
     origins = origins or {}
     synthetic = origins.get(focus, SYNTHETIC) != SURVEY
     name = labelled(country_name, synthetic)
@@ -232,7 +350,7 @@ def finding_sections(
     }
     compared = {(r["spec"], r["term"]): r for r in comparison.iter_rows(named=True)}
     flagged = diagnostics.filter(pl.col("few_clusters") & (pl.col("country") == focus))
-    few = set(flagged.select("spec", "term").iter_rows())
+    few = {(r["spec"], r["term"]): r["few_clusters_reason"] for r in flagged.iter_rows(named=True)}
     sections: list[Section] = []
     charts: Charts = {}
     sentences: list[str] = []
@@ -246,11 +364,18 @@ def finding_sections(
             effects = rows.filter(pl.col("country") != POOLED).with_columns(
                 planted=pl.col("country").replace_strict(sizes, default=None, return_dtype=pl.Float64)
             )
-            axis = "Effect (probability points)" if spec.scale == "probability" else "Effect (log points)"
-            name = chart_name(spec, term)
-            charts[name] = ch.effect_chart(
-                effects, focus, row.get("peer_mean"), spec.label(term), axis
-            ).to_dict()
+            probability = spec.scale == "probability"
+            axis = "Effect (percentage points)" if probability else "Effect (log points)"
+            chart = chart_name(spec, term)
+            charts[chart] = ch.effect_chart(
+                effects,
+                focus,
+                row.get("peer_mean"),
+                chart_title(spec, term),
+                axis,
+                footer,
+                factor=100.0 if probability else 1.0,
+            ).to_dict(validate=False)
             present = [c for c, n in fit.n_by_country.items() if n > 0]
             peers_synthetic = combined_origin([c for c in present if c != focus], origins) == SYNTHETIC
             sentence = finding_sentence(
@@ -262,21 +387,24 @@ def finding_sections(
             pooled_label = labelled("Pooled over all countries", pooled_synthetic)
             s = spec.scale
             paragraphs = [
+                '<span class="shows">'
+                + html.escape(shows_sentence(spec, row, country_name, synthetic=synthetic))
+                + "</span>",
                 f'<span class="finding-text">{html.escape(sentence)}</span>',
                 html.escape(planted_sentence(spec, planted_rows.get((spec.id, term, focus)))),
                 html.escape(
                     f"{pooled_label}: {fmt_effect(pooled['estimate'], s)} (95% CI "
-                    f"{fmt_effect(pooled['ci_low'], s, False)} to {fmt_effect(pooled['ci_high'], s)}), "
+                    f"{fmt_interval(pooled['ci_low'], pooled['ci_high'], s)}, {pooled['method']}), "
                     f"n = {pooled['n_obs']:,}. Outcome: {spec.label(spec.model_outcome)}; sample: "
                     f"{spec.sample}; controls: {', '.join(spec.controls) or 'none'}; fixed effects: "
-                    f"{' + '.join(fit.fixed_effects)}."
+                    f"{' + '.join(fit.fixed_effects)}; estimator: {spec.estimator}."
                 ),
             ]
             if (spec.id, term) in few:
                 paragraphs.append(
                     html.escape(
-                        f"Caution: fewer than {FEW_CLUSTERS} communities in {name} are treated (or "
-                        "untreated); its clustered standard error is unreliable (too small)."
+                        f"Few clusters in {name}: {few[(spec.id, term)]}. CRV1 standard errors are too "
+                        f"small there; the interval and tests use {row.get('focus_method')}."
                     )
                 )
             if spec.note:
@@ -284,37 +412,87 @@ def finding_sections(
             heading = spec.title + (f": {spec.label(term)}" if len(spec.treatments) > 1 else "")
             sections.append(
                 Section(
-                    heading, paragraphs, quote=spec.finding, source=spec.source or None, chart=name, level=3
+                    heading,
+                    paragraphs,
+                    quote=spec.finding,
+                    quote_intro=f"{SEED_REPORT[0].upper()}{SEED_REPORT[1:]} found (about Cambodia):",
+                    source=spec.source or None,
+                    chart=chart,
+                    level=3,
                 )
             )
+            no_rank = row.get("rank") is None
             summary.append(
                 [
-                    f"{spec.label(spec.model_outcome)} ~ {spec.label(term)}",
+                    f"{spec.label(spec.model_outcome)} ~ {spec.label(term)}"
+                    + (" (Poisson)" if spec.estimator == "poisson" else ""),
                     fmt_effect(row.get("focus_estimate"), s),
-                    f"{fmt_effect(row.get('focus_ci_low'), s, False)} to "
-                    f"{fmt_effect(row.get('focus_ci_high'), s, False)}",
-                    "n/a (no peers)" if row.get("rank") is None else f"{row['rank']} of {row['n_ranked']}",
+                    fmt_interval(row.get("focus_ci_low"), row.get("focus_ci_high"), s),
+                    "CRV1" if str(row.get("focus_method") or "").startswith("CRV1") else "WCR bootstrap",
+                    "n/a (no peers)"
+                    if no_rank
+                    else f"{row['rank']} of {row['n_ranked']} [{row['rank_low']}-{row['rank_high']}]",
                     fmt_effect(row.get("peer_mean"), s),
+                    fmt_effect(row.get("peer_mean_re"), s),
                     fmt_p(row.get("difference_p_value")),
+                    fmt_p(row.get("p_holm")),
                 ]
             )
     return sections, charts, sentences, summary
 
 
+def multiplicity_paragraph(
+    comparison: pl.DataFrame, fits: list[SpecFit], country_name: str, synthetic: bool
+) -> str:
+    """Which focus-against-peers differences, and which focus effects, survive Holm and BH at 5%."""
+    labels = {
+        (fit.spec.id, term): f"{fit.spec.label(fit.spec.model_outcome)} ~ {fit.spec.label(term)}"
+        + (" (Poisson)" if fit.spec.estimator == "poisson" else "")
+        for fit in fits
+        for term in fit.spec.treatments
+    }
+    name = labelled(country_name, synthetic)
+
+    def survivors(column: str) -> list[str]:
+        kept = comparison.filter(pl.col(column).is_not_null() & (pl.col(column) < 0.05))
+        return [labels[(r["spec"], r["term"])] for r in kept.iter_rows(named=True)]
+
+    tested = comparison.filter(pl.col("difference_p_value").is_not_null()).height
+    parts = []
+    for what, prefix in (("difference from the peer mean", ""), ("effect against zero", "focus_")):
+        holm_kept, bh_kept = survivors(f"{prefix}p_holm"), survivors(f"{prefix}q_bh")
+        family = tested if not prefix else comparison.filter(pl.col("focus_p_value").is_not_null()).height
+        parts.append(
+            f"Of the {family} tests of the {what} of {name}, {len(holm_kept)} survive Holm's adjustment "
+            f"at 5% ({', '.join(holm_kept) or 'none'}) and {len(bh_kept)} the Benjamini-Hochberg false "
+            f"discovery rate at 5% ({', '.join(bh_kept) or 'none'})."
+        )
+    return " ".join(parts)
+
+
 def descriptive_sections(
-    shares: pl.DataFrame, focus: str, country_name: str, synthetic: bool = True
+    shares: pl.DataFrame, focus: str, country_name: str, synthetic: bool = True, footer: tuple[str, ...] = ()
 ) -> tuple[list[Section], Charts]:
     sections: list[Section] = []
     charts: Charts = {}
     for key, figure in figure_definitions().items():
         subset = shares.filter(pl.col("figure") == key)
         title = f"{figure['seed_figure']}: {figure['title']}"
-        charts[key] = ch.share_chart(subset, focus, title, figure["measure"]).to_dict()
-        paragraphs = [html.escape(figure["measure"] + "; weighted, 95% CI clustered by community.")]
+        charts[key] = ch.share_chart(subset, focus, title, figure["measure"], footer).to_dict(validate=False)
+        paragraphs = [
+            html.escape(
+                figure["measure"] + "; weighted, 95% CI t(m - 1) with m the communities in the cell, "
+                "clustered by community."
+            )
+        ]
         sentences = descriptive_sentences(subset, focus, country_name, synthetic=synthetic)
         paragraphs += [html.escape(s) for s in sentences]
         sections.append(Section(title, paragraphs, chart=key, level=3))
     return sections, charts
+
+
+def real_footer(source: str, vintage: str) -> tuple[str, ...]:
+    return ("REAL DATA (published figures, not synthetic).", f"Source: {source}; vintage {vintage}.")
 
 
 def indicator_sections(
@@ -343,37 +521,236 @@ def indicator_sections(
         if current["value"].is_null().all():
             sections.append(Section(f"{heading}: no data in the package", level=3, css_class="skipped"))
             continue
-        chart = (
-            ch.cost_chart(frame, focus, SDG_TARGET) if target is not None else ch.stock_chart(frame, focus)
+        sourced = current.drop_nulls("source")
+        known = sources()
+        names = {
+            known[i].producer + ", " + known[i].title if i in known else i
+            for i in sourced["source"].to_list()
+        }
+        footer = real_footer(
+            "; ".join(sorted(names)) or "package country_indicators",
+            "; ".join(sorted(set(sourced["vintage"].drop_nulls().to_list()))) or "not stated",
         )
-        charts[key] = chart.to_dict()
+        chart = (
+            ch.cost_chart(frame, focus, SDG_TARGET, footer)
+            if target is not None
+            else ch.stock_chart(frame, focus, footer)
+        )
+        charts[key] = chart.to_dict(validate=False)
         sentences = indicator_sentences(current, focus, country_name, target)
         sections.append(Section(heading, [html.escape(s) for s in sentences], chart=key, level=3))
     return sections, charts
 
 
-def _files_paragraph(has_planted: bool) -> str:
+def cost_benchmark_sections(
+    bench: CostBenchmark | None, skipped: str | None, focus: str, country_name: str, names: dict[str, str]
+) -> tuple[list[Section], Charts]:
+    """The real-data fixed-effects benchmark of remittance costs (or why it was skipped)."""
+    heading = "Remittance costs by corridor: fixed-effects benchmark (REAL data)"
+    if bench is None:
+        return [Section(heading, [html.escape(skipped or "Skipped.")], level=3, css_class="skipped")], {}
+    footer = real_footer(bench.source, bench.vintage)
+    none = [names.get(c, c) for c in bench.without_corridor]
+    missing = (
+        f" {', '.join(none)} {'has' if len(none) == 1 else 'have'} no corridor in the file: no estimate, "
+        "never imputed."
+        if none
+        else ""
+    )
+    paragraphs = [
+        "<strong>REAL data</strong>: "
+        + html.escape(
+            f"{bench.source}, vintage {bench.vintage}; {bench.n_obs:,} corridor-quarters, "
+            f"{bench.n_corridors} corridors, {bench.n_receivers} receiving and {bench.n_senders} sending "
+            f"countries, {bench.periods[0]}-{bench.periods[1]}: every corridor of the file."
+        ),
+        html.escape(
+            "Model (pyfixest): cost of sending USD 200 (% of the amount sent) ~ receiving-country effects "
+            "| sending-country + quarter fixed effects. Weighting: none; each priced corridor-quarter "
+            "counts once (a corridor priced in more quarters weighs more; no volume weights). Standard "
+            "errors CRV1 clustered by corridor. Effects are in percentage points of the amount sent, "
+            "against the mean of all receiving countries; the premium compares costs for the same "
+            "sender and quarter." + missing
+        ),
+    ]
+    comparison = bench.comparison
+    charts: Charts = {}
+    if comparison:
+        c = comparison
+        rank = (
+            f"rank {c['rank']} of {c['n_ranked']} (95% interval {c['rank_low']}-{c['rank_high']}; "
+            "1 = the most expensive)"
+        )
+        text = (
+            f"{country_name} (REAL data): premium over the peer mean {c['difference']:+.2f} pp of the amount "
+            f"sent (95% CI {c['difference_ci_low']:+.2f} to {c['difference_ci_high']:+.2f}, {c['method']}; "
+            f"{fmt_p(c['difference_p_value'])}), {rank}; fixed peer mean {c['peer_mean']:+.2f} pp "
+            f"(95% CI {c['peer_mean_ci_low']:+.2f} to {c['peer_mean_ci_high']:+.2f}), random-effects peer "
+            f"mean {c['peer_mean_re']:+.2f} pp (tau2 = {c['tau2']:.2f}; Cochran's Q = {c['cochran_q']:.1f}, "
+            f"{fmt_p(c['cochran_q_p_value'])}; a typical peer: {c['prediction_low']:+.2f} to "
+            f"{c['prediction_high']:+.2f} pp)."
+        )
+        text += (
+            f" Unadjusted (the simple mean of its corridor-quarters), remitting to {country_name} costs "
+            f"{c['focus_raw_mean_cost']:.2f}% of the amount sent, rank {c['raw_rank']} of {c['n_ranked']}: "
+            "the premium compares it with its peers for the same sender and quarter instead."
+        )
+        if c.get("bootstrap_method"):
+
+            def bound(value: float) -> str:
+                return "unbounded" if math.isinf(value) else f"{value:+.2f}"
+
+            text += (
+                f" With {c['focus_corridors']} corridor(s) to {country_name}, the {c['bootstrap_method']} "
+                f"gives {fmt_p(c['bootstrap_p_value'])} and a 95% interval {bound(c['bootstrap_ci_low'])} to "
+                f"{bound(c['bootstrap_ci_high'])} pp of the amount sent"
+            )
+            width = c["bootstrap_ci_high"] - c["bootstrap_ci_low"]
+            if width > 1.5 * (c["difference_ci_high"] - c["difference_ci_low"]):
+                text += ", far wider: read the CRV1 interval as optimistic."
+            else:
+                text += ", close to the CRV1 interval."
+        paragraphs.append(f'<span class="finding-text">{html.escape(text)}</span>')
+        pairs = bench.pairs
+        kept = pairs.filter(pl.col("p_holm") < 0.05)["peer"].to_list()
+        paragraphs.append(
+            html.escape(
+                f"{country_name} against each of its {pairs.height} peers: {len(kept)} of the differences "
+                f"survive Holm's adjustment at 5% ({', '.join(kept) or 'none'})."
+            )
+        )
+        charts["remittance_cost_premium"] = ch.premium_chart(
+            bench.countries, focus, c["peer_mean"], footer
+        ).to_dict(validate=False)
+    for note in bench.notes:
+        paragraphs.append(html.escape(f"Note: {note}"))
+    table = None
+    if bench.pairs.height:
+        table = html_table(
+            ["Peer", "Difference (pp)", "95% CI", "p", "Holm p", "BH q"],
+            [
+                [
+                    r["peer"],
+                    f"{r['difference']:+.2f}",
+                    f"{r['ci_low']:+.2f} to {r['ci_high']:+.2f}",
+                    fmt_p(r["p_value"]),
+                    fmt_p(r["p_holm"]),
+                    fmt_p(r["q_bh"]),
+                ]
+                for r in bench.pairs.iter_rows(named=True)
+            ],
+        )
+    chart = "remittance_cost_premium" if charts else None
+    return [Section(heading, paragraphs, table_html=table, chart=chart, level=3)], charts
+
+
+def diagnostics_section(fits: list[SpecFit], extra: list[Message]) -> Section:
+    """Library warnings in our words, and where the few-cluster rule applied."""
+    messages = [m for fit in fits for m in fit.messages] + extra
+    rows = [[m.spec, m.model, m.country or "all", m.kind, m.text] for m in messages]
+    few = sum(len(fit.few_clusters) for fit in fits)
+    paragraphs = [
+        html.escape(
+            f"{len(messages)} warning(s) raised while fitting, each turned into a note here and in "
+            f"diagnostics.csv (nothing printed raw); the few-cluster rule applies to {few} country-terms "
+            "(diagnostics.csv, columns few_clusters_reason and method)."
+        )
+    ]
+    table = html_table(["Spec", "Model", "Country", "Kind", "Note"], rows) if rows else None
+    return Section("Diagnostics", paragraphs, table_html=table, level=2)
+
+
+def _files_paragraph(has_planted: bool, has_costs: bool) -> str:
     planted = "<a href='planted.csv'>planted.csv</a>, " if has_planted else ""
+    costs = (
+        "; real-data remittance costs in "
+        "<a href='remittance_cost_effects.csv'>remittance_cost_effects.csv</a>, "
+        "<a href='remittance_cost_pairs.csv'>remittance_cost_pairs.csv</a> and "
+        "<a href='remittance_cost_comparison.csv'>remittance_cost_comparison.csv</a>"
+        if has_costs
+        else ""
+    )
     return (
-        "Estimates: <a href='estimates.csv'>estimates.csv</a> (pooled rows have country ALL), "
-        "<a href='comparison.csv'>comparison.csv</a> (focus against peers), "
+        "Estimates: <a href='estimates.csv'>estimates.csv</a> (pooled rows have country ALL; "
+        "<code>method</code> names each row's inference: <code>std_error</code> is CRV1 on every row, "
+        "bootstrap rows take their p-value and interval from the bootstrap and have no df; "
+        "<code>p_holm</code>/<code>q_bh</code> adjust "
+        "over all country rows, and separately over the pooled rows), "
+        "<a href='comparison.csv'>comparison.csv</a> (focus against peers; <code>rank_low</code>-"
+        "<code>rank_high</code> is the rank's 95% interval, rank 1 = the largest effect in the "
+        "direction of the finding; <code>p_holm</code>/<code>q_bh</code> adjust the difference tests "
+        "of this report, <code>focus_p_holm</code>/<code>focus_q_bh</code> its effects against zero), "
         f"<a href='diagnostics.csv'>diagnostics.csv</a>, {planted}"
         "<a href='descriptives.csv'>descriptives.csv</a>; regression tables in "
         "<a href='tables/regression_tables.md'>Markdown</a>, "
         "<a href='tables/regression_tables.html'>HTML</a> and "
-        "<a href='tables/regression_tables.tex'>LaTeX</a>; charts as PNG and SVG in charts/."
+        f"<a href='tables/regression_tables.tex'>LaTeX</a>; charts as PNG and SVG in charts/{costs}."
     )
 
 
-def run_benchmark(package_dir: Path, focus: str = "KHM", out_dir: Path | None = None) -> dict[str, Any]:
+def _stamp_paragraph(stamp: dict[str, str]) -> str:
+    return html.escape(
+        f"ippmd {stamp['ippmd_version']}; package version {stamp['package_version']}, data hash "
+        f"{stamp['data_hash']} (SHA-256 over the resource hashes in datapackage.json), synthetic seed "
+        f"{stamp['package_seed']} at scale {stamp['package_scale']}; bootstrap seed "
+        f"{stamp['bootstrap_seed']}, "
+        f"rank-draw seed {stamp['rank_seed']}; report date {stamp['date']}."
+    )
+
+
+def cost_outputs(bench: CostBenchmark | None) -> dict[str, pl.DataFrame]:
+    """The real-data CSVs, each with data_origin 'real', source and vintage columns."""
+    if bench is None:
+        return {}
+    label = {"data_origin": pl.lit("real"), "source": pl.lit(bench.source), "vintage": pl.lit(bench.vintage)}
+    outputs = {
+        "remittance_cost_effects": bench.countries.with_columns(**label),
+        "remittance_cost_pairs": bench.pairs.with_columns(**label),
+    }
+    if bench.comparison:
+        outputs["remittance_cost_comparison"] = pl.DataFrame([bench.comparison]).with_columns(**label)
+    return outputs
+
+
+def run_benchmark(
+    package_dir: Path,
+    focus: str = "KHM",
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+    external_dir: Path | None = None,
+) -> dict[str, Any]:
     """Benchmark `focus` (ISO3) against the other package countries; write everything into
-    out_dir (default reports/<focus>). Returns the paths written (`files`), the generated
-    sentences (`findings`), `n_charts`, whether country indicators were found, and timings."""
+    out_dir (default reports/<focus>). `progress` is told each step; `external_dir` holds the
+    original public files (default ../shared/data/external). Returns the paths written
+    (`files`), the generated sentences (`findings`), the summary rows (`summary`), `n_charts`,
+    whether country indicators were found, the provenance stamp and timings."""
+    with warnings.catch_warnings(record=True) as caught, ThreadPoolExecutor(max_workers=2) as pool:
+        warnings.simplefilter("always")
+        bundle = pool.submit(vega_bundle)  # the report's JavaScript, built while the models fit
+        result = _run_benchmark(
+            package_dir, focus, out_dir, progress or (lambda _step: None), external_dir, caught, pool
+        )
+        bundle.result()
+    return result
+
+
+def _run_benchmark(
+    package_dir: Path,
+    focus: str,
+    out_dir: Path | None,
+    progress: Progress,
+    external_dir: Path | None,
+    caught: list[warnings.WarningMessage],
+    pool: ThreadPoolExecutor,
+) -> dict[str, Any]:
     started = time.perf_counter()
     focus = focus.strip().upper()
     out_dir = Path(out_dir) if out_dir is not None else Path("reports") / focus
     timings: dict[str, float] = {}
+    progress("checking specs")
+    specs = load_specs()  # checked first: a broken spec fails before any data are read
 
+    progress("loading the package")
     data = PackageData.load(Path(package_dir))
     if focus not in data.countries:
         known = ", ".join(data.countries)
@@ -393,24 +770,34 @@ def run_benchmark(package_dir: Path, focus: str = "KHM", out_dir: Path | None = 
     country_name = data.country_names.get(focus, focus)
     origins = country_origins(data)
     synthetic = {c for c, origin in origins.items() if origin == SYNTHETIC}
+    stamp = provenance(data)
+    footer = synthetic_footer(stamp)
     timings["load"] = time.perf_counter() - started
 
     tick = time.perf_counter()
+    progress("loading pyfixest")
     import pyfixest.estimation  # noqa: F401  (pyfixest imports lazily: load it outside the fit timing)
 
     timings["import_pyfixest"] = time.perf_counter() - tick
-    specs = load_specs()
     tick = time.perf_counter()
+    progress(f"fitting {len(specs)} specs (with the wild bootstrap where clusters are few)")
     fits = fit_all(data, specs)
     timings["fit"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
+    progress("inference: intervals, ranks, peer means, multiplicity")
     estimates = estimates_table(fits)
     comparison = comparison_table(fits, focus)
     planted = planted_table(fits, synthetic) if synthetic else None
     diagnostics = diagnostics_table(fits)
+    timings["inference"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    progress("descriptive figures and country indicators")
     shares = figure_shares(data)
     indicators = indicator_benchmarks(data, focus)
+    progress("remittance costs: fixed effects on the real RPW corridors")
+    costs, skipped = try_cost_benchmark(data.countries, focus, external_dir)
+    timings["remittance_costs"] = costs.seconds if costs is not None else 0.0
     outputs = {
         "estimates": estimates,
         "comparison": comparison,
@@ -418,7 +805,22 @@ def run_benchmark(package_dir: Path, focus: str = "KHM", out_dir: Path | None = 
         "planted": planted,
         "descriptives": shares,
         "country_indicators": indicators,
+        **cost_outputs(costs),
     }
+    timings["figures"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    focus_synthetic = focus in synthetic
+    found, effect_charts, sentences, summary = finding_sections(
+        fits, estimates, comparison, planted, diagnostics, focus, country_name, origins, footer
+    )
+    described, share_charts = descriptive_sections(shares, focus, country_name, focus_synthetic, footer)
+    indicated, indicator_charts = indicator_sections(indicators, focus, country_name)
+    costed, cost_charts = cost_benchmark_sections(costs, skipped, focus, country_name, data.country_names)
+    charts = {**effect_charts, **share_charts, **cost_charts, **indicator_charts}
+    progress(f"rendering {len(charts)} charts (SVG, PNG at {PNG_SCALE}x) and writing tables")
+    jobs = start_charts(pool, charts, out_dir / "charts")
+
     pooled_origins = model_origins(fits, origins)
     files = {
         name: write_csv(
@@ -431,48 +833,57 @@ def run_benchmark(package_dir: Path, focus: str = "KHM", out_dir: Path | None = 
     tables = write_regression_tables(fits, out_dir / "tables")
     files.update({f"regression_tables_{fmt}": path for fmt, path in tables.items()})
     timings["tables"] = time.perf_counter() - tick
-
     tick = time.perf_counter()
-    found, effect_charts, sentences, summary = finding_sections(
-        fits, estimates, comparison, planted, diagnostics, focus, country_name, origins
-    )
-    described, share_charts = descriptive_sections(shares, focus, country_name, focus in synthetic)
-    indicated, indicator_charts = indicator_sections(indicators, focus, country_name)
-    charts = {**effect_charts, **share_charts, **indicator_charts}
-    for name, spec in charts.items():
-        for fmt, path in save_chart(spec, name, out_dir / "charts").items():
-            files[f"chart_{name}_{fmt}"] = path
+    files.update(finish_charts(jobs))
     timings["charts"] = time.perf_counter() - tick
 
     header = [
         "Finding (outcome ~ treatment)",
         f"{focus} effect",
         "95% CI",
-        "Rank",
-        "Peer mean",
+        "Method",
+        "Rank [95% interval]",
+        "Fixed peer mean",
+        "Random-effects peer mean",
         "Difference p",
+        "Holm p",
     ]
     n_peers = len(data.countries) - 1
+    leftover = [
+        Message("benchmark", "report", "", w.category.__name__, " ".join(str(w.message).split())[:300])
+        for w in caught
+    ]
     sections = [
         Section(
             "About this report",
             method_paragraphs(country_name, focus, len(specs), n_peers),
             css_class="method",
         ),
+        Section("Provenance", [_stamp_paragraph(stamp)], css_class="method"),
         Section(
-            f"Summary: {country_name} against its peers (SYNTHETIC data)",
-            ["Effects in percentage points (pp) for yes/no outcomes, log points for amounts."],
+            f"Summary: {labelled(country_name, focus_synthetic)} against its peers (SYNTHETIC data)",
+            [
+                html.escape(
+                    "Effects in percentage points (pp) for yes/no outcomes, log points for amounts. Rank 1 "
+                    "= the largest effect in the direction of the finding; in brackets its 95% interval."
+                ),
+                html.escape(multiplicity_paragraph(comparison, fits, country_name, focus_synthetic)),
+            ],
             table_html=html_table(header, summary),
         ),
-        Section("Regression benchmarks"),
+        Section("Regression benchmarks (SYNTHETIC data)"),
         *found,
-        Section("Descriptive benchmarks (seed Figures 1.5-1.7)"),
+        Section("Descriptive benchmarks (seed Figures 1.5-1.7, SYNTHETIC data)"),
         *described,
+        Section("Remittance costs on real data"),
+        *costed,
         Section("Country indicators (published data, not synthetic)"),
         *indicated,
-        Section("Files", [_files_paragraph(planted is not None)]),
+        diagnostics_section(fits, leftover),
+        Section("Files", [_files_paragraph(planted is not None, costs is not None)]),
     ]
     title = f"IPPMD cross-country benchmarks: {country_name} ({focus}) and its peers (SYNTHETIC DATA)"
+    progress("writing report.html")
     files["report"] = out_dir / "report.html"
     files["report"].write_text(render_report(title, SYNTHETIC_NOTICE, sections, charts), encoding="utf-8")
     remove_stale(out_dir, files)
@@ -485,6 +896,9 @@ def run_benchmark(package_dir: Path, focus: str = "KHM", out_dir: Path | None = 
         "n_specs": len(specs),
         "n_charts": len(charts),
         "findings": sentences,
+        "summary": [dict(zip(header, row, strict=True)) for row in summary],
         "country_indicators": indicators is not None,
+        "remittance_costs": costs is not None,
+        "provenance": stamp,
         "timings": timings,
     }

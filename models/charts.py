@@ -3,6 +3,11 @@
 Charts are plain Vega-Lite specs: the same object is saved as PNG and SVG (through vl-convert)
 and embedded in the offline report. No selections or generated names, so the specs, and the
 files made from them, are identical for the same inputs.
+
+Every chart stands alone when exported: the title says outcome ~ treatment (or the measure), the
+subtitle says whether the data are SYNTHETIC or REAL and gives the source (`footer` lines passed
+in by the report: package version and data hash, or the original file and its vintage); effects
+on yes/no outcomes are drawn in percentage points, as the text gives them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,33 @@ PEER_MEAN_COLOUR = "#e67e22"
 FONT = "DejaVu Sans, Arial, sans-serif"
 PLANTED_NOTE = "Dot: estimate; line: 95% CI; black tick: planted size in the synthetic data."
 NOT_PLANTED_NOTE = "Dot: estimate; line: 95% CI. No effect is planted at this level in the synthetic data."
+LABEL_GAP_PX = 12  # least vertical distance between two end-of-line labels (assumed legible)
+
+
+def dodge(values: list[float], gap: float) -> list[float]:
+    """Label positions near `values` with at least `gap` between any two (same order): labels of
+    lines that end close together (e.g. MAR and CRI) would otherwise print over each other.
+    Overlapping labels form a group spaced by `gap` around its members' mean; groups that then
+    overlap merge, until none do. A label with room stays where its line ends."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    groups: list[list[int]] = []  # runs of indices into `order`
+
+    def span(group: list[int]) -> tuple[float, float]:
+        centre = sum(values[order[k]] for k in group) / len(group)
+        low = centre - gap * (len(group) - 1) / 2
+        return low, low + gap * (len(group) - 1)
+
+    for k in range(len(order)):
+        groups.append([k])
+        while len(groups) > 1 and span(groups[-1])[0] < span(groups[-2])[1] + gap - 1e-12:
+            last = groups.pop()
+            groups[-1] += last
+    out = [0.0] * len(values)
+    for group in groups:
+        low, _ = span(group)
+        for position, k in enumerate(group):
+            out[order[k]] = low + gap * position
+    return out
 
 
 def _records(frame: pl.DataFrame, digits: int = 6) -> list[dict[str, Any]]:
@@ -34,7 +66,9 @@ def _configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     return chart.configure(font=FONT).configure_view(stroke=None).configure_title(anchor="start")
 
 
-def share_chart(shares: pl.DataFrame, focus: str, title: str, measure: str) -> alt.TopLevelMixin:
+def share_chart(
+    shares: pl.DataFrame, focus: str, title: str, measure: str, footer: tuple[str, ...] = ()
+) -> alt.TopLevelMixin:
     """Grouped bars of weighted shares with 95% CIs, one facet per panel, focus opaque."""
     data = alt.Data(
         values=_records(shares.select("country", "panel", "group", "estimate", "ci_low", "ci_high", "n"))
@@ -78,7 +112,8 @@ def share_chart(shares: pl.DataFrame, focus: str, title: str, measure: str) -> a
             title,
             subtitle=[
                 measure,
-                f"Weighted, 95% CI clustered by community; focus country {focus} in full colour.",
+                f"Weighted, 95% CI t(m-1) with m communities; focus country {focus} in full colour.",
+                *footer,
             ],
         )
     )
@@ -86,12 +121,28 @@ def share_chart(shares: pl.DataFrame, focus: str, title: str, measure: str) -> a
 
 
 def effect_chart(
-    effects: pl.DataFrame, focus: str, peer_mean: float | None, title: str, axis_title: str
+    effects: pl.DataFrame,
+    focus: str,
+    peer_mean: float | None,
+    title: str,
+    axis_title: str,
+    footer: tuple[str, ...] = (),
+    factor: float = 1.0,
 ) -> alt.TopLevelMixin:
     """Dot-and-whisker of the country effects (sorted by size) with the peer mean, zero, and the
-    planted size of the synthetic data as a black tick."""
+    planted size of the synthetic data as a black tick. `factor` converts to the axis unit (100
+    for percentage points); an unbounded bootstrap interval is drawn to the plot's edge."""
     frame = effects.select("country", "estimate", "ci_low", "ci_high", "planted").with_columns(
-        role=pl.when(pl.col("country") == focus).then(pl.lit(focus)).otherwise(pl.lit("peers"))
+        (pl.col(c) * factor) for c in ("estimate", "ci_low", "ci_high", "planted")
+    )
+    finite = pl.concat([frame["estimate"], frame["ci_low"], frame["ci_high"]]).filter(
+        pl.concat([frame["estimate"], frame["ci_low"], frame["ci_high"]]).is_finite()
+    )
+    span = float(finite.abs().max() or 1.0) * 1.5
+    frame = frame.with_columns(
+        pl.col("ci_low").clip(-span, span),
+        pl.col("ci_high").clip(-span, span),
+        role=pl.when(pl.col("country") == focus).then(pl.lit(focus)).otherwise(pl.lit("peers")),
     )
     data = alt.Data(values=_records(frame))
     roles = alt.Scale(domain=[focus, "peers"], range=[FOCUS_COLOUR, PEER_COLOUR])
@@ -104,7 +155,7 @@ def effect_chart(
     )
     base = alt.Chart(data).encode(y=y)
     interval = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("ci_low:Q", title=axis_title),
+        x=alt.X("ci_low:Q", title=axis_title, axis=alt.Axis(labelOverlap=True)),
         x2="ci_high:Q",
         color=alt.Color("role:N", scale=roles, legend=None),
     )
@@ -113,16 +164,16 @@ def effect_chart(
         color=colour,
         tooltip=[
             alt.Tooltip("country:N"),
-            alt.Tooltip("estimate:Q", format=".3f"),
-            alt.Tooltip("ci_low:Q", format=".3f", title="95% CI low"),
-            alt.Tooltip("ci_high:Q", format=".3f", title="95% CI high"),
-            alt.Tooltip("planted:Q", format=".3f", title="planted (synthetic)"),
+            alt.Tooltip("estimate:Q", format=".2f"),
+            alt.Tooltip("ci_low:Q", format=".2f", title="95% CI low"),
+            alt.Tooltip("ci_high:Q", format=".2f", title="95% CI high"),
+            alt.Tooltip("planted:Q", format=".2f", title="planted (synthetic)"),
         ],
     )
     planted = base.mark_tick(color="black", thickness=2, size=14).encode(x="planted:Q")
     references = [{"x": 0.0, "what": "zero"}]
     if peer_mean is not None:
-        references.append({"x": round(float(peer_mean), 6), "what": "peer mean"})
+        references.append({"x": round(float(peer_mean) * factor, 6), "what": "peer mean"})
     lines = (
         alt.Chart(alt.Data(values=references))
         .mark_rule(strokeDash=[5, 3])
@@ -135,35 +186,62 @@ def effect_chart(
             ),
         )
     )
+    note = PLANTED_NOTE if frame["planted"].is_not_null().any() else NOT_PLANTED_NOTE
     chart = (
         alt.layer(lines, interval, point, planted)
         .resolve_scale(color="independent")
         .properties(
             width=420,
             height=alt.Step(18),
-            title=alt.TitleParams(
-                title,
-                subtitle=[PLANTED_NOTE if frame["planted"].is_not_null().any() else NOT_PLANTED_NOTE],
-            ),
+            title=alt.TitleParams(title, subtitle=[note, *footer]),
         )
     )
     return _configure(chart)
 
 
-def cost_chart(costs: pl.DataFrame, focus: str, target: float) -> alt.TopLevelMixin:
+def premium_chart(
+    costs: pl.DataFrame, focus: str, peer_mean: float | None, footer: tuple[str, ...] = ()
+) -> alt.TopLevelMixin:
+    """Receiving-country cost effects (pp of the amount sent, against the mean receiver) with
+    their 95% CIs, for the package countries with a corridor."""
+    frame = costs.filter(pl.col("estimate").is_not_null())
+    effects = frame.select("country", "estimate", "ci_low", "ci_high", planted=pl.lit(None, dtype=pl.Float64))
+    chart = effect_chart(
+        effects,
+        focus,
+        peer_mean,
+        "Cost of remitting USD 200 ~ receiving country (sender and quarter fixed effects)",
+        "Cost effect (percentage points of the amount sent)",
+        footer,
+    )
+    chart.title = alt.TitleParams(
+        chart.title.text,
+        subtitle=["Dot: estimate; line: 95% CI, CRV1 clustered by corridor.", *footer],
+    )
+    return chart
+
+
+def cost_chart(
+    costs: pl.DataFrame, focus: str, target: float, footer: tuple[str, ...] = ()
+) -> alt.TopLevelMixin:
     """Cost of sending USD 200 (% of the amount) per country and year against the SDG target;
-    countries labelled at the reference period."""
+    countries labelled at the reference period, labels moved apart where lines end close."""
     frame = costs.filter(pl.col("value").is_not_null()).with_columns(
         role=pl.when(pl.col("country") == focus).then(pl.lit(focus)).otherwise(pl.lit("peers"))
     )
     frame = frame.select("country", "period", "value", "role", "reference")
+    height = 260
+    top = max(float(frame["value"].max() or 1.0), target) * 1.05
+    at_reference = frame.filter(pl.col("reference"))
+    positions = dodge(at_reference["value"].to_list(), LABEL_GAP_PX * top / height)
+    label_rows = at_reference.with_columns(label_y=pl.Series(positions, dtype=pl.Float64))
     reference = costs.filter(pl.col("reference"))["period"].drop_nulls().first() or ""
     data = alt.Data(values=_records(frame))
     roles = alt.Scale(domain=[focus, "peers"], range=[FOCUS_COLOUR, PEER_COLOUR])
     periods = sorted(frame["period"].unique().to_list())
     base = alt.Chart(data).encode(
         x=alt.X("period:O", title=None, sort=periods, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("value:Q", title="% of USD 200 sent", scale=alt.Scale(zero=True)),
+        y=alt.Y("value:Q", title="% of USD 200 sent", scale=alt.Scale(domain=[0, top])),
         detail="country:N",
         color=alt.Color("role:N", scale=roles, legend=alt.Legend(title=None, orient="right")),
     )
@@ -175,9 +253,14 @@ def cost_chart(costs: pl.DataFrame, focus: str, target: float) -> alt.TopLevelMi
         tooltip=[alt.Tooltip("country:N"), alt.Tooltip("period:N"), alt.Tooltip("value:Q", format=".2f")]
     )
     labels = (
-        base.mark_text(align="left", dx=5, fontSize=10)
-        .encode(text="country:N")
-        .transform_filter(alt.datum.reference == True)  # noqa: E712 (a Vega expression)
+        alt.Chart(alt.Data(values=_records(label_rows)))
+        .mark_text(align="left", dx=6, fontSize=10)
+        .encode(
+            x=alt.X("period:O", sort=periods),
+            y=alt.Y("label_y:Q", scale=alt.Scale(domain=[0, top])),
+            text="country:N",
+            color=alt.Color("role:N", scale=roles, legend=None),
+        )
     )
     goal = [{"y": target, "label": f"SDG target {target:g}%"}]
     line = alt.Chart(alt.Data(values=goal)).mark_rule(color="black", strokeDash=[5, 3]).encode(y="y:Q")
@@ -188,19 +271,20 @@ def cost_chart(costs: pl.DataFrame, focus: str, target: float) -> alt.TopLevelMi
     )
     chart = alt.layer(lines, points, labels, line, text).properties(
         width=560,
-        height=260,
+        height=height,
         title=alt.TitleParams(
             "Cost of remitting USD 200 to each country",
             subtitle=[
                 f"Average total cost, % of the amount sent, by year; labels at {reference};"
-                " dashed: SDG target."
+                " dashed: SDG target.",
+                *footer,
             ],
         ),
     )
     return _configure(chart)
 
 
-def stock_chart(stocks: pl.DataFrame, focus: str) -> alt.TopLevelMixin:
+def stock_chart(stocks: pl.DataFrame, focus: str, footer: tuple[str, ...] = ()) -> alt.TopLevelMixin:
     """Emigrant and immigrant stocks as % of the population, per country."""
     labels = {"emigrant_stock_share": "Emigrants", "immigrant_stock_share": "Immigrants"}
     frame = (
@@ -229,7 +313,7 @@ def stock_chart(stocks: pl.DataFrame, focus: str) -> alt.TopLevelMixin:
             width=520,
             height=220,
             title=alt.TitleParams(
-                "Emigrant and immigrant stocks", subtitle=[f"% of the population, {period}."]
+                "Emigrant and immigrant stocks", subtitle=[f"% of the population, {period}.", *footer]
             ),
         )
     )

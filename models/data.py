@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from ippmd.models.spec import JOIN_KEYS, ModelSpec, SpecError
+from ippmd.models.frames import join_tables
+from ippmd.models.spec import ModelSpec, SpecError
 
 MICRODATA = ("countries", "communities", "households", "persons")
 NULL_MARKERS = ["", "NIU"]
@@ -80,17 +81,7 @@ class PackageData:
         communities); a column already present on the left is kept from the left."""
         key = (unit, tuple(joins))
         if key not in self._joined:
-            frame = self.tables[unit]
-            for other in ("households", "communities"):
-                if other not in joins:
-                    continue
-                on = JOIN_KEYS[other]
-                if on not in frame.columns:
-                    raise SpecError(f"cannot join {other} onto {unit}: no {on} (join households first)")
-                right = self.tables[other]
-                right = right.drop([c for c in right.columns if c in frame.columns and c != on])
-                frame = frame.join(right, on=on, how="left")
-            self._joined[key] = frame
+            self._joined[key] = join_tables(self.tables, unit, joins)
         return self._joined[key]
 
 
@@ -101,15 +92,19 @@ def analysis_frame(spec: ModelSpec, data: PackageData) -> pl.DataFrame:
     so that the sample (and the per-country counts reported next to each estimate) is explicit.
     """
     frame = data.joined(spec.unit, spec.joins)
-    if spec.derive:
-        frame = frame.with_columns(pl.sql_expr(expr).alias(name) for name, expr in spec.derive.items())
-    if spec.sample.strip().lower() != "all":
+    if spec.derived:
+        frame = frame.with_columns(variable.expression() for variable in spec.derived)
+    if not spec.keeps_all_rows:
         frame = frame.filter(pl.sql_expr(spec.sample).fill_null(False))
     missing = [c for c in spec.columns() if c not in frame.columns]
     if missing:
         raise SpecError(f"{spec.id}: columns {missing} not in {spec.unit} joined with {list(spec.joins)}")
     frame = frame.select(spec.columns()).drop_nulls()
-    if spec.scale == "log":
+    if spec.scale == "log" and spec.estimator == "poisson":
+        if (frame[spec.outcome] < 0).any():
+            raise SpecError(f"{spec.id}: a Poisson model needs {spec.outcome} >= 0")
+        frame = frame.with_columns(pl.col(spec.outcome).cast(pl.Float64))
+    elif spec.scale == "log":
         if (frame[spec.outcome] <= 0).any():
             raise SpecError(f"{spec.id}: log scale needs {spec.outcome} > 0 (restrict the sample)")
         frame = frame.with_columns(pl.col(spec.outcome).cast(pl.Float64).log().alias(spec.model_outcome))

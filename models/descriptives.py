@@ -2,8 +2,9 @@
 
 Shares use the household weights and a design-based standard error (linearization of the
 weighted mean, clustered by community) from `ippmd.core.calibration.weighted_share`, the same
-estimator the calibration report uses. Intervals are Wald intervals (estimate +/- 1.96 SE),
-clipped to [0, 1]. The figure definitions are data, in `models/figures.yaml`.
+estimator the calibration report uses. Intervals are t intervals with m - 1 degrees of freedom
+(estimate +/- t(m - 1) SE, m = the communities with a row in the cell: the clusters behind the
+variance), clipped to [0, 1]. The figure definitions are data, in `models/figures.yaml`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from functools import cache
 from typing import Any
 
 import polars as pl
-import yaml
 from ippmd.core.calibration import weighted_share
 from ippmd.core.home import package_data
+from ippmd.core.io import load_yaml
 from ippmd.models.data import PackageData
+from ippmd.models.inference import t_quantile
 
 FIGURES_FILE = package_data(__package__, "figures.yaml")
-Z95 = 1.959963984540054
+LEVEL = 0.95
 DESCRIPTIVE_COLUMNS = (
     "figure",
     "seed_figure",
@@ -30,12 +32,13 @@ DESCRIPTIVE_COLUMNS = (
     "ci_low",
     "ci_high",
     "n",
+    "n_clusters",
 )
 
 
 @cache
 def figure_definitions() -> dict[str, dict[str, Any]]:
-    return yaml.safe_load(FIGURES_FILE.read_text(encoding="utf-8"))
+    return load_yaml(FIGURES_FILE.read_text(encoding="utf-8"))
 
 
 def design_frame(data: PackageData, unit: str) -> pl.DataFrame:
@@ -63,6 +66,8 @@ def figure_shares(data: PackageData, figures: dict[str, dict[str, Any]] | None =
                     universe = _and(figure["universe"], panel["where"], group["where"])
                     share = weighted_share(by_country[country], figure["value"], universe)
                     estimate, se = share["estimate"], share["std_error"]
+                    m = by_country[country].filter(pl.sql_expr(universe))["cluster"].n_unique()
+                    half = t_quantile(m - 1, LEVEL) * se if m > 1 else float("nan")
                     rows.append(
                         {
                             "figure": key,
@@ -72,9 +77,12 @@ def figure_shares(data: PackageData, figures: dict[str, dict[str, Any]] | None =
                             "group": group["label"],
                             "estimate": estimate,
                             "std_error": se,
-                            "ci_low": max(0.0, estimate - Z95 * se),
-                            "ci_high": min(1.0, estimate + Z95 * se),
+                            "ci_low": max(0.0, estimate - half),
+                            "ci_high": min(1.0, estimate + half),
                             "n": int(share["n"]),
+                            "n_clusters": int(m),
                         }
                     )
-    return pl.DataFrame(rows, schema_overrides={"n": pl.Int64}).select(DESCRIPTIVE_COLUMNS)
+    return pl.DataFrame(rows, schema_overrides={"n": pl.Int64, "n_clusters": pl.Int64}).select(
+        DESCRIPTIVE_COLUMNS
+    )

@@ -1,58 +1,145 @@
-"""Estimate every spec with pyfixest: a pooled effect and one effect per country.
+"""Estimate every spec with pyfixest: a pooled effect and one effect per country, with inference
+that holds for each country's own number of communities.
 
-For each spec two weighted least-squares (linear probability or log-linear) models are fitted on
-the same sample, with CRV1 standard errors clustered by community (the primary sampling unit):
+For each spec two weighted models are fitted on the same sample (least squares: linear
+probability or log-linear; or Poisson with `estimator: poisson`), with CRV1 standard errors
+clustered by community (the primary sampling unit) and pyfixest's small-sample correction set
+explicitly (`models/inference.yaml`):
 
 * pooled: ``y ~ t + controls | region``: one common effect, region fixed effects (regions are
   nested in countries, so country fixed effects are absorbed too);
 * by country: ``y ~ i(country, t) + controls | region``: ten country-specific slopes from one
   model, so their covariance is known and a focus country can be tested against its peers.
 
-Controls and fixed effects are common to all countries in the interacted model. There is no
-survey-design variance (strata, finite-population correction): weights plus clustering only.
+Degrees of freedom follow the clusters behind each number: t(G_c - 1) for a country's effect
+(G_c = its communities in the sample), t(G - 1) for the pooled effect. A country-term whose
+treatment varies only between communities, or with fewer treated (or untreated) communities than
+the threshold in `models/inference.yaml`, gets the wild cluster restricted bootstrap instead
+(`ippmd.models.inference`; the `method` column names it). The focus-against-peers comparison
+uses the same method as the focus country's effect. There is no survey-design variance (strata,
+finite-population correction): weights plus clustering only.
+
+Library warnings raised while fitting are captured and kept as `messages` of the fit (reported in
+diagnostics.csv and the report), never printed raw.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import polars as pl
 from ippmd.models.data import PackageData, analysis_frame
+from ippmd.models.design import codes, design
+from ippmd.models.inference import (
+    CRV1,
+    WCR,
+    AbsorbedWLS,
+    BootstrapContrast,
+    WildBootstrap,
+    benjamini_hochberg,
+    dersimonian_laird,
+    holm,
+    point_rank,
+    rank_interval,
+    seeded_rng,
+    settings,
+    t_p_value,
+    t_quantile,
+    webb_weights,
+)
 from ippmd.models.spec import ModelSpec, SpecError, load_specs
 
-LEVEL = 0.95
+LEVEL = settings().level
+Z = 1.959963984540054  # standard normal 97.5% quantile, for the SE implied by a 95% interval
 ESTIMATE_COLUMNS = (
     "spec",
     "country",
     "term",
     "estimate",
     "std_error",
+    "df",
     "p_value",
     "ci_low",
     "ci_high",
+    "method",
+    "p_holm",
+    "q_bh",
     "n_obs",
+    "n_clusters",
 )
 POOLED = "ALL"
-_FOCUS = ("focus_estimate", "focus_std_error", "focus_p_value", "focus_ci_low", "focus_ci_high")
+_FOCUS = ("focus_estimate", "focus_std_error", "focus_df", "focus_p_value", "focus_ci_low", "focus_ci_high")
 _CONTRASTS = tuple(
     f"{name}{suffix}"
     for name in ("peer_mean", "difference")
     for suffix in ("", "_std_error", "_ci_low", "_ci_high", "_p_value")
 )
+_RANDOM = (
+    "peer_mean_re", "peer_mean_re_std_error", "peer_mean_re_ci_low", "peer_mean_re_ci_high", "tau2",
+    "cochran_q", "cochran_q_p_value", "prediction_low", "prediction_high",
+)  # fmt: skip
 COMPARISON_SCHEMA: dict[str, type[pl.DataType]] = {
     "spec": pl.String,
     "term": pl.String,
     "focus": pl.String,
+    "direction": pl.String,
     "n_peers": pl.Int64,
-    **dict.fromkeys((*_FOCUS, *_CONTRASTS), pl.Float64),
+    **dict.fromkeys(_FOCUS, pl.Float64),
+    "focus_method": pl.String,
+    "focus_p_holm": pl.Float64,
+    "focus_q_bh": pl.Float64,
+    **dict.fromkeys(_CONTRASTS, pl.Float64),
+    "method": pl.String,
+    "p_holm": pl.Float64,
+    "q_bh": pl.Float64,
     "rank": pl.Int64,
+    "rank_low": pl.Int64,
+    "rank_high": pl.Int64,
     "n_ranked": pl.Int64,
+    **dict.fromkeys(_RANDOM, pl.Float64),
+    "cochran_q_df": pl.Int64,
 }
 _INTERACTION = re.compile(r"^country::(?P<country>[^:]+):(?P<term>.+)$")
+_DROPPED = re.compile(r"dropped: \[(?P<names>[^\]]*)\]")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A warning raised while fitting, in our words: which spec, model and country, and why."""
+
+    spec: str
+    model: str
+    country: str
+    kind: str
+    text: str
+
+
+def translate_warning(spec: ModelSpec, model: str, warning: warnings.WarningMessage) -> list[Message]:
+    """One captured library warning as our diagnostics (one per country it names)."""
+    text = " ".join(str(warning.message).split())
+    found = _DROPPED.search(text)
+    if "multicollinearity" in text and found:
+        names = [n.strip().strip("'\"") for n in found["names"].split(",") if n.strip()]
+        out = []
+        for name in names:
+            match = _INTERACTION.match(name)
+            country = match["country"] if match else ""
+            what = (
+                f"{match['term']} does not vary within {country}'s fixed-effect groups: no estimate"
+                if match
+                else f"{name} is collinear with the other regressors and was dropped"
+            )
+            out.append(Message(spec.id, model, country, "collinear", what))
+        return out
+    category = warning.category.__name__
+    return [Message(spec.id, model, "", category, text[:300])]
 
 
 @dataclass
@@ -60,17 +147,50 @@ class SpecFit:
     """The fitted models of one spec and the facts needed to read them."""
 
     spec: ModelSpec
-    pooled: Any  # pyfixest Feols (lean)
-    by_country: Any  # pyfixest Feols (lean)
+    pooled: Any  # pyfixest Feols/Fepois (lean)
+    by_country: Any  # pyfixest Feols/Fepois (lean)
     fixed_effects: tuple[str, ...]
     n_by_country: dict[str, int]
     countries: list[str]
     seconds: float
     frame: pl.DataFrame = field(repr=False)
+    clusters_by_country: dict[str, int] = field(default_factory=dict)
+    few_clusters: dict[tuple[str, str], str] = field(default_factory=dict)  # (country, term) -> why
+    bootstrap: WildBootstrap | None = field(default=None, repr=False)
+    messages: list[Message] = field(default_factory=list)
 
     @property
     def n_obs(self) -> int:
         return int(sum(self.n_by_country.values()))
+
+    @property
+    def n_clusters(self) -> int:
+        return int(sum(self.clusters_by_country.values()))
+
+    def method(self, country: str, term: str) -> str:
+        """WCR where the few-cluster rule applies and the bootstrap could be prepared, else CRV1."""
+        return WCR if self.bootstrap is not None and (country, term) in self.few_clusters else CRV1
+
+    def term_method(self, term: str) -> str:
+        """The comparison of a term uses the bootstrap when any country's effect of it does."""
+        return WCR if any(self.method(c, term) == WCR for c in self.countries) else CRV1
+
+    @cached_property
+    def _contrasts(self) -> dict[tuple[tuple[str, float], ...], BootstrapContrast]:
+        return {}
+
+    def bootstrap_contrast(self, weights: dict[str, float]) -> BootstrapContrast:
+        """The WCR contrast sum_j w_j b_j (cached: the same draws for every contrast of the spec)."""
+        assert self.bootstrap is not None
+        key = tuple(sorted(weights.items()))
+        if key not in self._contrasts:
+            c = self.bootstrap.model.contrast_vector(weights)
+            self._contrasts[key] = self.bootstrap.contrast(c)
+        return self._contrasts[key]
+
+    @cached_property
+    def effects(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return country_effects(self)
 
 
 def control_terms(spec: ModelSpec, frame: pl.DataFrame) -> list[str]:
@@ -102,37 +222,103 @@ def formula(spec: ModelSpec, frame: pl.DataFrame, fixed_effects: tuple[str, ...]
     return f"{spec.model_outcome} ~ {rhs} | {' + '.join(fixed_effects)}"
 
 
+def few_cluster_terms(spec: ModelSpec, frame: pl.DataFrame, threshold: int) -> dict[tuple[str, str], str]:
+    """(country, term) -> why CRV1 is not trusted there: the treatment varies only between
+    communities, or fewer than `threshold` communities have a treated (or an untreated) unit."""
+    out: dict[tuple[str, str], str] = {}
+    cluster = pl.col(spec.cluster)
+    for term in spec.treatments:
+        within_cluster = frame.group_by(spec.cluster).agg(pl.col(term).n_unique().alias("k"))
+        community_level = bool(within_cluster["k"].max() == 1)
+        per = frame.group_by("country").agg(
+            cluster.filter(pl.col(term) == 1).n_unique().alias("treated"),
+            cluster.filter(pl.col(term) == 0).n_unique().alias("untreated"),
+        )
+        for country, treated, untreated in per.iter_rows():
+            if community_level:
+                out[(country, term)] = f"community-level treatment ({treated} treated communities)"
+            elif min(treated, untreated) < threshold:
+                out[(country, term)] = (
+                    f"{min(treated, untreated)} {'treated' if treated <= untreated else 'untreated'} "
+                    f"communities (< {threshold})"
+                )
+    return out
+
+
+def prepare_bootstrap(
+    spec: ModelSpec, frame: pl.DataFrame, fixed_effects: tuple[str, ...]
+) -> tuple[WildBootstrap | None, str | None]:
+    """The WCR machinery for the by-country model, or None and the reason it cannot be used."""
+    if spec.estimator != "ols":
+        return None, "the wild bootstrap is implemented for least squares only: CRV1 is reported"
+    if len(fixed_effects) != 1:
+        return None, "the wild bootstrap needs exactly one absorbed fixed effect: CRV1 is reported"
+    config = settings()
+    d = design(spec, frame, (), by_country=True)
+    model = AbsorbedWLS.fit(
+        d.y, d.X, d.names, d.weights, d.clusters, codes(frame[fixed_effects[0]]), config.ssc
+    )
+    draws = webb_weights(model.n_clusters, config.bootstrap_draws, config.bootstrap_seed, spec.id)
+    try:
+        return WildBootstrap.prepare(model, draws, config.max_search_se), None
+    except ValueError as exc:
+        return None, f"no wild bootstrap ({exc}): CRV1 is reported"
+
+
 def fit_spec(spec: ModelSpec, frame: pl.DataFrame, countries: list[str]) -> SpecFit:
-    """Both models of one spec on its analysis frame (lean fits: only what tables need)."""
+    """Both models of one spec on its analysis frame (lean fits: only what tables need), and
+    the bootstrap where the few-cluster rule asks for it."""
     import pyfixest as pf
 
     start = time.perf_counter()
+    config = settings()
     fes = fixed_effects_for(spec, frame)
     data = frame.to_pandas()
     options: dict[str, Any] = {
         "vcov": {"CRV1": spec.cluster},
         "weights": spec.weights,
+        "ssc": pf.ssc(**config.ssc),
         "store_data": False,
         "lean": True,
         "copy_data": False,
         # Drop nothing silently: singletons would change the sample behind the reported counts.
         "fixef_rm": "none",
     }
-    pooled = pf.feols(formula(spec, frame, fes, by_country=False), data, **options)
-    by_country = pf.feols(formula(spec, frame, fes, by_country=True), data, **options)
-    for model in (pooled, by_country):
+    estimator = pf.fepois if spec.estimator == "poisson" else pf.feols
+    messages: list[Message] = []
+    models = {}
+    for name, by_country in (("pooled", False), ("by_country", True)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            models[name] = estimator(formula(spec, frame, fes, by_country=by_country), data, **options)
+        messages += [m for w in caught for m in translate_warning(spec, name, w)]
+    for model in models.values():
         if int(model._N) != frame.height:  # the counts reported beside each estimate must be its sample
             raise SpecError(f"{spec.id}: pyfixest used {model._N} of {frame.height} rows")
     counts = dict(frame.group_by("country").len().iter_rows())
+    clusters = dict(frame.group_by("country").agg(pl.col(spec.cluster).n_unique()).iter_rows())
+    few = few_cluster_terms(spec, frame, config.few_treated_clusters)
+    bootstrap = None
+    if few:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            bootstrap, why_not = prepare_bootstrap(spec, frame, fes)
+        messages += [m for w in caught for m in translate_warning(spec, "bootstrap", w)]
+        if why_not:
+            messages.append(Message(spec.id, "bootstrap", "", "few-clusters", why_not))
     return SpecFit(
         spec=spec,
-        pooled=pooled,
-        by_country=by_country,
+        pooled=models["pooled"],
+        by_country=models["by_country"],
         fixed_effects=fes,
         n_by_country={c: int(counts.get(c, 0)) for c in countries},
         countries=countries,
         seconds=time.perf_counter() - start,
         frame=frame,
+        clusters_by_country={c: int(clusters.get(c, 0)) for c in countries},
+        few_clusters=few,
+        bootstrap=bootstrap,
+        messages=messages,
     )
 
 
@@ -145,68 +331,84 @@ def _coefficients(fit: Any) -> dict[str, int]:
     return {str(name): i for i, name in enumerate(fit._coefnames)}
 
 
-def _t_quantile(df: float) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.5 + LEVEL / 2, df))
-
-
-def _p_value(t: float, df: float) -> float:
-    from scipy import stats
-
-    return float(2 * stats.t.sf(abs(t), df))
+def _t_interval(estimate: float, se: float, df: float) -> dict[str, float]:
+    q = t_quantile(df, LEVEL)
+    return {
+        "p_value": t_p_value(estimate / se, df) if se > 0 else math.nan,
+        "ci_low": estimate - q * se,
+        "ci_high": estimate + q * se,
+    }
 
 
-def country_effects(fit: SpecFit) -> dict[tuple[str, str], dict[str, float]]:
-    """(country, term) -> estimate, std_error, p_value, ci_low, ci_high from the interacted model.
+def country_effects(fit: SpecFit) -> dict[tuple[str, str], dict[str, Any]]:
+    """(country, term) -> estimate, std_error (CRV1), df, p_value, ci_low, ci_high, method.
 
-    A country where a treatment never varies has no estimate (pyfixest drops the collinear
-    column); it is reported as missing rather than as zero.
+    CRV1 rows use t(G_c - 1); bootstrap rows take the p-value and the interval from the WCR
+    test (df is then missing). A country where a treatment never varies has no estimate
+    (pyfixest drops the collinear column): it is reported as missing rather than as zero.
     """
     model = fit.by_country
-    tidy = model.tidy()
-    out: dict[tuple[str, str], dict[str, float]] = {}
-    for name, row in tidy.iterrows():
-        match = _INTERACTION.match(str(name))
+    index = _coefficients(model)
+    beta = np.asarray(model._beta_hat, dtype=float)
+    se_all = np.sqrt(np.diag(np.asarray(model._vcov, dtype=float)))
+    config = settings()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, i in index.items():
+        match = _INTERACTION.match(name)
         if not match:
             continue
-        out[(match["country"], match["term"])] = {
-            "estimate": float(row["Estimate"]),
-            "std_error": float(row["Std. Error"]),
-            "p_value": float(row["Pr(>|t|)"]),
-            "ci_low": float(row["2.5%"]),
-            "ci_high": float(row["97.5%"]),
+        country, term = match["country"], match["term"]
+        estimate, se = float(beta[i]), float(se_all[i])
+        df = float(fit.clusters_by_country.get(country, 0) - 1)
+        row: dict[str, Any] = {
+            "estimate": estimate,
+            "std_error": se,
+            "df": df,
+            **_t_interval(estimate, se, df),
         }
+        row["method"] = config.method_label(CRV1, df)
+        if fit.method(country, term) == WCR:
+            contrast = fit.bootstrap_contrast({name: 1.0})
+            low, high = contrast.interval(LEVEL)
+            row.update(
+                df=None,
+                p_value=contrast.p_value(0.0),
+                ci_low=low,
+                ci_high=high,
+                method=config.method_label(WCR),
+            )
+        out[(country, term)] = row
     return out
 
 
 def estimates_rows(fit: SpecFit) -> list[dict[str, Any]]:
     """Rows of estimates.csv for one spec: the pooled effect (country ALL), then each country."""
     rows = []
-    tidy = fit.pooled.tidy()
+    index = _coefficients(fit.pooled)
+    beta = np.asarray(fit.pooled._beta_hat, dtype=float)
+    se_all = np.sqrt(np.diag(np.asarray(fit.pooled._vcov, dtype=float)))
+    df = float(fit.n_clusters - 1)
     for term in fit.spec.treatments:
-        row = tidy.loc[term]
+        estimate, se = float(beta[index[term]]), float(se_all[index[term]])
         rows.append(
             {
                 "spec": fit.spec.id,
                 "country": POOLED,
                 "term": term,
-                "estimate": float(row["Estimate"]),
-                "std_error": float(row["Std. Error"]),
-                "p_value": float(row["Pr(>|t|)"]),
-                "ci_low": float(row["2.5%"]),
-                "ci_high": float(row["97.5%"]),
+                "estimate": estimate,
+                "std_error": se,
+                "df": df,
+                **_t_interval(estimate, se, df),
+                "method": settings().method_label(CRV1, df),
                 "n_obs": fit.n_obs,
+                "n_clusters": fit.n_clusters,
             }
         )
-    effects = country_effects(fit)
     nan = float("nan")
+    missing = {"estimate": nan, "std_error": nan, "df": None, "p_value": nan, "ci_low": nan, "ci_high": nan}
     for term in fit.spec.treatments:
         for country in fit.countries:
-            values = effects.get(
-                (country, term),
-                {"estimate": nan, "std_error": nan, "p_value": nan, "ci_low": nan, "ci_high": nan},
-            )
+            values = fit.effects.get((country, term), {**missing, "method": None})
             rows.append(
                 {
                     "spec": fit.spec.id,
@@ -214,74 +416,147 @@ def estimates_rows(fit: SpecFit) -> list[dict[str, Any]]:
                     "term": term,
                     **values,
                     "n_obs": fit.n_by_country[country],
+                    "n_clusters": fit.clusters_by_country.get(country, 0),
                 }
             )
     return rows
 
 
 def estimates_table(fits: list[SpecFit]) -> pl.DataFrame:
+    """All rows, with Holm and Benjamini-Hochberg adjustments over two families: every country
+    test in the table, and the pooled tests."""
     rows = [row for fit in fits for row in estimates_rows(fit)]
-    return pl.DataFrame(rows, schema_overrides={"n_obs": pl.Int64}).select(ESTIMATE_COLUMNS)
+    for family in (POOLED, "countries"):
+        members = [r for r in rows if (r["country"] == POOLED) == (family == POOLED)]
+        p = [r["p_value"] for r in members]
+        for r, ph, qb in zip(members, holm(p), benjamini_hochberg(p), strict=True):
+            r["p_holm"], r["q_bh"] = ph, qb
+    schema = {
+        "spec": pl.String, "country": pl.String, "term": pl.String, "estimate": pl.Float64,
+        "std_error": pl.Float64, "df": pl.Float64, "p_value": pl.Float64, "ci_low": pl.Float64,
+        "ci_high": pl.Float64, "method": pl.String, "p_holm": pl.Float64, "q_bh": pl.Float64,
+        "n_obs": pl.Int64, "n_clusters": pl.Int64,
+    }  # fmt: skip
+    return pl.DataFrame(rows, schema=schema).select(ESTIMATE_COLUMNS)
+
+
+def _effective_se(row: dict[str, Any]) -> float:
+    """The standard error a normal interval of the reported width would have: CRV1 rows get their
+    t(G_c - 1) width, bootstrap rows the bootstrap interval's (inf when unbounded)."""
+    return (row["ci_high"] - row["ci_low"]) / (2 * Z)
 
 
 def focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
-    """Per treatment: the focus country's effect, the mean of its peers' effects, the difference
-    (with the covariance of the interacted model, so the test is exact for this model) and the
-    focus country's rank among the countries with an estimate (1 = largest signed effect)."""
+    """Per treatment: the focus country's effect; the mean of its peers' effects as fixed peers
+    (estimand: the simple average of these peer countries' effects) and as a random-effects
+    mean (DerSimonian-Laird, with tau^2, Cochran's Q and a prediction interval for a typical
+    peer); the difference focus - fixed peer mean (from the interacted model's covariance, or the
+    WCR bootstrap when the term uses it); the focus's rank among the countries with an estimate
+    (1 = the largest effect in the direction of the finding) with a 95% interval from draws."""
     if focus not in fit.countries:
         raise ValueError(f"focus {focus!r} is not one of {fit.countries}")
     model = fit.by_country
     index = _coefficients(model)
     beta = np.asarray(model._beta_hat, dtype=float)
     vcov = np.asarray(model._vcov, dtype=float)
-    df = float(model._df_t)
-    q = _t_quantile(df)
-    effects = country_effects(fit)
+    config = settings()
+    effects = fit.effects
     rows = []
     for term in fit.spec.treatments:
         available = [c for c in fit.countries if (c, term) in effects]
         peers = [c for c in available if c != focus]
+        method = fit.term_method(term) if (focus, term) in effects else CRV1
         # Every column on every row (null where it does not apply, e.g. no peers), so that the
         # table has the same columns whatever the package holds.
         row: dict[str, Any] = dict.fromkeys(COMPARISON_SCHEMA)
         row.update(spec=fit.spec.id, term=term, focus=focus, n_peers=len(peers))
+        row["direction"] = fit.spec.direction.get(term)
         own = effects.get((focus, term))
-        row.update(
-            {f"focus_{k}": (own[k] if own else float("nan")) for k in ("estimate", "std_error", "p_value")}
-        )
-        row["focus_ci_low"] = own["ci_low"] if own else float("nan")
-        row["focus_ci_high"] = own["ci_high"] if own else float("nan")
+        for key in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high"):
+            row[f"focus_{key}"] = own[key] if own else float("nan")
+        row["focus_method"] = own["method"] if own else None
 
-        def contrast(weights: dict[str, float], term: str = term) -> tuple[float, float]:
+        def name(country: str, term: str = term) -> str:
+            return f"country::{country}:{term}"
+
+        def interval(
+            label: str, weights: dict[str, float], df: float, method: str = method
+        ) -> dict[str, float]:
+            """A linear combination of country effects: estimate, SE (CRV1), CI and p-value,
+            from the WCR bootstrap when the term uses it, else CRV1 with t(df)."""
             c = np.zeros(beta.size)
             for country, w in weights.items():
-                c[index[f"country::{country}:{term}"]] = w
-            return float(c @ beta), float(np.sqrt(c @ vcov @ c))
+                c[index[name(country)]] = w
+            value, se = float(c @ beta), float(np.sqrt(c @ vcov @ c))
+            out = {label: value, f"{label}_std_error": se}
+            if method == WCR:
+                contrast = fit.bootstrap_contrast({name(k): w for k, w in weights.items()})
+                low, high = contrast.interval(LEVEL)
+                out.update(
+                    {f"{label}_ci_low": low, f"{label}_ci_high": high, f"{label}_p_value": contrast.p_value()}
+                )
+            else:
+                q = t_quantile(df, LEVEL)
+                out.update(
+                    {
+                        f"{label}_ci_low": value - q * se,
+                        f"{label}_ci_high": value + q * se,
+                        f"{label}_p_value": t_p_value(value / se, df),
+                    }
+                )
+            return out
 
-        def interval(name: str, weights: dict[str, float]) -> dict[str, float]:
-            """A linear combination of country effects: estimate, SE, CI and p-value columns."""
-            value, se = contrast(weights)
-            return {
-                name: value,
-                f"{name}_std_error": se,
-                f"{name}_ci_low": value - q * se,
-                f"{name}_ci_high": value + q * se,
-                f"{name}_p_value": _p_value(value / se, df),
-            }
-
+        focus_df = float(fit.clusters_by_country.get(focus, 0) - 1)
         if peers:
-            row.update(interval("peer_mean", {c: 1 / len(peers) for c in peers}))
+            peer_df = float(min(fit.clusters_by_country[c] for c in peers) - 1)
+            row.update(interval("peer_mean", {c: 1 / len(peers) for c in peers}, peer_df))
+            random = dersimonian_laird(
+                [effects[(c, term)]["estimate"] for c in peers],
+                [_effective_se(effects[(c, term)]) for c in peers],
+                LEVEL,
+            )
+            row.update(
+                peer_mean_re=random.mean,
+                peer_mean_re_std_error=random.std_error,
+                peer_mean_re_ci_low=random.ci_low,
+                peer_mean_re_ci_high=random.ci_high,
+                tau2=random.tau2,
+                cochran_q=random.q,
+                cochran_q_df=random.q_df,
+                cochran_q_p_value=random.q_p_value,
+                prediction_low=random.prediction_low,
+                prediction_high=random.prediction_high,
+            )
         if peers and own:
-            row.update(interval("difference", {focus: 1.0, **{c: -1 / len(peers) for c in peers}}))
-            ordered = sorted(available, key=lambda c: -effects[(c, term)]["estimate"])
-            row["rank"] = ordered.index(focus) + 1
-            row["n_ranked"] = len(ordered)
+            row.update(interval("difference", {focus: 1.0, **{c: -1 / len(peers) for c in peers}}, focus_df))
+            row["method"] = config.method_label(method, None if method == WCR else focus_df)
+            estimates = np.array([effects[(c, term)]["estimate"] for c in available])
+            ses = np.array([_effective_se(effects[(c, term)]) for c in available])
+            positions = [index[name(c)] for c in available]
+            block = vcov[np.ix_(positions, positions)]
+            scale = np.sqrt(np.diag(block))
+            correlation = block / np.outer(scale, scale)
+            where = available.index(focus)
+            sign = fit.spec.sign(term)
+            rng = seeded_rng(config.rank_seed, f"{fit.spec.id}:{term}:{focus}")
+            row["rank"] = point_rank(estimates, where, sign)
+            row["rank_low"], row["rank_high"] = rank_interval(
+                estimates, ses, correlation, where, sign, LEVEL, config.rank_draws, rng
+            )
+            row["n_ranked"] = len(available)
         rows.append(row)
     return rows
 
 
 def comparison_table(fits: list[SpecFit], focus: str) -> pl.DataFrame:
-    """One row per spec and treatment; peer_mean*, difference*, rank and n_ranked are null when
-    the focus country has no peers with an estimate (e.g. a one-country package)."""
+    """One row per spec and treatment; peer_mean*, difference*, rank* and n_ranked are null
+    when the focus country has no peers with an estimate (e.g. a one-country package). Holm and
+    Benjamini-Hochberg adjust over this report's comparisons: `p_holm`/`q_bh` the difference
+    tests, `focus_p_holm`/`focus_q_bh` the focus's effects against zero."""
     rows = [row for fit in fits for row in focus_comparison(fit, focus)]
+    for source, prefix in (("difference_p_value", ""), ("focus_p_value", "focus_")):
+        p = [r[source] for r in rows]
+        for r, ph, qb in zip(rows, holm(p), benjamini_hochberg(p), strict=True):
+            r[f"{prefix}p_holm"] = None if math.isnan(ph) else ph
+            r[f"{prefix}q_bh"] = None if math.isnan(qb) else qb
     return pl.DataFrame(rows, schema=COMPARISON_SCHEMA)

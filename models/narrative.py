@@ -41,6 +41,23 @@ def fmt_p(p: float | None) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
+def fmt_interval(low: float | None, high: float | None, scale: str) -> str:
+    """'a to b pp'; an unbounded side (a bootstrap that excludes no value) shows as 'unbounded'."""
+
+    def side(value: float | None) -> str:
+        if value is not None and isinstance(value, float) and math.isinf(value):
+            return "unbounded"
+        return fmt_effect(value, scale, False)
+
+    unit = " pp" if scale == "probability" else " log points"
+    return f"{side(low)} to {side(high)}{unit}"
+
+
+def rank_words(direction: str | None) -> str:
+    """What rank 1 means for a finding: the largest effect in its direction."""
+    return "1 = the most negative effect" if direction == "negative" else "1 = the most positive effect"
+
+
 def finding_sentence(
     spec: ModelSpec,
     row: dict[str, Any],
@@ -49,18 +66,20 @@ def finding_sentence(
     synthetic: bool,
     peers_synthetic: bool | None = None,
 ) -> str:
-    """'<Country> (synthetic data): effect X (95% CI a to b), rank r of n, peer mean Y (95% CI
-    c to d); ...'; without peers with an estimate, a statement that there are none instead of the
-    rank, peer mean and difference. `synthetic` is whether the focus country's microdata are
-    synthetic, `peers_synthetic` whether any peer's are (default: the same)."""
+    """'<Country> (synthetic data): effect X (95% CI a to b, method), rank r of n (95% interval
+    lo-hi; 1 = ...), fixed peer mean Y (95% CI ...), random-effects peer mean ...; difference
+    from the fixed peer mean D (p, Holm p)'; without peers with an estimate, a statement that
+    there are none instead. `synthetic` is whether the focus country's microdata are synthetic,
+    `peers_synthetic` whether any peer's are (default: the same)."""
     s = spec.scale
     name = labelled(country_name, synthetic)
     peers_synthetic = synthetic if peers_synthetic is None else peers_synthetic
     if _missing(row.get("focus_estimate")):
         return f"{name}: no estimate ({spec.label(row['term'])} does not vary in the sample)."
+    method = f", {row['focus_method']}" if row.get("focus_method") else ""
     text = (
         f"{name}: effect {fmt_effect(row['focus_estimate'], s)} "
-        f"(95% CI {fmt_effect(row['focus_ci_low'], s, False)} to {fmt_effect(row['focus_ci_high'], s)})"
+        f"(95% CI {fmt_interval(row['focus_ci_low'], row['focus_ci_high'], s)}{method})"
     )
     if not row.get("n_peers") or _missing(row.get("peer_mean")) or _missing(row.get("rank")):
         text += (
@@ -70,16 +89,41 @@ def finding_sentence(
     else:
         against = "against peers with synthetic data: " if peers_synthetic and not synthetic else ""
         text += (
-            f", {against}rank {row['rank']} of {row['n_ranked']}, "
+            f", {against}rank {row['rank']} of {row['n_ranked']} (95% interval {row['rank_low']}-"
+            f"{row['rank_high']}; {rank_words(row.get('direction'))}), "
             f"peer mean {fmt_effect(row.get('peer_mean'), s)} "
-            f"(95% CI {fmt_effect(row.get('peer_mean_ci_low'), s, False)} to "
-            f"{fmt_effect(row.get('peer_mean_ci_high'), s)}); "
-            f"difference from the peer mean {fmt_effect(row.get('difference'), s)} "
-            f"({fmt_p(row.get('difference_p_value'))})."
+            f"(95% CI {fmt_interval(row.get('peer_mean_ci_low'), row.get('peer_mean_ci_high'), s)})"
+        )
+        if not _missing(row.get("peer_mean_re")):
+            text += (
+                f", random-effects peer mean {fmt_effect(row['peer_mean_re'], s)} (a typical peer: "
+                f"{fmt_interval(row.get('prediction_low'), row.get('prediction_high'), s)})"
+            )
+        holm_p = "" if _missing(row.get("p_holm")) else f"; Holm {fmt_p(row['p_holm'])}"
+        text += (
+            f"; difference from the peer mean {fmt_effect(row.get('difference'), s)} "
+            f"({fmt_p(row.get('difference_p_value'))}{holm_p})."
         )
     verdict = "significantly different" if row["focus_p_value"] < 0.05 else "not significantly different"
     text += f" The effect for {name} is {verdict} from zero at 5% ({fmt_p(row['focus_p_value'])})."
     return text
+
+
+def shows_sentence(spec: ModelSpec, row: dict[str, Any], country_name: str, *, synthetic: bool) -> str:
+    """What the focus country's estimate shows against the direction the seed report found."""
+    name = labelled(country_name, synthetic)
+    if _missing(row.get("focus_estimate")):
+        return f"What the estimate for {name} shows: nothing (no estimate)."
+    direction = row.get("direction") or "positive"
+    significant = row["focus_p_value"] < 0.05
+    same_sign = (row["focus_estimate"] > 0) == (direction == "positive")
+    if significant and same_sign:
+        verdict = f"an effect in the same direction ({direction}) as the Cambodia report found"
+    elif significant:
+        verdict = f"an effect in the opposite direction to the Cambodia report's ({direction})"
+    else:
+        verdict = "no effect distinguishable from zero at 5%: it neither confirms nor contradicts the finding"
+    return f"What the estimate for {name} shows: {verdict}."
 
 
 def planted_sentence(spec: ModelSpec, planted: dict[str, Any] | None) -> str:
@@ -105,7 +149,8 @@ def descriptive_sentences(
     for panel in own["panel"].unique(maintain_order=True).to_list():
         parts = [
             f"{r['group'].lower()} {r['estimate'] * 100:.1f}% "
-            f"(95% CI {r['ci_low'] * 100:.1f} to {r['ci_high'] * 100:.1f}; n = {r['n']:,})"
+            f"(95% CI {r['ci_low'] * 100:.1f} to {r['ci_high'] * 100:.1f}; n = {r['n']:,}"
+            + (f" in {r['n_clusters']} communities)" if r.get("n_clusters") is not None else ")")
             for r in own.filter(pl.col("panel") == panel).iter_rows(named=True)
         ]
         sentences.append(f"{name}, {panel.lower()}: " + "; ".join(parts) + ".")

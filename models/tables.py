@@ -20,15 +20,24 @@ TEX_PACKAGES = "booktabs, threeparttable, makecell, tabularx"
 
 def _notes(fit: SpecFit) -> str:
     fes = " + ".join(fit.fixed_effects)
+    estimator = (
+        "Poisson pseudo-maximum likelihood (zeros kept)"
+        if fit.spec.estimator == "poisson"
+        else f"Weighted least squares ({fit.spec.scale} scale)"
+    )
     return (
-        f"SYNTHETIC DATA. Weighted least squares ({fit.spec.scale} scale), household weights; "
+        f"SYNTHETIC DATA. {estimator}, household weights; "
         f"fixed effects: {fes}; CRV1 standard errors clustered by {fit.spec.cluster} in parentheses "
-        "(no strata or finite-population correction). * p<0.05, ** p<0.01, *** p<0.001."
+        "(no strata or finite-population correction). * p<0.05, ** p<0.01, *** p<0.001, from "
+        "pyfixest's t(G - 1) with all G communities; the country intervals and tests of estimates.csv "
+        "use t(G_c - 1), or the wild cluster bootstrap where its method column says so."
     )
 
 
 def _labels(fit: SpecFit) -> dict[str, str]:
-    return {"urban": "Urban", "female": "Female", **fit.spec.labels}
+    """Row labels: the catalogue's for derived variables, overridden by the spec's own."""
+    derived = {variable.name: variable.label for variable in fit.spec.derived}
+    return {"urban": "Urban", **derived, **fit.spec.labels}
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -71,10 +80,11 @@ def write_regression_tables(fits: list[SpecFit], out_dir: Path) -> dict[str, Pat
             f'<section id="{fit.spec.id}"><h2>{html.escape(fit.spec.title)}</h2>\n'
             f"{_stable_html(table, 'etable-' + fit.spec.id)}\n</section>"
         )
+        tex_notes = _tex_escape(_notes(fit)).replace("<", "$<$")
         tex.append(
             f"% {fit.spec.id}: {fit.spec.title}\n"
             f"\\subsection*{{{_tex_escape(fit.spec.title)}}}\n"
-            f"{pf.etable(models, type='tex', **{**options, 'notes': _notes(fit).replace('<', '$<$')})}\n"
+            f"{pf.etable(models, type='tex', **{**options, 'notes': tex_notes})}\n"
         )
     paths = {
         "md": out_dir / "regression_tables.md",

@@ -1,17 +1,16 @@
 """The expectation suites evaluated directly with polars: the fast path of `ippmd validate`.
 
 Importing Great Expectations alone takes ~2.5 s, over the 2 s budget for checking one country, so
-this module translates exactly the expectation types, kwargs and row conditions the suites use
-into polars and raises on anything else. Semantics follow GX's pandas engine (which stays the
-authoritative engine on build/check/admit): map expectations ignore null values (except the
-null/not-null ones), row conditions compare like pandas (a null fails every comparison but `!=`
-and NOT_IN), pair and multi-column rows are dropped per `ignore_row_if`. The parity test in
+this module translates exactly the expectation types and kwargs the suites use into polars and
+raises on anything else. The rows a rule applies to are its `where` mask, evaluated once by
+`prepare` for both engines. Semantics follow GX's pandas engine (which stays the authoritative
+engine on build/check/admit): map expectations ignore null values (except the null/not-null ones),
+pair and multi-column rows are dropped per `ignore_row_if`. The parity test in
 tests/test_expectations.py holds both engines to the same failures.
 """
 
 from __future__ import annotations
 
-from functools import reduce
 from typing import Any
 
 import polars as pl
@@ -21,7 +20,6 @@ from ippmd.quality.expectations import (
     Failure,
     Outcome,
     Prepared,
-    condition_columns,
     failures_of,
     prepare,
 )
@@ -40,50 +38,6 @@ SUPPORTED: dict[str, set[str]] = {
     "expect_column_mean_to_be_between": {"min_value", "max_value", "strict_min", "strict_max"},
 }
 _COLUMN_KWARGS = {"column", "column_A", "column_B", "column_list"}
-_COMPARE = {
-    "==": lambda c, v: c == v,
-    "<": lambda c, v: c < v,
-    "<=": lambda c, v: c <= v,
-    ">": lambda c, v: c > v,
-    ">=": lambda c, v: c >= v,
-}
-
-
-def condition_expr(condition: dict[str, Any] | None) -> pl.Expr:
-    """A GX 1.x row condition (as data) as a polars filter, with pandas null semantics."""
-    if condition is None:
-        return pl.lit(True)
-    kind = condition.get("type")
-    if kind == "comparison":
-        column, op, value = pl.col(condition["column"]["name"]), condition["operator"], condition["parameter"]
-        if op in _COMPARE:
-            return _COMPARE[op](column, value).fill_null(False)
-        if op == "!=":
-            return (column != value).fill_null(True)  # pandas: NaN != x is True
-        if op == "IN":
-            return column.is_in(list(value)).fill_null(False)
-        if op == "NOT_IN":
-            return (~column.is_in(list(value))).fill_null(True)
-        raise ValueError(f"unsupported row condition operator {op!r}")
-    if kind == "nullity":
-        column = pl.col(condition["column"]["name"])
-        return column.is_null() if condition["is_null"] else column.is_not_null()
-    if kind in ("and", "or"):
-        _check_nesting(condition)
-        parts = [condition_expr(c) for c in condition["conditions"]]
-        return reduce((lambda a, b: a & b) if kind == "and" else (lambda a, b: a | b), parts)
-    raise ValueError(f"unsupported row condition {condition!r}")
-
-
-def _has_or(condition: dict[str, Any]) -> bool:
-    kind = condition.get("type")
-    return kind == "or" or (kind == "and" and any(_has_or(c) for c in condition["conditions"]))
-
-
-def _check_nesting(condition: dict[str, Any]) -> None:
-    """GX 1.x refuses an OR inside an AND, and an OR inside an OR: refuse them here too."""
-    if any(_has_or(c) for c in condition["conditions"]):
-        raise ValueError(f"unsupported row condition (GX 1.x allows no OR nested in AND/OR): {condition!r}")
 
 
 def _within(column: pl.Expr, kwargs: dict[str, Any]) -> pl.Expr:
@@ -102,7 +56,7 @@ def _within(column: pl.Expr, kwargs: dict[str, Any]) -> pl.Expr:
 def _domain(check: Check) -> pl.Expr:
     """Rows the expectation looks at: its row condition, minus the rows GX ignores."""
     kwargs, columns = check.kwargs, [pl.col(c) for c in check.columns]
-    domain = condition_expr(check.row_condition)
+    domain = pl.col(check.mask) if check.mask else pl.lit(True)
     if check.type in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_null"):
         return domain
     if "column" in kwargs:
@@ -164,7 +118,7 @@ def _validate_check(check: Check) -> None:
 
 def _outcome(prep: Prepared, check: Check) -> Outcome:
     _validate_check(check)
-    needed = set(check.columns) | condition_columns(check.row_condition)
+    needed = set(check.columns)
     missing = sorted(needed - set(prep.frame.columns))
     if missing:
         return Outcome(check, success=False, error=f"column(s) not found: {', '.join(missing)}")

@@ -7,9 +7,9 @@ from functools import cache
 from typing import Any
 
 import polars as pl
-import yaml
 from ippmd.core.errors import Problem
 from ippmd.core.home import package_data
+from ippmd.core.io import load_yaml
 from ippmd.quality.structural import MAX_EXAMPLES, Table, problem
 
 IDENTIFIERS_FILE = package_data(__package__, "identifiers.yaml")
@@ -17,7 +17,7 @@ IDENTIFIERS_FILE = package_data(__package__, "identifiers.yaml")
 
 @cache
 def _identifiers() -> dict[str, Any]:
-    return yaml.safe_load(IDENTIFIERS_FILE.read_text(encoding="utf-8"))
+    return load_yaml(IDENTIFIERS_FILE.read_text(encoding="utf-8"))
 
 
 def identifier_columns(header: list[str], file: str) -> list[Problem]:

@@ -9,6 +9,7 @@ A layer runs when the one before found no errors, so one defect is not reported 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -42,11 +43,20 @@ TEXT_COLUMNS = {
 }
 
 
-def expectation_problems(tables: dict[str, pl.DataFrame], engine: Engine, label: str) -> list[Problem]:
-    """Run the expectation suites (polars engine, or GX) and turn failures into problems."""
-    run_suites = gx_run_suites if engine == "gx" else run_suites_polars
+def expectation_problems(
+    tables: dict[str, pl.DataFrame], engine: Engine, label: str, resources: Sequence[str] | None = None
+) -> list[Problem]:
+    """Run the expectation suites (polars engine, or GX) and turn failures into problems.
+
+    `resources`: judge only the suites of these resources (the others' tables still feed
+    cross-table rules); default all."""
+    failures = (
+        gx_run_suites(tables, resources=resources)
+        if engine == "gx"
+        else [f for f in run_suites_polars(tables) if resources is None or f.resource in resources]
+    )
     problems = []
-    for failure in run_suites(tables):
+    for failure in failures:
         column = failure.column if isinstance(failure.column, str) else "+".join(failure.column or [])
         examples = ", ".join(
             str(v) for v in (failure.unexpected_keys or failure.unexpected_values or [])[:10]
@@ -184,7 +194,8 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
     if problems:  # the structure is wrong: paths and hashes cannot be trusted
         return problems
     for resource in descriptor.get("resources", []):
-        for entry in (resource, resource.get("parquet") or {}):
+        partitions = (resource.get("partitions") or {}).get("files") or []
+        for entry in (resource, resource.get("parquet") or {}, *partitions):
             if "path" not in entry:
                 continue
             path = package_dir / entry["path"]

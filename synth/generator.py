@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 import yaml
 from ippmd.core.home import package_data
+from ippmd.core.io import load_yaml
 from ippmd.core.metadata import load_country, region_list, source_citation
 from ippmd.core.schema import SUBMISSION_TABLES, conform, submission_schema
 
@@ -29,7 +30,7 @@ DEFAULT_SEED = 20170217  # the day the IPPMD comparative report was launched
 
 @cache
 def planted_effects() -> dict[str, Any]:
-    return yaml.safe_load(EFFECTS_FILE.read_text(encoding="utf-8"))["effects"]
+    return load_yaml(EFFECTS_FILE.read_text(encoding="utf-8"))["effects"]
 
 
 def planted_effect(name: str, iso3: str) -> float:

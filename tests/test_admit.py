@@ -23,8 +23,8 @@ IPPMD = Path(sys.executable).with_name("ippmd")
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    files = [folder / "datapackage.json", *sorted((folder / "data").iterdir())]
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    files = [folder / "datapackage.json", *sorted(p for p in (folder / "data").rglob("*") if p.is_file())]
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 @pytest.fixture(scope="module")

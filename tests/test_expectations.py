@@ -7,6 +7,7 @@ failures as polars) and the context configuration. Everything else runs the pola
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -16,19 +17,19 @@ from pathlib import Path
 import polars as pl
 import pytest
 from ippmd.core.calibration import target_measures
+from ippmd.core.errors import InputError
 from ippmd.core.schema import RESOURCES, harmonized_schema, universe_mask
 from ippmd.quality.expectations import (
     Check,
     Failure,
-    comparison,
     load_distribution,
     load_suite,
     prepare,
     run_suites,
-    sql_to_conditions,
+    schema_expectations,
     suite_resources,
 )
-from ippmd.quality.expectations_polars import SUPPORTED, condition_expr, run_suites_polars
+from ippmd.quality.expectations_polars import SUPPORTED, run_suites_polars
 
 ROOT = Path(__file__).resolve().parents[1]
 Tables = dict[str, pl.DataFrame]
@@ -59,14 +60,14 @@ def assert_same_failures(gx: list[Failure], polars: list[Failure]) -> None:
 # --- the suites as data ------------------------------------------------------------------------------
 
 
-def test_suites_cover_every_schema_constraint() -> None:
-    """Every required/unique/enum/pattern/min/max constraint has its unconditional expectation."""
+def test_generated_rules_cover_every_schema_constraint() -> None:
+    """Every required/unique/enum/pattern/min/max constraint has its unconditional expectation,
+    generated from the schema (the suite files hold none of them)."""
     for resource in RESOURCES:
-        have = {
-            (e["type"], e["kwargs"].get("column")): e["kwargs"]
-            for e in load_suite(resource)["expectations"]
-            if "row_condition" not in e and "column" in e["kwargs"]
-        }
+        suite = load_suite(resource)
+        generated = [e for e in suite["expectations"] if "schema_constraint" in e["meta"]]
+        assert generated == schema_expectations(resource)
+        have = {(e["type"], e["kwargs"]["column"]): e["kwargs"] for e in generated if "where" not in e}
         for f in harmonized_schema(resource)["fields"]:
             name, c = f["name"], f.get("constraints", {})
             where = f"{resource}.{name}"
@@ -85,29 +86,33 @@ def test_suites_cover_every_schema_constraint() -> None:
                 assert kwargs is not None, where
                 assert kwargs.get("min_value") == c.get("minimum"), where
                 assert kwargs.get("max_value") == c.get("maximum"), where
+        for e in suite["written"]:
+            assert "schema_constraint" not in e["meta"], e
 
 
 def test_null_rules_match_schema_universes(tables: Tables) -> None:
     """Each field with a universe is blank-checked exactly outside it (and, if checked, answered inside)."""
-    for resource in RESOURCES:
-        rules = load_suite(resource)["expectations"]
-        frame = tables[resource]
-        for f in harmonized_schema(resource)["fields"]:
+    for prep in prepare(tables):
+        frame = prep.frame
+        for f in harmonized_schema(prep.resource)["fields"]:
             if "universe" not in f:
                 continue
             inside = universe_mask(frame, f)
             blank = [
-                e
-                for e in rules
-                if e["type"] == "expect_column_values_to_be_null" and e["kwargs"]["column"] == f["name"]
+                c
+                for c in prep.checks
+                if c.type == "expect_column_values_to_be_null" and c.kwargs["column"] == f["name"]
             ]
-            assert len(blank) == 1, f"{resource}.{f['name']}: one null rule outside its universe"
-            outside = frame.select(condition_expr(blank[0]["row_condition"])).to_series()
-            assert (outside == ~inside).all(), f"{resource}.{f['name']}: null rule != NOT ({f['universe']})"
-            for e in rules:
-                if e["type"] == "expect_column_values_to_not_be_null" and e["kwargs"]["column"] == f["name"]:
-                    answered = frame.select(condition_expr(e.get("row_condition"))).to_series()
-                    assert (answered == inside).all(), f"{resource}.{f['name']}: not-null rule != universe"
+            assert len(blank) == 1, f"{prep.resource}.{f['name']}: one null rule outside its universe"
+            outside = frame[blank[0].mask]
+            assert (outside == ~inside).all(), (
+                f"{prep.resource}.{f['name']}: null rule != NOT ({f['universe']})"
+            )
+            for c in prep.checks:
+                if c.type == "expect_column_values_to_not_be_null" and c.kwargs["column"] == f["name"]:
+                    assert c.mask and (frame[c.mask] == inside).all(), (
+                        f"{f['name']}: not-null rule != universe"
+                    )
 
 
 def test_suites_are_well_formed() -> None:
@@ -117,49 +122,116 @@ def test_suites_are_well_formed() -> None:
         assert suite["resource"] == resource
         for e in suite["expectations"]:
             assert e["type"] in SUPPORTED, e
-            assert set(e) <= {"type", "kwargs", "row_condition", "meta"}, e
+            assert set(e) <= {"type", "kwargs", "where", "meta"}, e
             assert e["meta"]["rule"].strip() and e["meta"]["hint"].strip(), e
+            placeholder = r"\{(field|source|values|codes|bounds|pattern|universe|universe_columns|title)\}"
+            assert not re.search(placeholder, e["meta"]["rule"] + e["meta"]["hint"]), e  # all filled
     spec = load_distribution()
     measures = target_measures()
     for key, entry in spec["targets"].items():
         assert key in measures, key
         assert 0 < entry.get("tolerance", spec["default_tolerance"]) <= 0.25, key
-        if measures[key].get("universe"):
-            sql_to_conditions(measures[key]["universe"])  # translatable into a GX row condition
+
+
+@pytest.fixture
+def suites_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of quality/suites/ that the loader reads instead (caches cleared around the test)."""
+    import shutil
+
+    from ippmd.quality import expectations
+
+    folder = tmp_path / "suites"
+    shutil.copytree(expectations.SUITES_DIR, folder)
+    monkeypatch.setattr(expectations, "SUITES_DIR", folder)
+    caches = (expectations.load_suite, expectations.load_distribution, expectations._read_yaml)
+    for cached in (*caches, expectations.table_columns):
+        cached.cache_clear()
+    yield folder
+    for cached in (*caches, expectations.table_columns):
+        cached.cache_clear()
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message"),
+    [
+        (
+            'where: "relation_to_head = 5"',
+            'where: "relation_to_hed = 5"',
+            "expectations[2].where",
+            "relation_to_hed",
+        ),
+        ('where: "relation_to_head = 5"', 'where: "relation_to_head = = 5"', "expectations[2].where", "SQL"),
+        (
+            'where: "relation_to_head = 5"',
+            'where: "relation_to_head + 5"',
+            "expectations[2].where",
+            "not a condition",
+        ),
+        (
+            "kwargs: {column: age, min_value: 25}",
+            "kwargs: {column: aeg, min_value: 25}",
+            "expectations[2].kwargs",
+            "aeg",
+        ),
+        (
+            "type: expect_compound_columns_to_be_unique",
+            "type: expect_column_values_to_be_increasing",
+            "expectations[0].type",
+            "unsupported",
+        ),
+    ],
+)
+def test_a_broken_suite_fails_when_loaded_naming_file_and_key(
+    suites_copy: Path, old: str, new: str, key: str, message: str
+) -> None:
+    _edit(suites_copy / "persons.yaml", old, new)
+    with pytest.raises(InputError) as info:
+        load_suite("persons")
+    (problem,) = info.value.problems
+    assert problem.file == str(suites_copy / "persons.yaml")
+    assert problem.field == key
+    assert message in problem.message
+
+
+def test_a_hand_copy_of_a_schema_rule_is_refused(suites_copy: Path) -> None:
+    """Stating a schema constraint again in a suite file fails at load: each rule is stated once."""
+    copy = """  - type: expect_column_values_to_be_in_set
+    kwargs: {column: sex, value_set: [1, 2]}
+    meta: {rule: "sex is 1 or 2", hint: "recode sex"}
+"""
+    _edit(suites_copy / "persons.yaml", "expectations:\n", "expectations:\n" + copy)
+    with pytest.raises(InputError, match="restates a schema constraint"):
+        load_suite("persons")
+
+
+def test_a_broken_distribution_rule_fails_when_loaded(suites_copy: Path) -> None:
+    _edit(suites_copy / "distribution.yaml", "kwargs: {column: weight,", "kwargs: {column: wieght,")
+    with pytest.raises(InputError) as info:
+        load_distribution()
+    assert info.value.problems[0].field == "per_country[0].kwargs"
 
 
 def test_polars_engine_refuses_what_it_does_not_translate(tables: Tables) -> None:
     [prep] = [p for p in prepare({"countries": tables["countries"]}) if p.resource == "countries"]
     from ippmd.quality.expectations_polars import _outcome
 
-    def check(type_: str, kwargs: dict, condition: dict | None = None) -> Check:
-        return Check("countries", 0, type_, kwargs, condition, {"rule": "r", "hint": "h"})
+    def check(type_: str, kwargs: dict) -> Check:
+        return Check("countries", 0, type_, kwargs, None, {"rule": "r", "hint": "h"})
 
     with pytest.raises(ValueError, match="not supported"):
         _outcome(prep, check("expect_column_values_to_be_increasing", {"column": "survey_year"}))
     with pytest.raises(ValueError, match="not supported"):
         _outcome(prep, check("expect_column_values_to_not_be_null", {"column": "iso3", "mostly": 0.9}))
-    with pytest.raises(ValueError, match="unsupported row condition"):
-        _outcome(
-            prep,
-            check(
-                "expect_column_values_to_not_be_null",
-                {"column": "iso3"},
-                {"type": "pass_through", "pass_through_filter": "iso3 == 'KHM'"},
-            ),
-        )
-    with pytest.raises(ValueError, match="no OR nested"):  # GX 1.x refuses an OR inside an AND
-        either = {
-            "type": "or",
-            "conditions": [comparison("iso3", "==", "KHM"), comparison("iso3", "==", "HTI")],
-        }
-        condition_expr({"type": "and", "conditions": [comparison("survey_year", ">", 2013), either]})
-    with pytest.raises(ValueError, match="cannot translate"):
-        sql_to_conditions("age >= 15 OR working = 1")
 
 
 def test_great_expectations_is_imported_lazily() -> None:
-    code = "import sys, quality.expectations_polars; print('great_expectations' in sys.modules)"
+    code = "import sys, ippmd.quality.expectations_polars; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -222,9 +294,9 @@ def test_gx_import_and_run_stay_offline(package_dir: Path) -> None:
 def test_gx_context_is_ephemeral_without_analytics_or_progress_bars() -> None:
     import os
 
-    from ippmd.quality.expectations import _context, _import_gx
+    from ippmd.quality.expectations import _context, import_gx
 
-    gx = _import_gx()
+    gx = import_gx()
     assert os.environ["GX_ANALYTICS_ENABLED"] == "False"
     context = _context(gx)
     assert type(context).__name__ == "EphemeralDataContext"
@@ -278,7 +350,7 @@ def age_200(t: Tables, iso3: str, rank: int) -> tuple[Tables, dict]:
     pid = _person(t, _households(t, iso3)[rank], pl.col("relation_to_head") == 2)
     t = {**t, "persons": _set(t["persons"], "person_id", pid, age=200)}
     return t, expect(
-        "persons", "expect_column_values_to_be_between", "age", "Age is 0-110", key=pid, value=200
+        "persons", "expect_column_values_to_be_between", "age", "is between 0 and 110", key=pid, value=200
     )
 
 
@@ -308,7 +380,12 @@ def school_at_40(t: Tables, iso3: str, rank: int) -> tuple[Tables, dict]:
     pid = _person(t, hid, pl.col("age") > 24)
     t = {**t, "persons": _set(t["persons"], "person_id", pid, age=40, attending_school=1)}
     return t, expect(
-        "persons", "expect_column_values_to_be_null", "attending_school", "aged 6-24", key=pid, value=1
+        "persons",
+        "expect_column_values_to_be_null",
+        "attending_school",
+        "outside its universe",
+        key=pid,
+        value=1,
     )
 
 
@@ -345,7 +422,7 @@ def channel_without_remittances(t: Tables, iso3: str, rank: int) -> tuple[Tables
         "households",
         "expect_column_values_to_be_null",
         "remittance_channel",
-        "blank unless remittances_received = 1",
+        "blank outside its universe (remittances_received = 1)",
         key=hid,
         value="bank",
     )

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
+import duckdb
 import jsonschema
 import polars as pl
 import pytest
 from ippmd.core.home import schemas_dir
 from ippmd.core.metadata import country_codes
+from ippmd.core.schema import PACKAGE_RESOURCES, harmonized_schema
+from ippmd.package.write import SORT_KEYS, PackageWriter, _csv_view, partition_column
 
 from ippmd.build import build
 from tests.conftest import ROOT, frictionless_validate
@@ -59,7 +63,7 @@ def test_descriptor_follows_the_data_package_v2_profile(descriptor: dict) -> Non
 
 def test_every_file_has_bytes_and_sha256(descriptor: dict, package_dir: Path) -> None:
     for resource in descriptor["resources"]:
-        for entry in (resource, resource["parquet"]):
+        for entry in (resource, resource["parquet"], *resource["partitions"]["files"]):
             data = (package_dir / entry["path"]).read_bytes()
             assert entry["bytes"] == len(data)
             assert entry["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
@@ -131,9 +135,106 @@ def test_not_in_universe_is_marked_in_csv(package_dir: Path) -> None:
 @pytest.mark.slow
 def test_two_builds_are_byte_identical(package_dir: Path, tmp_path: Path) -> None:
     build(tmp_path)
-    for path in sorted((package_dir / "data").iterdir()):
-        assert (tmp_path / "data" / path.name).read_bytes() == path.read_bytes(), path.name
+    ours = sorted(p.relative_to(package_dir) for p in (package_dir / "data").rglob("*") if p.is_file())
+    theirs = sorted(p.relative_to(tmp_path) for p in (tmp_path / "data").rglob("*") if p.is_file())
+    assert ours == theirs
+    assert any(p.parts[1] == "parquet" for p in ours)  # the country partitions too
+    for path in ours:
+        assert (tmp_path / path).read_bytes() == (package_dir / path).read_bytes(), path
     assert (tmp_path / "datapackage.json").read_bytes() == (package_dir / "datapackage.json").read_bytes()
+
+
+def test_csv_appended_by_country_is_the_whole_table_written_at_once(
+    package_dir: Path, tables: dict[str, pl.DataFrame]
+) -> None:
+    """The build appends country by country: the files are still in the global sort order."""
+    for name in PACKAGE_RESOURCES:
+        frame = pl.read_parquet(package_dir / "data" / f"{name}.parquet")
+        if name in tables:
+            assert frame.equals(frame.sort(SORT_KEYS[name])), name
+        assert frame[partition_column(name)].is_sorted(), name
+        whole = _csv_view(frame, harmonized_schema(name)).write_csv(null_value="", line_terminator="\n")
+        assert (package_dir / "data" / f"{name}.csv").read_text(encoding="utf-8") == whole, name
+
+
+def test_partitions_list_one_file_per_country(descriptor: dict, package_dir: Path) -> None:
+    for resource in descriptor["resources"]:
+        name, partitions = resource["name"], resource["partitions"]
+        column = "iso3" if name in ("countries", "country_indicators") else "country"
+        assert (partitions["layout"], partitions["field"], partitions["fieldInFiles"]) == (
+            "hive",
+            column,
+            False,
+        )
+        assert partitions["path"] == f"data/parquet/{name}"
+        files = partitions["files"]
+        assert [f["country"] for f in files] == descriptor["countries"]
+        assert [f["path"] for f in files] == [
+            f"data/parquet/{name}/{column}={iso3}/part-0.parquet" for iso3 in descriptor["countries"]
+        ]
+        on_disk = sorted(
+            p.relative_to(package_dir).as_posix()
+            for p in (package_dir / partitions["path"]).rglob("*.parquet")
+        )
+        assert on_disk == sorted(f["path"] for f in files), name
+        assert sum(f["rows"] for f in files) == resource["rows"], name
+        for entry in files:
+            part = pl.read_parquet(package_dir / entry["path"], hive_partitioning=False)
+            assert part.height == entry["rows"]
+            assert column not in part.columns, f"{name}: the partition column comes from the path"
+
+
+@pytest.mark.parametrize("name", ["persons", "countries", "country_indicators"])
+def test_polars_reads_one_country_from_its_partition_only(
+    package_dir: Path, tmp_path: Path, name: str
+) -> None:
+    """Filtered to KHM, a hive scan equals the full table filtered, and never opens another file."""
+    column = "iso3" if name in ("countries", "country_indicators") else "country"
+    full = pl.read_parquet(package_dir / "data" / f"{name}.parquet")
+    expected = full.filter(pl.col(column) == "KHM")
+    assert expected.height > 0
+    copy = Path(shutil.copytree(package_dir / "data" / "parquet" / name, tmp_path / name))
+    schema = pl.read_parquet_schema(copy / f"{column}=KHM" / "part-0.parquet")  # else read from the first
+    for part in copy.glob("*/part-0.parquet"):
+        if part.parent.name != f"{column}=KHM":
+            part.write_bytes(b"not parquet")  # reading it would fail
+    khm = pl.scan_parquet(copy, hive_partitioning=True, schema=schema).filter(pl.col(column) == "KHM")
+    assert khm.collect().select(full.columns).equals(expected)
+    with pytest.raises(pl.exceptions.ComputeError):
+        pl.scan_parquet(copy, hive_partitioning=True).collect()
+    whole = pl.scan_parquet(package_dir / "data" / "parquet" / name, hive_partitioning=True).collect()
+    assert whole.select(full.columns).equals(full)
+
+
+def test_readme_duckdb_query_over_the_partitions(package_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DuckDB query shown in README.md, run as written, agrees with polars on data/persons.parquet."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    queries = [q for q in re.findall(r"```sql\n(.*?)```", readme, re.DOTALL) if "read_parquet" in q]
+    assert len(queries) == 1, "README.md shows one DuckDB query over data/parquet/"
+    monkeypatch.chdir(package_dir)  # the README runs it from the package folder
+    got = duckdb.sql(queries[0]).pl()
+    assert got.columns == ["sex", "persons"]
+    expected = (
+        pl.read_parquet(package_dir / "data" / "persons.parquet")
+        .filter(pl.col("country") == "KHM")
+        .group_by("sex")
+        .agg(persons=pl.len())
+        .sort("sex")
+    )
+    assert got["sex"].to_list() == expected["sex"].to_list()
+    assert got["persons"].to_list() == expected["persons"].to_list()
+    assert sum(got["persons"]) > 1000
+
+
+def test_writer_refuses_countries_out_of_order(tmp_path: Path, tables: dict[str, pl.DataFrame]) -> None:
+    """Appending keeps the global order only if countries come sorted: the writer checks it."""
+    communities = tables["communities"]
+    with PackageWriter(tmp_path) as writer:
+        writer.write("communities", "KHM", communities.filter(pl.col("country") == "KHM"))
+        with pytest.raises(ValueError, match="sorted"):
+            writer.write("communities", "ARM", communities.filter(pl.col("country") == "ARM"))
+        with pytest.raises(ValueError, match="another country"):
+            writer.write("communities", "PHL", communities.filter(pl.col("country") == "MAR"))
 
 
 def test_committed_descriptor_matches_the_build(package_dir: Path) -> None:

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from ippmd.core.errors import InputError
@@ -20,7 +21,12 @@ from ippmd.models.country_indicators import indicator_benchmarks
 from ippmd.models.data import PackageData
 from ippmd.models.descriptives import DESCRIPTIVE_COLUMNS
 from ippmd.models.estimate import ESTIMATE_COLUMNS
-from ippmd.models.narrative import descriptive_sentences, finding_sentence, fmt_effect
+from ippmd.models.narrative import (
+    descriptive_sentences,
+    finding_sentence,
+    fmt_effect,
+    shows_sentence,
+)
 from ippmd.models.spec import get_spec
 
 from ippmd import SYNTHETIC_NOTICE
@@ -182,8 +188,9 @@ def test_report_text_states_each_finding_for_cambodia(result: dict[str, Any], re
     expected = (
         f"{LABEL}: effect {fmt_effect(row['focus_estimate'], 'probability')} (95% CI "
         f"{fmt_effect(row['focus_ci_low'], 'probability', False)} to "
-        f"{fmt_effect(row['focus_ci_high'], 'probability')}), rank {row['rank']} of 10, "
-        f"peer mean {fmt_effect(row['peer_mean'], 'probability')}"
+        f"{fmt_effect(row['focus_ci_high'], 'probability')}, CRV1 t({row['focus_df']:g})), "
+        f"rank {row['rank']} of 10 (95% interval {row['rank_low']}-{row['rank_high']}; "
+        f"1 = the most positive effect), peer mean {fmt_effect(row['peer_mean'], 'probability')}"
     )
     assert sentence.startswith(expected)
     assert "not significantly different from zero" in sentence
@@ -244,12 +251,19 @@ def test_sentences_carry_the_synthetic_label_only_for_synthetic_data() -> None:
     spec = get_spec("vocational_training_on_plans")
     row = {
         "term": "vocational_training", "n_peers": 2, "focus_estimate": -0.096, "focus_ci_low": -0.11,
-        "focus_ci_high": -0.08, "focus_p_value": 0.0001, "rank": 3, "n_ranked": 3, "peer_mean": 0.05,
+        "focus_ci_high": -0.08, "focus_p_value": 0.0001, "rank": 3, "rank_low": 2, "rank_high": 3,
+        "n_ranked": 3, "direction": "positive", "focus_method": "CRV1 t(99)", "peer_mean": 0.05,
         "peer_mean_ci_low": 0.01, "peer_mean_ci_high": 0.09, "difference": -0.146,
         "difference_p_value": 0.001,
     }  # fmt: skip
     synthetic = finding_sentence(spec, row, "Cambodia", synthetic=True)
-    assert synthetic.startswith(f"{LABEL}: effect -9.6 pp")
+    assert synthetic.startswith(f"{LABEL}: effect -9.6 pp (95% CI -11.0 to -8.0 pp, CRV1 t(99))")
+    assert "rank 3 of 3 (95% interval 2-3; 1 = the most positive effect)" in synthetic
+    shows = shows_sentence(spec, row, "Cambodia", synthetic=True)
+    assert shows == (
+        f"What the estimate for {LABEL} shows: an effect in the opposite direction to the Cambodia "
+        "report's (positive)."
+    )
     assert f"The effect for {LABEL} is significantly different from zero" in synthetic
     survey = finding_sentence(spec, row, "Senegal", synthetic=False, peers_synthetic=False)
     assert survey.startswith("Senegal: effect -9.6 pp") and "synthetic" not in survey
@@ -257,7 +271,7 @@ def test_sentences_carry_the_synthetic_label_only_for_synthetic_data() -> None:
     assert mixed.startswith("Senegal: effect") and "against peers with synthetic data: rank 3 of 3" in mixed
     shares = pl.DataFrame(
         {"country": ["KHM"], "panel": ["Men"], "group": ["Receives"], "estimate": [0.5],
-         "ci_low": [0.4], "ci_high": [0.6], "n": [100]}
+         "ci_low": [0.4], "ci_high": [0.6], "n": [100], "n_clusters": [30]}
     )  # fmt: skip
     assert descriptive_sentences(shares, "KHM", "Cambodia", synthetic=True)[0].startswith(f"{LABEL}, men: ")
     assert descriptive_sentences(shares, "KHM", "Cambodia", synthetic=False)[0].startswith("Cambodia, men: ")
@@ -379,3 +393,157 @@ def test_every_chart_renders_in_a_headless_browser(result: dict[str, Any], tmp_p
     assert len(rendered) == result["n_charts"], sorted(rendered)
     assert len(set(rendered)) == len(rendered)
     assert "Chart failed" not in dom.split("<script")[0] + dom.split("</script>")[-1]
+
+
+# --- a report for any focus; charts that stand alone; provenance ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def phl_sections(indicator_package: Path) -> dict[str, Any]:
+    """The regression sections of a PHL report, built from the same fits as a full run would."""
+    from ippmd.models.benchmark import diagnostics_table, finding_sections, method_paragraphs
+    from ippmd.models.estimate import comparison_table, estimates_table, fit_all
+    from ippmd.models.planted import planted_table
+
+    data = PackageData.load(indicator_package)
+    fits = fit_all(data)
+    comparison = comparison_table(fits, "PHL")
+    sections, charts, sentences, _ = finding_sections(
+        fits, estimates_table(fits), comparison, planted_table(fits), diagnostics_table(fits), "PHL",
+        "Philippines",
+    )  # fmt: skip
+    return {
+        "sections": sections,
+        "charts": charts,
+        "sentences": sentences,
+        "method": method_paragraphs("Philippines", "PHL", len(fits), 9),
+    }
+
+
+def test_a_philippines_report_attributes_the_quotes_and_speaks_of_its_own_focus(
+    phl_sections: dict[str, Any],
+) -> None:
+    """Regression: `--focus PHL` framed every section with the Cambodia report's sentences as if
+    they were about the Philippines."""
+    label = "Philippines (synthetic data)"
+    for section in phl_sections["sections"]:
+        assert section.quote_intro == "The Cambodia report (OECD/CDRI 2017) found (about Cambodia):"
+        shows = section.paragraphs[0]
+        assert f"What the estimate for {label} shows: " in shows, shows
+    for sentence in phl_sections["sentences"]:
+        assert sentence.startswith(f"{label}: ") and "Cambodia" not in sentence
+    method = " ".join(phl_sections["method"])
+    assert "reported for Cambodia" in method and "Benchmarks of Philippines (PHL)" in method
+
+
+def _subtitle(spec: dict[str, Any]) -> list[str]:
+    title = spec["title"]
+    return [title["subtitle"]] if isinstance(title["subtitle"], str) else list(title["subtitle"])
+
+
+def test_every_chart_stands_alone(result: dict[str, Any], report: str) -> None:
+    """Outcome ~ treatment in the title, SYNTHETIC or REAL and the source in the subtitle,
+    different titles for men and women, effects in percentage points as in the text."""
+    specs = json.loads(re.search(r"const charts = (\{.*?\});\n", report, re.S).group(1))
+    assert len(specs) == result["n_charts"]
+    for chart_id, spec in specs.items():
+        subtitle = " ".join(_subtitle(spec))
+        real = chart_id in {"chart-remittance_cost", "chart-migrant_stocks", "chart-remittance_cost_premium"}
+        assert ("REAL DATA" if real else "SYNTHETIC DATA") in subtitle, chart_id
+        assert "Source: " in subtitle, chart_id
+        if chart_id.startswith("chart-effect_"):
+            assert " ~ " in spec["title"]["text"], chart_id
+    men = specs["chart-effect_remittances_on_working_men"]["title"]["text"]
+    women = specs["chart-effect_remittances_on_working_women"]["title"]["text"]
+    assert men != women and "men" in men and "women" in women
+    estimates = pl.read_csv(result["out_dir"] / "estimates.csv")
+    khm = estimates.filter((pl.col("spec") == "vocational_training_on_plans") & (pl.col("country") == "KHM"))[
+        "estimate"
+    ][0]
+    plotted = specs["chart-effect_vocational_training_on_plans"]["layer"][1]["data"]["values"]
+    point = next(v for v in plotted if v["country"] == "KHM")
+    assert point["estimate"] == pytest.approx(100 * khm, abs=1e-4)  # percentage points
+    assert "percentage points" in json.dumps(specs["chart-effect_vocational_training_on_plans"])
+
+
+def test_chart_specs_are_valid_vega_lite(report: str) -> None:
+    """The benchmark builds specs without altair's validation (speed): validate them here."""
+    import altair as alt
+    from altair.utils.schemapi import validate_jsonschema
+
+    specs = json.loads(re.search(r"const charts = (\{.*?\});\n", report, re.S).group(1))
+    schema = alt.vegalite.v6.schema.core.load_schema()
+    for spec in specs.values():
+        validate_jsonschema(spec, schema)  # raises on the first invalid spec
+
+
+def test_pngs_are_drawn_at_twice_the_svg_size(result: dict[str, Any]) -> None:
+    import struct
+
+    for png in sorted((result["out_dir"] / "charts").glob("*.png"))[:6]:
+        width, height = struct.unpack(">II", png.read_bytes()[16:24])
+        svg = png.with_suffix(".svg").read_text(encoding="utf-8")[:600]
+        svg_width = float(re.search(r'width="([\d.]+)"', svg).group(1))
+        svg_height = float(re.search(r'height="([\d.]+)"', svg).group(1))
+        assert width == pytest.approx(2 * svg_width, abs=2), png.name
+        assert height == pytest.approx(2 * svg_height, abs=2), png.name
+
+
+def test_end_of_line_labels_are_moved_apart() -> None:
+    from ippmd.models.charts import dodge
+
+    values = [6.0, 6.05, 11.0, 4.5, 6.02]  # three lines ending within 0.05 of each other
+    placed = dodge(values, 0.5)
+    assert sorted(range(5), key=lambda i: placed[i]) == sorted(range(5), key=lambda i: values[i])
+    gaps = np.diff(sorted(placed))
+    assert (gaps >= 0.5 - 1e-9).all()
+    assert placed[2] == 11.0 and placed[3] == 4.5  # labels with room stay where their lines end
+    assert dodge([1.0, 3.0], 0.5) == [1.0, 3.0]
+
+
+def test_the_report_is_stamped_with_version_data_hash_seed_and_date(
+    result: dict[str, Any], report: str, indicator_package: Path
+) -> None:
+    import hashlib
+
+    from ippmd import __version__
+
+    descriptor = json.loads((indicator_package / "datapackage.json").read_text(encoding="utf-8"))
+    lines = sorted(f"{r['name']}:{r.get('hash', '')}" for r in descriptor["resources"])
+    expected = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+    stamp = result["provenance"]
+    assert stamp["data_hash"] == expected and f"data hash {expected}" in report
+    assert f"ippmd {__version__}" in report and f"synthetic seed {descriptor['build']['seed']}" in report
+    assert re.search(r"report date \d{4}-\d{2}-\d{2}", report)
+    assert f"data {expected}" in report  # in each chart's source line too
+
+
+def test_the_comparison_csv_documents_ranks_and_multiplicity(result: dict[str, Any], report: str) -> None:
+    comparison = pl.read_csv(result["out_dir"] / "comparison.csv")
+    for column in ("rank_low", "rank_high", "p_holm", "q_bh", "method", "peer_mean_re", "tau2"):
+        assert column in comparison.columns, column
+    assert (comparison["rank_low"] <= comparison["rank"]).all()
+    assert (comparison["rank"] <= comparison["rank_high"]).all()
+    assert "rank 1 = the largest effect in the direction of the finding" in report
+    assert html.escape("survive Holm's adjustment at 5%") in report
+
+
+def test_the_real_remittance_cost_benchmark_is_in_the_khm_report(result: dict[str, Any], report: str) -> None:
+    if not result["remittance_costs"]:
+        pytest.skip("the World Bank RPW original is not in ../shared/data/external")
+    out = result["out_dir"]
+    effects = pl.read_csv(out / "remittance_cost_effects.csv")
+    assert set(effects["data_origin"]) == {"real"} and set(effects["vintage"]) == {"RPW Dec 2020"}
+    assert effects.filter(pl.col("country") == "BFA")["estimate"].is_null().all()
+    comparison = pl.read_csv(out / "remittance_cost_comparison.csv")
+    assert comparison["rank_low"][0] <= comparison["rank"][0] <= comparison["rank_high"][0]
+    assert "Cambodia (REAL data): premium over the peer mean" in report
+    assert "Burkina Faso has no corridor in the file" in report
+    assert "Weighting: none" in report and "clustered by corridor" in report
+
+
+def test_library_warnings_become_diagnostics_not_output(result: dict[str, Any]) -> None:
+    diagnostics = pl.read_csv(result["out_dir"] / "diagnostics.csv")
+    assert {"few_clusters_reason", "method", "notes"} <= set(diagnostics.columns)
+    pep = diagnostics.filter(pl.col("spec") == "public_employment_programme_on_emigrant")
+    assert pep["few_clusters"].all() and pep["method"].str.starts_with("WCR").all()

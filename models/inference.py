@@ -1,0 +1,502 @@
+"""Inference that holds with few clusters, and the statistics a referee asks for beside it.
+
+* `AbsorbedWLS`: weighted least squares after sweeping one fixed effect out of y and X with the
+  weights (Frisch-Waugh-Lovell), with CRV1 standard errors and pyfixest's small-sample factor.
+  pyfixest refuses its wild bootstrap with weights, so the bootstrap below is built on this.
+* `WildBootstrap`: the wild cluster restricted bootstrap (WCR; Cameron, Gelbach and Miller 2008)
+  with Webb's six-point weights, seeded. The restricted residuals, the bootstrap coefficients and
+  the bootstrap CRV1 scores are all linear in the hypothesised value r, so after one pass over
+  the data each test c'b = r costs O(B) (Roodman, Nielsen, MacKinnon and Webb 2019, "Fast and
+  wild"): p-values at any r, and intervals by inverting the test. Each draw is what refitting the
+  dummy-variable model on y* = X b_restricted + u_restricted * v would give (a test checks this
+  against statsmodels on a small case), including the re-absorption of the fixed effect.
+* `holm`, `benjamini_hochberg`: multiplicity adjustments.
+* `dersimonian_laird`: the random-effects mean of peer effects, tau^2, Cochran's Q and a
+  prediction interval for a typical peer (Higgins, Thompson and Spiegelhalter 2009).
+* `rank_interval`: the interval of a country's rank from draws of the joint distribution.
+
+The settings (level, small-sample factor, few-cluster threshold, draws, seeds) are data, in
+`models/inference.yaml`.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+from ippmd.core.home import package_data
+from ippmd.core.io import load_yaml
+from ippmd.models.design import within
+from scipy import linalg, sparse, stats
+
+SETTINGS_FILE = package_data(__package__, "inference.yaml")
+# Webb (2014) six-point distribution: mean 0, variance 1, each value with probability 1/6.
+WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
+CRV1 = "CRV1"
+WCR = "WCR"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """models/inference.yaml, typed."""
+
+    level: float
+    ssc: dict[str, Any]
+    few_treated_clusters: int
+    bootstrap_draws: int
+    bootstrap_seed: int
+    max_search_se: float
+    rank_draws: int
+    rank_seed: int
+
+    def method_label(self, method: str, df: float | None = None) -> str:
+        """How a row names its inference, e.g. 'CRV1 t(57)' or 'WCR bootstrap (Webb, B=1999)'."""
+        if method == WCR:
+            return f"WCR bootstrap (Webb, B={self.bootstrap_draws})"
+        return f"CRV1 t({df:g})" if df is not None else CRV1
+
+
+@cache
+def settings() -> Settings:
+    raw = load_yaml(SETTINGS_FILE.read_text(encoding="utf-8"))
+    return Settings(
+        level=float(raw["level"]),
+        ssc=dict(raw["ssc"]),
+        few_treated_clusters=int(raw["few_treated_clusters"]),
+        bootstrap_draws=int(raw["bootstrap"]["draws"]),
+        bootstrap_seed=int(raw["bootstrap"]["seed"]),
+        max_search_se=float(raw["bootstrap"]["max_search_se"]),
+        rank_draws=int(raw["ranks"]["draws"]),
+        rank_seed=int(raw["ranks"]["seed"]),
+    )
+
+
+def seeded_rng(seed: int, key: str) -> np.random.Generator:
+    """A generator for one named use (a spec, a contrast): the same key always gets the same draws."""
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(key.encode("utf-8"))]))
+
+
+def webb_weights(n_clusters: int, draws: int, seed: int, key: str) -> np.ndarray:
+    """(clusters x draws) Webb weights, one per cluster and draw."""
+    return WEBB[seeded_rng(seed, key).integers(0, WEBB.size, size=(n_clusters, draws))]
+
+
+def t_quantile(df: float, level: float) -> float:
+    return float(stats.t.ppf(0.5 + level / 2, df)) if df > 0 else math.inf
+
+
+def t_p_value(t: float, df: float) -> float:
+    return float(2 * stats.t.sf(abs(t), df)) if df > 0 else math.nan
+
+
+def small_sample_factor(
+    ssc: dict[str, Any], n_obs: int, k: int, n_fe_levels: int, fe_nested: bool, n_clusters: int
+) -> float:
+    """pyfixest's CRV1 factor for one fixed effect (utils.get_ssc): (N-1)/(N-K) x G/(G-1)."""
+    rule = ssc.get("k_fixef", "nonnested")
+    if rule == "none":
+        df_k = k
+    elif rule == "nonnested" and fe_nested:
+        df_k = k + 1  # the nested fixed effect counts once (pyfixest: k + k_fe - k_fe + 1)
+    else:
+        df_k = k + n_fe_levels
+    factor = (n_obs - 1) / (n_obs - df_k) if ssc.get("k_adj", True) else 1.0
+    if ssc.get("G_adj", True):
+        factor *= n_clusters / (n_clusters - 1)
+    return factor
+
+
+def cluster_sums(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per-cluster sums of each column of values (rows x columns -> clusters x columns)."""
+    if values.ndim == 1:
+        return np.bincount(codes, weights=values, minlength=n)
+    indicator = sparse.csr_matrix(
+        (np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n, codes.size)
+    )
+    return np.asarray(indicator @ values)
+
+
+def independent_columns(gram: np.ndarray, candidates: list[int], tol: float = 1e-9) -> list[int]:
+    """The candidates, in order, that are not linear combinations of earlier kept ones: an
+    incremental Cholesky of the Gram matrix (a column whose residual norm is below tol times its
+    own norm is dropped, as pyfixest drops collinear variables)."""
+    kept: list[int] = []
+    factor = np.zeros((0, 0))
+    for j in candidates:
+        if kept:
+            cross = linalg.solve_triangular(factor, gram[kept, j], lower=True)
+            residual = gram[j, j] - cross @ cross
+        else:
+            cross, residual = np.zeros(0), gram[j, j]
+        if residual <= tol * max(gram[j, j], 1e-300):
+            continue
+        size = len(kept)
+        grown = np.zeros((size + 1, size + 1))
+        grown[:size, :size] = factor
+        grown[size, :size] = cross
+        grown[size, size] = math.sqrt(residual)
+        factor = grown
+        kept.append(j)
+    return kept
+
+
+@dataclass
+class AbsorbedWLS:
+    """WLS of y on X with one fixed effect swept out (weighted demeaning); CRV1 by cluster."""
+
+    names: list[str]
+    X: np.ndarray  # demeaned regressors, N x k (columns that vanish or are collinear dropped)
+    y: np.ndarray  # demeaned outcome
+    weights: np.ndarray
+    cluster: np.ndarray  # codes 0..G-1
+    fe: np.ndarray  # codes 0..F-1 of the absorbed fixed effect
+    beta: np.ndarray
+    bread: np.ndarray  # (X'WX)^-1
+    residuals: np.ndarray
+    ssc: float
+    dropped: list[str]
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.cluster.max()) + 1
+
+    @classmethod
+    def fit(
+        cls,
+        y: np.ndarray,
+        X: np.ndarray,
+        names: list[str],
+        weights: np.ndarray,
+        cluster: np.ndarray,
+        fe: np.ndarray,
+        ssc: dict[str, Any],
+    ) -> AbsorbedWLS:
+        w = np.asarray(weights, dtype=float)
+        swept = within(np.column_stack([y, X]), [fe], w)
+        y_t, X_t = swept[:, 0], swept[:, 1:]
+        # A column constant within every fixed-effect group (a country where the treatment never
+        # varies) is zero after demeaning: no estimate, as in pyfixest.
+        scale = np.sqrt((w[:, None] * X**2).sum(axis=0)) + 1e-300
+        keep = np.sqrt((w[:, None] * X_t**2).sum(axis=0)) > 1e-9 * scale
+        # Drop further columns that are exact linear combinations of the kept ones (in order).
+        kept = independent_columns(X_t.T @ (w[:, None] * X_t), [int(j) for j in np.flatnonzero(keep)])
+        X_k = X_t[:, kept]
+        gram = X_k.T @ (w[:, None] * X_k)
+        bread = np.linalg.inv(gram)
+        beta = bread @ (X_k.T @ (w * y_t))
+        residuals = y_t - X_k @ beta
+        n_clusters = int(cluster.max()) + 1
+        per_fe = np.zeros(int(fe.max()) + 1, dtype=np.int64)
+        pairs = np.unique(np.column_stack([fe, cluster]), axis=0)
+        np.add.at(per_fe, pairs[:, 0], 1)
+        fe_nested = bool((per_fe == 1).all())  # every fixed-effect level inside one cluster
+        factor = small_sample_factor(ssc, y.size, len(kept), int(fe.max()) + 1, fe_nested, n_clusters)
+        return cls(
+            names=[names[j] for j in kept],
+            X=X_k,
+            y=y_t,
+            weights=w,
+            cluster=cluster,
+            fe=fe,
+            beta=beta,
+            bread=bread,
+            residuals=residuals,
+            ssc=factor,
+            dropped=[names[j] for j in range(len(names)) if j not in kept],
+        )
+
+    def scores(self, residuals: np.ndarray) -> np.ndarray:
+        """Cluster scores X_g' W_g e_g (clusters x k)."""
+        return cluster_sums(self.cluster, self.X * (self.weights * residuals)[:, None], self.n_clusters)
+
+    def vcov(self) -> np.ndarray:
+        s = self.scores(self.residuals)
+        return self.ssc * self.bread @ (s.T @ s) @ self.bread
+
+    def contrast_vector(self, weights: dict[str, float]) -> np.ndarray:
+        index = {name: i for i, name in enumerate(self.names)}
+        c = np.zeros(len(self.names))
+        for name, value in weights.items():
+            c[index[name]] = value
+        return c
+
+
+@dataclass(frozen=True)
+class BootstrapContrast:
+    """Everything the WCR test of c'b = r needs, for any r: t*_b(r) = (n0 - r n1) / sqrt(ssc
+    (a - 2 r b + r^2 c)) per draw, against t(r) = (estimate - r) / std_error."""
+
+    estimate: float
+    std_error: float  # CRV1
+    n0: np.ndarray
+    n1: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    ssc: float
+    max_search_se: float
+
+    def t_draws(self, r: float) -> tuple[float, np.ndarray]:
+        """The original t-statistic and the bootstrap ones under H0: c'b = r."""
+        variance = self.ssc * np.maximum(self.a - 2 * r * self.b + r * r * self.c, 1e-300)
+        return (self.estimate - r) / self.std_error, (self.n0 - r * self.n1) / np.sqrt(variance)
+
+    def p_value(self, r: float = 0.0) -> float:
+        """Symmetric bootstrap p-value: the share of draws with |t*| >= |t|."""
+        t, draws = self.t_draws(r)
+        return float(np.mean(np.abs(draws) >= abs(t) * (1 - 1e-12)))
+
+    def interval(self, level: float) -> tuple[float, float]:
+        """{r : p(r) > 1 - level}, searched outward from the estimate, refined by bisection;
+        +/- inf when no value within max_search_se standard errors is rejected."""
+        alpha = 1 - level
+        se = self.std_error
+        steps = [
+            *np.arange(0.25, 8.01, 0.25),
+            *2.0 ** np.arange(3.5, math.log2(self.max_search_se) + 0.01, 0.5),
+        ]
+        bounds = []
+        for side in (-1.0, 1.0):
+            inside, outside = self.estimate, None
+            for step in steps:
+                r = self.estimate + side * step * se
+                if self.p_value(r) <= alpha:
+                    outside = r
+                    break
+                inside = r
+            if outside is None:
+                bounds.append(side * math.inf)
+                continue
+            for _ in range(40):
+                middle = (inside + outside) / 2
+                if self.p_value(middle) <= alpha:
+                    outside = middle
+                else:
+                    inside = middle
+            bounds.append((inside + outside) / 2)
+        return bounds[0], bounds[1]
+
+
+@dataclass
+class WildBootstrap:
+    """WCR bootstrap draws for one absorbed model: the same Webb weights for every contrast."""
+
+    model: AbsorbedWLS
+    draws: np.ndarray  # clusters x B
+    gram_by_cluster: np.ndarray  # clusters x k x k: X_g' W_g X_g
+    sum_by_cluster: np.ndarray  # clusters x k: X_g' W_g 1
+    fe_of_cluster: np.ndarray
+    fe_sum: Any  # scipy.sparse (levels x clusters): 1 / W_level where the cluster is in the level
+    max_search_se: float
+
+    @classmethod
+    def prepare(cls, model: AbsorbedWLS, draws: np.ndarray, max_search_se: float = 200.0) -> WildBootstrap:
+        """Raises ValueError when the clusters are not nested in the fixed effect (then the
+        re-absorption of the fixed effect per draw has no closed form here)."""
+        G = model.n_clusters
+        pairs = np.unique(np.column_stack([model.cluster, model.fe]), axis=0)
+        if pairs.shape[0] != G:
+            raise ValueError("clusters are not nested in the fixed effect")
+        fe_of_cluster = np.empty(G, dtype=np.int64)
+        fe_of_cluster[pairs[:, 0]] = pairs[:, 1]
+        fe_weight = np.bincount(model.fe, weights=model.weights)
+        wx = model.X * model.weights[:, None]
+        k = model.X.shape[1]
+        gram = np.zeros((G, k, k))
+        order = np.argsort(model.cluster, kind="stable")
+        bounds = np.searchsorted(model.cluster[order], np.arange(G + 1))
+        for g in range(G):
+            rows = order[bounds[g] : bounds[g + 1]]
+            gram[g] = model.X[rows].T @ wx[rows]
+        return cls(
+            model=model,
+            draws=draws,
+            gram_by_cluster=gram,
+            sum_by_cluster=cluster_sums(model.cluster, wx, G),
+            fe_of_cluster=fe_of_cluster,
+            fe_sum=sparse.csr_matrix(
+                (1 / fe_weight[fe_of_cluster], (fe_of_cluster, np.arange(G))), shape=(fe_weight.size, G)
+            ),
+            max_search_se=max_search_se,
+        )
+
+    def _linear_parts(self, residuals: np.ndarray, mc: np.ndarray, q: np.ndarray, zeta: np.ndarray) -> tuple:
+        """Bootstrap numerators (B) and contrast scores (clusters x B) for restricted residuals e:
+        u*_g = e_g v_g - (fixed-effect mean of e v) - X_g M S v, scored with c'M X_g' W_g."""
+        m = self.model
+        v = self.draws
+        s = m.scores(residuals)  # clusters x k
+        a = s @ mc  # c'M s_g
+        totals = np.bincount(m.cluster, weights=m.weights * residuals, minlength=m.n_clusters)
+        fe_means = self.fe_sum @ (totals[:, None] * v)  # level x B: weighted means of e * v
+        scores = a[:, None] * v - zeta[:, None] * fe_means[self.fe_of_cluster] - q @ (s.T @ v)
+        return a @ v, scores
+
+    def contrast(self, c: np.ndarray) -> BootstrapContrast:
+        m = self.model
+        mc = m.bread @ c
+        cmc = float(c @ mc)
+        estimate = float(c @ m.beta)
+        s_hat = m.scores(m.residuals) @ mc
+        std_error = math.sqrt(m.ssc * float(s_hat @ s_hat))
+        d = m.X @ mc / cmc  # restricted residuals: e(r) = (u + d c'b) - r d
+        e0 = m.residuals + d * estimate
+        q = (self.gram_by_cluster @ mc) @ m.bread  # c'M X_g'W_g X_g M, clusters x k
+        zeta = self.sum_by_cluster @ mc
+        n0, p0 = self._linear_parts(e0, mc, q, zeta)
+        n1, p1 = self._linear_parts(d, mc, q, zeta)
+        return BootstrapContrast(
+            estimate=estimate,
+            std_error=std_error,
+            n0=n0,
+            n1=n1,
+            a=(p0 * p0).sum(axis=0),
+            b=(p0 * p1).sum(axis=0),
+            c=(p1 * p1).sum(axis=0),
+            ssc=m.ssc,
+            max_search_se=self.max_search_se,
+        )
+
+
+# --- multiplicity ----------------------------------------------------------------------------
+
+
+def _finite(p: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    values = np.array([np.nan if v is None else float(v) for v in p], dtype=float)
+    return values, np.flatnonzero(np.isfinite(values))
+
+
+def holm(p: Sequence[float | None]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error); missing p-values stay missing and
+    do not count in the family."""
+    values, idx = _finite(p)
+    out = np.full(values.size, np.nan)
+    m = idx.size
+    order = idx[np.argsort(values[idx], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * values[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def benjamini_hochberg(p: Sequence[float | None]) -> list[float]:
+    """Benjamini-Hochberg q-values (false discovery rate); missing p-values stay missing."""
+    values, idx = _finite(p)
+    out = np.full(values.size, np.nan)
+    m = idx.size
+    order = idx[np.argsort(values[idx], kind="stable")]
+    running = 1.0
+    for rank in range(m - 1, -1, -1):
+        i = order[rank]
+        running = min(running, values[i] * m / (rank + 1))
+        out[i] = running
+    return out.tolist()
+
+
+# --- random-effects peer mean ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RandomEffects:
+    """DerSimonian-Laird random-effects mean of k estimates."""
+
+    mean: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    tau2: float
+    q: float
+    q_df: int
+    q_p_value: float
+    prediction_low: float
+    prediction_high: float
+
+
+def dersimonian_laird(estimates: Sequence[float], std_errors: Sequence[float], level: float) -> RandomEffects:
+    """Inputs with a missing or infinite standard error carry no information and are left out.
+    The interval of the mean is normal (as in DerSimonian and Laird 1986); the prediction interval
+    for a new peer uses t(k - 2) (Higgins, Thompson and Spiegelhalter 2009), so it needs k >= 3."""
+    y = np.asarray(estimates, dtype=float)
+    se = np.asarray(std_errors, dtype=float)
+    ok = np.isfinite(y) & np.isfinite(se) & (se > 0)
+    y, v = y[ok], se[ok] ** 2
+    k = y.size
+    nan = math.nan
+    if k == 0:
+        return RandomEffects(nan, nan, nan, nan, nan, nan, 0, nan, nan, nan)
+    w = 1 / v
+    fixed = float((w * y).sum() / w.sum())
+    q = float((w * (y - fixed) ** 2).sum())
+    denominator = float(w.sum() - (w**2).sum() / w.sum())
+    tau2 = max(0.0, (q - (k - 1)) / denominator) if k > 1 and denominator > 0 else 0.0
+    w_star = 1 / (v + tau2)
+    mean = float((w_star * y).sum() / w_star.sum())
+    std_error = math.sqrt(1 / float(w_star.sum()))
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    if k >= 3:
+        half = float(stats.t.ppf(0.5 + level / 2, k - 2)) * math.sqrt(tau2 + std_error**2)
+        prediction = (mean - half, mean + half)
+    else:
+        prediction = (nan, nan)
+    return RandomEffects(
+        mean=mean,
+        std_error=std_error,
+        ci_low=mean - z * std_error,
+        ci_high=mean + z * std_error,
+        tau2=tau2,
+        q=q,
+        q_df=k - 1,
+        q_p_value=float(stats.chi2.sf(q, k - 1)) if k > 1 else nan,
+        prediction_low=prediction[0],
+        prediction_high=prediction[1],
+    )
+
+
+# --- rank intervals --------------------------------------------------------------------------
+
+
+def correlation_draws(
+    estimates: np.ndarray,
+    std_errors: np.ndarray,
+    correlation: np.ndarray,
+    draws: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(draws x k) normal draws with the given correlations and standard errors (inf allowed:
+    that estimate then carries no information on its rank)."""
+    values, vectors = np.linalg.eigh((correlation + correlation.T) / 2)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    z = rng.standard_normal((draws, estimates.size)) @ root.T
+    with np.errstate(invalid="ignore"):
+        return estimates + z * std_errors
+
+
+def rank_interval(
+    estimates: np.ndarray,
+    std_errors: np.ndarray,
+    correlation: np.ndarray,
+    focus: int,
+    sign: float,
+    level: float,
+    draws: int,
+    rng: np.random.Generator,
+) -> tuple[int, int]:
+    """(low, high) quantiles of the focus's rank over draws; rank 1 is the largest effect in the
+    direction `sign` (+1: most positive first, -1: most negative first)."""
+    sample = sign * correlation_draws(estimates, std_errors, correlation, draws, rng)
+    ranks = 1 + (sample > sample[:, [focus]]).sum(axis=1)
+    alpha = 1 - level
+    low, high = np.quantile(ranks, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
+    return int(low), int(high)
+
+
+def point_rank(estimates: np.ndarray, focus: int, sign: float) -> int:
+    """1 + the number of countries with a larger effect in the direction of the finding."""
+    signed = sign * estimates
+    return int(1 + (signed > signed[focus]).sum())

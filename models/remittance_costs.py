@@ -1,0 +1,377 @@
+"""A fixed-effects benchmark on REAL data: the cost of remitting to each country, corridor by corridor.
+
+The World Bank's Remittance Prices Worldwide (RPW) prices corridors (sending x receiving country)
+each quarter. This module fits, with pyfixest, the whole corridor x quarter panel of the original
+file (every corridor in it, not only the IPPMD countries'):
+
+    cost[s, r, q] = theta[r] + alpha[s] + gamma[q] + e,
+
+cost = average total cost of sending USD 200, % of the amount sent (so effects are percentage
+points of the amount sent). Weighting: none; each priced corridor-quarter counts once, so a
+corridor priced in more quarters weighs more, and no corridor is weighted by its remittance
+volume (the file has none). Standard errors are CRV1 clustered by corridor (serial correlation
+within a corridor), t(G - 1) with G corridors.
+
+A receiving country's effect is reported against the mean effect of all receivers in the file
+(a contrast that does not depend on which receiver pyfixest drops as reference). The focus
+country's premium against its peers (the other package countries with a corridor) uses the same
+machinery as the survey benchmarks: the fixed-peer mean and the difference, the random-effects
+peer mean, a rank interval (rank 1 = the most expensive), and Holm / Benjamini-Hochberg over the
+focus-against-each-peer differences. A country with few corridors has an effect resting on few
+clusters; where the focus has fewer corridors than the few-cluster threshold, the premium is
+also tested with the wild cluster restricted bootstrap (sender absorbed, quarters as dummies).
+
+The original file is read with `ippmd.indicators.rpw.read_corridors` from
+`../shared/data/external` (checked against its recorded SHA-256, so the vintage label is right);
+when it is absent the benchmark is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from ippmd.core.errors import InputError
+from ippmd.core.home import shared_dir
+from ippmd.indicators.provenance import check_originals, sources
+from ippmd.indicators.rpw import read_corridors
+from ippmd.models.design import codes
+from ippmd.models.inference import (
+    WCR,
+    AbsorbedWLS,
+    WildBootstrap,
+    benjamini_hochberg,
+    dersimonian_laird,
+    holm,
+    point_rank,
+    rank_interval,
+    seeded_rng,
+    settings,
+    t_p_value,
+    t_quantile,
+    webb_weights,
+)
+
+SOURCE_ID = "wb_rpw_corridors"
+Z = 1.959963984540054
+COUNTRY_COLUMNS = (
+    "country", "estimate", "std_error", "ci_low", "ci_high", "p_value", "raw_mean_cost", "n_corridors",
+    "n_obs", "first_period", "last_period",
+)  # fmt: skip
+PAIR_COLUMNS = ("focus", "peer", "difference", "std_error", "ci_low", "ci_high", "p_value", "p_holm", "q_bh")
+
+
+@dataclass
+class CostBenchmark:
+    """The fitted panel and the focus comparison, ready for CSV and the report."""
+
+    focus: str
+    countries: pl.DataFrame  # one row per package country (missing: no corridor)
+    pairs: pl.DataFrame  # focus - each peer
+    comparison: dict[str, Any]
+    without_corridor: list[str]
+    n_obs: int
+    n_corridors: int
+    n_receivers: int
+    n_senders: int
+    periods: tuple[str, str]
+    source: str
+    vintage: str
+    citation: str
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def original_path(source_dir: Path | None = None) -> Path:
+    directory = source_dir or shared_dir() / "data" / "external"
+    return directory / sources()[SOURCE_ID].file
+
+
+def corridor_panel(path: Path) -> pl.DataFrame:
+    """sender, receiver, corridor, quarter, cost: one row per priced corridor-quarter."""
+    rows = read_corridors(path, sources()[SOURCE_ID].file)
+    return (
+        pl.DataFrame(
+            {
+                "sender": [c.sender for c in rows],
+                "receiver": [c.receiver for c in rows],
+                "quarter": [c.period for c in rows],
+                "cost": [c.value for c in rows],
+            }
+        )
+        .with_columns(corridor=pl.col("sender") + "->" + pl.col("receiver"))
+        .sort("corridor", "quarter")
+    )
+
+
+def _our_words(message: str) -> str:
+    """A pyfixest warning about the panel, as a diagnostic of ours."""
+    dropped = re.findall(r"C\(receiver\)\[T\.([A-Z]{3})\]", message)
+    if "multicollinearity" in message and dropped:
+        return (
+            f"no receiver effect for {', '.join(dropped)}: collinear with the sender and quarter "
+            "effects (pyfixest dropped it)"
+        )
+    return f"pyfixest: {message[:300]}"
+
+
+def fit_panel(panel: pl.DataFrame) -> Any:
+    """cost ~ C(receiver) | sender + quarter, unweighted, CRV1 by corridor (pyfixest)."""
+    import pyfixest as pf
+
+    return pf.feols(
+        "cost ~ C(receiver) | sender + quarter",
+        panel.to_pandas(),
+        vcov={"CRV1": "corridor"},
+        ssc=pf.ssc(**settings().ssc),
+        fixef_rm="none",
+        lean=True,
+        store_data=False,
+        copy_data=False,
+    )
+
+
+def receiver_contrasts(model: Any, receivers: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Each receiver's effect minus the mean effect of all receivers with one: estimates,
+    covariance, and the row of each receiver. The reference level (the first) has effect 0;
+    a receiver pyfixest dropped as collinear has none and is left out of the mean."""
+    names = [str(n) for n in model._coefnames]
+    beta = np.asarray(model._beta_hat, dtype=float)
+    vcov = np.asarray(model._vcov, dtype=float)
+    position = {
+        name.removeprefix("C(receiver)[T.").removesuffix("]"): i
+        for i, name in enumerate(names)
+        if name.startswith("C(receiver)[T.")
+    }
+    estimable = [r for r in receivers if r == receivers[0] or r in position]
+    L = np.zeros((len(estimable), beta.size))  # receiver effect (reference: the zero row)
+    for row, receiver in enumerate(estimable):
+        if receiver in position:
+            L[row, position[receiver]] = 1.0
+    L = L - L.mean(axis=0)
+    return L @ beta, L @ vcov @ L.T, {r: i for i, r in enumerate(estimable)}
+
+
+def _bootstrap_premium(panel: pl.DataFrame, focus: str, peers: list[str]) -> tuple[float, float, float]:
+    """WCR p-value and interval of the focus premium over the peer mean: sender absorbed,
+    receivers and quarters as dummy columns, Webb weights by corridor."""
+    config = settings()
+    receivers = sorted(panel["receiver"].unique().to_list())
+    quarters = sorted(panel["quarter"].unique().to_list())
+    r = panel["receiver"].to_numpy()
+    q = panel["quarter"].to_numpy()
+    columns = [(r == level).astype(float) for level in receivers[1:]]
+    columns += [(q == level).astype(float) for level in quarters[1:]]
+    names = [f"r:{level}" for level in receivers[1:]] + [f"q:{level}" for level in quarters[1:]]
+    model = AbsorbedWLS.fit(
+        panel["cost"].to_numpy(),
+        np.column_stack(columns),
+        names,
+        np.ones(panel.height),
+        codes(panel["corridor"]),
+        codes(panel["sender"]),
+        config.ssc,
+    )
+    weights: dict[str, float] = {}
+    for country, w in [(focus, 1.0), *((p, -1 / len(peers)) for p in peers)]:
+        if f"r:{country}" in model.names:
+            weights[f"r:{country}"] = weights.get(f"r:{country}", 0.0) + w
+    draws = webb_weights(model.n_clusters, config.bootstrap_draws, config.bootstrap_seed, "rpw:" + focus)
+    contrast = WildBootstrap.prepare(model, draws, config.max_search_se).contrast(
+        model.contrast_vector(weights)
+    )
+    low, high = contrast.interval(config.level)
+    return contrast.p_value(0.0), low, high
+
+
+def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | None = None) -> CostBenchmark:
+    """The panel fit and the focus comparison; InputError when the original is missing or differs
+    from the recorded file (then the caller skips this part with a note)."""
+    import time
+
+    started = time.perf_counter()
+    directory = source_dir or shared_dir() / "data" / "external"
+    check_originals(directory, [SOURCE_ID])
+    panel = corridor_panel(original_path(directory))
+    config = settings()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = fit_panel(panel)
+    notes = [_our_words(" ".join(str(w.message).split())) for w in caught]
+    receivers = sorted(panel["receiver"].unique().to_list())
+    theta, cov, row_of = receiver_contrasts(model, receivers)
+    n_corridors = panel["corridor"].n_unique()
+    df = float(n_corridors - 1)
+    q = t_quantile(df, config.level)
+    stats = panel.group_by("receiver").agg(
+        pl.col("corridor").n_unique().alias("n_corridors"),
+        pl.len().alias("n_obs"),
+        pl.col("cost").mean().alias("raw_mean_cost"),
+        pl.col("quarter").min().alias("first_period"),
+        pl.col("quarter").max().alias("last_period"),
+    )
+    by_receiver = {row["receiver"]: row for row in stats.iter_rows(named=True)}
+    rows = []
+    for country in sorted(package_countries):
+        if country not in row_of:
+            rows.append({"country": country, "n_corridors": 0, "n_obs": 0})
+            continue
+        i = row_of[country]
+        estimate, se = float(theta[i]), math.sqrt(cov[i, i])
+        rows.append(
+            {
+                "country": country,
+                "estimate": estimate,
+                "std_error": se,
+                "ci_low": estimate - q * se,
+                "ci_high": estimate + q * se,
+                "p_value": t_p_value(estimate / se, df),
+                **{
+                    k: by_receiver[country][k]
+                    for k in ("n_corridors", "n_obs", "first_period", "last_period")
+                },
+            }
+        )
+    schema = {
+        "country": pl.String, "estimate": pl.Float64, "std_error": pl.Float64, "ci_low": pl.Float64,
+        "ci_high": pl.Float64, "p_value": pl.Float64, "raw_mean_cost": pl.Float64, "n_corridors": pl.Int64,
+        "n_obs": pl.Int64,
+        "first_period": pl.String, "last_period": pl.String,
+    }  # fmt: skip
+    countries = pl.DataFrame(rows, schema=schema).select(COUNTRY_COLUMNS)
+    present = [c for c in sorted(package_countries) if c in row_of]
+    without = [c for c in sorted(package_countries) if c not in row_of]
+    source = sources()[SOURCE_ID]
+    bench = CostBenchmark(
+        focus=focus,
+        countries=countries,
+        pairs=pl.DataFrame(
+            schema=dict.fromkeys(PAIR_COLUMNS, pl.Float64) | {"focus": pl.String, "peer": pl.String}
+        ),
+        comparison={},
+        without_corridor=without,
+        n_obs=panel.height,
+        n_corridors=n_corridors,
+        n_receivers=len(receivers),
+        n_senders=panel["sender"].n_unique(),
+        periods=(panel["quarter"].min(), panel["quarter"].max()),
+        source=f"{source.producer}, {source.title}",
+        vintage=source.vintage,
+        citation=source.title,
+        notes=notes,
+    )
+    peers = [c for c in present if c != focus]
+    if focus not in row_of or not peers:
+        bench.notes.append(
+            f"{focus} has no corridor in the file: no premium."
+            if focus not in row_of
+            else "No peer has a corridor."
+        )
+        bench.seconds = time.perf_counter() - started
+        return bench
+    index = [row_of[c] for c in present]
+    sub_theta, sub_cov = theta[index], cov[np.ix_(index, index)]
+    f = present.index(focus)
+
+    def combination(weights: np.ndarray) -> tuple[float, float]:
+        return float(weights @ sub_theta), math.sqrt(float(weights @ sub_cov @ weights))
+
+    peer_weights = np.array([0.0 if c == focus else 1 / len(peers) for c in present])
+    focus_weights = np.eye(len(present))[f]
+    peer_mean, peer_se = combination(peer_weights)
+    difference, difference_se = combination(focus_weights - peer_weights)
+    ses = np.sqrt(np.diag(sub_cov))
+    random = dersimonian_laird(
+        [theta[row_of[c]] for c in peers], [ses[present.index(c)] for c in peers], config.level
+    )
+    rng = seeded_rng(config.rank_seed, f"rpw:{focus}")
+    corr = sub_cov / np.outer(ses, ses)
+    rank_low, rank_high = rank_interval(sub_theta, ses, corr, f, 1.0, config.level, config.rank_draws, rng)
+    pair_rows = []
+    for peer in peers:
+        value, se = combination(focus_weights - np.eye(len(present))[present.index(peer)])
+        pair_rows.append(
+            {
+                "focus": focus,
+                "peer": peer,
+                "difference": value,
+                "std_error": se,
+                "ci_low": value - q * se,
+                "ci_high": value + q * se,
+                "p_value": t_p_value(value / se, df),
+            }
+        )
+    p = [r["p_value"] for r in pair_rows]
+    for r, ph, qb in zip(pair_rows, holm(p), benjamini_hochberg(p), strict=True):
+        r["p_holm"], r["q_bh"] = ph, qb
+    bench.pairs = pl.DataFrame(pair_rows).select(PAIR_COLUMNS)
+    focus_corridors = int(by_receiver[focus]["n_corridors"])
+    raw = np.array([by_receiver[c]["raw_mean_cost"] for c in present])
+    comparison: dict[str, Any] = {
+        "focus": focus,
+        "n_peers": len(peers),
+        "focus_raw_mean_cost": float(raw[f]),
+        "raw_rank": point_rank(raw, f, 1.0),
+        "focus_estimate": float(sub_theta[f]),
+        "focus_std_error": float(ses[f]),
+        "focus_corridors": focus_corridors,
+        "peer_mean": peer_mean,
+        "peer_mean_std_error": peer_se,
+        "peer_mean_ci_low": peer_mean - q * peer_se,
+        "peer_mean_ci_high": peer_mean + q * peer_se,
+        "difference": difference,
+        "difference_std_error": difference_se,
+        "difference_ci_low": difference - q * difference_se,
+        "difference_ci_high": difference + q * difference_se,
+        "difference_p_value": t_p_value(difference / difference_se, df),
+        "method": config.method_label("CRV1", df),
+        "rank": point_rank(sub_theta, f, 1.0),
+        "rank_low": rank_low,
+        "rank_high": rank_high,
+        "n_ranked": len(present),
+        "peer_mean_re": random.mean,
+        "peer_mean_re_ci_low": random.ci_low,
+        "peer_mean_re_ci_high": random.ci_high,
+        "tau2": random.tau2,
+        "cochran_q": random.q,
+        "cochran_q_p_value": random.q_p_value,
+        "prediction_low": random.prediction_low,
+        "prediction_high": random.prediction_high,
+        "bootstrap_method": None,
+        "bootstrap_p_value": None,
+        "bootstrap_ci_low": None,
+        "bootstrap_ci_high": None,
+    }
+    if focus_corridors < config.few_treated_clusters:
+        p_boot, low, high = _bootstrap_premium(panel, focus, peers)
+        comparison.update(
+            bootstrap_method=config.method_label(WCR),
+            bootstrap_p_value=p_boot,
+            bootstrap_ci_low=low,
+            bootstrap_ci_high=high,
+        )
+        bench.notes.append(
+            f"{focus}'s premium rests on {focus_corridors} corridor(s) (fewer than "
+            f"{config.few_treated_clusters}): the corridor-clustered CRV1 interval is then too narrow; "
+            "the wild cluster restricted bootstrap interval is given beside it."
+        )
+    bench.comparison = comparison
+    bench.seconds = time.perf_counter() - started
+    return bench
+
+
+def try_cost_benchmark(
+    package_countries: list[str], focus: str, source_dir: Path | None = None
+) -> tuple[CostBenchmark | None, str | None]:
+    """The benchmark, or None and why it was skipped (the original file absent or changed)."""
+    try:
+        return cost_benchmark(package_countries, focus, source_dir), None
+    except InputError as exc:
+        reasons = "; ".join(p.message for p in exc.problems)
+        return None, f"Skipped: the World Bank RPW original is not available ({reasons})."
