@@ -787,6 +787,8 @@ def _gx_validate_shares(
     results = batch.validate(
         suite, result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["rule"]}
     )
+    del batch
+    source.delete_asset("shares")
     failed: set[str] = set()
     for result in results.results:
         error = _exception_message(result.exception_info)
@@ -885,4 +887,5 @@ def _gx_validate(gx: Any, source: Any, prep: Prepared, name: str, checks: list[C
     failed = [c for c in checks if not by_position[c.position].success]
     if failed:
         by_position.update(run(failed, "COMPLETE"))
+    source.delete_asset(name)  # GX's context would otherwise keep the pandas frame alive
     return {c.position: _gx_outcome(prep, c, by_position[c.position], renames[c.position]) for c in checks}
