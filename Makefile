@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all install data codebook benchmark test test-fast lint bench clean
+.PHONY: all install data codebook benchmark site test test-fast lint bench clean
 
-all: data codebook benchmark
+all: data codebook benchmark site
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,12 @@ codebook: data
 benchmark: data
 	$(BIN)/ippmd benchmark --focus KHM --out reports/KHM
 
+site: data  # the offline codebook site (open reports/site/index.html)
+	$(BIN)/ippmd site --out reports/site
+
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 test-fast: $(STAMP)  # the subset without package builds, GX runs or the frictionless CLI
 	$(BIN)/pytest -q -m "not slow"
@@ -43,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_models.py
 	$(BIN)/python bench/bench_extract.py
 	$(BIN)/python bench/bench_sources.py
+	$(BIN)/python bench/bench_tabulate.py
 
 clean:
 	rm -rf $(VENV) build dist data reports .pytest_cache .ruff_cache *.egg-info

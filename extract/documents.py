@@ -16,20 +16,84 @@ from ippmd.extract.formats import FORMATS
 from ippmd.extract.selection import Selection, country_column
 from ippmd.extract.source import Source
 from ippmd.package.codebook import render
+from ippmd.package.missing import CODES
 
 from ippmd import SYNTHETIC_NOTICE
 
 MICRODATA_NOTE = {
-    "csv": "In the CSV files an empty cell is *unknown or not reported* and `NIU` is *not in universe* "
-    "(the question was not asked of this unit; the universe column says who was asked).",
-    "parquet": "In the Parquet files both *unknown* and *not in universe* are null; the universe "
-    "column says who was asked, which tells them apart.",
-    "dta": "In the Stata files both *unknown* and *not in universe* are system missing (`.`) and a "
-    "missing string is empty; the universe column says who was asked. Stata labels only "
-    "integer values: the labels of string codes are in this codebook.",
-    "sav": "In the SPSS files both *unknown* and *not in universe* are system missing and a missing "
-    "string is empty; the universe column says who was asked.",
+    "csv": "In the CSV files an empty cell is *unknown* (asked, not answered: don't know, refused or "
+    "not reported) and `NIU` is *not in universe* (the question was not asked of this unit; the "
+    "universe column says who was asked).",
+    "parquet": "In the Parquet files both *unknown* and *not in universe* are null: a null is *not "
+    "in universe* where the field's universe (a SQL expression, in the universe column and in "
+    "each Parquet field's metadata) is false for the row, *unknown* where it is true. Each file's "
+    "footer key `ippmd` holds the version, the synthetic flag and notice.",
+    "dta": "In the Stata files *not in universe* is the extended missing value `.n` and *unknown* "
+    "is `.u` (both labelled); a missing string is empty. Value labels are shared sets (`yesno`, "
+    "`sex`, ...); Stata labels only integer values: the labels of string codes are in this "
+    "codebook. `notes` shows the synthetic notice and these codes.",
+    "sav": "In the SPSS files *not in universe* is the user-missing code -9 and *unknown* -8 "
+    "(declared as missing values in the file and labelled; string variables: `NIU`, and an empty "
+    "string for unknown). The file's documents (DISPLAY DOCUMENTS) hold the synthetic notice.",
 }
+
+
+def how_to_cite(source: Source) -> str:
+    """The citation of the package this extract comes from (never implying an OECD product)."""
+    package = source.descriptor
+    return package.get("citation") or (
+        f"{package.get('title', package.get('name'))}, data version {package.get('version')}, "
+        f"data hash {source.data_hash()}."
+    )
+
+
+def citation_cff(source: Source) -> str:
+    """CITATION.cff (Citation File Format 1.2.0) of the source package, version and data hash."""
+    package = source.descriptor
+    lines = [
+        "cff-version: 1.2.0",
+        'message: "If you use these data, cite them as below. The microdata are SYNTHETIC; '
+        'the package is not published or endorsed by the OECD."',
+        "type: dataset",
+        f'title: "{package.get("title", package.get("name"))}"',
+        f'version: "{package.get("version")}"',
+        "authors:",
+        '  - name: "ippmd maintainers"',
+        'license: "CC-BY-4.0"',
+        f'abstract: "{how_to_cite(source)}"',
+        "identifiers:",
+        "  - type: other",
+        f'    value: "{source.data_hash()}"',
+        '    description: "SHA-256 data hash of the package (datapackage.json dataHash)"',
+        "references:",
+        "  - type: report",
+        '    title: "Interrelations between Public Policies, Migration and Development"',
+        "    authors:",
+        '      - name: "OECD"',
+        "    year: 2017",
+        '    doi: "10.1787/9789264265615-en"',
+        '    publisher: {name: "OECD Publishing, Paris"}',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def file_notes(source: Source, table: str, synthetic: list[str], fmt: str) -> list[str]:
+    """Notes stored in a Stata or SPSS file: what it is, the missing codes, how to cite."""
+    notes = []
+    if synthetic:
+        notes.append(f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(synthetic)}.")
+    elif source.resources[table].get("synthetic") is False:
+        notes.append("REAL data from public files; every row names its source (see NOTICE.md).")
+    codes = CODES.get(fmt, CODES["csv"])
+    notes.append(
+        f"Missing values: {codes.niu} = not in universe (not asked of this unit), "
+        f"{codes.unknown} = unknown (don't know, refused or not reported)."
+    )
+    notes.append(
+        f"Table {table} of ippmd data package version {source.descriptor.get('version')}, data hash "
+        f"{source.data_hash()}. Cite: {how_to_cite(source)}"
+    )
+    return notes
 
 
 def json_bytes(value: Any) -> bytes:
@@ -81,6 +145,16 @@ def notice(source: Source, selection: Selection) -> str:
             extra = f" (file `{src['file']}`, sha256 `{src['sha256']}`)" if "file" in src else ""
             lines.append(f"- {src['title']}: {src.get('path', '')}{extra}")
         lines.append("")
+    lines += [
+        "## How to cite",
+        "",
+        how_to_cite(source),
+        "",
+        "`CITATION.cff` says the same for reference managers. This package is not published or "
+        "endorsed by the OECD; cite the IPPMD reports (DOIs in `ddi.xml` and the country sources) "
+        "for any real figure.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -89,28 +163,30 @@ def _is_microdata(source: Source, table: str) -> bool:
     return country_column(source.resources[table]["schema"]) == "country"
 
 
-def license_text(source: Source) -> str:
-    """LICENSE.md from the descriptor's licenses and sources (links, not invented licence text)."""
+def license_text(source: Source, selection: Selection | None = None) -> str:
+    """LICENSE.md: the licence of each table in this extract (links, not invented licence text)."""
     package = source.descriptor
+    tables = selection.tables if selection else tuple(source.resources)
     lines = ["# Licence", ""]
-    licenses = package.get("licenses", [])
-    if licenses:
-        lines += ["The data in this extract are licensed under:", ""]
-        for lic in licenses:
-            title = lic.get("title", lic.get("name", ""))
-            name = f" (`{lic['name']}`)" if "name" in lic and lic.get("title") else ""
-            lines.append(f"- {title}{name}: {lic.get('path', '')}")
-        lines.append("")
-    else:
-        lines += ["The source package declares no licence.", ""]
+    default = package.get("licenses", [])
+    for table in tables:
+        licences = source.resources[table].get("licenses") or default
+        kind = "synthetic microdata" if _is_microdata(source, table) else "data"
+        if source.resources[table].get("synthetic") is False:
+            kind = "REAL data"
+        lines.append(f"- `{table}` ({kind}):")
+        lines += [f"  - {lic.get('title', lic.get('name', ''))}: {lic.get('path', '')}" for lic in licences]
+        if not licences:
+            lines.append("  - no licence declared by the source package")
     lines += [
-        f"Cite the package: {package.get('title', package.get('name'))}, version {package.get('version')}"
-        + (f", {package['homepage']}" if package.get("homepage") else "")
-        + ". Its sources:",
+        "",
+        "Real upstream data keep their own licence: UN DESA migrant stocks under CC BY 3.0 IGO, "
+        "World Bank data (Remittance Prices Worldwide, KNOMAD/WDI, bilateral matrices, WDI "
+        "exchange rates) under CC BY 4.0. The ippmd code is MIT-licensed (not part of this extract).",
+        "",
+        f"How to cite: {how_to_cite(source)}",
         "",
     ]
-    lines += [f"- {src['title']}: {src.get('path', '')}" for src in package.get("sources", [])]
-    lines.append("")
     return "\n".join(lines)
 
 

@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 from ippmd.extract.statfiles import write_stat_file
+from ippmd.package.write import labelled_schema
 
 FormatName = Literal["csv", "parquet", "dta", "sav"]
 
@@ -43,15 +46,23 @@ def typed_rows(parquet: Path, column: str | None, countries: tuple[str, ...]) ->
     return pl.scan_parquet(parquet).filter(_row_filter(column, countries)).collect()
 
 
-def write_csv(
-    csv: Path, column: str | None, countries: tuple[str, ...], columns: tuple[str, ...], dest: Path
-) -> int:
-    """Cut rows and columns from the package CSV as text; returns the number of rows."""
-    frame = (
-        pl.scan_csv(csv, infer_schema=False).filter(_row_filter(column, countries)).select(columns).collect()
-    )
-    frame.write_csv(dest, null_value="", line_terminator="\n")
-    return frame.height
+def write_csv(text: pl.DataFrame, dest: Path) -> int:
+    """Write rows cut from the package CSV as text (NIU and empty cells as they were)."""
+    text.write_csv(dest, null_value="", line_terminator="\n")
+    return text.height
+
+
+def csv_rows(csv: Path, column: str | None, countries: tuple[str, ...]) -> pl.DataFrame:
+    """The chosen countries' rows of a package CSV, every cell as text."""
+    return pl.scan_csv(csv, infer_schema=False).filter(_row_filter(column, countries)).collect()
+
+
+def _parquet_table(
+    frame: pl.DataFrame, fields: list[dict[str, Any]], file_metadata: dict[str, str]
+) -> pa.Table:
+    """Arrow table with each field's label, unit, universe and value labels as field metadata."""
+    table = frame.to_arrow()
+    return table.cast(labelled_schema(fields, table.schema)).replace_schema_metadata(file_metadata)
 
 
 def write_typed(
@@ -60,11 +71,19 @@ def write_typed(
     fmt: FormatName,
     dest: Path,
     file_label: str,
+    niu: dict[str, pl.Series] | None = None,
+    notes: list[str] | None = None,
+    file_metadata: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Write typed rows (columns = fields) as Parquet, Stata or SPSS; returns renamed columns."""
+    """Write typed rows (columns = fields) as Parquet, Stata or SPSS; returns renamed columns.
+
+    `niu` marks the nulls that are *not in universe* (others are *unknown*); `notes` (the
+    synthetic notice, missing codes, citation) go into Stata and SPSS files, `file_metadata`
+    into the Parquet footer.
+    """
     if fmt == "parquet":
-        frame.write_parquet(dest, compression="zstd", statistics=True)
+        pq.write_table(_parquet_table(frame, fields, file_metadata or {}), dest, compression="zstd")
         return {}
     if fmt in ("dta", "sav"):
-        return write_stat_file(frame, fields, dest, fmt, file_label)
+        return write_stat_file(frame, fields, dest, fmt, file_label, niu=niu, notes=notes)
     raise ValueError(f"not a typed format: {fmt}")

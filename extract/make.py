@@ -18,20 +18,25 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from ippmd.core.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.io import sha256_file
 from ippmd.extract.archive import write_zip
 from ippmd.extract.documents import (
+    citation_cff,
     codebook,
+    file_notes,
     json_bytes,
     license_text,
     notice,
     sha256sums,
     synthetic_countries,
 )
-from ippmd.extract.formats import FORMATS, FormatName, typed_rows, write_csv, write_typed
-from ippmd.extract.selection import Selection, country_column, kept_foreign_keys, resolve
+from ippmd.extract.formats import FORMATS, FormatName, csv_rows, typed_rows, write_csv, write_typed
+from ippmd.extract.selection import Selection, country_column, kept_foreign_keys, link_key, resolve
 from ippmd.extract.source import Source, open_package
+from ippmd.package.ddi import render_ddi
+from ippmd.package.missing import can_be_missing, missing_kinds
+from ippmd.package.write import parquet_file_metadata
 
 from ippmd import SYNTHETIC_NOTICE
 
@@ -113,14 +118,35 @@ def _check_format(fmt: str, source: Source) -> None:
         )
 
 
+def attached_field(source: Source, table: str, column: str, name: str) -> dict[str, Any]:
+    """The schema of a column attached from another table: its field, renamed, not unique, and
+    its universe turned into text (it names the other table's columns)."""
+    spec = copy.deepcopy(next(f for f in source.resources[table]["schema"]["fields"] if f["name"] == column))
+    key = link_key(source.resources[table])
+    note = f"Attached from {table}.{column} by {key}."
+    if "universe" in spec:
+        note += f" Universe in {table}: {spec.pop('universe')}."
+    spec["description"] = f"{spec['description']} {note}" if spec.get("description") else note
+    spec["name"] = name
+    spec.get("constraints", {}).pop("unique", None)
+    spec["sourceVariable"] = f"{table}.{column}"
+    return spec
+
+
+def table_fields(source: Source, selection: Selection, table: str) -> list[dict[str, Any]]:
+    """The fields of one extracted table: its own chosen ones, then the attached ones."""
+    chosen = set(selection.columns[table])
+    own = [copy.deepcopy(f) for f in source.resources[table]["schema"]["fields"] if f["name"] in chosen]
+    return own + [attached_field(source, t, c, n) for t, c, n in selection.attachments.get(table, ())]
+
+
 def _resource(
     source: Source, selection: Selection, table: str, fmt: str, path: str, rows: pl.DataFrame, csv: bool
 ) -> dict[str, Any]:
     """The extract's resource: the package's, narrowed to the chosen rows and fields."""
     original = source.resources[table]
     schema = copy.deepcopy(original["schema"])
-    chosen = set(selection.columns[table])
-    schema["fields"] = [f for f in schema["fields"] if f["name"] in chosen]
+    schema["fields"] = table_fields(source, selection, table)
     foreign = kept_foreign_keys(schema, selection.tables)
     if foreign:
         schema["foreignKeys"] = foreign
@@ -175,8 +201,11 @@ def _rename(descriptor: dict[str, Any], renamed: dict[str, dict[str, str]]) -> N
 def _package(source: Source, selection: Selection, resources: list[dict[str, Any]]) -> dict[str, Any]:
     meta = source.descriptor
     package: dict[str, Any] = {
-        k: v for k, v in meta.items() if k not in ("resources", "countries", "synthetic")
+        k: v
+        for k, v in meta.items()
+        if k not in ("resources", "countries", "synthetic", "dataHash", "dataHashMethod")
     }
+    package["sourceDataHash"] = source.data_hash()  # of the package it was cut from
     package["name"] = f"{meta.get('name', 'package')}-extract"
     package["title"] = f"{meta.get('title', meta.get('name', 'package'))} (extract)"
     package["countries"] = list(selection.countries)
@@ -195,6 +224,8 @@ def _manifest(
     countries: list[str] | None,
     tables: list[str] | None,
     variables: list[str] | None,
+    attach: list[str] | None = None,
+    where: str | None = None,
 ) -> dict[str, Any]:
     """manifest.json: what was asked (verbatim and resolved) of which package, and what came out."""
     return {
@@ -213,11 +244,18 @@ def _manifest(
             "countries": countries or None,
             "tables": tables or None,
             "variables": variables or None,
+            "attach": attach or None,
+            "where": where or None,
             "format": fmt,
         },
         "selection": {
             "countries": list(selection.countries),
-            "tables": {t: list(c) for t, c in selection.columns.items()},
+            "tables": {t: list(selection.output_columns(t)) for t in selection.columns},
+            "attached": {
+                t: [{"from": f"{s}.{c}", "as": n} for s, c, n in a] for t, a in selection.attachments.items()
+            },
+            "where": selection.where,
+            "where_tables": list(selection.where_tables),
             "foreign_keys_not_declared": list(selection.dropped_foreign_keys),
         },
         "renamed_variables": {t.name: t.renamed for t in written if t.renamed},
@@ -227,7 +265,7 @@ def _manifest(
                 "bytes": t.path.stat().st_size,
                 "sha256": t.sha256,
                 "rows": t.rows,
-                "columns": len(selection.columns[t.name]),
+                "columns": len(selection.output_columns(t.name)),
             }
             for t in written
         ]
@@ -236,6 +274,62 @@ def _manifest(
             for name, content in docs.items()
         ],
     }
+
+
+def _check_out(out: Path) -> None:
+    """An extract is one zip: any other name (.tar, .tgz, none) would promise what it is not."""
+    if out.suffix.lower() != ".zip":
+        raise UsageError(
+            f"--out {out}: an extract is a zip file, so its name must end in .zip "
+            f"(got {out.suffix or 'no extension'!r}; tar and other archives are not written)"
+        )
+
+
+def _typed_table(
+    source: Source, selection: Selection, table: str
+) -> tuple[pl.DataFrame, dict[str, pl.Series], pl.Series | None]:
+    """The table's chosen rows typed, with attached columns, the not-in-universe mask of every
+    column, and the row mask of the case selection (None: every row)."""
+    resource = source.resources[table]
+    typed = typed_rows(source.file(table, "parquet"), country_column(resource["schema"]), selection.countries)
+    niu = {
+        f["name"]: missing_kinds(typed, f)[0]
+        for f in resource["schema"]["fields"]
+        if can_be_missing(f) and f["name"] in selection.columns[table]
+    }
+    for other, column, name in selection.attachments.get(table, ()):
+        spec = next(f for f in source.resources[other]["schema"]["fields"] if f["name"] == column)
+        key = link_key(source.resources[other])
+        parent = typed_rows(
+            source.file(other, "parquet"),
+            country_column(source.resources[other]["schema"]),
+            selection.countries,
+        )
+        parent = parent.select(key, pl.col(column).alias(name), missing_kinds(parent, spec)[0].alias("__niu"))
+        joined = typed.select(key).join(parent, on=key, how="left", maintain_order="left")
+        typed = typed.with_columns(joined[name])
+        niu[name] = joined["__niu"].fill_null(False).alias(name)
+    keep = None
+    if table in selection.where_tables and selection.where:
+        keep = typed.select(pl.sql_expr(selection.where).fill_null(False)).to_series()
+        typed = typed.filter(keep)
+        niu = {name: mask.filter(keep) for name, mask in niu.items()}
+    return typed, niu, keep
+
+
+def _csv_table(source: Source, selection: Selection, table: str, keep: pl.Series | None) -> pl.DataFrame:
+    """The same rows as text from the package CSVs (NIU kept), attached columns joined on."""
+    column = country_column(source.resources[table]["schema"])
+    text = csv_rows(source.file(table, "csv"), column, selection.countries)
+    for other, source_column, name in selection.attachments.get(table, ()):
+        key = link_key(source.resources[other])
+        parent = csv_rows(
+            source.file(other, "csv"), country_column(source.resources[other]["schema"]), selection.countries
+        ).select(key, pl.col(source_column).alias(name))
+        text = text.join(parent, on=key, how="left", maintain_order="left")
+    if keep is not None:  # the package CSV and Parquet hold the same rows in the same order
+        text = text.filter(keep)
+    return text.select(selection.output_columns(table))
 
 
 def make_extract(
@@ -247,23 +341,31 @@ def make_extract(
     variables: list[str] | None = None,
     fmt: FormatName = "csv",
     command_line: str | None = None,
+    attach: list[str] | None = None,
+    where: str | None = None,
 ) -> ExtractSummary:
     """Write one zip at `out` with the chosen countries, tables and variables in `fmt`.
 
-    None (or empty) means all countries, all tables, all variables. Key variables always come
-    with their table. Unknown names raise InputError naming close matches. `command_line` is
-    recorded verbatim in manifest.json (pass the same text to get the same bytes).
+    None (or empty) means all countries, all tables, all variables. Key variables, the survey
+    design variables and the country always come with their table. `attach` puts variables of
+    a linked table on each row (`households.urban` on persons and emigrants); `where` selects
+    cases (polars SQL) in every chosen table that has all the columns it names. Unknown names
+    raise InputError naming close matches (a bad `--out` or `--where`: UsageError, exit 2).
+    `command_line` is recorded verbatim in manifest.json (pass the same text to get the same
+    bytes). Every entry of the zip is inside one folder named after the zip.
     """
+    out = Path(out)
+    _check_out(out)
     source = open_package(package_dir)
     _check_format(fmt, source)
-    selection = resolve(source, countries, tables, variables)
-    out = Path(out)
+    selection = resolve(source, countries, tables, variables, attach, where)
     if out.is_dir():
         raise InputError(
             [Problem(str(out), "the extract must be a file path (e.g. extract.zip), not a folder")]
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     form = FORMATS[fmt]
+    top = out.stem
     staging = Path(tempfile.mkdtemp(prefix=".ippmd-extract-", dir=out.parent))
     try:
         (staging / "data").mkdir()
@@ -271,51 +373,64 @@ def make_extract(
         written: list[_Table] = []
         resources, logical = [], []
         for table in selection.tables:
-            schema = source.resources[table]["schema"]
-            column = country_column(schema)
-            columns = selection.columns[table]
-            fields = [f for f in schema["fields"] if f["name"] in set(columns)]
-            typed = typed_rows(source.file(table, "parquet"), column, selection.countries)
+            columns = selection.output_columns(table)
+            fields = table_fields(source, selection, table)
+            typed, niu, keep = _typed_table(source, selection, table)
             dest = staging / "data" / f"{table}.{form.extension}"
             renamed: dict[str, str] = {}
+            microdata = country_column(source.resources[table]["schema"]) == "country"
+            synthetic = [c for c in synthetic_countries(source, selection) if microdata]
             if fmt == "csv":
-                rows = write_csv(source.file(table, "csv"), column, selection.countries, columns, dest)
+                rows = write_csv(_csv_table(source, selection, table, keep), dest)
                 if rows != typed.height:
                     raise InputError([Problem(str(source.file(table, "csv")), "CSV and Parquet rows differ")])
             else:
                 title = source.resources[table].get("title", table)
-                renamed = write_typed(typed.select(columns), fields, fmt, dest, f"{title} (ippmd extract)")
+                mark = "SYNTHETIC " if synthetic else ""
+                renamed = write_typed(
+                    typed.select(columns),
+                    fields,
+                    fmt,
+                    dest,
+                    f"{mark}{title}, ippmd {source.descriptor.get('version')} extract",
+                    niu=niu,
+                    notes=file_notes(source, table, synthetic, fmt),
+                    file_metadata=parquet_file_metadata(table, list(selection.countries), synthetic),
+                )
             # render() reads per-country availability from Parquet, so it gets `country` as well
             extra = ["country"] if "country" in typed.columns and "country" not in columns else []
             typed.select([*columns, *extra]).write_parquet(staging / "codebook" / f"{table}.parquet")
             written.append(_Table(table, dest, typed.height, renamed, sha256_file(dest)))
             resource = _resource(source, selection, table, fmt, written[-1].entry, typed, fmt == "csv")
-            logical.append(copy.deepcopy(resource) | {"parquet": {"path": f"codebook/{table}.parquet"}})
             resource["bytes"] = dest.stat().st_size
             resource["hash"] = f"sha256:{written[-1].sha256}"
+            logical.append(copy.deepcopy(resource) | {"parquet": {"path": f"codebook/{table}.parquet"}})
             resources.append(resource)
         renames = {t.name: t.renamed for t in written if t.renamed}
         descriptor = _package(source, selection, resources)
         _rename(descriptor, renames)
+        logical_package = _package(source, selection, logical)
         docs: dict[str, bytes] = {
             "datapackage.json": json_bytes(descriptor),
             "NOTICE.md": notice(source, selection).encode("utf-8"),
-            "LICENSE.md": license_text(source).encode("utf-8"),
-            "codebook.md": codebook(
-                _package(source, selection, logical), staging, source, selection, fmt, renames
-            ).encode("utf-8"),
+            "LICENSE.md": license_text(source, selection).encode("utf-8"),
+            "CITATION.cff": citation_cff(source).encode("utf-8"),
+            "codebook.md": codebook(logical_package, staging, source, selection, fmt, renames).encode(
+                "utf-8"
+            ),
+            "ddi.xml": render_ddi(logical_package, staging, fmt),
         }
         manifest = _manifest(
-            source, selection, written, docs, fmt, command_line, countries, tables, variables
+            source, selection, written, docs, fmt, command_line, countries, tables, variables, attach, where
         )
         docs["manifest.json"] = json_bytes(manifest)
         sums = [(name, _sha256_bytes(content)) for name, content in docs.items()]
         sums += [(t.entry, t.sha256) for t in written]
         entries: list[tuple[str, Path | bytes, bool]] = [
-            (name, content, True) for name, content in docs.items()
+            (f"{top}/{name}", content, True) for name, content in docs.items()
         ]
-        entries += [(t.entry, t.path, form.deflate) for t in written]
-        entries.append(("SHA256SUMS", sha256sums(sums).encode("utf-8"), True))
+        entries += [(f"{top}/{t.entry}", t.path, form.deflate) for t in written]
+        entries.append((f"{top}/SHA256SUMS", sha256sums(sums).encode("utf-8"), True))
         write_zip(entries, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -326,7 +441,7 @@ def make_extract(
         sha256=sha256_file(out),
         countries=selection.countries,
         rows={t.name: t.rows for t in written},
-        columns=dict(selection.columns),
+        columns={t: selection.output_columns(t) for t in selection.tables},
         dropped_foreign_keys=selection.dropped_foreign_keys,
         renamed=renames,
     )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ippmd.core.errors import InputError, Problem
+import polars as pl
+from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.extract.source import Source
 
 
@@ -24,6 +25,14 @@ class Selection:
     columns: dict[str, tuple[str, ...]]
     variables: tuple[str, ...] | None  # the requested variables (None: all)
     dropped_foreign_keys: tuple[str, ...]  # "table.field -> other.field", target table not chosen
+    # target table -> (source table, source column, name on the target), in request order
+    attachments: dict[str, tuple[tuple[str, str, str], ...]] = field(default_factory=dict)
+    where: str | None = None  # polars SQL case selection
+    where_tables: tuple[str, ...] = ()  # the tables it filters: those with every column it names
+
+    def output_columns(self, table: str) -> tuple[str, ...]:
+        """The table's own columns, then the attached ones."""
+        return (*self.columns[table], *(name for _, _, name in self.attachments.get(table, ())))
 
 
 def key_fields(schema: dict[str, Any]) -> list[str]:
@@ -32,6 +41,17 @@ def key_fields(schema: dict[str, Any]) -> list[str]:
     for fk in schema.get("foreignKeys", []):
         keys += [f for f in fk["fields"] if f not in keys]
     return keys
+
+
+def design_fields(resource: dict[str, Any]) -> list[str]:
+    """The survey-design variables (weight, PSU, strata) a resource declares: always extracted."""
+    return list(dict.fromkeys(resource.get("surveyDesign", {}).values()))
+
+
+def link_key(resource: dict[str, Any]) -> str | None:
+    """The one-column primary key by which another table's rows point at this one."""
+    keys = resource["schema"].get("primaryKey", [])
+    return keys[0] if len(keys) == 1 else None
 
 
 def country_column(schema: dict[str, Any]) -> str | None:
@@ -103,11 +123,71 @@ def _tables(source: Source, asked: list[str], problems: list[Problem]) -> list[s
     return [t for t in known if t in asked] if asked else known
 
 
+def _attachments(
+    source: Source, chosen: list[str], asked: list[str], fields: dict[str, list[str]]
+) -> dict[str, tuple[tuple[str, str, str], ...]]:
+    """`households.weight` -> every chosen table that holds the households key (household_id)
+    gets that column; a name already on the table becomes `households_weight`."""
+    problems, found = [], {}
+    for value in asked:
+        table, _, column = value.partition(".")
+        key = link_key(source.resources[table]) if table in source.resources else None
+        if table not in source.resources or not column:
+            message = f"--attach wants TABLE.VARIABLE, e.g. households.weight: {value!r}"
+            message += _suggest(table, source.resources) if table not in source.resources else ""
+        elif column not in fields[table]:
+            message = f"no variable {column!r} in {table}{_suggest(column, fields[table])}"
+        elif not [t for t in chosen if t != table and key in fields[t]]:
+            message = f"{value}: no chosen table holds {table}'s key {key!r} to attach it by"
+        else:
+            found[value] = (table, column, key)
+            continue
+        problems.append(Problem(str(source.descriptor_path), message, value=value, code="unknown-variable"))
+    if problems:
+        raise InputError(problems)
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for table, column, key in found.values():
+        for target in chosen:
+            if target != table and key in fields[target]:
+                name = column if column not in fields[target] else f"{table}_{column}"
+                out.setdefault(target, []).append((table, column, name))
+    return {t: tuple(v) for t, v in out.items()}
+
+
+def where_columns(expression: str) -> list[str]:
+    """The column names a polars SQL condition reads (a syntax error is a usage error)."""
+    try:
+        return pl.sql_expr(expression).meta.root_names()
+    except Exception as exc:  # polars raises several SQL error types
+        raise UsageError(f"--where {expression!r} is not a valid SQL condition: {exc}") from exc
+
+
+def _where_tables(expression: str, columns: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The tables a case selection applies to, after checking every name it uses."""
+    names = where_columns(expression)
+    everything = {c for cols in columns.values() for c in cols}
+    for name in names:
+        if name not in everything:
+            raise UsageError(
+                f"--where {expression!r}: no column {name!r} in the chosen tables"
+                f"{_suggest(name, everything) or '.'} `ippmd extract --list` shows every variable."
+            )
+    targets = tuple(t for t, cols in columns.items() if set(names) <= set(cols))
+    if not targets:
+        raise UsageError(
+            f"--where {expression!r}: no chosen table has all of {', '.join(names)}; "
+            "attach the missing ones (--attach TABLE.VARIABLE) or split the condition"
+        )
+    return targets
+
+
 def resolve(
     source: Source,
     countries: Sequence[str] | None = None,
     tables: Sequence[str] | None = None,
     variables: Sequence[str] | None = None,
+    attach: Sequence[str] | None = None,
+    where: str | None = None,
 ) -> Selection:
     """Check a request against the package and resolve it (None or empty means all).
 
@@ -152,7 +232,10 @@ def resolve(
     dropped: list[str] = []
     for table in chosen_tables:
         schema = source.resources[table]["schema"]
-        wanted = set(key_fields(schema)) | (set(asked_variables) if asked_variables else set(fields[table]))
+        always = {*key_fields(schema), *design_fields(source.resources[table])}
+        if country_column(schema) == "country":  # the country on every microdata table
+            always.add("country")
+        wanted = always | (set(asked_variables) if asked_variables else set(fields[table]))
         columns[table] = tuple(name for name in fields[table] if name in wanted)
         kept = kept_foreign_keys(schema, chosen_tables)
         for fk in schema.get("foreignKeys", []):
@@ -161,10 +244,16 @@ def resolve(
                 dropped.append(
                     f"{table}.{','.join(fk['fields'])} -> {ref['resource']}.{','.join(ref['fields'])}"
                 )
+    attachments = _attachments(source, chosen_tables, _unique(attach), fields)
+    output = {t: (*columns[t], *(n for _, _, n in attachments.get(t, ()))) for t in chosen_tables}
+    condition = where.strip() if where and where.strip() else None
     return Selection(
         countries=chosen_countries,
         tables=tuple(chosen_tables),
         columns=columns,
         variables=tuple(asked_variables) if asked_variables else None,
         dropped_foreign_keys=tuple(dropped),
+        attachments=attachments,
+        where=condition,
+        where_tables=_where_tables(condition, output) if condition else (),
     )

@@ -7,7 +7,6 @@ of its data (recorded in the extract's manifest).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +16,7 @@ from typing import Any
 import polars as pl
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.io import sha256_file
+from ippmd.package.write import data_hash
 
 DESCRIPTOR = "datapackage.json"
 
@@ -66,18 +66,9 @@ class Source:
         return dict(self.country_table.select("iso3", "data_origin").iter_rows())
 
     def data_hash(self) -> str:
-        """One hash naming the package's data: SHA-256 over each file's path and recorded hash.
-
-        Lines `<resource> <path> <hash>` for the CSV and Parquet file of every resource, in
-        package order, joined by newlines; two extracts share it only if cut from the same data.
-        """
-        lines = []
-        for resource in self.descriptor["resources"]:
-            lines.append(f"{resource['name']} {resource['path']} {resource['hash']}")
-            if "parquet" in resource:
-                alt = resource["parquet"]
-                lines.append(f"{resource['name']} {alt['path']} {alt['hash']}")
-        return "sha256:" + hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+        """One hash naming the package's data (ippmd.package.write.data_hash): the descriptor's
+        `dataHash`, recomputed from the recorded file hashes for packages built before it."""
+        return self.descriptor.get("dataHash") or data_hash(self.descriptor["resources"])
 
     def file(self, table: str, kind: str) -> Path:
         """Path of a resource's `csv` or `parquet` file, checked against the descriptor's hash.

@@ -1,5 +1,11 @@
 """Stata (.dta) and SPSS (.sav) files with the package's labels, via pyreadstat.
 
+Missing values keep their kind (ippmd.package.missing): Stata gets extended missing `.n` (not
+in universe) and `.u` (unknown), SPSS the user-missing codes -9 and -8 declared in the file
+(strings: `NIU`). Value labels are shared sets (`yesno`, `sex`, ...): readstat writes one set
+per variable, so the Stata file's label sections are rewritten afterwards (`share_dta_labels`),
+which also stores the notes (`_dta[note1]`...: the synthetic notice, the missing codes).
+
 Why the care: pyreadstat writes Int64 columns as doubles, so integer fields are cast to Int32
 (Stata `long`; SPSS gets an F<w>.0 format) when their values fit; variable labels come from
 the field `title`, value labels from `categories`; nulls become system missing. readstat
@@ -10,12 +16,25 @@ so the stamp is overwritten with a fixed one. Labels longer than a format allows
 
 from __future__ import annotations
 
+import struct
+import textwrap
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import polars as pl
 import pyreadstat
 from ippmd.extract.names import StatFormat, stat_names
+from ippmd.package.labels import label_sets
+from ippmd.package.missing import (
+    NIU_LABEL,
+    SPSS_NIU,
+    SPSS_UNKNOWN,
+    STATA_NIU,
+    STATA_UNKNOWN,
+    UNKNOWN_LABEL,
+    spss_codes_fit,
+)
 
 # Stata `long` holds -2,147,483,647 .. 2,147,483,620 (the top of int32 codes missing values).
 STATA_LONG = (-2_147_483_647, 2_147_483_620)
@@ -93,10 +112,156 @@ def pin_timestamp(path: Path, fmt: StatFormat) -> None:
             handle.write(FIXED_SAV_STAMP)
 
 
+# Stata long codes of extended missing values in value-label tables: . is 2,147,483,621, .a the
+# next, ... (Stata 14 manual, [D] missing values / dta format).
+STATA_LONG_MISSING = 2_147_483_621
+DTA_NAME_BYTES = 129  # dta 118: variable, label-set and characteristic names
+MISSING_SET = "missing"  # the label set of coded-free integer fields: only .n and .u
+
+
+def _stata_missing_code(letter: str) -> int:
+    return STATA_LONG_MISSING + ord(letter) - ord("a") + 1
+
+
+def _lbl_table(name: str, labels: dict[int, str], order: str) -> bytes:
+    """One <lbl> entry of a dta 118 file (value -> label table)."""
+    texts, offsets, offset = b"", [], 0
+    for label in labels.values():
+        encoded = label.encode("utf-8") + b"\0"
+        offsets.append(offset)
+        texts += encoded
+        offset += len(encoded)
+    n = len(labels)
+    table = struct.pack(f"{order}ii", n, len(texts))
+    table += struct.pack(f"{order}{n}i", *offsets) + struct.pack(f"{order}{n}i", *labels.keys()) + texts
+    head = name.encode("utf-8").ljust(DTA_NAME_BYTES, b"\0") + b"\0\0\0"
+    return b"<lbl>" + struct.pack(f"{order}i", len(table)) + head + table + b"</lbl>"
+
+
+def _characteristic(var: str, name: str, text: str) -> bytes:
+    body = (
+        var.encode("utf-8").ljust(DTA_NAME_BYTES, b"\0")
+        + name.encode("utf-8").ljust(DTA_NAME_BYTES, b"\0")
+        + text.encode("utf-8")
+        + b"\0"
+    )
+    return body
+
+
+def share_dta_labels(
+    path: Path, sets: dict[str, dict[int, str]], assigned: dict[str, str], notes: list[str]
+) -> None:
+    """Rewrite a dta 118 file's value labels as shared sets and store notes as characteristics.
+
+    `sets`: set name -> {value: label}; `assigned`: variable -> set name. The map of section
+    offsets is updated for the sections that move.
+    """
+    data = bytearray(path.read_bytes())
+    order = "<" if b"<byteorder>LSF</byteorder>" in data[:200] else ">"
+    k_at = data.index(b"<K>") + 3
+    nvar = struct.unpack(f"{order}H", data[k_at : k_at + 2])[0]
+    map_at = data.index(b"<map>") + 5
+    offsets = list(struct.unpack(f"{order}14Q", data[map_at : map_at + 14 * 8]))
+    names_at = data.index(b"<varnames>") + len(b"<varnames>")
+    names = [
+        data[names_at + i * DTA_NAME_BYTES : names_at + (i + 1) * DTA_NAME_BYTES].split(b"\0")[0].decode()
+        for i in range(nvar)
+    ]
+    vln_at = data.index(b"<value_label_names>") + len(b"<value_label_names>")
+    for i, name in enumerate(names):
+        label = assigned.get(name, "").encode("utf-8").ljust(DTA_NAME_BYTES, b"\0")
+        data[vln_at + i * DTA_NAME_BYTES : vln_at + (i + 1) * DTA_NAME_BYTES] = label
+    chars = [("_dta", "note0", str(len(notes)))] + [("_dta", f"note{i}", n) for i, n in enumerate(notes, 1)]
+    entries = b"".join(
+        b"<ch>" + struct.pack(f"{order}I", len(body)) + body + b"</ch>"
+        for body in (_characteristic(*c) for c in chars)
+    )
+    ch_start, ch_end = offsets[8], offsets[9]  # <characteristics> ... up to <data>
+    new_chars = b"<characteristics>" + entries + b"</characteristics>"
+    grow_chars = len(new_chars) - (ch_end - ch_start)
+    vl_start, vl_end = offsets[11], offsets[12]  # <value_labels> ... up to </stata_dta>
+    used = [s for s in dict.fromkeys(assigned.values()) if s in sets]
+    new_labels = (
+        b"<value_labels>" + b"".join(_lbl_table(s, sets[s], order) for s in used) + b"</value_labels>"
+    )
+    grow_labels = len(new_labels) - (vl_end - vl_start)
+    out = (
+        bytes(data[:ch_start]) + new_chars + bytes(data[ch_end:vl_start]) + new_labels + bytes(data[vl_end:])
+    )
+    offsets = [
+        o + (grow_chars if i >= 9 else 0) + (grow_labels if i >= 12 else 0) for i, o in enumerate(offsets)
+    ]
+    result = bytearray(out)
+    result[map_at : map_at + 14 * 8] = struct.pack(f"{order}14Q", *offsets)
+    path.write_bytes(bytes(result))
+
+
+def _with_missing_codes(
+    data: pl.DataFrame, niu: dict[str, pl.Series], fmt: StatFormat, by_name: dict[str, dict[str, Any]]
+) -> tuple[Any, dict[str, list[Any]]]:
+    """The frame with each null coded by kind, and the declared missing values per column.
+
+    Stata: an object column mixing numbers with 'n'/'u' (pyreadstat's extended missing); every
+    null gets a code, because pyreadstat writes a bare None in such a column as 0. SPSS: -9/-8
+    in numeric columns whose values cannot be negative, `NIU` in strings.
+    """
+    declared: dict[str, list[Any]] = {}
+    if fmt == "dta":
+        frame = data.to_pandas()
+        for name in data.columns:
+            column = data[name]
+            if not column.dtype.is_numeric() or column.null_count() == 0:
+                continue
+            outside = niu[name].to_list()
+            values = column.to_list()
+            frame[name] = pd.Series(
+                [
+                    v if v is not None else (STATA_NIU if o else STATA_UNKNOWN)
+                    for v, o in zip(values, outside, strict=True)
+                ],
+                dtype=object,
+            )
+            declared[name] = [STATA_NIU, STATA_UNKNOWN]
+        return frame, declared
+    columns = []
+    for name in data.columns:
+        column = data[name]
+        field = by_name[name]
+        if column.null_count() and column.dtype.is_numeric() and spss_codes_fit(field):
+            coded = pl.select(
+                pl.when(column.is_not_null())
+                .then(column)
+                .when(niu[name])
+                .then(pl.lit(SPSS_NIU))
+                .otherwise(pl.lit(SPSS_UNKNOWN))
+                .cast(column.dtype)
+            ).to_series()
+            columns.append(coded.alias(name))
+            declared[name] = [SPSS_NIU, SPSS_UNKNOWN]
+        elif column.dtype == pl.String and bool(niu[name].any()):
+            columns.append(
+                pl.select(pl.when(niu[name]).then(pl.lit("NIU")).otherwise(column)).to_series().alias(name)
+            )
+            declared[name] = ["NIU"]
+        else:
+            columns.append(column)
+    return pl.DataFrame(columns), declared
+
+
 def write_stat_file(
-    frame: pl.DataFrame, fields: list[dict[str, Any]], path: Path, fmt: StatFormat, file_label: str
+    frame: pl.DataFrame,
+    fields: list[dict[str, Any]],
+    path: Path,
+    fmt: StatFormat,
+    file_label: str,
+    niu: dict[str, pl.Series] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, str]:
-    """Write `frame` (columns = `fields`, in order) as .dta or .sav; returns the renames made."""
+    """Write `frame` (columns = `fields`, in order) as .dta or .sav; returns the renames made.
+
+    `niu`: per column, True where a null is *not in universe* (other nulls are *unknown*); by
+    default every null is unknown. `notes` go into the file (Stata notes, SPSS documents).
+    """
     by_name = {f["name"]: f for f in fields}
     columns = []
     for name in frame.columns:
@@ -105,26 +270,72 @@ def write_stat_file(
             series = _integer_column(series)
         columns.append(series)
     data = pl.DataFrame(columns)
+    niu = {n: (niu or {}).get(n, pl.Series(n, [False] * data.height)) for n in data.columns}
     labels = {name: _value_labels(by_name[name], data[name].dtype, fmt) for name in data.columns}
     labelled = [name for name in data.columns if labels[name]]
     mapping = stat_names(data.columns, fmt, labelled)
-    data = data.rename(mapping)
     column_labels = {mapping[n]: clip(by_name[n].get("title", ""), LABEL_LIMIT[fmt]) for n in frame.columns}
-    value_labels = {mapping[n]: labels[n] for n in labelled}
+    coded, declared = _with_missing_codes(data, niu, fmt, by_name)
+    # pandas (Stata: object columns mixing values and missing letters) or polars (SPSS)
+    coded = coded.rename(columns=mapping) if fmt == "dta" else coded.rename(mapping)
     common: dict[str, Any] = {
         "file_label": clip(file_label, FILE_LABEL_LIMIT[fmt]),
         "column_labels": {k: v for k, v in column_labels.items() if v},
-        "variable_value_labels": value_labels,
     }
     if fmt == "dta":
-        pyreadstat.write_dta(data, str(path), version=DTA_VERSION, **common)
+        sets_of = label_sets(by_name[n] for n in labelled)
+        sets: dict[str, dict[int, str]] = {}
+        assigned: dict[str, str] = {}
+        for name in data.columns:
+            if name in labelled and data[name].dtype.is_integer():
+                sets.setdefault(sets_of[name], dict(labels[name] or {}))
+                assigned[mapping[name]] = sets_of[name]
+            elif name in declared and data[name].dtype.is_integer():
+                assigned[mapping[name]] = MISSING_SET
+        for name in sets:
+            sets[name] |= {
+                _stata_missing_code(STATA_NIU): NIU_LABEL,
+                _stata_missing_code(STATA_UNKNOWN): UNKNOWN_LABEL,
+            }
+        sets[MISSING_SET] = {
+            _stata_missing_code(STATA_NIU): NIU_LABEL,
+            _stata_missing_code(STATA_UNKNOWN): UNKNOWN_LABEL,
+        }
+        pyreadstat.write_dta(
+            coded,
+            str(path),
+            version=DTA_VERSION,
+            missing_user_values={mapping[n]: v for n, v in declared.items()},
+            **common,
+        )
+        share_dta_labels(path, sets, assigned, [clip(n, 67_784) for n in notes or []])
     else:
+        value_labels = {}
+        for name in data.columns:
+            new = mapping[name]
+            base = dict(labels[name] or {})
+            if name in declared and coded[new].dtype.is_numeric():
+                base |= {SPSS_NIU: NIU_LABEL, SPSS_UNKNOWN: UNKNOWN_LABEL}
+            elif name in declared:
+                base |= {"NIU": NIU_LABEL}
+            if base:
+                value_labels[new] = {k: clip(v, VALUE_LABEL_LIMIT[fmt]) for k, v in base.items()}
         formats, measures = {}, {}
         for name in frame.columns:
             new, field = mapping[name], by_name[name]
-            if data[new].dtype.is_numeric():
-                formats[new] = _spss_format(data[new])
+            if coded[new].dtype.is_numeric():
+                formats[new] = _spss_format(coded[new])
             measures[new] = "nominal" if field.get("categories") or field["type"] == "string" else "scale"
-        pyreadstat.write_sav(data, str(path), variable_format=formats, variable_measure=measures, **common)
+        pyreadstat.write_sav(
+            coded,
+            str(path),
+            variable_format=formats,
+            variable_measure=measures,
+            variable_value_labels=value_labels,
+            missing_ranges={mapping[n]: v for n, v in declared.items()},
+            # SPSS documents are lines of at most 80 bytes
+            note=[line for note in notes or [] for line in textwrap.wrap(note, 80)] or None,
+            **common,
+        )
     pin_timestamp(path, fmt)
     return {old: new for old, new in mapping.items() if old != new}

@@ -20,6 +20,38 @@ MONEY = {  # submission column -> harmonized stem (<stem>_lcu, <stem>_usd)
     "remittances_amount": "remittances",
     "education_expenditure": "education_expenditure",
 }
+# Item-nonresponse flags: submission value column -> (its flag, the harmonized flag), by table.
+NONRESPONSE = {
+    "households": {
+        "agricultural_assets": ("agricultural_assets_nonresponse", "agricultural_assets_nonresponse"),
+        "remittances_amount": ("remittances_amount_nonresponse", "remittances_nonresponse"),
+        "education_expenditure": ("education_expenditure_nonresponse", "education_expenditure_nonresponse"),
+    },
+    "persons": {"years_abroad": ("years_abroad_nonresponse", "years_abroad_nonresponse")},
+    "emigrants": {
+        "age": ("age_nonresponse", "age_nonresponse"),
+        "year_left": ("year_left_nonresponse", "year_left_nonresponse"),
+    },
+}
+ANSWERED = 0
+# What every member and emigrant row inherits from its household: the survey design.
+DESIGN = ("community_id", "region_code", "weight")
+
+
+def response_status(table: str) -> list[pl.Expr]:
+    """Harmonized flags: the submission's reason (1 don't know, 2 refused), 0 where answered,
+    null where neither (outside the universe, where the value is blank too: NIU; or a blank
+    whose reason the submission did not give: unknown)."""
+    return [
+        pl.when(pl.col(flag).is_not_null())
+        .then(pl.col(flag))
+        .when(pl.col(value).is_not_null())
+        .then(pl.lit(ANSWERED))
+        .otherwise(None)
+        .cast(pl.Int64)
+        .alias(harmonized)
+        for value, (flag, harmonized) in NONRESPONSE[table].items()
+    ]
 
 
 def _id(prefix: pl.Expr | str, letter: str, number: str, width: int) -> pl.Expr:
@@ -88,7 +120,9 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
     c_width = _width(t["communities"], "community_number", 3)
     h_width = _width(t["households"], "household_number", 5)
     communities = harmonize_regions(t["communities"], region_list(meta), file=f["communities"]).with_columns(
-        community_id=_id(pl.lit(iso3), "C", "community_number", c_width), country=pl.lit(iso3)
+        community_id=_id(pl.lit(iso3), "C", "community_number", c_width),
+        country=pl.lit(iso3),
+        weight=pl.lit(1.0),  # communities are analysed unweighted, as in the reports
     )
 
     households = (
@@ -100,6 +134,7 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
             **{f"{stem}_lcu": pl.col(col) for col, stem in MONEY.items()},
             **{f"{stem}_usd": to_usd(pl.col(col), rate) for col, stem in MONEY.items()},
         )
+        .with_columns(response_status("households"))
         .join(
             communities.select("community_id", "region_code", "urban"),
             on="community_id",
@@ -116,11 +151,12 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
         country=pl.lit(iso3),
         src_education_code=pl.col("education_code"),
     ).with_columns(
+        *response_status("persons"),
         person_id=pl.format(
             "{}-{}",
             pl.col("household_id"),
             pl.col("line_number").cast(pl.String).str.zfill(_width(t["persons"], "line_number", 2)),
-        )
+        ),
     )
 
     emigrants = harmonize_education(
@@ -151,14 +187,18 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
         src_destination_name=pl.col("destination"),
         destination=pl.col("destination").replace_strict(iso, default=None),
     ).with_columns(
+        *response_status("emigrants"),
         emigrant_id=pl.format(
             "{}-E{}",
             pl.col("household_id"),
             pl.col("emigrant_number").cast(pl.String).str.zfill(_width(t["emigrants"], "emigrant_number", 1)),
-        )
+        ),
     )
 
     households = household_flags(households, persons, emigrants)
+    design = households.select("household_id", *DESIGN)
+    persons = persons.join(design, on="household_id", how="left", maintain_order="left")
+    emigrants = emigrants.join(design, on="household_id", how="left", maintain_order="left")
     return {
         "communities": conform(communities, harmonized_schema("communities")),
         "households": conform(households, harmonized_schema("households")),

@@ -1,4 +1,12 @@
-"""ippmd: harmonized cross-country data package for the OECD IPPMD surveys."""
+"""ippmd: harmonized cross-country data package for the OECD IPPMD surveys.
+
+`ippmd.load(...)` (ippmd.extract.load.load) is resolved on first use by the module
+`__getattr__` below: this root module imports nothing, so `import ippmd` stays instant and the
+floors hold (it counts as core; the loader lives in the extract stage).
+"""
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -8,3 +16,12 @@ SYNTHETIC_NOTICE = (
     "relationships of assumed size. They describe no real household or person; "
     "never cite an estimate from them as a finding about a real country."
 )
+
+_LAZY = {"load": "ippmd.extract.load", "labels_of": "ippmd.extract.load"}
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy attributes: `ippmd.load` and `ippmd.labels_of` import the extract stage on first use."""
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ippmd' has no attribute {name!r}")

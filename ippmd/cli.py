@@ -184,16 +184,30 @@ def codebook(
     package: Annotated[
         Path | None, typer.Option(help="datapackage.json to document (default: home).")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Markdown file to write (default: home).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="File to write (default: home codebook.md, or codebook.xml for ddi).")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="markdown (default) or ddi (DDI Codebook 2.5 XML).")
+    ] = "markdown",
 ) -> None:
-    """Write the Markdown codebook generated from the schemas and the built package."""
+    """Write the codebook generated from the schemas and the built package (Markdown or DDI 2.5)."""
     from ippmd.package.codebook import write_codebook
 
+    if fmt not in ("markdown", "md", "ddi"):
+        console.print(f"[bold red]error:[/] --format {fmt}: use markdown or ddi")
+        raise typer.Exit(2)
     package = package or _home_path("datapackage.json")
-    out = out or _home_path("codebook.md")
+    out = out or _home_path("codebook.xml" if fmt == "ddi" else "codebook.md")
 
     try:
-        write_codebook(package, out)
+        if fmt == "ddi":
+            from ippmd.core.io import read_descriptor
+            from ippmd.package.ddi import write_ddi
+
+            write_ddi(read_descriptor(package.parent), package.parent, out)
+        else:
+            write_codebook(package, out)
     except InputError as exc:
         _fail(exc)
     console.print(f"wrote {out}")
@@ -336,13 +350,23 @@ def extract(
     out: Annotated[Path | None, typer.Option(help="The zip file to write.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the tables and variables, then exit.")] = False,
     package: Annotated[Path | None, typer.Option(help="Folder of the built package (default: home).")] = None,
+    attach: Annotated[
+        str | None,
+        typer.Option(
+            help="Variables of linked tables to put on each row, e.g. households.weight,households.urban."
+        ),
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(help='Case selection (SQL), e.g. "age >= 15", on the tables that have its columns.'),
+    ] = None,
 ) -> None:
-    """Write a self-contained extract (data, datapackage.json, codebook, license, checksums) as one zip."""
+    """Write a self-contained extract (data, descriptor, codebook, DDI, licence, citation, checksums)."""
     package = _require_package(package)
-    from ippmd.extract import list_variables, make_extract
+    from ippmd.extract import make_extract
 
     if list_:
-        Console().print(list_variables(package), markup=False, highlight=False)
+        _list_extractable(package, _split(tables))
         return
     if out is None:
         console.print("[bold red]error:[/] --out FILE.zip is required")
@@ -351,9 +375,15 @@ def extract(
         ["ippmd", "extract"]
         + [
             f"--{name} {value}"
-            for name, value in (("countries", countries), ("tables", tables), ("variables", variables))
+            for name, value in (
+                ("countries", countries),
+                ("tables", tables),
+                ("variables", variables),
+                ("attach", attach),
+            )
             if value
         ]
+        + ([f'--where "{where}"'] if where else [])
         + [f"--format {fmt}"]
     )
     started = time.perf_counter()
@@ -366,13 +396,161 @@ def extract(
             variables=_split(variables),
             fmt=fmt,  # type: ignore[arg-type]
             command_line=" ".join(request),
+            attach=_split(attach),
+            where=where,
         )
     except InputError as exc:
         _fail(exc)
+    except UsageError as exc:  # a bad --out or --where: exit 2
+        from rich.markup import escape
+
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
     if '"synthetic": true' in package.joinpath("datapackage.json").read_text(encoding="utf-8"):
         console.print(f"[yellow]{SYNTHETIC_NOTICE}[/]")
     console.print(summary.describe(), markup=False, highlight=False)
     console.print(f"wrote {out} in {time.perf_counter() - started:.1f} s")
+
+
+@app.command()
+def diff(
+    old: Annotated[Path, typer.Argument(help="Folder of the older package (its datapackage.json).")],
+    new: Annotated[Path, typer.Argument(help="Folder of the newer package.")],
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the differences as JSON.")
+    ] = None,
+) -> None:
+    """What changed between two builds: rows added, removed and changed per table and country,
+    and schema changes (exit 0 identical, 1 different, 2 unusable arguments)."""
+    import json
+
+    from ippmd.package.diff import diff_packages
+
+    for folder in (old, new):
+        if not (folder / "datapackage.json").is_file():
+            console.print(f"[bold red]error:[/] no datapackage.json in {folder}")
+            raise typer.Exit(2)
+    try:
+        result = diff_packages(old, new)
+    except InputError as exc:
+        _fail(exc)
+    if json_file:
+        json_file.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    Console().print(result.describe(), markup=False, highlight=False)
+    raise typer.Exit(0 if result.identical else 1)
+
+
+def _list_extractable(package: Path, tables: list[str] | None) -> None:
+    """`extract --list`: rich tables in a terminal, unwrapped Markdown when piped (`--tables` honoured)."""
+    from rich.markup import escape
+
+    from ippmd.explore.listing import render_listing
+    from ippmd.extract import variable_catalog
+    from ippmd.extract.source import open_package
+
+    source = open_package(package)
+    try:
+        render_listing(Console(), source.descriptor, source.country_names, variable_catalog(source), tables)
+    except UsageError as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def tabulate(
+    variable: Annotated[str, typer.Argument(help="Variable to estimate, e.g. remittances_received.")],
+    table: Annotated[str, typer.Option(help="Its table: households, persons, emigrants or communities.")],
+    by: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to estimate by, e.g. country,sex.")
+    ] = None,
+    where: Annotated[
+        str | None, typer.Option(help='A domain, as a polars SQL condition, e.g. "age >= 15".')
+    ] = None,
+    countries: Annotated[str | None, typer.Option(help="Comma-separated ISO3 codes (default: all).")] = None,
+    package: Annotated[Path | None, typer.Option(help="Folder of the built package (default: home).")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="csv, md, html or xlsx (default: from the --out suffix; else a table on a terminal, "
+            "CSV when piped).",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="File to write (default: standard output).")] = None,
+) -> None:
+    """Design-based weighted mean or shares, with SE, 95% CI, n and PSUs (as R's survey package).
+
+    Exit 0 ok; 1 the query selects no rows; 2 an unknown table, variable, column, country or bad SQL.
+    """
+    from rich.markup import escape
+
+    from ippmd.explore.render import FORMATS, print_table, render
+    from ippmd.explore.tabulate import EmptySelection, Query
+    from ippmd.explore.tabulate import tabulate as run_tabulation
+
+    package = _require_package(package)
+    chosen = fmt or (out.suffix.lstrip(".").lower() if out is not None else None)
+    if chosen is not None and chosen not in FORMATS:
+        console.print(f"[bold red]error:[/] unknown format {chosen!r}; use one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    if chosen == "xlsx" and out is None:
+        console.print("[bold red]error:[/] --format xlsx needs --out FILE.xlsx")
+        raise typer.Exit(2)
+    query = Query(
+        variable=variable.strip(),
+        table=table.strip(),
+        by=tuple(_split(by) or ()),
+        where=where,
+        countries=tuple(_countries(countries) or ()) or None,
+    )
+    try:
+        result = run_tabulation(package, query)
+    except UsageError as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    except EmptySelection as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except InputError as exc:
+        _fail(exc)
+    if chosen is None and sys.stdout.isatty():
+        print_table(result, Console())
+        return
+    data = render(result, chosen or "csv")  # type: ignore[arg-type]
+    if result.synthetic:
+        console.print(f"[yellow]{SYNTHETIC_NOTICE}[/]")
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        console.print(f"wrote {out} ({result.frame.height} rows)")
+
+
+@app.command()
+def site(
+    out: Annotated[Path | None, typer.Option(help="Folder to write (default: reports/site).")] = None,
+    package: Annotated[Path | None, typer.Option(help="Folder of the built package (default: home).")] = None,
+) -> None:
+    """Write the offline, searchable codebook site (HTML, no network): variables, availability, indicators."""
+    from rich.markup import escape
+
+    from ippmd.explore.site import write_site
+
+    package = _require_package(package)
+    out = out or _home_path("reports", "site")
+    _writable_folder(out)
+    started = time.perf_counter()
+    try:
+        summary = write_site(package, out)
+    except UsageError as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"wrote {summary.pages} pages ({summary.variables} variables, {summary.indicators} country "
+        f"indicators) to {out / 'index.html'} in {time.perf_counter() - started:.1f} s"
+    )
 
 
 def _report_outputs(report: Report, json_file: Path | None, html_file: Path | None) -> None:
@@ -470,12 +648,12 @@ def main() -> None:
 
     try:
         app()  # exits itself (SystemExit) on success, usage errors (2) and typer.Exit
-    except UsageError as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False)
+    except UsageError as exc:  # one line each, never folded: paths stay copyable
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except OSError as exc:  # the environment (read-only, disk full, wrong path), not a bug
         where = f" ({exc.filename})" if exc.filename else ""
-        console.print(f"error: {exc.strerror or exc}{where}", markup=False, highlight=False)
+        console.print(f"error: {exc.strerror or exc}{where}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except Exception as exc:
         if os.environ.get("IPPMD_DEBUG"):

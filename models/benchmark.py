@@ -27,7 +27,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ import polars as pl
 from ippmd.core.errors import InputError, Problem
 from ippmd.indicators.provenance import sources
 from ippmd.models import charts as ch
+from ippmd.models import render
 from ippmd.models.country_indicators import REMITTANCE_COST, SDG_TARGET, STOCKS, indicator_benchmarks
 from ippmd.models.data import PackageData
 from ippmd.models.descriptives import figure_definitions, figure_shares
@@ -61,6 +62,7 @@ from ippmd import SYNTHETIC_NOTICE, __version__
 
 SEED_REPORT = "the Cambodia report (OECD/CDRI 2017)"
 SIGNIFICANT_DIGITS = 12
+FAR_WIDER = 1.5  # a bootstrap interval this many times the CRV1 width is called "far wider" (assumed)
 PNG_SCALE = 2  # PNGs at twice the SVG's size, sharp on high-density screens and in print
 Progress = Callable[[str], None]
 Charts = dict[str, dict[str, Any]]  # chart name -> Vega-Lite spec
@@ -77,33 +79,29 @@ def write_csv(frame: pl.DataFrame, path: Path) -> Path:
     return path
 
 
-def save_chart(spec: dict[str, Any], name: str, directory: Path) -> dict[str, Path]:
-    """SVG through vl-convert, and the PNG rasterized from that SVG (the same bytes as
-    `chart.save("x.png")`, in about half the time)."""
-    import vl_convert
-    from altair.utils._importers import vl_version_for_vl_convert
+class ChartPool:
+    """Charts drawn by worker processes (`ippmd.models.render.ChartWorkers`) while the models
+    are fitted; the files are the same as drawn here."""
 
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {"png": directory / f"{name}.png", "svg": directory / f"{name}.svg"}
-    svg = vl_convert.vegalite_to_svg(spec, vl_version=vl_version_for_vl_convert())
-    paths["svg"].write_text(svg, encoding="utf-8")
-    paths["png"].write_bytes(vl_convert.svg_to_png(svg, scale=PNG_SCALE))
-    return paths
+    def __init__(self) -> None:
+        from altair.utils._importers import vl_version_for_vl_convert
 
+        self.workers = render.ChartWorkers(vl_version_for_vl_convert(), PNG_SCALE)
+        self.names: list[str] = []
 
-def start_charts(
-    pool: ThreadPoolExecutor, charts: dict[str, dict[str, Any]], directory: Path
-) -> list[tuple[str, Future[dict[str, Path]]]]:
-    """Queue every chart on the pool: vl-convert renders outside the GIL, so the charts are drawn
-    while the main thread writes the regression tables. (Specs are built with validate=False for
-    speed; tests validate every spec against the Vega-Lite schema.)"""
-    directory.mkdir(parents=True, exist_ok=True)
-    return [(name, pool.submit(save_chart, charts[name], name, directory)) for name in sorted(charts)]
+    def start(self, charts: dict[str, dict[str, Any]], directory: Path) -> None:
+        """Queue every chart (specs are built with validate=False for speed; tests validate
+        every spec against the Vega-Lite schema)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.names += self.workers.start(charts, directory)
 
+    def finish(self) -> dict[str, Path]:
+        """The files of the queued charts, keyed chart_<name>_<fmt>."""
+        drawn = self.workers.finish()
+        return {f"chart_{name}_{fmt}": Path(path) for name in self.names for fmt, path in drawn[name].items()}
 
-def finish_charts(jobs: list[tuple[str, Future[dict[str, Path]]]]) -> dict[str, Path]:
-    """The files of the queued charts, keyed chart_<name>_<fmt>."""
-    return {f"chart_{name}_{fmt}": path for name, job in jobs for fmt, path in job.result().items()}
+    def close(self) -> None:
+        self.workers.finish()
 
 
 def data_hash(descriptor: dict[str, Any]) -> str:
@@ -318,12 +316,19 @@ def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int)
     ]
 
 
+def method_short(method: str | None) -> str:
+    """The summary table's name of a row's inference."""
+    if not method:
+        return "n/a"
+    return "WCR bootstrap" if method.startswith("WCR") else method
+
+
 def chart_title(spec: ModelSpec, term: str) -> str:
     """'outcome ~ treatment (sample)': the sample from the spec title's parentheses, so that the
     men's and the women's charts differ."""
     sample = spec.title[spec.title.rfind("(") + 1 : spec.title.rfind(")")] if "(" in spec.title else ""
     title = f"{spec.label(spec.model_outcome)} ~ {spec.label(term)}"
-    return f"{title} ({sample})" if sample else title
+    return f"{title} ({sample})" if sample and sample not in title else title
 
 
 def finding_sections(
@@ -428,7 +433,7 @@ def finding_sections(
                     + (" (Poisson)" if spec.estimator == "poisson" else ""),
                     fmt_effect(row.get("focus_estimate"), s),
                     fmt_interval(row.get("focus_ci_low"), row.get("focus_ci_high"), s),
-                    "CRV1" if str(row.get("focus_method") or "").startswith("CRV1") else "WCR bootstrap",
+                    method_short(row.get("focus_method")),
                     "n/a (no peers)"
                     if no_rank
                     else f"{row['rank']} of {row['n_ranked']} [{row['rank_low']}-{row['rank_high']}]",
@@ -606,7 +611,7 @@ def cost_benchmark_sections(
                 f"{bound(c['bootstrap_ci_high'])} pp of the amount sent"
             )
             width = c["bootstrap_ci_high"] - c["bootstrap_ci_low"]
-            if width > 1.5 * (c["difference_ci_high"] - c["difference_ci_low"]):
+            if width > FAR_WIDER * (c["difference_ci_high"] - c["difference_ci_low"]):
                 text += ", far wider: read the CRV1 interval as optimistic."
             else:
                 text += ", close to the CRV1 interval."
@@ -724,13 +729,17 @@ def run_benchmark(
     original public files (default ../shared/data/external). Returns the paths written
     (`files`), the generated sentences (`findings`), the summary rows (`summary`), `n_charts`,
     whether country indicators were found, the provenance stamp and timings."""
-    with warnings.catch_warnings(record=True) as caught, ThreadPoolExecutor(max_workers=2) as pool:
-        warnings.simplefilter("always")
-        bundle = pool.submit(vega_bundle)  # the report's JavaScript, built while the models fit
-        result = _run_benchmark(
-            package_dir, focus, out_dir, progress or (lambda _step: None), external_dir, caught, pool
-        )
-        bundle.result()
+    pool = ChartPool()
+    try:
+        with warnings.catch_warnings(record=True) as caught, ThreadPoolExecutor(max_workers=1) as side:
+            warnings.simplefilter("always")
+            bundle = side.submit(vega_bundle)  # the report's JavaScript, built while the models fit
+            result = _run_benchmark(
+                package_dir, focus, out_dir, progress or (lambda _step: None), external_dir, caught, pool
+            )
+            bundle.result()
+    finally:
+        pool.close()
     return result
 
 
@@ -741,7 +750,7 @@ def _run_benchmark(
     progress: Progress,
     external_dir: Path | None,
     caught: list[warnings.WarningMessage],
-    pool: ThreadPoolExecutor,
+    pool: ChartPool,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     focus = focus.strip().upper()
@@ -774,6 +783,23 @@ def _run_benchmark(
     footer = synthetic_footer(stamp)
     timings["load"] = time.perf_counter() - started
 
+    # The parts that need no model come first, so that their charts are drawn (on the pool,
+    # outside the GIL) while the models are fitted.
+    tick = time.perf_counter()
+    focus_synthetic = focus in synthetic
+    progress("descriptive figures and country indicators")
+    shares = figure_shares(data)
+    indicators = indicator_benchmarks(data, focus)
+    progress("remittance costs: fixed effects on the real RPW corridors")
+    costs, skipped = try_cost_benchmark(data.countries, focus, external_dir)
+    timings["remittance_costs"] = costs.seconds if costs is not None else 0.0
+    described, share_charts = descriptive_sections(shares, focus, country_name, focus_synthetic, footer)
+    indicated, indicator_charts = indicator_sections(indicators, focus, country_name)
+    costed, cost_charts = cost_benchmark_sections(costs, skipped, focus, country_name, data.country_names)
+    early = {**share_charts, **cost_charts, **indicator_charts}
+    pool.start(early, out_dir / "charts")
+    timings["figures"] = time.perf_counter() - tick
+
     tick = time.perf_counter()
     progress("loading pyfixest")
     import pyfixest.estimation  # noqa: F401  (pyfixest imports lazily: load it outside the fit timing)
@@ -791,13 +817,14 @@ def _run_benchmark(
     planted = planted_table(fits, synthetic) if synthetic else None
     diagnostics = diagnostics_table(fits)
     timings["inference"] = time.perf_counter() - tick
+
     tick = time.perf_counter()
-    progress("descriptive figures and country indicators")
-    shares = figure_shares(data)
-    indicators = indicator_benchmarks(data, focus)
-    progress("remittance costs: fixed effects on the real RPW corridors")
-    costs, skipped = try_cost_benchmark(data.countries, focus, external_dir)
-    timings["remittance_costs"] = costs.seconds if costs is not None else 0.0
+    found, effect_charts, sentences, summary = finding_sections(
+        fits, estimates, comparison, planted, diagnostics, focus, country_name, origins, footer
+    )
+    charts = {**effect_charts, **early}
+    progress(f"rendering {len(charts)} charts (SVG, PNG at {PNG_SCALE}x) and writing tables")
+    pool.start(effect_charts, out_dir / "charts")
     outputs = {
         "estimates": estimates,
         "comparison": comparison,
@@ -807,20 +834,6 @@ def _run_benchmark(
         "country_indicators": indicators,
         **cost_outputs(costs),
     }
-    timings["figures"] = time.perf_counter() - tick
-
-    tick = time.perf_counter()
-    focus_synthetic = focus in synthetic
-    found, effect_charts, sentences, summary = finding_sections(
-        fits, estimates, comparison, planted, diagnostics, focus, country_name, origins, footer
-    )
-    described, share_charts = descriptive_sections(shares, focus, country_name, focus_synthetic, footer)
-    indicated, indicator_charts = indicator_sections(indicators, focus, country_name)
-    costed, cost_charts = cost_benchmark_sections(costs, skipped, focus, country_name, data.country_names)
-    charts = {**effect_charts, **share_charts, **cost_charts, **indicator_charts}
-    progress(f"rendering {len(charts)} charts (SVG, PNG at {PNG_SCALE}x) and writing tables")
-    jobs = start_charts(pool, charts, out_dir / "charts")
-
     pooled_origins = model_origins(fits, origins)
     files = {
         name: write_csv(
@@ -834,7 +847,7 @@ def _run_benchmark(
     files.update({f"regression_tables_{fmt}": path for fmt, path in tables.items()})
     timings["tables"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    files.update(finish_charts(jobs))
+    files.update(pool.finish())
     timings["charts"] = time.perf_counter() - tick
 
     header = [

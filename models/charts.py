@@ -24,6 +24,7 @@ FONT = "DejaVu Sans, Arial, sans-serif"
 PLANTED_NOTE = "Dot: estimate; line: 95% CI; black tick: planted size in the synthetic data."
 NOT_PLANTED_NOTE = "Dot: estimate; line: 95% CI. No effect is planted at this level in the synthetic data."
 LABEL_GAP_PX = 12  # least vertical distance between two end-of-line labels (assumed legible)
+UNBOUNDED_REACH = 1.5  # an unbounded interval is drawn to 1.5 x the largest finite value (assumed)
 
 
 def dodge(values: list[float], gap: float) -> list[float]:
@@ -138,7 +139,7 @@ def effect_chart(
     finite = pl.concat([frame["estimate"], frame["ci_low"], frame["ci_high"]]).filter(
         pl.concat([frame["estimate"], frame["ci_low"], frame["ci_high"]]).is_finite()
     )
-    span = float(finite.abs().max() or 1.0) * 1.5
+    span = float(finite.abs().max() or 1.0) * UNBOUNDED_REACH
     frame = frame.with_columns(
         pl.col("ci_low").clip(-span, span),
         pl.col("ci_high").clip(-span, span),

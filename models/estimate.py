@@ -16,8 +16,8 @@ Degrees of freedom follow the clusters behind each number: t(G_c - 1) for a coun
 treatment varies only between communities, or with fewer treated (or untreated) communities than
 the threshold in `models/inference.yaml`, gets the wild cluster restricted bootstrap instead
 (`ippmd.models.inference`; the `method` column names it). The focus-against-peers comparison
-uses the same method as the focus country's effect. There is no survey-design variance (strata,
-finite-population correction): weights plus clustering only.
+of a term uses the bootstrap when any country's effect of that term does. There is no
+survey-design variance (strata, finite-population correction): weights plus clustering only.
 
 Library warnings raised while fitting are captured and kept as `messages` of the fit (reported in
 diagnostics.csv and the report), never printed raw.
@@ -408,7 +408,7 @@ def estimates_rows(fit: SpecFit) -> list[dict[str, Any]]:
     missing = {"estimate": nan, "std_error": nan, "df": None, "p_value": nan, "ci_low": nan, "ci_high": nan}
     for term in fit.spec.treatments:
         for country in fit.countries:
-            values = fit.effects.get((country, term), {**missing, "method": None})
+            values = fit.effects.get((country, term), {**missing, "method": "none (no estimate)"})
             rows.append(
                 {
                     "spec": fit.spec.id,
@@ -471,6 +471,7 @@ def focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
         row: dict[str, Any] = dict.fromkeys(COMPARISON_SCHEMA)
         row.update(spec=fit.spec.id, term=term, focus=focus, n_peers=len(peers))
         row["direction"] = fit.spec.direction.get(term)
+        row["method"] = "none (no peers)" if not peers else "none (no focus estimate)"
         own = effects.get((focus, term))
         for key in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high"):
             row[f"focus_{key}"] = own[key] if own else float("nan")

@@ -110,19 +110,19 @@ def finding_sentence(
 
 
 def shows_sentence(spec: ModelSpec, row: dict[str, Any], country_name: str, *, synthetic: bool) -> str:
-    """What the focus country's estimate shows against the direction the seed report found."""
+    """What the focus country's estimate shows, against the sign the finding names (the spec's
+    `direction`; for a finding of no link in Cambodia, the sign it reports elsewhere)."""
     name = labelled(country_name, synthetic)
     if _missing(row.get("focus_estimate")):
         return f"What the estimate for {name} shows: nothing (no estimate)."
     direction = row.get("direction") or "positive"
-    significant = row["focus_p_value"] < 0.05
-    same_sign = (row["focus_estimate"] > 0) == (direction == "positive")
-    if significant and same_sign:
-        verdict = f"an effect in the same direction ({direction}) as the Cambodia report found"
-    elif significant:
-        verdict = f"an effect in the opposite direction to the Cambodia report's ({direction})"
+    sign = "positive" if row["focus_estimate"] > 0 else "negative"
+    if row["focus_p_value"] >= 0.05:
+        verdict = "no effect distinguishable from zero at 5%"
+    elif sign == direction:
+        verdict = f"a {sign} effect, significant at 5%: the sign the finding names"
     else:
-        verdict = "no effect distinguishable from zero at 5%: it neither confirms nor contradicts the finding"
+        verdict = f"a {sign} effect, significant at 5%: against the sign the finding names ({direction})"
     return f"What the estimate for {name} shows: {verdict}."
 
 

@@ -234,7 +234,7 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
                 "p_value": t_p_value(estimate / se, df),
                 **{
                     k: by_receiver[country][k]
-                    for k in ("n_corridors", "n_obs", "first_period", "last_period")
+                    for k in ("raw_mean_cost", "n_corridors", "n_obs", "first_period", "last_period")
                 },
             }
         )

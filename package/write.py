@@ -9,8 +9,11 @@ The orchestration (which submissions, the expectation suites, staging and the sw
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,6 +37,12 @@ from ippmd import SYNTHETIC_NOTICE, __version__
 
 DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 NIU = "NIU"
+PARQUET_METADATA_KEY = "ippmd"  # file-level key-value metadata of every Parquet file (JSON)
+MISSING_RULE = (
+    "null is unknown or not in universe: NIU where the field's universe (a SQL expression) is "
+    "false or null for the row, unknown where it is true; <stem>_nonresponse flags say don't "
+    "know (1) or refused (2)"
+)
 SORT_KEYS = {
     "countries": ["iso3"],
     "communities": ["community_id"],
@@ -123,6 +132,73 @@ def _parquet_options(name: str, table: pa.Table) -> dict[str, Any]:
     return {"compression": "zstd", "compression_level": 3, "write_statistics": True, "use_dictionary": coded}
 
 
+@cache
+def package_meta() -> dict[str, Any]:
+    """schemas/package.yaml: package-level metadata, the data version and per-resource entries."""
+    return load_yaml(schemas_dir("package.yaml").read_text(encoding="utf-8"))
+
+
+def data_version() -> str:
+    """The semantic version of the data package (CHANGELOG.md), not of the code."""
+    return str(package_meta()["version"])
+
+
+def data_hash(resources: list[dict[str, Any]]) -> str:
+    """One hash naming the package's data: SHA-256 over each file's path and recorded hash.
+
+    Lines `<resource> <path> <hash>` for the CSV and Parquet file of every resource, in
+    package order, joined by newlines; two builds share it only if their data files are equal.
+    """
+    lines = []
+    for resource in resources:
+        lines.append(f"{resource['name']} {resource['path']} {resource['hash']}")
+        if "parquet" in resource:
+            alt = resource["parquet"]
+            lines.append(f"{resource['name']} {alt['path']} {alt['hash']}")
+    return "sha256:" + hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+DATA_HASH_METHOD = (
+    "sha256 over lines '<resource> <path> <hash>' (CSV and Parquet of every resource, package "
+    "order, newline-joined) of datapackage.json"
+)
+
+
+def labelled_schema(fields: list[dict[str, Any]], schema: pa.Schema) -> pa.Schema:
+    """Arrow field metadata from Table Schema fields: label, unit, universe, value labels (JSON),
+    so a Parquet reader (pyarrow, DuckDB's parquet_kv_metadata) sees what the codebook says."""
+    fields_by_name = {f["name"]: f for f in fields}
+    labelled = []
+    for arrow_field in schema:
+        spec = fields_by_name.get(arrow_field.name, {})
+        meta = {
+            "label": spec.get("title"),
+            "unit": spec.get("unit"),
+            "universe": spec.get("universe"),
+            "categories": json.dumps(
+                {str(c["value"]): c["label"] for c in spec["categories"]}, ensure_ascii=False
+            )
+            if spec.get("categories")
+            else None,
+        }
+        labelled.append(arrow_field.with_metadata({k: v for k, v in meta.items() if v is not None}))
+    return pa.schema(labelled)
+
+
+def parquet_file_metadata(name: str, countries: list[str], synthetic: list[str]) -> dict[str, str]:
+    """The `ippmd` key of a Parquet file: version, synthetic flag and notice, the missing rule."""
+    info: dict[str, Any] = {
+        "resource": name,
+        "version": data_version(),
+        "countries": countries,
+        "synthetic": bool(synthetic),
+        "missing": MISSING_RULE,
+    }
+    if synthetic:
+        info["notice"] = f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(synthetic)}."
+    return {PARQUET_METADATA_KEY: json.dumps(info, ensure_ascii=False)}
+
+
 @dataclass
 class TableFiles:
     """What was written for one table: its CSV, its Parquet and one Parquet file per country."""
@@ -152,6 +228,7 @@ class PackageWriter:
         self._csv: dict[str, BinaryIO] = {}
         self._parquet: dict[str, pq.ParquetWriter] = {}
         self._pending: dict[str, list[pa.Table]] = {}  # rows of the row group being filled
+        self._origins: dict[str, str] = {}  # ISO3 -> data_origin, from the countries rows
 
     def write(self, name: str, iso3: str, frame: pl.DataFrame) -> None:
         """Append one country's rows of table `name`, as ordered (countries in sorted order)."""
@@ -173,16 +250,27 @@ class PackageWriter:
         _csv_view(frame, harmonized_schema(name)).write_csv(
             self._csv[name], include_header=not files.partitions, null_value="", line_terminator="\n"
         )
+        if name == "countries":
+            self._origins.update(frame.select("iso3", "data_origin").iter_rows())
         table = frame.to_arrow()
+        table = table.cast(labelled_schema(harmonized_schema(name)["fields"], table.schema))
         self._pending[name].append(table)
         if sum(t.num_rows for t in self._pending[name]) >= ROW_GROUP_ROWS:
             self._write_row_groups(name)
         part = files.folder / f"{column}={iso3}" / "part-0.parquet"
         part.parent.mkdir(parents=True, exist_ok=True)
-        rest = table.drop_columns([column])
+        rest = table.drop_columns([column]).replace_schema_metadata(
+            parquet_file_metadata(name, [iso3], self._synthetic(name, [iso3]))
+        )
         pq.write_table(rest, part, row_group_size=ROW_GROUP_ROWS, **_parquet_options(name, rest))
         files.partitions.append((iso3, part, frame.height))
         files.rows += frame.height
+
+    def _synthetic(self, name: str, countries: list[str]) -> list[str]:
+        """The countries whose rows of a microdata table are synthetic (country tables: none)."""
+        if not package_meta()["resources"][name]["microdata"]:
+            return []
+        return [c for c in countries if self._origins.get(c, "synthetic") == "synthetic"]
 
     def _write_row_groups(self, name: str) -> None:
         """Write the pending rows of `name` to its Parquet file (the writer opens on first use)."""
@@ -200,6 +288,11 @@ class PackageWriter:
         """Write what is pending and close every file; returns what was written, by table."""
         for name in self._pending:
             self._write_row_groups(name)
+            countries = [iso3 for iso3, _, _ in self.files[name].partitions]
+            if name in self._parquet:  # the footer is written at close: the whole file's countries
+                self._parquet[name].add_key_value_metadata(
+                    parquet_file_metadata(name, countries, self._synthetic(name, countries))
+                )
         self._abandon()
         return self.files
 
@@ -258,7 +351,7 @@ def descriptor(
     `countries` and `indicators` are the two small tables (origins and sources come from them);
     the microdata are known only by their files and row counts, so they need not be in memory.
     """
-    meta = load_yaml(schemas_dir("package.yaml").read_text(encoding="utf-8"))
+    meta = package_meta()
     origins = countries.select("iso3", "data_origin").rows()
     synthetic_countries = [iso3 for iso3, origin in origins if origin == "synthetic"]
     resources = []
@@ -282,6 +375,10 @@ def descriptor(
         if name == INDICATORS:
             resource["synthetic"] = False
             resource["sources"] = _indicator_sources(indicators)
+        if info.get("licenses"):
+            resource["licenses"] = info["licenses"]
+        if info.get("surveyDesign"):
+            resource["surveyDesign"] = dict(info["surveyDesign"])
         if info["microdata"]:
             resource["synthetic"] = bool(synthetic_countries)
             if synthetic_countries:
@@ -294,14 +391,24 @@ def descriptor(
         schema = dict(harmonized_schema(name))
         schema.pop("$schema", None)
         resource["schema"] = schema
+        absent = set(resource.get("surveyDesign", {}).values()) - {f["name"] for f in schema["fields"]}
+        if absent:  # the contract: design variables are columns of the resource's own table
+            raise ValueError(f"{name}: surveyDesign names fields not in its table: {sorted(absent)}")
         resources.append(resource)
+    digest = data_hash(resources)
+    version = str(meta["version"])
     package = {
         "$schema": DATAPACKAGE_PROFILE,
         "name": meta["name"],
         "title": meta["title"],
         "description": meta["description"],
-        "version": __version__,
-        "homepage": meta["homepage"],
+        "version": version,
+        "dataHash": digest,
+        "dataHashMethod": DATA_HASH_METHOD,
+        "generator": f"ippmd {__version__}",
+        "citation": " ".join(
+            meta["citation"].format(year=meta["citation_year"], version=version, data_hash=digest).split()
+        ),
         "keywords": meta["keywords"],
         "licenses": meta["licenses"],
         "sources": meta["sources"],

@@ -25,6 +25,8 @@ from ippmd.core.schema import SUBMISSION_TABLES, conform, submission_schema
 from ippmd import SYNTHETIC_NOTICE, __version__
 
 EFFECTS_FILE = package_data(__package__, "planted_effects.yaml")
+NONRESPONSE_FILE = package_data(__package__, "item_nonresponse.yaml")
+DONT_KNOW, REFUSED = 1, 2  # codes of the submission's <column>_nonresponse flags
 DEFAULT_SEED = 20170217  # the day the IPPMD comparative report was launched
 
 
@@ -37,6 +39,35 @@ def planted_effect(name: str, iso3: str) -> float:
     """The size of a planted effect for a country (its override, else the default)."""
     sizes = planted_effects()[name]["effect"]
     return float(sizes.get(iso3, sizes["default"]))
+
+
+@cache
+def item_nonresponse() -> dict[str, dict[str, Any]]:
+    """The planted "don't know" and "refused" rates by submission column (rates assumed)."""
+    return load_yaml(NONRESPONSE_FILE.read_text(encoding="utf-8"))["items"]
+
+
+def plant_nonresponse(tables: dict[str, pl.DataFrame], seed: int, iso3: str) -> dict[str, pl.DataFrame]:
+    """Blank a share of the answers asked (value present) and record why in the flag column.
+
+    Drawn from a stream of its own, so the values of every other cell are those of a build
+    without nonresponse: only the blanked cells and the flags differ.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(iso3.encode()), 1]))
+    out = dict(tables)
+    for item, spec in item_nonresponse().items():
+        table, column = item.split(".")
+        frame = out[table]
+        asked = frame[column].is_not_null().to_numpy()
+        draw = rng.random(frame.height)
+        dont_know = asked & (draw < spec["dont_know"])
+        refused = asked & ~dont_know & (draw < spec["dont_know"] + spec["refused"])
+        flag = np.where(dont_know, DONT_KNOW, np.where(refused, REFUSED, 0))
+        out[table] = frame.with_columns(
+            pl.when(pl.Series(dont_know | refused)).then(None).otherwise(pl.col(column)).alias(column),
+            pl.Series(spec["flag"], flag).replace(0, None),
+        )
+    return out
 
 
 class _Sampler:
@@ -413,6 +444,7 @@ def generate(iso3: str, seed: int = DEFAULT_SEED, scale: int = 1) -> dict[str, p
             }
         ),
     }
+    tables = plant_nonresponse(tables, seed, iso3)
     return {name: conform(tables[name], submission_schema(name)) for name in SUBMISSION_TABLES}
 
 

@@ -27,9 +27,11 @@ TABLES = ["countries", "communities", "households", "persons", "emigrants", "cou
 
 
 def _unzip(archive: Path, into: Path) -> Path:
+    """Unpack an extract; returns its one top folder (named after the zip)."""
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(into)
-    return into
+        assert {n.split("/")[0] for n in zf.namelist()} == {archive.stem}
+    return into / archive.stem
 
 
 def _descriptor(folder: Path) -> dict:
@@ -83,13 +85,18 @@ def test_full_csv_extract_is_valid_and_identical_to_the_package(
     folder = _unzip(full_csv, tmp_path / "x")
     names = zipfile.ZipFile(full_csv).namelist()
     assert names == [
-        "datapackage.json",
-        "NOTICE.md",
-        "LICENSE.md",
-        "codebook.md",
-        "manifest.json",
-        *[f"data/{t}.csv" for t in TABLES],
-        "SHA256SUMS",
+        f"full/{name}"
+        for name in [
+            "datapackage.json",
+            "NOTICE.md",
+            "LICENSE.md",
+            "CITATION.cff",
+            "codebook.md",
+            "ddi.xml",
+            "manifest.json",
+            *[f"data/{t}.csv" for t in TABLES],
+            "SHA256SUMS",
+        ]
     ]
     # the default extract is the package itself: CSV files byte for byte
     for table in TABLES:
@@ -134,15 +141,15 @@ def test_extract_documents_checksums_and_manifest(full_csv: Path, package_dir: P
 
 
 def test_same_request_gives_a_byte_identical_zip(full_csv: Path, package_dir: Path, tmp_path: Path) -> None:
-    again = tmp_path / "again.zip"
+    again = tmp_path / "full.zip"  # the zip's name is its top folder: the same name, the same bytes
     make_extract(package_dir, again, command_line="ippmd extract --out full.zip")
     assert again.read_bytes() == full_csv.read_bytes()
     for fmt in ("dta", "sav"):  # readstat stamps the clock into both headers: pinned
-        first, second = tmp_path / f"a.{fmt}.zip", tmp_path / f"b.{fmt}.zip"
+        first, second = tmp_path / "a" / f"x.{fmt}.zip", tmp_path / "b" / f"x.{fmt}.zip"
         for out in (first, second):
             make_extract(package_dir, out, countries=["ARM"], tables=["communities"], fmt=fmt)
         assert first.read_bytes() == second.read_bytes()
-        data = zipfile.ZipFile(first).read(f"data/communities.{fmt}")
+        data = zipfile.ZipFile(first).read(f"{first.stem}/data/communities.{fmt}")
         assert time.strftime("%d %b").encode() not in data
     with zipfile.ZipFile(full_csv) as zf:
         for info in zf.infolist():
@@ -188,6 +195,10 @@ def test_variable_subset_keeps_keys_and_drops_dangling_foreign_keys(
     assert [f["name"] for f in resources["persons"]["schema"]["fields"]] == [
         "person_id",
         "household_id",
+        "country",  # the country and the survey design always come with a microdata table
+        "community_id",
+        "region_code",
+        "weight",
         "sex",
         "age",
     ]
@@ -197,7 +208,7 @@ def test_variable_subset_keeps_keys_and_drops_dangling_foreign_keys(
         "emigrants.household_id -> households.household_id",
     )
     header = (folder / "data" / "emigrants.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == "emigrant_id,household_id,sex,age"
+    assert header == "emigrant_id,household_id,country,community_id,region_code,weight,sex,age"
 
     out = tmp_path / "linked.zip"
     make_extract(package_dir, out, tables=["households", "persons"], variables=["age"], countries=["GEO"])
@@ -206,6 +217,9 @@ def test_variable_subset_keeps_keys_and_drops_dangling_foreign_keys(
     assert [f["name"] for f in resources["households"]["schema"]["fields"]] == [
         "household_id",
         "community_id",
+        "country",
+        "region_code",
+        "weight",
     ]
     assert "foreignKeys" not in resources["households"]["schema"]  # communities absent
     assert resources["persons"]["schema"]["foreignKeys"] == [
@@ -238,8 +252,9 @@ def test_unknown_names_raise_with_close_matches(
 
 def _same(read: pd.Series, expected: pl.Series, field: dict) -> None:
     values = expected.to_list()
-    if field["type"] == "string":
-        assert read.tolist() == ["" if v is None else v for v in values], field["name"]
+    if field["type"] == "string":  # empty, or NaN for the SPSS user-missing string NIU
+        got = [None if (isinstance(v, float) and pd.isna(v)) or v == "" else v for v in read.tolist()]
+        assert got == values, field["name"]
         return
     got = [None if pd.isna(v) else v for v in read.tolist()]
     assert got == values, field["name"]
@@ -261,20 +276,25 @@ def test_stata_files_read_back_with_values_and_labels(khm_stat: dict[str, Path],
         _, meta = pyreadstat.read_dta(str(path), metadataonly=True)
         labelled = {}
         for field in resource["schema"]["fields"]:
-            name = field["name"]
-            _same(frame[name], expected[name], field)
+            name = field["name"]  # as in the file (a name longer than Stata allows is shortened)
+            _same(frame[name], expected[field.get("originalName", name)], field)
             assert variable_labels[name] == field["title"]
             if field["type"] == "integer":
                 assert meta.readstat_variable_types[name] == "int32", name  # Stata long, not double
-                if expected[name].null_count() == 0:
+                if expected[field.get("originalName", name)].null_count() == 0:
                     assert frame[name].dtype == "int32", name
             if field.get("categories") and field["type"] == "integer":
                 labelled[name] = {c["value"]: c["label"] for c in field["categories"]}
-        assert meta.variable_value_labels == labelled
-        assert {
-            k: {int(v): t for v, t in d.items()} for k, d in meta.variable_value_labels.items()
-        } == labelled
-        assert len(value_labels) == len(labelled)
+        coded = {  # the value labels, without the labels of .n and .u
+            k: {v: t for v, t in d.items() if not isinstance(v, str)}
+            for k, d in meta.variable_value_labels.items()
+        }
+        assert {k: d for k, d in coded.items() if d} == labelled
+        # shared label sets: one `yesno` for every yes/no variable
+        sets = {meta.variable_to_label[k] for k in labelled}
+        assert len(value_labels) == len(sets | {meta.variable_to_label[k] for k in coded if not coded[k]})
+        yes_no = [k for k, d in labelled.items() if d == {0: "No", 1: "Yes"}]
+        assert {meta.variable_to_label[k] for k in yes_no} <= {"yesno"}
 
 
 def test_spss_files_read_back_with_values_and_labels(khm_stat: dict[str, Path], package_dir: Path) -> None:
@@ -285,12 +305,15 @@ def test_spss_files_read_back_with_values_and_labels(khm_stat: dict[str, Path], 
         assert resource["mediatype"] == "application/x-spss-sav"
         for field in resource["schema"]["fields"]:
             name = field["name"]
-            _same(frame[name], expected[name], field)
+            _same(frame[name], expected[field.get("originalName", name)], field)
             assert meta.column_names_to_labels[name] == field["title"]
             if field["type"] == "integer":
                 assert meta.original_variable_types[name].endswith(".0"), name  # F<w>.0: an integer
             cats = {c["value"]: clip(c["label"], 120) for c in field.get("categories", [])}
-            assert meta.variable_value_labels.get(name, {}) == cats, name  # SPSS: 120 bytes a label
+            got = {
+                v: t for v, t in meta.variable_value_labels.get(name, {}).items() if v not in (-9, -8, "NIU")
+            }
+            assert got == cats, name  # SPSS: 120 bytes a label
 
 
 def test_long_labels_are_cut_visibly_within_the_byte_limit() -> None:
@@ -325,7 +348,9 @@ def test_a_long_name_is_shortened_in_the_file_with_its_labels(tmp_path: Path) ->
     back, meta = pyreadstat.read_dta(str(tmp_path / "x.dta"))
     assert list(back.columns) == ["household_id", renamed[long]]
     assert meta.column_names_to_labels[renamed[long]] == "Plans"
-    assert meta.variable_value_labels[renamed[long]] == {0: "No"}
+    labels = meta.variable_value_labels[renamed[long]]
+    assert {k: v for k, v in labels.items() if not isinstance(k, str)} == {0: "No"}
+    assert labels["u"].startswith("Unknown") and back[renamed[long]].isna().tolist() == [False, True]
 
 
 def test_cli_extract_exit_codes(package_dir: Path, tmp_path: Path) -> None:
@@ -352,7 +377,7 @@ def test_cli_extract_exit_codes(package_dir: Path, tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert "SYNTHETIC DATA" in ok.stderr
     with zipfile.ZipFile(tmp_path / "x.zip") as zf:
-        manifest = json.loads(zf.read("manifest.json"))
+        manifest = json.loads(zf.read("x/manifest.json"))
     assert "--countries KHM" in json.dumps(manifest) and str(tmp_path) not in json.dumps(manifest)
     bad = subprocess.run(
         [
@@ -372,3 +397,205 @@ def test_cli_extract_exit_codes(package_dir: Path, tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "did you mean 'age'" in bad.stderr.replace("\n", " ")
     assert not (tmp_path / "y.zip").exists()
+
+
+# --- issue 13: attach, where, missing codes, notes, DDI, citation -------------------------------
+
+
+def test_persons_extract_with_attach_and_where(package_dir: Path, tmp_path: Path) -> None:
+    """IPUMS-style: household variables on person rows, and only the cases asked for."""
+    out = tmp_path / "adults.zip"
+    summary = make_extract(
+        package_dir,
+        out,
+        countries=["KHM"],
+        tables=["persons"],
+        variables=["age", "sex"],
+        attach=["households.urban", "households.remittances_received"],
+        where="age >= 15 AND urban = 1",
+    )
+    folder = _unzip(out, tmp_path / "x")
+    persons = pl.read_csv(folder / "data" / "persons.csv", infer_schema=False)
+    assert persons.columns == [
+        "person_id",
+        "household_id",
+        "country",
+        "community_id",
+        "region_code",
+        "weight",
+        "sex",
+        "age",
+        "urban",
+        "remittances_received",
+    ]
+    households = _package_rows(package_dir, "households", ["KHM"]).select(
+        "household_id", "urban", "remittances_received"
+    )
+    expected = (
+        _package_rows(package_dir, "persons", ["KHM"])
+        .join(households, on="household_id", how="left", maintain_order="left")
+        .filter((pl.col("age") >= 15) & (pl.col("urban") == 1))
+    )
+    assert persons.height == expected.height == summary.rows["persons"] > 0
+    assert persons["person_id"].to_list() == expected["person_id"].to_list()
+    assert persons["remittances_received"].to_list() == [str(v) for v in expected["remittances_received"]]
+    assert set(persons["country"]) == {"KHM"}
+    resource = _descriptor(folder)["resources"][0]
+    attached = next(f for f in resource["schema"]["fields"] if f["name"] == "urban")
+    assert "Attached from households.urban by household_id" in attached["description"]
+    assert resource["surveyDesign"] == {"weight": "weight", "psu": "community_id", "strata": "region_code"}
+    assert frictionless_validate(folder)["valid"]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["selection"]["where_tables"] == ["persons"]
+
+
+def test_a_name_already_on_the_table_is_attached_with_a_prefix(package_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "w.zip"
+    summary = make_extract(
+        package_dir, out, countries=["ARM"], tables=["emigrants"], attach=["households.weight"], fmt="parquet"
+    )
+    assert summary.columns["emigrants"][-1] == "households_weight"
+    frame = pl.read_parquet(_unzip(out, tmp_path / "x") / "data" / "emigrants.parquet")
+    assert (frame["weight"] == frame["households_weight"]).all()  # a member has the household's weight
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        ({"where": "agee >= 15", "tables": ["persons"]}, "did you mean 'age'"),
+        ({"where": "age >= ", "tables": ["persons"]}, "not a valid SQL condition"),
+        ({"out_name": "x.tar"}, "must end in .zip"),
+    ],
+)
+def test_bad_where_and_out_are_usage_errors(package_dir: Path, tmp_path: Path, request_: dict, expected: str):
+    from ippmd.core.errors import UsageError
+
+    out = tmp_path / request_.pop("out_name", "x.zip")
+    with pytest.raises(UsageError, match=expected):
+        make_extract(package_dir, out, **request_)
+    assert not out.exists()
+
+
+def test_bad_attach_names_the_close_match(package_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="did you mean 'urban'"):
+        make_extract(package_dir, tmp_path / "x.zip", tables=["persons"], attach=["households.urbn"])
+
+
+def test_cli_refuses_tar_and_bad_where_with_exit_2(package_dir: Path, tmp_path: Path) -> None:
+    ippmd = str(Path(sys.executable).with_name("ippmd"))
+    base = [ippmd, "extract", "--package", str(package_dir)]
+    tar = subprocess.run(
+        [*base, "--out", str(tmp_path / "x.tar")], capture_output=True, text=True, timeout=120
+    )
+    assert tar.returncode == 2 and ".zip" in tar.stderr
+    where = subprocess.run(
+        [*base, "--tables", "persons", "--where", "agee >= 15", "--out", str(tmp_path / "y.zip")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert where.returncode == 2 and "did you mean 'age'" in where.stderr.replace("\n", " ")
+    assert not list(tmp_path.iterdir())
+
+
+def _niu_and_unknown(package_dir: Path, table: str, column: str) -> tuple[pl.Series, pl.Series]:
+    """Per row of the KHM table: not in universe, unknown (from the package CSV's coding)."""
+    text = pl.read_csv(package_dir / "data" / f"{table}.csv", infer_schema=False).filter(
+        pl.col("country") == "KHM"
+    )
+    return (text[column] == "NIU").fill_null(False), text[column].is_null()
+
+
+def test_stata_and_spss_keep_not_in_universe_and_unknown_apart(
+    khm_stat: dict[str, Path], package_dir: Path
+) -> None:
+    """Read back by an independent reader (pyreadstat/readstat): .n vs .u, -9 vs -8, labels, notes."""
+    for table, column in (("households", "remittances_lcu"), ("persons", "years_abroad")):
+        niu, unknown = _niu_and_unknown(package_dir, table, column)
+        assert niu.sum() > 0 and unknown.sum() > 0, (table, column)  # planted: both kinds occur
+        frame, meta = pyreadstat.read_dta(str(khm_stat["dta"] / "data" / f"{table}.dta"), user_missing=True)
+        values = pl.Series(frame[column].astype(str).tolist())
+        assert ((values == "n") == niu).all() and ((values == "u") == unknown).all(), column
+        assert meta.missing_user_values[column] == ["n", "u"]
+        assert meta.notes[0].startswith("SYNTHETIC DATA") and "Synthetic countries: KHM" in meta.notes[0]
+        assert ".n = not in universe" in meta.notes[1]
+        assert meta.file_label.startswith("SYNTHETIC ")
+        frame, meta = pyreadstat.read_sav(str(khm_stat["sav"] / "data" / f"{table}.sav"), user_missing=True)
+        values = pl.Series(frame[column].tolist())
+        assert ((values == -9) == niu).all() and ((values == -8) == unknown).all(), column
+        assert meta.missing_ranges[column] == [{"lo": -9.0, "hi": -9.0}, {"lo": -8.0, "hi": -8.0}]
+        assert meta.variable_value_labels[column] == {
+            -9.0: "Not in universe",
+            -8.0: "Unknown (don't know, refused or not reported)",
+        }
+        assert meta.notes[0].startswith("SYNTHETIC DATA") and meta.file_label.startswith("SYNTHETIC")
+    _, meta = pyreadstat.read_dta(str(khm_stat["dta"] / "data" / "persons.dta"), metadataonly=True)
+    assert meta.variable_to_label["working"] == meta.variable_to_label["born_abroad"] == "yesno"
+    assert meta.value_labels["yesno"][0] == "No" and meta.value_labels["yesno"]["n"] == "Not in universe"
+
+
+def test_every_extract_has_a_valid_ddi_and_a_citation(khm_stat: dict[str, Path]) -> None:
+    xmlschema = pytest.importorskip("xmlschema")
+    from tests.test_ddi import ddi_schema
+
+    for fmt, folder in khm_stat.items():
+        ddi_schema().validate(str(folder / "ddi.xml"))
+        text = (folder / "ddi.xml").read_text(encoding="utf-8")
+        code = ".n" if fmt == "dta" else "-9"
+        assert f"<catValu>{code}</catValu>" in text and 'missing="Y"' in text
+        cff = (folder / "CITATION.cff").read_text(encoding="utf-8")
+        assert "version: " in cff and "not published or endorsed by the OECD" in cff
+        assert "## How to cite" in (folder / "NOTICE.md").read_text(encoding="utf-8")
+        assert "CC BY 3.0 IGO" in (folder / "LICENSE.md").read_text(encoding="utf-8")
+        assert "oecd.org" not in (folder / "LICENSE.md").read_text(encoding="utf-8").split("How to cite")[0]
+    del xmlschema
+
+
+def test_parquet_extract_carries_labels_and_the_synthetic_flag(package_dir: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "p.zip"
+    make_extract(package_dir, out, countries=["PHL"], tables=["persons"], fmt="parquet")
+    path = _unzip(out, tmp_path / "x") / "data" / "persons.parquet"
+    schema = pq.read_schema(path)
+    info = json.loads(pq.read_metadata(path).metadata[b"ippmd"])
+    assert info["synthetic"] is True and info["notice"].startswith("SYNTHETIC DATA")
+    assert schema.field("sex").metadata[b"label"] == b"Sex"
+    assert json.loads(schema.field("sex").metadata[b"categories"]) == {"1": "Male", "2": "Female"}
+    assert schema.field("working").metadata[b"universe"] == b"age >= 15"
+
+
+def test_load_returns_a_labelled_frame(package_dir: Path) -> None:
+    import ippmd
+
+    frame = ippmd.load(
+        "persons", countries=["KHM"], attach=["households.urban"], where="age >= 15", package=package_dir
+    )
+    assert isinstance(frame, pl.DataFrame) and frame["age"].min() >= 15
+    assert frame.schema["sex"] == pl.Enum(["Male", "Female"]) and "urban" in frame.columns
+    meta = ippmd.labels_of(frame)
+    assert meta["variable_labels"]["age"] == "Age in completed years"
+    assert meta["surveyDesign"]["weight"] == "weight" and meta["synthetic"]
+    coded = ippmd.load("households", countries=["KHM"], package=package_dir, labels=False, as_pandas=True)
+    assert coded["remittances_received"].isin([0, 1]).all()
+    assert coded.attrs["ippmd"]["niu"]["remittances_lcu"]  # rows not in universe, by position
+
+
+def test_r_haven_reads_the_stata_and_spss_missing_codes(khm_stat: dict[str, Path]) -> None:
+    """An independent reader in another language, when R and haven are installed."""
+    import shutil
+
+    rscript = shutil.which("Rscript")
+    if not rscript or subprocess.run([rscript, "-e", "library(haven)"], capture_output=True).returncode:
+        pytest.skip("R with the haven package is not installed (Debian: r-base-core r-cran-haven)")
+    code = (
+        "library(haven);"
+        f"d <- read_dta('{khm_stat['dta'] / 'data' / 'households.dta'}');"
+        "t <- na_tag(d$remittances_lcu); cat(sum(t == 'n', na.rm=TRUE), sum(t == 'u', na.rm=TRUE), '\\n');"
+        f"s <- read_sav('{khm_stat['sav'] / 'data' / 'households.sav'}', user_na=TRUE);"
+        "v <- unclass(s$remittances_lcu); cat(sum(v == -9, na.rm=TRUE), sum(v == -8, na.rm=TRUE), '\\n')"
+    )
+    result = subprocess.run([rscript, "-e", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    dta, sav = (list(map(int, line.split())) for line in result.stdout.strip().splitlines())
+    assert dta == sav and dta[0] > 0 and dta[1] > 0

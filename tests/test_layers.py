@@ -20,11 +20,12 @@ FLOORS: dict[str, int] = {
     "ippmd.quality": 4,
     "ippmd.models": 5,
     "ippmd.extract": 5,
+    "ippmd.explore": 5,
     "ippmd": 9,  # the app: CLI, build orchestration, admit, template
 }
 # Data-only packages: nothing imports them as code.
 DATA_PACKAGES = {"ippmd.countries", "ippmd.schemas"}
-OLD_NAMES = {"harmonize", "synth", "indicators", "quality", "models", "extract", "package", "core"}
+OLD_NAMES = {"harmonize", "synth", "indicators", "quality", "models", "extract", "explore", "package", "core"}
 
 
 def _package_dirs() -> dict[str, Path]:

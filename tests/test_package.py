@@ -251,3 +251,79 @@ def test_committed_codebook_matches_the_build(package_dir: Path, descriptor: dic
     assert (ROOT / "codebook.md").read_text(encoding="utf-8") == render(descriptor, package_dir), (
         "codebook.md is stale: run `make` and commit it"
     )
+
+
+def test_survey_design_names_fields_of_each_microdata_table(
+    descriptor: dict, tables: dict[str, pl.DataFrame]
+) -> None:
+    """The contract `ippmd tabulate` reads: weight, psu and strata are columns of the table itself."""
+    microdata = ["communities", "households", "persons", "emigrants"]
+    for resource in descriptor["resources"]:
+        if resource["name"] not in microdata:
+            assert "surveyDesign" not in resource
+            continue
+        design = resource["surveyDesign"]
+        assert design == {"weight": "weight", "psu": "community_id", "strata": "region_code"}
+        names = [f["name"] for f in resource["schema"]["fields"]]
+        assert set(design.values()) <= set(names)
+        frame = tables[resource["name"]]
+        assert frame.select(list(design.values())).null_count().sum_horizontal().item() == 0
+    households = tables["households"].select("household_id", hw="weight", hc="community_id", hr="region_code")
+    for name in ("persons", "emigrants"):  # every member carries its household's design
+        joined = tables[name].join(households, on="household_id")
+        assert joined.height == tables[name].height
+        assert (joined["weight"] == joined["hw"]).all() and (joined["community_id"] == joined["hc"]).all()
+        assert (joined["region_code"] == joined["hr"]).all()
+    assert (tables["communities"]["weight"] == 1.0).all()
+
+
+def test_descriptor_carries_version_data_hash_and_citation(descriptor: dict) -> None:
+    from ippmd.package.write import data_hash
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", descriptor["version"])
+    assert descriptor["dataHash"] == data_hash(descriptor["resources"])
+    assert (
+        descriptor["version"] in descriptor["citation"] and descriptor["dataHash"] in descriptor["citation"]
+    )
+    assert "not published or endorsed by the OECD" in descriptor["citation"]
+    assert f"## {descriptor['version']}" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f'version: "{descriptor["version"]}"' in (ROOT / "CITATION.cff").read_text(encoding="utf-8")
+    indicators = next(r for r in descriptor["resources"] if r["name"] == "country_indicators")
+    assert {lic["name"] for lic in indicators["licenses"]} == {"CC-BY-3.0-IGO", "CC-BY-4.0"}
+    assert "homepage" not in descriptor  # the package is not the OECD's
+
+
+def test_parquet_files_carry_labels_version_and_synthetic_flag(package_dir: Path, descriptor: dict) -> None:
+    import pyarrow.parquet as pq
+
+    for resource in descriptor["resources"]:
+        for entry in (resource["parquet"], resource["partitions"]["files"][0]):
+            info = json.loads(pq.read_metadata(package_dir / entry["path"]).metadata[b"ippmd"])
+            assert info["version"] == descriptor["version"]
+            assert info["synthetic"] is (resource["name"] not in ("countries", "country_indicators"))
+    persons = pq.read_schema(package_dir / "data" / "persons.parquet")
+    assert persons.field("plans_to_emigrate").metadata[b"universe"] == b"age >= 15"
+    assert json.loads(persons.field("sex").metadata[b"categories"]) == {"1": "Male", "2": "Female"}
+
+
+def test_exchange_rates_are_the_world_bank_official_rates(tables: dict[str, pl.DataFrame]) -> None:
+    """Survey-year WDI PA.NUS.FCRF values (SOURCES.md of wdi-exchange-rates-2025 lists them)."""
+    expected = {"ARM": 477.918, "BFA": 493.757, "CIV": 493.757, "CRI": 534.566, "DOM": 43.550,
+                "GEO": 1.766, "HTI": 45.216, "KHM": 4037.5, "MAR": 8.406, "PHL": 44.395}  # fmt: skip
+    countries = tables["countries"]
+    for iso3, rate, source in countries.select(
+        "iso3", "exchange_rate_lcu_per_usd", "exchange_rate_source"
+    ).rows():
+        assert abs(rate - expected[iso3]) < 0.001, iso3
+        assert "PA.NUS.FCRF" in source and "assumed" not in source, iso3
+
+
+def test_reports_are_cited_by_doi_not_mirrors() -> None:
+    from ippmd.core.metadata import country_codes, load_country
+
+    for iso3 in country_codes():
+        for key, source in load_country(iso3)["sources"].items():
+            url = source["url"]
+            assert not any(m in url for m in ("ebrary.net", "docslib.org", "slideshare.net")), (iso3, key)
+            if "doi" in source:
+                assert source["doi"].startswith("10.1787/"), (iso3, key)

@@ -261,8 +261,8 @@ def test_sentences_carry_the_synthetic_label_only_for_synthetic_data() -> None:
     assert "rank 3 of 3 (95% interval 2-3; 1 = the most positive effect)" in synthetic
     shows = shows_sentence(spec, row, "Cambodia", synthetic=True)
     assert shows == (
-        f"What the estimate for {LABEL} shows: an effect in the opposite direction to the Cambodia "
-        "report's (positive)."
+        f"What the estimate for {LABEL} shows: a negative effect, significant at 5%: against the "
+        "sign the finding names (positive)."
     )
     assert f"The effect for {LABEL} is significantly different from zero" in synthetic
     survey = finding_sentence(spec, row, "Senegal", synthetic=False, peers_synthetic=False)
@@ -406,7 +406,12 @@ def phl_sections(indicator_package: Path) -> dict[str, Any]:
     from ippmd.models.planted import planted_table
 
     data = PackageData.load(indicator_package)
-    fits = fit_all(data)
+    chosen = (
+        "vocational_training_on_plans",
+        "public_employment_programme_on_emigrant",
+        "education_expenditure",
+    )
+    fits = fit_all(data, tuple(get_spec(spec_id) for spec_id in chosen))  # three specs keep it quick
     comparison = comparison_table(fits, "PHL")
     sections, charts, sentences, _ = finding_sections(
         fits, estimates_table(fits), comparison, planted_table(fits), diagnostics_table(fits), "PHL",

@@ -1,0 +1,44 @@
+// Codebook search, as you type: every word must occur in a variable's name, table, label or
+// value labels (accents and case ignored). `?q=...` in the address fills the box. Also builds the
+// `ippmd extract` command of the ticked variables. No network, no libraries.
+(function () {
+  "use strict";
+  var box = document.getElementById("search");
+  var count = document.getElementById("count");
+  var rows = Array.prototype.slice.call(document.querySelectorAll("#variables tbody tr"));
+  function fold(text) {
+    return text.toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
+  }
+  function filter() {
+    var words = fold(box.value).split(/\s+/).filter(Boolean);
+    var shown = 0;
+    rows.forEach(function (row) {
+      var text = row.getAttribute("data-search");
+      var hit = words.every(function (word) { return text.indexOf(word) !== -1; });
+      row.hidden = !hit;
+      if (hit) { shown += 1; }
+    });
+    count.textContent = shown + " of " + rows.length + " variables";
+  }
+  var command = document.getElementById("command");
+  function build() {
+    var tables = [], variables = [];
+    rows.forEach(function (row) {
+      var tick = row.querySelector("input[type=checkbox]");
+      if (tick && tick.checked) {
+        var table = row.getAttribute("data-table"), name = row.getAttribute("data-name");
+        if (tables.indexOf(table) === -1) { tables.push(table); }
+        if (variables.indexOf(name) === -1) { variables.push(name); }
+      }
+    });
+    command.textContent = variables.length
+      ? "ippmd extract --tables " + tables.join(",") + " --variables " + variables.join(",") + " --out extract.zip"
+      : "(tick variables to build the command)";
+  }
+  box.addEventListener("input", filter);
+  document.getElementById("variables").addEventListener("change", build);
+  var asked = new URLSearchParams(window.location.search).get("q");
+  if (asked) { box.value = asked; }
+  filter();
+  build();
+})();
