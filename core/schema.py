@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from ippmd.core.errors import UsageError
 from ippmd.core.home import schemas_dir
 
 # Survey resources of the harmonized package, in dependency order (referenced tables first).
@@ -53,5 +54,18 @@ def conform(frame: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
 def universe_mask(frame: pl.DataFrame, field: dict[str, Any]) -> pl.Series:
     """True where the field's question applies (its `universe`), as a polars SQL expression."""
     if "universe" not in field:
-        return pl.Series([True] * frame.height)
+        return pl.Series([True] * frame.height, dtype=pl.Boolean)
     return frame.select(pl.sql_expr(field["universe"]).fill_null(False)).to_series()
+
+
+def row_mask(frame: pl.DataFrame, where: str, option: str = "--where") -> pl.Series:
+    """Rows a user's SQL condition selects (NULL counts as not selected): the one reading of a
+    `--where` for every command, refusing with UsageError (exit 2) what is not a true/false condition."""
+    try:
+        mask = frame.select(pl.sql_expr(where).alias("where")).to_series()
+    except Exception as exc:  # polars raises SQL, column and type errors of several classes
+        message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise UsageError(f"{option} {where!r} cannot be evaluated: {message}") from None
+    if mask.dtype != pl.Boolean:
+        raise UsageError(f"{option} {where!r} is not a condition (it gives {mask.dtype}, not true/false)")
+    return mask.fill_null(False)

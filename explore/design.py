@@ -197,7 +197,9 @@ class Package:
         if missing:
             raise UsageError(f"table {table!r} has no column {missing[0]!r}{suggest(missing[0], own)}")
         keys = [k for local, *_ in plan for k in local]
-        frame = pl.read_parquet(self.parquet_path(table), columns=list(dict.fromkeys(here + keys)))
+        frame = pl.read_parquet(
+            self.parquet_path(table), columns=list(dict.fromkeys(here + keys)), glob=False
+        )
         for local, other, remote, taken in plan:
             parent = self.read(other, list(dict.fromkeys(remote + taken)))
             parent = parent.rename(dict(zip(remote, local, strict=True)))

@@ -154,7 +154,7 @@ class Site:
 
     def _summarise_countries(self) -> list[VariableSummary]:
         fields = self.package.resource("countries")["schema"]["fields"]
-        frame = pl.read_parquet(self.package.parquet_path("countries"))
+        frame = pl.read_parquet(self.package.parquet_path("countries"), glob=False)
         frame = frame.with_columns(pl.col("iso3").alias(COUNTRY), pl.lit(1.0).alias("__w"))
         return summarise_table(frame, "countries", fields, set(), self.countries)
 
@@ -578,7 +578,7 @@ def _indicator_pages(site: Site) -> dict[str, str]:
     """indicator file -> page, and the index rows (indicator, label, vintages)."""
     if INDICATORS not in site.package.resources:
         return {}
-    frame = pl.read_parquet(site.package.parquet_path(INDICATORS))
+    frame = pl.read_parquet(site.package.parquet_path(INDICATORS), glob=False)
     if "iso3" not in frame.columns:  # partitioned readers drop it; the whole file keeps it
         return {}
     field = site.package.fields(INDICATORS).get("indicator", {})
@@ -604,7 +604,9 @@ def write_site(package_dir: Path | Package, out: Path) -> SiteSummary:
     labels = {c["value"]: c["label"] for c in frame_labels.get("categories", [])}
     vintages: dict[str, list[str]] = {}
     if indicator_pages:
-        ind = pl.read_parquet(package.parquet_path(INDICATORS), columns=["indicator", "vintage"]).unique()
+        ind = pl.read_parquet(
+            package.parquet_path(INDICATORS), columns=["indicator", "vintage"], glob=False
+        ).unique()
         for name, vintage in ind.sort("indicator", "vintage").iter_rows():
             vintages.setdefault(name, []).append(vintage)
     for name, text in indicator_pages.items():

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import polars as pl
 from ippmd.core.errors import InputError, Problem, UsageError
+from ippmd.core.schema import row_mask
 from ippmd.explore.design import COUNTRY, Package, SurveyDesign, suggest
 from ippmd.explore.student_t import t_quantile
 
@@ -148,14 +149,7 @@ def _where_names(where: str) -> list[str]:
 
 
 def _where_mask(frame: pl.DataFrame, where: str) -> pl.Series:
-    try:
-        mask = frame.select(pl.sql_expr(where).alias("where")).to_series()
-    except Exception as exc:  # type errors surface only on evaluation
-        message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise UsageError(f"--where {where!r} cannot be evaluated: {message}") from None
-    if mask.dtype != pl.Boolean:
-        raise UsageError(f"--where {where!r} is not a condition (it gives {mask.dtype}, not true/false)")
-    return mask.fill_null(False)
+    return row_mask(frame, where)
 
 
 def _check_query(package: Package, query: Query) -> tuple[SurveyDesign, dict[str, Any], list[str]]:

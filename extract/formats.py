@@ -43,7 +43,7 @@ def _row_filter(column: str | None, countries: tuple[str, ...]) -> pl.Expr:
 
 def typed_rows(parquet: Path, column: str | None, countries: tuple[str, ...]) -> pl.DataFrame:
     """The chosen countries' rows of a table, all columns, typed (from the package Parquet)."""
-    return pl.scan_parquet(parquet).filter(_row_filter(column, countries)).collect()
+    return pl.scan_parquet(parquet, glob=False).filter(_row_filter(column, countries)).collect()
 
 
 def write_csv(text: pl.DataFrame, dest: Path) -> int:
@@ -54,7 +54,7 @@ def write_csv(text: pl.DataFrame, dest: Path) -> int:
 
 def csv_rows(csv: Path, column: str | None, countries: tuple[str, ...]) -> pl.DataFrame:
     """The chosen countries' rows of a package CSV, every cell as text."""
-    return pl.scan_csv(csv, infer_schema=False).filter(_row_filter(column, countries)).collect()
+    return pl.scan_csv(csv, infer_schema=False, glob=False).filter(_row_filter(column, countries)).collect()
 
 
 def _parquet_table(

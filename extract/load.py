@@ -57,7 +57,7 @@ def load(
     if table not in source.resources:
         raise UsageError(f"no table {table!r} in the package; tables: {', '.join(source.resources)}")
     selection = resolve(source, countries, [table], variables, attach, where)
-    frame, niu, _ = _typed_table(source, selection, table)
+    frame, niu, _ = _typed_table(source, selection, table, {})
     frame = frame.select(selection.output_columns(table))
     fields = table_fields(source, selection, table)
     resource = source.resources[table]

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.io import sha256_file
+from ippmd.core.schema import row_mask
 from ippmd.extract.archive import write_zip
 from ippmd.extract.documents import (
     citation_cff,
@@ -286,10 +287,14 @@ def _check_out(out: Path) -> None:
 
 
 def _typed_table(
-    source: Source, selection: Selection, table: str
+    source: Source, selection: Selection, table: str, kept_parents: dict[str, pl.Series]
 ) -> tuple[pl.DataFrame, dict[str, pl.Series], pl.Series | None]:
     """The table's chosen rows typed, with attached columns, the not-in-universe mask of every
-    column, and the row mask of the case selection (None: every row)."""
+    column, and the row mask of the case selection (None: every row).
+
+    `kept_parents`: the keys kept of tables already cut by the selection; a row whose foreign key
+    points to a dropped parent row is dropped too, so the extract's foreign keys still hold
+    (`--where "urban = 1"` on households keeps only those households' persons)."""
     resource = source.resources[table]
     typed = typed_rows(source.file(table, "parquet"), country_column(resource["schema"]), selection.countries)
     niu = {
@@ -311,7 +316,13 @@ def _typed_table(
         niu[name] = joined["__niu"].fill_null(False).alias(name)
     keep = None
     if table in selection.where_tables and selection.where:
-        keep = typed.select(pl.sql_expr(selection.where).fill_null(False)).to_series()
+        keep = row_mask(typed, selection.where)
+    for key in resource["schema"].get("foreignKeys", []):
+        parent = key["reference"]["resource"]
+        if parent in kept_parents and len(key["fields"]) == 1 and key["fields"][0] in typed.columns:
+            inside = typed[key["fields"][0]].is_in(kept_parents[parent].implode())
+            keep = inside if keep is None else keep & inside
+    if keep is not None:
         typed = typed.filter(keep)
         niu = {name: mask.filter(keep) for name, mask in niu.items()}
     return typed, niu, keep
@@ -372,10 +383,14 @@ def make_extract(
         (staging / "codebook").mkdir()
         written: list[_Table] = []
         resources, logical = [], []
+        kept_parents: dict[str, pl.Series] = {}  # keys kept of tables the selection cut
         for table in selection.tables:
             columns = selection.output_columns(table)
             fields = table_fields(source, selection, table)
-            typed, niu, keep = _typed_table(source, selection, table)
+            typed, niu, keep = _typed_table(source, selection, table, kept_parents)
+            primary = source.resources[table]["schema"].get("primaryKey", [])
+            if keep is not None and len(primary) == 1 and primary[0] in typed.columns:
+                kept_parents[table] = typed[primary[0]]
             dest = staging / "data" / f"{table}.{form.extension}"
             renamed: dict[str, str] = {}
             microdata = country_column(source.resources[table]["schema"]) == "country"

@@ -54,7 +54,7 @@ class Source:
                 }
             )
         return pl.read_parquet(
-            self.root / resource["parquet"]["path"], columns=["iso3", "name", "data_origin"]
+            self.root / resource["parquet"]["path"], columns=["iso3", "name", "data_origin"], glob=False
         )
 
     @cached_property

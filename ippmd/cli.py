@@ -126,7 +126,12 @@ def synth(
 @app.command()
 def build(
     countries: Annotated[str | None, typer.Option(help="Comma-separated ISO3 codes (default: all).")] = None,
-    scale: Annotated[int, typer.Option(min=1, help="Multiply synthetic sample sizes (benchmarks).")] = 1,
+    scale: Annotated[
+        int,
+        typer.Option(
+            min=1, max=100, help="Multiply synthetic sample sizes (benchmarks; 100x peaks at 3.6 GiB)."
+        ),
+    ] = 1,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of the synthetic generator.")] = None,
     out: Annotated[
         Path | None, typer.Option(help="Folder that receives datapackage.json and data/ (default: home).")
@@ -134,6 +139,7 @@ def build(
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Build the harmonized data package (data/*.csv, data/*.parquet, datapackage.json)."""
+    codes = _countries(countries)  # arguments first: nothing is written for a usage error
     out = out or _home_path()
     _writable_folder(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -143,7 +149,6 @@ def build(
     runner = SuiteRunner(out) if scale <= PARALLEL_MAX_SCALE else None
     from ippmd.build import build as build_package
 
-    codes = _countries(countries)
     started = time.perf_counter()
     progress = Progress(
         TextColumn("{task.description}"),
@@ -182,7 +187,7 @@ def build(
 @app.command()
 def codebook(
     package: Annotated[
-        Path | None, typer.Option(help="datapackage.json to document (default: home).")
+        Path | None, typer.Option(help="Folder of the built package to document (default: home).")
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="File to write (default: home codebook.md, or codebook.xml for ddi).")
@@ -197,7 +202,10 @@ def codebook(
     if fmt not in ("markdown", "md", "ddi"):
         console.print(f"[bold red]error:[/] --format {fmt}: use markdown or ddi")
         raise typer.Exit(2)
-    package = package or _home_path("datapackage.json")
+    # --package is the package folder, as in every other command (its datapackage.json is accepted too).
+    if package is not None and package.name == "datapackage.json":
+        package = package.parent
+    folder = _require_package(package)
     out = out or _home_path("codebook.xml" if fmt == "ddi" else "codebook.md")
 
     try:
@@ -205,9 +213,9 @@ def codebook(
             from ippmd.core.io import read_descriptor
             from ippmd.package.ddi import write_ddi
 
-            write_ddi(read_descriptor(package.parent), package.parent, out)
+            write_ddi(read_descriptor(folder), folder, out)
         else:
-            write_codebook(package, out)
+            write_codebook(folder / "datapackage.json", out)
     except InputError as exc:
         _fail(exc)
     console.print(f"wrote {out}")
@@ -499,7 +507,7 @@ def tabulate(
     query = Query(
         variable=variable.strip(),
         table=table.strip(),
-        by=tuple(_split(by) or ()),
+        by=tuple(dict.fromkeys(_split(by) or ())),
         where=where,
         countries=tuple(_countries(countries) or ()) or None,
     )

@@ -33,7 +33,7 @@ def read_resource(package_dir: Path, resource: dict[str, Any]) -> pl.DataFrame:
     unless the schema says otherwise; empty and NIU cells are null)."""
     parquet = resource.get("parquet")
     if isinstance(parquet, dict) and (Path(package_dir) / parquet["path"]).exists():
-        return pl.read_parquet(Path(package_dir) / parquet["path"])
+        return pl.read_parquet(Path(package_dir) / parquet["path"], glob=False)
     types = {"integer": pl.Int64, "number": pl.Float64, "string": pl.String}
     fields = resource.get("schema", {}).get("fields", [])
     overrides = {f["name"]: types.get(f.get("type", "string"), pl.String) for f in fields}
@@ -42,6 +42,7 @@ def read_resource(package_dir: Path, resource: dict[str, Any]) -> pl.DataFrame:
         null_values=NULL_MARKERS,
         schema_overrides=overrides or None,
         infer_schema=bool(overrides),
+        glob=False,
     )
 
 

@@ -59,7 +59,7 @@ def render(package: dict[str, Any], root: Path) -> str:
     ]
     for resource in package["resources"]:
         schema = resource["schema"]
-        frame = pl.read_parquet(root / resource["parquet"]["path"])
+        frame = pl.read_parquet(root / resource["parquet"]["path"], glob=False)
         lines += [
             f"## {resource['name']}: {resource['title']}",
             "",

@@ -233,7 +233,7 @@ def render_ddi(package: dict[str, Any], root: Path, fmt: str = "csv") -> bytes:
     book.append(_study(package, fmt))
     frames = {}
     for resource in package["resources"]:
-        frames[resource["name"]] = pl.read_parquet(root / resource["parquet"]["path"])
+        frames[resource["name"]] = pl.read_parquet(root / resource["parquet"]["path"], glob=False)
         book.append(_file(resource, frames[resource["name"]], f"F_{resource['name']}"))
     data = _el(book, "dataDscr")
     for resource in package["resources"]:

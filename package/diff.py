@@ -173,8 +173,8 @@ def diff_packages(old_dir: Path, new_dir: Path) -> PackageDiff:
             continue
         _compare_schema(old_res[name], new_res[name], diff)
         keys = new_res[name]["schema"].get("primaryKey", [])
-        old_frame = pl.read_parquet(Path(old_dir) / old_res[name]["parquet"]["path"])
-        new_frame = pl.read_parquet(Path(new_dir) / new_res[name]["parquet"]["path"])
+        old_frame = pl.read_parquet(Path(old_dir) / old_res[name]["parquet"]["path"], glob=False)
+        new_frame = pl.read_parquet(Path(new_dir) / new_res[name]["parquet"]["path"], glob=False)
         if not keys or any(k not in old_frame.columns for k in keys):
             keys = [c for c in new_frame.columns if c in old_frame.columns]  # whole rows
         _compare_rows(old_frame, new_frame, keys, diff)

@@ -137,7 +137,7 @@ def _judge(request: dict[str, Any], resources: Sequence[str] | None) -> dict[str
     from ippmd.quality.validate import expectation_problems
 
     try:
-        tables = {name: pl.read_ipc(path) for name, path in request["paths"].items()}
+        tables = {name: pl.read_ipc(Path(path).read_bytes()) for name, path in request["paths"].items()}
         return {"problems": expectation_problems(tables, "gx", label=request["label"], resources=resources)}
     except InputError as exc:  # a suite file that cannot run, named by file and key
         return {"failed": exc.problems, "input": True}

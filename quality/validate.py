@@ -229,7 +229,9 @@ def check_package(package_dir: Path, engine: Engine = "gx") -> Report:
     schemas = {name: harmonized_schema(name) for name in PACKAGE_RESOURCES}
     report.problems += check_tables(files, schemas, {n: f"data/{n}.csv" for n in PACKAGE_RESOURCES}).problems
     if report.valid:
-        tables = {name: pl.read_parquet(package_dir / "data" / f"{name}.parquet") for name in RESOURCES}
+        tables = {
+            name: pl.read_parquet(package_dir / "data" / f"{name}.parquet", glob=False) for name in RESOURCES
+        }
         report.rows = {name: frame.height for name, frame in tables.items()}
         report.layers.append(f"expectations ({engine})")
         report.problems += expectation_problems(tables, engine, label="")

@@ -1,0 +1,95 @@
+"""Regressions from a hostile try of the command line: odd paths, odd SQL, odd arguments."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+IPPMD = Path(sys.executable).with_name("ippmd")
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(IPPMD), *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def odd_package(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session package in a folder whose name polars would read as a glob."""
+    folder = tmp_path_factory.mktemp("odd") / "pkg [v1]"
+    folder.mkdir()
+    shutil.copy(package_dir / "datapackage.json", folder)
+    shutil.copytree(package_dir / "data", folder / "data")
+    return folder
+
+
+def test_a_bracket_in_the_package_path_is_a_path_not_a_pattern(odd_package: Path, tmp_path: Path) -> None:
+    tabulated = _run("tabulate", "sex", "--table", "persons", "--package", str(odd_package), cwd=tmp_path)
+    assert tabulated.returncode == 0, tabulated.stderr
+    extracted = _run("extract", "--package", str(odd_package), "--out", str(tmp_path / "x.zip"), cwd=tmp_path)
+    assert extracted.returncode == 0, extracted.stderr
+    for done in (tabulated, extracted):
+        assert "internal error" not in done.stderr
+
+
+def test_codebook_takes_the_package_folder_and_refuses_a_folder_without_one(
+    odd_package: Path, tmp_path: Path
+) -> None:
+    ddi = _run("codebook", "--format", "ddi", "--package", str(odd_package), "--out", "c.xml", cwd=tmp_path)
+    assert ddi.returncode == 0, ddi.stderr
+    assert "PHL" in (tmp_path / "c.xml").read_text(encoding="utf-8")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = _run("codebook", "--package", str(empty), "--out", "c.md", cwd=tmp_path)
+    assert refused.returncode == 2 and not (tmp_path / "c.md").exists()
+
+
+@pytest.mark.parametrize(("where", "code"), [("age > 300", 0), ("age", 2), ("sex = 'x'", 2), ("NULL", 2)])
+def test_extract_where_no_rows_or_not_a_condition(
+    odd_package: Path, tmp_path: Path, where: str, code: int
+) -> None:
+    done = _run(
+        "extract", "--package", str(odd_package), "--tables", "persons", "--where", where,
+        "--out", str(tmp_path / "w.zip"), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == code, done.stderr
+    assert "internal error" not in done.stderr
+
+
+def test_extract_where_on_households_keeps_the_foreign_keys(odd_package: Path, tmp_path: Path) -> None:
+    """Cutting households cuts their persons and emigrants too: no row points to a dropped household."""
+    out = tmp_path / "urban.zip"
+    done = _run(
+        "extract", "--package", str(odd_package), "--where", "urban = 1", "--out", str(out), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(tmp_path / "x")
+    (top,) = (tmp_path / "x").iterdir()
+    households = pl.read_csv(top / "data" / "households.csv", infer_schema=False)
+    assert set(households["urban"].to_list()) == {"1"}
+    for child in ("persons", "emigrants"):
+        rows = pl.read_csv(top / "data" / f"{child}.csv", infer_schema=False)
+        assert rows.height > 0
+        assert rows["household_id"].is_in(households["household_id"].implode()).all(), child
+
+
+def test_build_checks_its_arguments_before_writing(tmp_path: Path) -> None:
+    for args in (["--countries", "xyz"], ["--scale", "101"]):
+        done = _run("build", *args, "--out", str(tmp_path / "out"), "--quiet", cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert not (tmp_path / "out").exists()
+
+
+def test_tabulate_repeated_by_column_is_one_column(odd_package: Path, tmp_path: Path) -> None:
+    done = _run(
+        "tabulate", "sex", "--table", "persons", "--by", "country,country", "--format", "csv",
+        "--package", str(odd_package), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].split(",").count("country") == 1
