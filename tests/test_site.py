@@ -66,6 +66,7 @@ def test_every_page_is_self_contained(site: Path) -> None:
         assert "@import" not in text and "url(" not in text, page
         assert not re.search(r"(src|srcset)=[\"']?(https?:)?//", text), page
     assert sorted(p.name for p in site.iterdir()) == [
+        ".ippmd-site",  # the marker that lets the next `ippmd site` update this folder
         "availability.html",
         "index.html",
         "indicators",
@@ -316,3 +317,22 @@ def test_a_variable_page_shows_all_ten_countries_in_the_browser(browser: Browser
         assert load_country(iso3)["name"] in text, iso3
     assert browser.evaluate("document.querySelectorAll('svg.chart rect').length") >= 10
     assert "SYNTHETIC DATA" in text
+
+
+def test_site_refuses_a_folder_of_other_files(package_dir: Path, tmp_path: Path) -> None:
+    """A user's own non-empty folder is never overwritten; an earlier site (marked) is updated."""
+    import subprocess
+    import sys
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "index.html").write_text("my page", encoding="utf-8")
+    ippmd = Path(sys.executable).with_name("ippmd")
+    done = subprocess.run(
+        [str(ippmd), "site", "--package", str(package_dir), "--out", str(mine)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert (mine / "index.html").read_text(encoding="utf-8") == "my page"
