@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ippmd.core.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem, UsageError
 
 DESCRIPTOR = "datapackage.json"
 
@@ -59,3 +59,20 @@ def load_yaml(text: str) -> Any:
     """yaml.safe_load with libyaml's C parser when present: the same documents, parsed ~10x faster
     (country metadata, suites and specs are read on every build)."""
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def package_files(package_dir: Path) -> list[Path]:
+    """The places a built package consists of: never a command's output."""
+    return [Path(package_dir) / DESCRIPTOR, Path(package_dir) / "data"]
+
+
+def refuse_output_over(out: Path | None, inputs: list[Path], option: str) -> None:
+    """A command never writes into what it reads: refuse (UsageError, exit 2) an output that is,
+    or lies inside, one of its inputs (a package's descriptor or data, a submission)."""
+    if out is None:
+        return
+    target = Path(out).resolve()
+    for place in inputs:
+        protected = Path(place).resolve()
+        if target == protected or protected in target.parents:
+            raise UsageError(f"{option} {out} would write over {place}, which this command reads")

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import HOME_ENV, project_home, shared_dir
+from ippmd.core.io import package_files, refuse_output_over
 
 if TYPE_CHECKING:
     from ippmd.quality.report import Report
@@ -207,6 +208,7 @@ def codebook(
         package = package.parent
     folder = _require_package(package)
     out = out or _home_path("codebook.xml" if fmt == "ddi" else "codebook.md")
+    refuse_output_over(out, package_files(folder), "--out")
 
     try:
         if fmt == "ddi":
@@ -497,6 +499,7 @@ def tabulate(
     from ippmd.explore.tabulate import tabulate as run_tabulation
 
     package = _require_package(package)
+    refuse_output_over(out, package_files(package), "--out")
     chosen = fmt or (out.suffix.lstrip(".").lower() if out is not None else None)
     if chosen is not None and chosen not in FORMATS:
         console.print(f"[bold red]error:[/] unknown format {chosen!r}; use one of {', '.join(FORMATS)}")
@@ -548,6 +551,7 @@ def site(
 
     package = _require_package(package)
     out = out or _home_path("reports", "site")
+    refuse_output_over(out, package_files(package), "--out")
     _writable_folder(out)
     started = time.perf_counter()
     try:
@@ -591,6 +595,8 @@ def validate(
         raise typer.Exit(2)
     from ippmd.quality.validate import validate_submission
 
+    for option, file in (("--json", json_file), ("--html", html_file)):
+        refuse_output_over(file, list(paths), option)
     reports = [validate_submission(path, engine=engine) for path in paths]  # type: ignore[arg-type]
     for report in reports:
         _report_outputs(report, json_file, html_file)
@@ -605,6 +611,8 @@ def check(
 ) -> None:
     """Run the quality layers on the built package (datapackage.json + data/)."""
     package = _require_package(package)
+    for option, file in (("--json", json_file), ("--html", html_file)):
+        refuse_output_over(file, package_files(package), option)
     from ippmd.quality.validate import check_package
 
     report = check_package(package)

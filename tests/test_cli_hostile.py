@@ -93,3 +93,33 @@ def test_tabulate_repeated_by_column_is_one_column(odd_package: Path, tmp_path: 
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].split(",").count("country") == 1
+
+
+def _package_bytes(folder: Path) -> dict[Path, bytes]:
+    files = [folder / "datapackage.json", *(folder / "data").rglob("*")]
+    return {p: p.read_bytes() for p in files if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["codebook", "--package", "{pkg}", "--out", "{pkg}/datapackage.json"],
+        ["check", "--package", "{pkg}", "--json", "{pkg}/data/report.json"],
+        ["tabulate", "sex", "--table", "persons", "--package", "{pkg}", "--out", "{pkg}/data/persons.csv"],
+        ["site", "--package", "{pkg}", "--out", "{pkg}/data/site"],
+    ],
+)
+def test_no_output_over_the_package_it_reads(odd_package: Path, tmp_path: Path, args: list[str]) -> None:
+    before = _package_bytes(odd_package)
+    done = _run(*[a.replace("{pkg}", str(odd_package)) for a in args], cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "which this command reads" in " ".join(done.stderr.split())
+    assert _package_bytes(odd_package) == before
+
+
+def test_validate_never_writes_its_report_over_the_submission(tmp_path: Path) -> None:
+    assert _run("synth", "KHM", "sub", cwd=tmp_path).returncode == 0
+    original = (tmp_path / "sub" / "persons.csv").read_bytes()
+    done = _run("validate", "sub", "--json", "sub/persons.csv", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert (tmp_path / "sub" / "persons.csv").read_bytes() == original
