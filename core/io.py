@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -76,3 +77,33 @@ def refuse_output_over(out: Path | None, inputs: list[Path], option: str) -> Non
         protected = Path(place).resolve()
         if target == protected or protected in target.parents:
             raise UsageError(f"{option} {out} would write over {place}, which this command reads")
+
+
+OWNER_FILE = "owner.pid"
+
+
+def staging_folder(parent: Path, prefix: str) -> Path:
+    """A hidden working folder beside the target, marked with the pid of the process that owns it,
+    so a later run can tell a killed run's leftovers from a live run's folder."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    (folder / OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
+    return folder
+
+
+def remove_stale_staging(parent: Path, prefix: str) -> list[Path]:
+    """Remove the staging folders of runs that were killed (their owner process is gone)."""
+    removed = []
+    for folder in Path(parent).glob(f"{prefix}*"):
+        try:
+            owner = int((folder / OWNER_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not ours, or being created right now
+        try:
+            os.kill(owner, 0)
+            continue  # its owner still runs
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except PermissionError:
+            continue  # another user's live process
+    return removed

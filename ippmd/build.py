@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import polars as pl
 
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import raw_root
+from ippmd.core.io import remove_stale_staging, staging_folder
 from ippmd.core.metadata import country_codes
 from ippmd.core.schema import INDICATORS
 from ippmd.harmonize.pipeline import country_row, harmonize
@@ -193,7 +193,8 @@ def build(
     report = progress or (lambda _step: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".ippmd-build-", dir=out))
+    remove_stale_staging(out, ".ippmd-build-")  # leftovers of killed builds
+    staging = staging_folder(out, ".ippmd-build-")
     own_runner = suite_runner is None and expectations and scale <= PARALLEL_MAX_SCALE
     runner = SuiteRunner(staging) if own_runner else suite_runner if expectations else None
     try:

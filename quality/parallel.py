@@ -17,7 +17,6 @@ import pickle
 import shutil
 import subprocess
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import IO, Any
 
 import polars as pl
 from ippmd.core.errors import InputError, Problem
+from ippmd.core.io import remove_stale_staging, staging_folder
 from ippmd.core.schema import RESOURCES
 
 # Up to this --scale a build runs the suites in a worker started with it: its GX import overlaps the
@@ -52,7 +52,8 @@ class SuiteRunner:
     """One GX worker process for the length of a build (a context manager; `close` ends it)."""
 
     def __init__(self, workdir: Path) -> None:
-        self._folder = Path(tempfile.mkdtemp(prefix=".ippmd-gx-", dir=workdir))
+        remove_stale_staging(workdir, ".ippmd-gx-")  # leftovers of killed builds
+        self._folder = staging_folder(Path(workdir), ".ippmd-gx-")
         self._stderr = (self._folder / "worker.err").open("wb")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "ippmd.quality.parallel"],
