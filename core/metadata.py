@@ -7,10 +7,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import countries_dir, package_data, schemas_dir
-from ippmd.core.io import load_yaml
+from ippmd.core.io import load_user_yaml, load_yaml
 
 
 def country_codes() -> list[str]:
@@ -138,8 +137,5 @@ def region_list(meta: dict[str, Any]) -> list[dict[str, Any]]:
 def read_submission_metadata(path: Path, label: str | None = None) -> dict[str, Any]:
     """Read and check metadata.yaml; problems are reported against `label` (default: the path)."""
     label = label or str(path)
-    try:
-        meta = load_yaml(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError([Problem(label, f"cannot read metadata: {exc}", code="metadata-error")]) from exc
+    meta = load_user_yaml(path, label)
     return check_submission_metadata(meta, label)

@@ -1,8 +1,10 @@
-"""Admit a valid submission into the package: validate, rebuild with it, keep its files.
+"""Admit a valid submission into a package: validate, rebuild with it, keep it, as one transaction.
 
-The package is rebuilt in a staging folder and swapped in by renames (ippmd.build), and
-the submission's files are copied under countries/<ISO3>/raw/ only after the build succeeded, so
-an interrupted or failed admit leaves the previous package and raw files exactly as they were.
+The submission is read once, into the package's staging folder; those bytes are validated, built
+from, and kept in the package as <package>/admitted/<ISO3>/ with their checksums, so rebuilding
+the package reproduces it and nothing outside the package changes. The package lock is held
+from reading the current package to publishing, so two admits never lose a country; a failed or
+killed admit leaves the previous package as it was (ippmd.core.publish).
 """
 
 from __future__ import annotations
@@ -10,56 +12,113 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
-from ippmd.build import build
-from ippmd.core.errors import InputError
-from ippmd.core.home import raw_root
+from ippmd.build import (
+    Progress,
+    admitted_submissions,
+    checksum_problems,
+    discard_staging,
+    stage_package,
+    write_checksums,
+)
+from ippmd.core.errors import InputError, UsageError
+from ippmd.core.io import DESCRIPTOR
+from ippmd.core.publish import (
+    ADMITTED,
+    PACKAGE_ENTRIES,
+    is_package_folder,
+    new_staging,
+    package_lock,
+    publish,
+    recover,
+)
 from ippmd.core.schema import SUBMISSION_TABLES
 from ippmd.quality.archive import open_submission
+from ippmd.quality.parallel import PARALLEL_MAX_SCALE, SuiteRunner
 from ippmd.quality.report import Report
 from ippmd.quality.validate import validate_submission
+from ippmd.synth.generator import DEFAULT_SEED
 
 SUBMISSION_FILES = ("metadata.yaml", *(f"{t}.csv" for t in SUBMISSION_TABLES))
 
 
-def _current_package(out: Path) -> tuple[list[str] | None, dict[str, int]]:
+def _current_package(out: Path) -> tuple[list[str], dict[str, int]]:
     """The countries, seed and scale of the package at `out`, so admitting one country keeps the rest."""
-    try:
-        descriptor = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
-        build = descriptor.get("build", {})
-        return list(descriptor["countries"]), {k: int(build[k]) for k in ("seed", "scale") if k in build}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None, {}
+    descriptor = json.loads((out / DESCRIPTOR).read_text(encoding="utf-8"))
+    build = descriptor.get("build", {})
+    return list(descriptor["countries"]), {k: int(build[k]) for k in ("seed", "scale") if k in build}
 
 
-def admit(path: Path, out: Path) -> Report:
+def _take_copy(path: Path, incoming: Path) -> None:
+    """Copy the submission's files (CSV, after any Stata/SPSS conversion) once, to validate and keep.
+
+    Only regular files at the submission's top level are copied (open_submission refuses links);
+    every one of them is validated, so an unexpected file is reported, never ignored."""
+    incoming.mkdir()
+    with open_submission(path) as folder:
+        for item in sorted(folder.iterdir()):
+            if item.is_file():
+                shutil.copyfile(item, incoming / item.name)
+
+
+def admit(path: Path, out: Path, progress: Progress | None = None) -> Report:
     """Validate `path`; if valid, add (or replace) its country in the package at `out`."""
-    report = validate_submission(path)
-    if not report.valid:
-        return report
-    iso3 = str(report.country)
-    country_dir = raw_root() / iso3
-    country_dir.mkdir(parents=True, exist_ok=True)
-    incoming = Path(tempfile.mkdtemp(prefix=".raw-incoming-", dir=country_dir))
-    try:
-        with open_submission(path) as folder:
-            for name in SUBMISSION_FILES:
-                shutil.copy2(folder / name, incoming / name)
-        countries, options = _current_package(out)
+    out = Path(out)
+    if not is_package_folder(out):
+        raise UsageError(
+            f"{out} holds no ippmd package to admit into: build one there first (`ippmd build --out {out}`)"
+        )
+    report_step = progress or (lambda _step: None)
+    with package_lock(out, report_step):
+        recover(out)
+        staging = new_staging(out)
         try:
-            build(out, countries and [*countries, iso3], submissions={iso3: incoming}, **options)
-        except InputError as exc:
-            report.problems += exc.problems
-            return report
-        raw = country_dir / "raw"
-        previous = country_dir / f".raw-previous-{os.getpid()}"
-        if raw.exists():
-            os.replace(raw, previous)
-        os.replace(incoming, raw)
-        shutil.rmtree(previous, ignore_errors=True)
-        report.layers.append("admitted")
-    finally:
-        shutil.rmtree(incoming, ignore_errors=True)
+            incoming = staging / "incoming"
+            try:
+                _take_copy(path, incoming)
+            except InputError as exc:
+                return Report(target=str(path), problems=exc.problems)
+            report_step("validating the submission")
+            report = validate_submission(incoming)
+            report.target = str(path)
+            if not report.valid:
+                return report
+            iso3 = str(report.country)
+            for item in incoming.iterdir():  # keep what the package is built from, nothing else
+                if item.name not in SUBMISSION_FILES:
+                    item.unlink()
+            write_checksums(incoming)
+            countries, options = _current_package(out)
+            admitted = admitted_submissions(out)
+            stale = [p for folder in admitted.values() for p in checksum_problems(folder)]
+            if stale:
+                report.problems += stale
+                return report
+            scale = options.get("scale", 1)
+            runner = SuiteRunner(staging) if scale <= PARALLEL_MAX_SCALE else None
+            try:
+                stage_package(
+                    staging,
+                    sorted({*countries, iso3}),
+                    seed=options.get("seed", DEFAULT_SEED),
+                    scale=scale,
+                    report=report_step,
+                    submissions={**admitted, iso3: incoming},
+                    runner=runner,
+                    expectations=True,
+                )
+            except InputError as exc:
+                report.problems += exc.problems
+                return report
+            finally:
+                if runner is not None:
+                    runner.close()
+            (staging / ADMITTED).mkdir()
+            os.replace(incoming, staging / ADMITTED / iso3)
+            report_step("replacing the package")
+            publish(staging, out, [f"{ADMITTED}/{iso3}", *PACKAGE_ENTRIES])
+            report.layers.append("admitted")
+        finally:
+            discard_staging(staging)
     return report

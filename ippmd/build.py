@@ -9,7 +9,6 @@ leaves the previous package untouched.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,8 +18,17 @@ import polars as pl
 
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import raw_root
-from ippmd.core.io import remove_stale_staging, staging_folder
+from ippmd.core.io import DESCRIPTOR, sha256_file
 from ippmd.core.metadata import country_codes
+from ippmd.core.publish import (
+    ADMITTED,
+    JOURNAL,
+    PACKAGE_ENTRIES,
+    new_staging,
+    package_lock,
+    publish,
+    recover,
+)
 from ippmd.core.schema import INDICATORS
 from ippmd.harmonize.pipeline import country_row, harmonize
 from ippmd.harmonize.submission import METADATA_FILE, Submission, read_submission
@@ -39,16 +47,58 @@ from ippmd.synth.generator import DEFAULT_SEED, write_submission
 Progress = Callable[[str], None]
 
 
+CHECKSUMS = "SHA256SUMS"  # in each admitted folder: the files as validated, `sha256sum -c` format
+
+
 def raw_submission_dir(iso3: str) -> Path | None:
     """A licensee's raw files (countries/<ISO3>/raw/), which take precedence over synthetic ones."""
     raw = raw_root() / iso3 / "raw"
     return raw if (raw / METADATA_FILE).exists() else None
 
 
-def package_countries() -> list[str]:
-    """Countries with metadata, plus any admitted with raw files only (an eleventh country)."""
-    admitted = {p.parent.parent.name for p in raw_root().glob(f"*/raw/{METADATA_FILE}")}
-    return sorted(set(country_codes()) | admitted)
+def admitted_submissions(out: Path) -> dict[str, Path]:
+    """The submissions admitted into the package at `out`, by ISO3: what rebuilding it reads."""
+    return {p.parent.name: p.parent for p in sorted((Path(out) / ADMITTED).glob(f"*/{METADATA_FILE}"))}
+
+
+def write_checksums(folder: Path) -> None:
+    """Record the SHA-256 of every file of an admitted submission (sha256sum format)."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS)
+    lines = [f"{sha256_file(p)}  {p.name}" for p in files]
+    (folder / CHECKSUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def checksum_problems(folder: Path) -> list[Problem]:
+    """Files of an admitted submission that changed, vanished or appeared since it was admitted."""
+    listing = folder / CHECKSUMS
+    if not listing.is_file():
+        return [Problem(str(listing), "the admitted submission has lost its checksums", code="hash-count")]
+    expected = {}
+    for line in listing.read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        expected[name] = digest
+    problems = []
+    present = {p.name for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS}
+    for name in sorted(present | set(expected)):
+        path = folder / name
+        if name not in expected:
+            problems.append(
+                Problem(str(path), "file was not part of the admitted submission", code="hash-count")
+            )
+        elif name not in present:
+            problems.append(
+                Problem(str(path), "file of the admitted submission is missing", code="missing-file")
+            )
+        elif sha256_file(path) != expected[name]:
+            problems.append(Problem(str(path), "file changed after it was admitted", code="hash-count"))
+    return problems
+
+
+def package_countries(out: Path | None = None) -> list[str]:
+    """Countries with metadata, plus any with raw files or admitted into the package at `out`."""
+    raw = {p.parent.parent.name for p in raw_root().glob(f"*/raw/{METADATA_FILE}")}
+    admitted = set(admitted_submissions(out)) if out is not None else set()
+    return sorted(set(country_codes()) | raw | admitted)
 
 
 def load_submission(
@@ -151,19 +201,60 @@ def _check_and_write(batch: Batch, writer: PackageWriter, checks: Checks | None,
     batch.clear()
 
 
-def _swap_into(staging: Path, out: Path) -> None:
-    """Replace out/data and out/datapackage.json by the staged ones, by renames."""
-    target_data = out / "data"
-    old = staging / "previous-data"
-    if target_data.exists():
-        os.replace(target_data, old)
-    try:
-        os.replace(staging / "data", target_data)
-    except OSError:
-        if old.exists():
-            os.replace(old, target_data)
-        raise
-    os.replace(staging / "datapackage.json", out / "datapackage.json")
+def stage_package(
+    staging: Path,
+    countries: Sequence[str],
+    *,
+    seed: int,
+    scale: int,
+    report: Progress,
+    submissions: dict[str, Path],
+    runner: SuiteRunner | None,
+    expectations: bool,
+) -> dict[str, Any]:
+    """Write a whole package (data/ and datapackage.json) into the staging folder; its descriptor.
+
+    The expectation suites run on the harmonized tables (small countries batched into one GX
+    call, large ones alone); a failure stops the build (InputError, with the problems of every
+    country). Countries are processed in sorted order and freed once written: ids start with
+    the ISO3 code, so appending them keeps every file in its global order.
+    """
+    rows: list[pl.DataFrame] = []  # the countries table, one row per country
+    checks = Checks(runner) if expectations else None  # problems of every country, at once
+    batch: Batch = []  # countries read, not yet checked and written
+    with PackageWriter(staging / "data") as writer:
+        for iso3 in countries:
+            report(f"{iso3}: reading submission and harmonizing")
+            tables = _country_tables(iso3, staging, seed, scale, submissions.get(iso3))
+            rows.append(tables["countries"])
+            batch.append((iso3, tables))
+            del tables  # the batch holds the only reference: freed once written
+            if not expectations or sum(t["persons"].height for _, t in batch) >= GX_CHUNK_ROWS:
+                _check_and_write(batch, writer, checks, report)
+        if batch:
+            _check_and_write(batch, writer, checks, report)
+        if checks is not None:
+            report("waiting for the expectation suites")
+            if checks.verdict():
+                raise InputError(checks.problems)
+        report("writing indicators")
+        indicators = country_indicators(countries)  # in the committed file's order (iso3 first)
+        for iso3 in countries:
+            writer.write(INDICATORS, iso3, indicators.filter(pl.col("iso3") == iso3))
+    package = descriptor(
+        pl.concat(rows, how="vertical"), indicators, writer.files, staging, {"seed": seed, "scale": scale}
+    )
+    (staging / DESCRIPTOR).write_text(
+        json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return package
+
+
+def discard_staging(staging: Path) -> None:
+    """Remove a staging folder, unless it passed the commit point: then the next writer rolls it
+    forward (removing it could lose the package's previous data, already moved aside)."""
+    if not (staging / JOURNAL).exists():
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def build(
@@ -176,60 +267,50 @@ def build(
     submissions: dict[str, Path] | None = None,
     expectations: bool = True,
     suite_runner: SuiteRunner | None = None,
+    extra_entries: Callable[[Path], Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Build the package into `out` (data/ and datapackage.json); returns the descriptor.
+    """Build the package into `out` (data/ and datapackage.json), as one transaction; returns the
+    descriptor.
 
-    `submissions` overrides where a country's submission is read from (used by `ippmd admit`).
-    `suite_runner`: a GX worker the caller started earlier (the CLI starts it before its imports);
-    by default the build starts one itself up to PARALLEL_MAX_SCALE.
-    The expectation suites run on the harmonized tables (small countries batched into one GX
-    call, large ones alone); a failure stops the build (InputError, with the problems of every
-    country). Countries are processed in sorted order and freed once written: ids start with
-    the ISO3 code, so appending them keeps every file in its global order.
+    Holds the package lock from reading what is there to publishing, so concurrent writers are
+    serialised; finishes or removes what killed writers left first. `submissions` overrides
+    where a country's submission is read from (by default: those admitted into `out`, then raw
+    files, then synthetic). `suite_runner`: a GX worker the caller started earlier (the CLI starts
+    it before its imports); by default the build starts one itself up to PARALLEL_MAX_SCALE.
+    `extra_entries(staging)` stages more entries to publish with the package (used by admit).
     """
     seed = DEFAULT_SEED if seed is None else seed
-    submissions = submissions or {}
-    countries = sorted(set(countries or package_countries()) | set(submissions))
     report = progress or (lambda _step: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(out, ".ippmd-build-")  # leftovers of killed builds
-    staging = staging_folder(out, ".ippmd-build-")
-    own_runner = suite_runner is None and expectations and scale <= PARALLEL_MAX_SCALE
-    runner = SuiteRunner(staging) if own_runner else suite_runner if expectations else None
-    try:
-        rows: list[pl.DataFrame] = []  # the countries table, one row per country
-        checks = Checks(runner) if expectations else None  # problems of every country, at once
-        batch: Batch = []  # countries read, not yet checked and written
-        with PackageWriter(staging / "data") as writer:
-            for iso3 in countries:
-                report(f"{iso3}: reading submission and harmonizing")
-                tables = _country_tables(iso3, staging, seed, scale, submissions.get(iso3))
-                rows.append(tables["countries"])
-                batch.append((iso3, tables))
-                del tables  # the batch holds the only reference: freed once written
-                if not expectations or sum(t["persons"].height for _, t in batch) >= GX_CHUNK_ROWS:
-                    _check_and_write(batch, writer, checks, report)
-            if batch:
-                _check_and_write(batch, writer, checks, report)
-            if checks is not None:
-                report("waiting for the expectation suites")
-                if checks.verdict():
-                    raise InputError(checks.problems)
-            report("writing indicators")
-            indicators = country_indicators(countries)  # in the committed file's order (iso3 first)
-            for iso3 in countries:
-                writer.write(INDICATORS, iso3, indicators.filter(pl.col("iso3") == iso3))
-        package = descriptor(
-            pl.concat(rows, how="vertical"), indicators, writer.files, staging, {"seed": seed, "scale": scale}
-        )
-        (staging / "datapackage.json").write_text(
-            json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-        report("replacing the package")
-        _swap_into(staging, out)
-    finally:
-        if own_runner and runner is not None:
-            runner.close()
-        shutil.rmtree(staging, ignore_errors=True)
+    with package_lock(out, report):
+        recover(out)  # a killed writer's leftovers: finished or removed
+        admitted = admitted_submissions(out)
+        problems = [p for folder in admitted.values() for p in checksum_problems(folder)]
+        if problems:
+            raise InputError(problems)
+        explicit = submissions or {}
+        chosen = sorted(set(countries or package_countries(out)) | set(explicit))
+        submissions = {**admitted, **explicit}
+        staging = new_staging(out)
+        own_runner = suite_runner is None and expectations and scale <= PARALLEL_MAX_SCALE
+        runner = SuiteRunner(staging) if own_runner else suite_runner if expectations else None
+        try:
+            package = stage_package(
+                staging,
+                chosen,
+                seed=seed,
+                scale=scale,
+                report=report,
+                submissions=submissions,
+                runner=runner,
+                expectations=expectations,
+            )
+            entries = [*(extra_entries(staging) if extra_entries else ()), *PACKAGE_ENTRIES]
+            report("replacing the package")
+            publish(staging, out, entries)
+        finally:
+            if own_runner and runner is not None:
+                runner.close()
+            discard_staging(staging)
     return package

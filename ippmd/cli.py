@@ -138,11 +138,17 @@ def build(
         Path | None, typer.Option(help="Folder that receives datapackage.json and data/ (default: home).")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Build into a folder that holds other files (never over a foreign data/).")
+    ] = False,
 ) -> None:
     """Build the harmonized data package (data/*.csv, data/*.parquet, datapackage.json)."""
+    from ippmd.core.publish import check_target
+
     codes = _countries(countries)  # arguments first: nothing is written for a usage error
     out = out or _home_path()
     _writable_folder(out)
+    check_target(out, force)
     out.mkdir(parents=True, exist_ok=True)
     # The GX worker starts first: its import (seconds) overlaps everything below.
     from ippmd.quality.parallel import PARALLEL_MAX_SCALE, SuiteRunner
@@ -650,7 +656,8 @@ def admit(
 
     out = out or _home_path()
 
-    report = admit_submission(path, out)
+    with console.status("admitting") as status:
+        report = admit_submission(path, out, progress=lambda step: status.update(step))
     _report_outputs(report, None, None)
     if not report.valid:
         console.print("[bold red]not admitted:[/] the package is unchanged")

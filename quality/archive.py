@@ -20,8 +20,12 @@ from ippmd.core.schema import SUBMISSION_TABLES
 from ippmd.harmonize.submission import read_stat_table
 from ippmd.quality.structural import problem
 
-MAX_UNPACKED_BYTES = 512 * 1024 * 1024
-MAX_ENTRIES = 200
+# A submission (folder, or zip unpacked) is at most this size, checked before any table is read:
+# validation holds about 30 bytes of memory per byte of CSV (measured on a 47 MB submission:
+# 1.66 GB), so 32 MiB keeps it under 2 GiB (bench/bench_validate_limits.py). A real IPPMD
+# country (about 2,000 households) is about 0.5 MB: the limit is some 60 times that.
+MAX_UNPACKED_BYTES = 32 * 1024 * 1024
+MAX_ENTRIES = 200  # files and folders in a submission
 MAX_RATIO = 200  # unpacked / packed size of one entry
 
 
@@ -30,9 +34,26 @@ def _unsafe(file: str, message: str) -> InputError:
 
 
 def _check_folder(folder: Path) -> None:
-    for path in folder.rglob("*"):
+    """Links, too many entries or too many bytes, from the folder listing (nothing is read)."""
+    total = 0
+    for count, path in enumerate(folder.rglob("*"), start=1):
         if path.is_symlink():
             raise _unsafe(str(path), "symbolic links are not allowed in a submission")
+        if count > MAX_ENTRIES:
+            raise _unsafe(str(folder), f"more than {MAX_ENTRIES} files and folders; send only the submission")
+        if path.is_file():
+            total += path.stat().st_size
+            if total > MAX_UNPACKED_BYTES:
+                raise InputError(
+                    [
+                        problem(
+                            "submission-too-large",
+                            str(path.relative_to(folder)),
+                            f"the submission's files reach {total / 2**20:,.0f} MiB here, over the "
+                            f"limit of {MAX_UNPACKED_BYTES >> 20} MiB in all (nothing was read)",
+                        )
+                    ]
+                )
 
 
 def _extract(archive: Path, target: Path) -> Path:
@@ -68,7 +89,15 @@ def _extract(archive: Path, target: Path) -> Path:
                     while block := source.read(1 << 20):
                         total += len(block)
                         if total > MAX_UNPACKED_BYTES:
-                            raise _unsafe(label, f"unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
+                            raise InputError(
+                                [
+                                    problem(
+                                        "submission-too-large",
+                                        label,
+                                        f"unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB",
+                                    )
+                                ]
+                            )
                         sink.write(block)
             except (OSError, zipfile.BadZipFile, RuntimeError) as exc:  # duplicates, file vs folder, corrupt
                 raise _unsafe(

@@ -20,6 +20,7 @@ from ippmd.core.errors import Problem, problem_catalogue
 # The largest table file read: checked from its size before a byte is read (a 3 GB file once took
 # 23 GB of memory). The largest synthetic table, persons at --scale 100, is about 60 MB per country.
 MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_ROWS = 1_000_000  # rows of one submitted table (a 2,000-household survey has about 10,000 persons)
 MAX_CELL_BYTES = 10_000  # longer cells are a broken quote or an attack, never survey data
 MAX_COLUMNS = 500  # no submission table has more than a few dozen
 MAX_EXAMPLES = 50  # detailed problems per file, field and code; the rest are counted
@@ -422,7 +423,10 @@ class Structure:
 
 
 def check_tables(
-    files: dict[str, Path], schemas: dict[str, dict[str, Any]], display: dict[str, str] | None = None
+    files: dict[str, Path],
+    schemas: dict[str, dict[str, Any]],
+    display: dict[str, str] | None = None,
+    max_rows: int | None = MAX_ROWS,
 ) -> Structure:
     """Run the whole structural layer on a set of CSV files, reading and parsing each file once.
 
@@ -446,7 +450,13 @@ def check_tables(
             message = f"file is {size / 2**20:,.0f} MiB, over the limit of {MAX_FILE_BYTES / 2**20:,.0f} MiB"
             problems.append(problem("file-too-large", label, message))
             continue
-        table, found = read_text_table(path.read_bytes(), label)
+        data = path.read_bytes()
+        if max_rows is not None and data.count(b"\n") > max_rows + 1:  # + the header
+            message = f"file has more than {max_rows:,} rows, the limit of a submitted table"
+            problems.append(problem("too-many-rows", label, message))
+            continue
+        table, found = read_text_table(data, label)
+        del data
         problems += found
         if table is None:
             continue

@@ -227,7 +227,8 @@ def check_package(package_dir: Path, engine: Engine = "gx") -> Report:
     report.problems += descriptor_problems(package_dir)
     files = {name: package_dir / "data" / f"{name}.csv" for name in PACKAGE_RESOURCES}
     schemas = {name: harmonized_schema(name) for name in PACKAGE_RESOURCES}
-    report.problems += check_tables(files, schemas, {n: f"data/{n}.csv" for n in PACKAGE_RESOURCES}).problems
+    display = {n: f"data/{n}.csv" for n in PACKAGE_RESOURCES}
+    report.problems += check_tables(files, schemas, display, max_rows=None).problems
     if report.valid:
         tables = {
             name: pl.read_parquet(package_dir / "data" / f"{name}.parquet", glob=False) for name in RESOURCES

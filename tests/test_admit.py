@@ -17,7 +17,7 @@ from ippmd.synth.generator import write_submission
 
 from ippmd.build import build
 from ippmd.template import write_template
-from tests.conftest import set_cell
+from tests.conftest import frictionless_validate, set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
 
@@ -69,30 +69,122 @@ def test_expectation_failure_fails_the_build_and_leaves_package(small_package: P
     assert _hashes(small_package) == before
 
 
-@pytest.mark.slow
-def test_admit_an_eleventh_country(small_package: Path, tmp_path: Path) -> None:
-    sub = write_submission("KHM", tmp_path / "sen", seed=3)
+def _senegal(tmp_path: Path, name: str = "sen") -> Path:
+    """A survey submission for an eleventh country (KHM's synthetic tables, Senegal's metadata)."""
+    sub = write_submission("KHM", tmp_path / name, seed=3)
     meta = yaml.safe_load((sub / "metadata.yaml").read_text(encoding="utf-8"))
     meta.update(country_iso3="SEN", country_name="Senegal", currency="XOF", data_origin="survey")
+    # WDI PA.NUS.FCRF, Senegal 2015: 591.2 CFA francs per US dollar (World Bank, WDI 2025 vintage)
+    meta["exchange_rate"].update(lcu_per_usd=591.2)
     meta.pop("synthetic")
     for i, region in enumerate(meta["regions"]["list"]):
         region["iso_3166_2"] = f"SN-D{i}"
     (sub / "metadata.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
-    raw_root = tmp_path / "raw"
+    return sub
+
+
+@pytest.mark.slow
+def test_admit_an_eleventh_country_keeps_it_inside_the_package(small_package: Path, tmp_path: Path) -> None:
+    sub = _senegal(tmp_path)
+    home = tmp_path / "home"  # the project home (a checkout): admitting elsewhere must not touch it
+    home.mkdir()
     result = subprocess.run(
-        [str(IPPMD), "admit", str(sub), "--out", str(small_package)],
+        [str(IPPMD), "--home", str(home), "admit", str(sub), "--out", str(small_package)],
         capture_output=True,
         text=True,
         timeout=300,
-        env=_env(raw_root),
+        env=_env(tmp_path / "raw"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (raw_root / "SEN" / "raw" / "metadata.yaml").exists()
+    assert not (tmp_path / "raw").exists() and list(home.iterdir()) == []  # nothing written outside
+    kept = small_package / "admitted" / "SEN"
+    listed = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=kept, capture_output=True, text=True)
+    assert listed.returncode == 0 and listed.stdout.count(": OK") == 5  # the bytes validated, checked
+    for name in ("metadata.yaml", "persons.csv"):
+        assert (kept / name).read_bytes() == (sub / name).read_bytes()
     countries = (small_package / "data" / "countries.csv").read_text(encoding="utf-8")
     assert "\nSEN,Senegal,survey," in countries
     descriptor = json.loads((small_package / "datapackage.json").read_text(encoding="utf-8"))
     assert descriptor["countries"] == ["KHM", "PHL", "SEN"]  # the others kept, not the whole repo
     assert check_package(small_package, engine="polars").valid
+    # The package keeps what it was built from: rebuilding it reproduces it byte for byte.
+    before = _hashes(small_package)
+    build(small_package, ["KHM", "PHL", "SEN"])
+    assert _hashes(small_package) == before
+    # A kept file that changed is refused (exit 1 in the CLI), and the package is left alone.
+    (kept / "persons.csv").write_bytes((kept / "persons.csv").read_bytes() + b"\n")
+    with pytest.raises(InputError) as info:
+        build(small_package, ["KHM", "PHL", "SEN"])
+    assert [p.file for p in info.value.problems] == [str(kept / "persons.csv")]
+    assert _hashes(small_package) == before
+    (kept / "persons.csv").write_bytes((sub / "persons.csv").read_bytes())
+
+
+def test_admit_needs_a_package_to_admit_into(tmp_path: Path) -> None:
+    sub = write_submission("KHM", tmp_path / "sub", seed=5)
+    (tmp_path / "not-a-package").mkdir()
+    result = subprocess.run(
+        [str(IPPMD), "admit", str(sub), "--out", str(tmp_path / "not-a-package")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "holds no ippmd package" in result.stdout + result.stderr
+    assert list((tmp_path / "not-a-package").iterdir()) == []  # no ten-country package built there
+
+
+@pytest.mark.slow
+def test_two_admits_at_once_lose_no_country(small_package: Path, tmp_path: Path) -> None:
+    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))
+    shutil.rmtree(package / "admitted", ignore_errors=True)
+    georgia = write_submission("GEO", tmp_path / "geo", seed=4)
+    senegal = _senegal(tmp_path)
+    runs = [
+        subprocess.Popen(
+            [str(IPPMD), "admit", str(sub), "--out", str(package)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for sub in (georgia, senegal)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
+    assert descriptor["countries"] == ["GEO", "KHM", "PHL", "SEN"]
+    assert sorted(p.name for p in (package / "admitted").iterdir()) == ["GEO", "SEN"]
+    assert frictionless_validate(package)["valid"]
+
+
+@pytest.mark.slow
+def test_an_admit_killed_mid_swap_is_finished_by_the_next_writer(small_package: Path, tmp_path: Path) -> None:
+    """Killed between publishing the data and the descriptor: the next command rolls forward."""
+    import os
+    import signal
+
+    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))
+    shutil.rmtree(package / "admitted", ignore_errors=True)
+    sub = write_submission("GEO", tmp_path / "geo", seed=4)
+    killed = subprocess.run(
+        [str(IPPMD), "admit", str(sub), "--out", str(package)],
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "IPPMD_KILL_AT": "moved:2"},  # admitted/GEO and data moved, not the descriptor
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert list(package.glob(".ippmd-build-*"))  # the journal of the interrupted publish
+    bad = write_submission("KHM", tmp_path / "bad", seed=5)
+    set_cell(bad, "persons", 4, "sex", "7")
+    nxt = subprocess.run(
+        [str(IPPMD), "admit", str(bad), "--out", str(package)], capture_output=True, text=True, timeout=300
+    )
+    assert nxt.returncode == 1  # refused, but it first finished the killed admit
+    assert not list(package.glob(".ippmd-build-*"))
+    descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
+    assert descriptor["countries"] == ["GEO", "KHM", "PHL"]
+    assert frictionless_validate(package)["valid"]
+    assert check_package(package, engine="polars").valid  # every hash matches
 
 
 def test_template_is_a_valid_empty_kit(tmp_path: Path) -> None:
