@@ -7,6 +7,7 @@ from functools import cache
 from importlib import resources
 
 import yaml
+from ippmd.core.text import printable
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,13 @@ class Problem:
     code: str = "invalid-input"  # stable kebab-case code, as in frictionless reports
     hint: str | None = None  # how to fix it
     severity: str = "error"  # or "warning": reported, does not make the input invalid
+
+    def __post_init__(self) -> None:
+        """No control character of an input reaches a terminal, a report or a page (see core.text)."""
+        for name in ("file", "message", "field", "value", "hint"):
+            text = getattr(self, name)
+            if isinstance(text, str):
+                object.__setattr__(self, name, printable(text))
 
     def __str__(self) -> str:
         where = self.file

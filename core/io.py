@@ -28,6 +28,8 @@ def sha256_file(path: Path) -> str:
 def write_atomic(path: Path, data: bytes | str) -> Path:
     """Write a whole file or nothing: a temporary file beside it, flushed, then renamed over it."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a device such as /dev/full: never replaced
+        raise UsageError(f"{path} exists and is not a regular file; give a file name to write")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

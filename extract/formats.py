@@ -14,6 +14,8 @@ from typing import Any, Literal
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.text import first_formula_cell
 from ippmd.extract.statfiles import write_stat_file
 from ippmd.package.write import labelled_schema
 
@@ -47,7 +49,17 @@ def typed_rows(parquet: Path, column: str | None, countries: tuple[str, ...]) ->
 
 
 def write_csv(text: pl.DataFrame, dest: Path) -> int:
-    """Write rows cut from the package CSV as text (NIU and empty cells as they were)."""
+    """Write rows cut from the package CSV as text (NIU and empty cells as they were).
+
+    A cell a spreadsheet would run as a formula is refused (the package's own check, repeated
+    for a package edited after its build): nothing written for spreadsheet users starts with one."""
+    formula = first_formula_cell(text)
+    if formula is not None:
+        column, row, value = formula
+        message = "value starts with a spreadsheet formula character; the package was altered after its build"
+        raise InputError(
+            [Problem(dest.name, message, row=row + 1, field=column, value=value[:40], code="formula-cell")]
+        )
     text.write_csv(dest, null_value="", line_terminator="\n")
     return text.height
 

@@ -106,7 +106,9 @@ def synth(
     iso3: Annotated[str, typer.Argument(help="Country ISO3 code, e.g. KHM.")],
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the submission into.")],
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed (default: the package seed).")] = None,
-    scale: Annotated[int, typer.Option(min=1, help="Multiply the published sample size.")] = 1,
+    scale: Annotated[
+        int, typer.Option(min=1, max=100, help="Multiply the published sample size (as build: at most 100).")
+    ] = 1,
 ) -> None:
     """Write one country's SYNTHETIC submission (submission format), deterministic for a seed."""
     from ippmd.synth.generator import DEFAULT_SEED, write_submission

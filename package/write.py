@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from ippmd.core.errors import InputError, Problem, problem_catalogue
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import load_yaml, sha256_file
 from ippmd.core.metadata import load_country, source_citation
@@ -31,6 +32,7 @@ from ippmd.core.schema import (
     polars_schema,
     universe_mask,
 )
+from ippmd.core.text import first_formula_cell
 from ippmd.indicators.ingest import committed_csv
 
 from ippmd import SYNTHETIC_NOTICE, __version__
@@ -235,6 +237,22 @@ class PackageWriter:
         column = partition_column(name)
         if not (frame[column] == iso3).all() or not frame[SORT_KEYS[name][0]].str.starts_with(iso3).all():
             raise ValueError(f"{name}: rows of another country than {iso3}, or keys not led by {iso3}")
+        formula = first_formula_cell(frame)
+        if formula is not None:  # refused at validation; raw files that skipped it stop here
+            column, row, value = formula
+            raise InputError(
+                [
+                    Problem(
+                        f"{name} of {iso3}",
+                        "value starts with a spreadsheet formula character",
+                        row=row,
+                        field=column,
+                        value=value[:40],
+                        code="formula-cell",
+                        hint=problem_catalogue().get("formula-cell"),
+                    )
+                ]
+            )
         files = self.files.get(name)
         if files is None:
             files = self.files[name] = TableFiles(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ippmd.core.errors import Problem
+from ippmd.core.io import write_atomic
 from rich.console import Console
 
 
@@ -47,11 +48,11 @@ class Report:
             "problems": [p.as_record() for p in self.problems],
         }
 
-    def write_json(self, path: Path) -> None:
-        path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    def write_json(self, path: Path) -> None:  # whole or not at all: a full disk leaves no 0-byte report
+        write_atomic(path, json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
 
     def write_html(self, path: Path) -> None:
-        path.write_text(render_html(self), encoding="utf-8")
+        write_atomic(path, render_html(self))
 
 
 def render_terminal(report: Report, console: Console) -> None:

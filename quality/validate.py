@@ -102,6 +102,8 @@ def validate_submission(path: Path, engine: Engine = "polars") -> Report:
             _validate_folder(folder, report, engine)
     except InputError as exc:
         report.problems += exc.problems
+    except OSError:  # the environment (unreadable, disk full, wrong path): exit 2, not a bug
+        raise
     except Exception as exc:  # a safety net: bad input must give a verdict, never a traceback
         report.problems.append(
             problem("internal-error", str(path), f"unexpected {exc.__class__.__name__}: {exc}")

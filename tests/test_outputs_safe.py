@@ -1,0 +1,109 @@
+"""Nothing written for spreadsheet users starts with a formula, and no control character of an
+input reaches the terminal: checked on the built package and on the writers themselves."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.text import first_formula_cell
+from ippmd.extract.formats import write_csv
+from ippmd.package.write import PackageWriter
+from ippmd.synth.generator import write_submission
+
+from tests.conftest import set_cell
+
+IPPMD = Path(sys.executable).with_name("ippmd")
+FORMULAS = ('=HYPERLINK("http://x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1")
+
+
+def _is_formula(cell: str) -> bool:
+    if not cell or cell[0] not in "=+-@\t\r":
+        return False
+    try:
+        float(cell)
+    except ValueError:
+        return True
+    return False
+
+
+def test_no_cell_of_the_package_csvs_or_the_codebook_is_a_formula(package_dir: Path) -> None:
+    cells = 0
+    for path in sorted((package_dir / "data").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.reader(handle):
+                cells += len(row)
+                assert not [c for c in row if _is_formula(c)], path
+    assert cells > 1_000_000  # the whole package was read
+    codebook = Path(__file__).resolve().parent.parent / "codebook.md"
+    table_cells = [
+        cell.strip()
+        for line in codebook.read_text(encoding="utf-8").splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+        for cell in line.strip("|").split("|")
+    ]
+    assert table_cells and not [c for c in table_cells if _is_formula(c)]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_the_formula_check_knows_formulas_from_numbers(formula: str) -> None:
+    frame = pl.DataFrame({"text": ["Cambodia", "-1.5", None, formula], "n": [1, 2, 3, 4]})
+    assert first_formula_cell(frame) == ("text", 4, formula)
+    assert first_formula_cell(frame.head(3)) is None  # -1.5 is a number, not a formula
+
+
+def test_the_package_writer_refuses_a_formula_that_skipped_validation(
+    tables: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    communities = tables["communities"].filter(pl.col("country") == "KHM")
+    planted = communities.with_columns(
+        region_name=pl.when(pl.int_range(pl.len()) == 2).then(pl.lit("=1+1")).otherwise(pl.col("region_name"))
+    )
+    with PackageWriter(tmp_path / "data") as writer:
+        with pytest.raises(InputError) as info:
+            writer.write("communities", "KHM", planted)
+        writer.write("communities", "KHM", communities)  # the clean rows still go through
+    (problem,) = info.value.problems
+    assert (problem.code, problem.row, problem.field, problem.value) == (
+        "formula-cell",
+        3,
+        "region_name",
+        "=1+1",
+    )
+
+
+def test_a_csv_extract_refuses_a_formula_cell(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        write_csv(pl.DataFrame({"id": ["1", "2"], "name": ["ok", "@SUM(A1)"]}), tmp_path / "t.csv")
+    assert [(p.code, p.row, p.field) for p in info.value.problems] == [("formula-cell", 3, "name")]
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_control_characters_never_reach_a_report() -> None:
+    problem = Problem(
+        "pers\x1bons.csv", "bad\x9b2J value", field="desti\x07nation", value="\x1b[2J\x1b[HVALID"
+    )
+    record = problem.as_record()
+    assert all(
+        "\x1b" not in str(v) and "\x9b" not in str(v) and "\x07" not in str(v) for v in record.values()
+    )
+    assert record["value"] == "[2J[HVALID"
+
+
+def test_a_cell_that_clears_the_screen_is_printed_harmlessly(tmp_path: Path) -> None:
+    sub = write_submission("KHM", tmp_path / "sub", seed=5)
+    set_cell(sub, "emigrants", 2, "destination", "\x1b[2J\x1b[HVALID")
+    done = subprocess.run(
+        [str(IPPMD), "validate", str(sub), "--json", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    for text in (done.stdout, done.stderr, (tmp_path / "r.json").read_text(encoding="utf-8")):
+        assert "\x1b" not in text and "\\u001b" not in text
