@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,25 @@ def _refuse_surrogates(value: Any, refuse: Any) -> None:
                 item.encode("utf-8")
             except UnicodeEncodeError:
                 raise refuse(f"text {item[:40]!r} holds a lone surrogate, not a character") from None
+
+
+def claim_output_folder(out: Path, command: str, force: bool = False, earlier: Sequence[str] = ()) -> Path:
+    """A folder `command` may fill: new, empty, or filled by an earlier run of it (its marker file
+    `.ippmd-<command>`, or all the `earlier` files a run before markers existed wrote). Any other
+    folder holds the user's files: refused (UsageError, exit 2) unless `force`. Returns `out`."""
+    out = Path(out)
+    marker = out / f".ippmd-{command}"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    ours = marker.exists() or (earlier and all((out / name).exists() for name in earlier))
+    if out.is_dir() and any(out.iterdir()) and not ours and not force:
+        raise UsageError(
+            f"--out {out} is a folder with other files in it: give an empty or new folder, or --force "
+            f"(a folder an earlier `ippmd {command}` wrote, marked by {marker.name}, is updated in place)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(marker, f"written by `ippmd {command}`; the next `ippmd {command}` may replace its files\n")
+    return out
 
 
 def package_files(package_dir: Path) -> list[Path]:

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from ippmd.core.errors import UsageError
 from ippmd.core.home import package_data
-from ippmd.core.io import load_yaml, write_atomic
+from ippmd.core.io import claim_output_folder, load_yaml, write_atomic
 from ippmd.explore.design import COUNTRY, Package
 from ippmd.explore.notes import comparability_notes
 from ippmd.explore.stats import QUANTILES, VariableSummary, summarise_table
@@ -593,9 +592,6 @@ def _indicator_pages(site: Site) -> dict[str, str]:
     }
 
 
-SITE_MARKER = ".ippmd-site"  # a folder holding it was written by `ippmd site`: safe to update
-
-
 def write_site(package_dir: Path | Package, out: Path) -> SiteSummary:
     """Write the codebook site into `out` (created; stale pages of an earlier run removed)."""
     package = package_dir if isinstance(package_dir, Package) else Package(package_dir)
@@ -618,15 +614,7 @@ def write_site(package_dir: Path | Package, out: Path) -> SiteSummary:
     listed = [(n, labels.get(n, n), "; ".join(vintages.get(n, []))) for n in indicator_pages]
     pages["index.html"] = _index(site, listed)
     pages["availability.html"] = _availability(site)
-    out = Path(out)
-    marker = out / SITE_MARKER
-    if out.is_dir() and any(out.iterdir()) and not marker.exists():
-        raise UsageError(
-            f"--out {out} is a folder with other files in it: give an empty or new folder "
-            f"(a folder holding an earlier site, marked by {SITE_MARKER}, is updated in place)"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(marker, "written by `ippmd site`; the next `ippmd site` may replace this folder's pages\n")
+    out = claim_output_folder(Path(out), "site")
     for folder in ("variables", "indicators"):
         (out / folder).mkdir(parents=True, exist_ok=True)
         for old in (out / folder).glob("*.html"):

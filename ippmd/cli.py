@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import HOME_ENV, project_home, shared_dir
-from ippmd.core.io import package_files, refuse_output_over
+from ippmd.core.io import claim_output_folder, package_files, refuse_output_over
 
 if TYPE_CHECKING:
     from ippmd.quality.report import Report
@@ -277,6 +277,7 @@ def figures(
     period: Annotated[
         str, typer.Option(help="Period of Figure 1.3: a year, a quarter or 'latest'.")
     ] = "2016",
+    force: Annotated[bool, typer.Option(help="Write into a folder that holds other files.")] = False,
 ) -> None:
     """Figures 1.2 (migrant stocks) and 1.3 (remittance costs vs SDG 10.c) from the real indicators."""
     from ippmd.core.metadata import country_codes
@@ -289,8 +290,7 @@ def figures(
         console.print(f"[bold red]error:[/] unknown country code(s) {', '.join(unknown)}")
         raise typer.Exit(2)
     frame = country_indicators(country_codes())
-    out = out or _home_path("reports", "figures")
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_output_folder(out or _home_path("reports", "figures"), "figures", force)
     figure_1_2(frame, codes, out_dir=out)
     figure_1_3(frame, codes, out_dir=out, period=period)
     console.print(f"wrote Figures 1.2 and 1.3 (CSV, PNG, SVG) to {out}")
@@ -302,6 +302,7 @@ def benchmark(
     out: Annotated[Path | None, typer.Option(help="Output folder (default reports/<FOCUS>).")] = None,
     package: Annotated[Path | None, typer.Option(help="Folder of the built package (default: home).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    force: Annotated[bool, typer.Option(help="Write into a folder that holds other files.")] = False,
 ) -> None:
     """Fixed-effects benchmarks of the focus country vs its peers: tables, charts, report.html."""
     package = _require_package(package)
@@ -316,6 +317,8 @@ def benchmark(
     from ippmd.models.benchmark import run_benchmark
 
     out = out or _home_path("reports", code)
+    refuse_output_over(out, package_files(package), "--out")
+    claim_output_folder(out, "benchmark", force, earlier=("report.html", "estimates.csv"))
     started = time.perf_counter()
     progress = Progress(
         TextColumn("{task.description}"),

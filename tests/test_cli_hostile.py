@@ -163,3 +163,26 @@ def test_a_file_far_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) 
     records = report["problems"] if isinstance(report, dict) else report
     too_large = [r for r in records if r["code"] == "submission-too-large"]
     assert [r["file"] for r in too_large] == ["persons.csv"], records
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("benchmark", "--focus", "KHM"), ("figures",), ("build", "--countries", "KHM")],
+    ids=["benchmark", "figures", "build"],
+)
+def test_a_folder_of_the_users_files_is_never_written_into(
+    package_dir: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    mine = tmp_path / "mine"
+    (mine / "data").mkdir(parents=True)
+    (mine / "notes.txt").write_text("precious", encoding="utf-8")
+    (mine / "data" / "survey.csv").write_text("precious", encoding="utf-8")
+    options = ("--package", str(package_dir)) if command[0] == "benchmark" else ()
+    done = _run(*command, *options, "--out", str(mine), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "internal error" not in done.stdout + done.stderr
+    assert sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*")) == [
+        "data",
+        "data/survey.csv",
+        "notes.txt",
+    ]
