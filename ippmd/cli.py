@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import HOME_ENV, project_home, shared_dir
-from ippmd.core.io import claim_output_folder, package_files, refuse_output_over
+from ippmd.core.io import claim_output_folder, package_files, refuse_output_over, write_atomic
 
 if TYPE_CHECKING:
     from ippmd.quality.report import Report
@@ -456,7 +456,7 @@ def diff(
     except InputError as exc:
         _fail(exc)
     if json_file:
-        json_file.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+        write_atomic(json_file, json.dumps(result.to_json(), indent=2) + "\n")
     Console().print(result.describe(), markup=False, highlight=False)
     raise typer.Exit(0 if result.identical else 1)
 
@@ -546,7 +546,7 @@ def tabulate(
         sys.stdout.flush()
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+        write_atomic(out, data)
         console.print(f"wrote {out} ({result.frame.height} rows)")
 
 

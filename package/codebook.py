@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 from ippmd.core.errors import InputError, Problem
+from ippmd.core.io import write_atomic
 
 
 def _categories(field: dict[str, Any]) -> str:
@@ -108,4 +109,4 @@ def write_codebook(package_path: Path, out: Path) -> None:
                 )
             ]
         ) from exc
-    out.write_text(text, encoding="utf-8")
+    write_atomic(out, text)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from ippmd.core.io import write_atomic
 from ippmd.package.missing import CODES, NIU_LABEL, UNKNOWN_LABEL, can_be_missing, missing_kinds
 
 from ippmd import SYNTHETIC_NOTICE, __version__
@@ -255,4 +256,4 @@ def render_ddi(package: dict[str, Any], root: Path, fmt: str = "csv") -> bytes:
 
 
 def write_ddi(package: dict[str, Any], root: Path, out: Path, fmt: str = "csv") -> None:
-    out.write_bytes(render_ddi(package, root, fmt))
+    write_atomic(out, render_ddi(package, root, fmt))
