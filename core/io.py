@@ -59,6 +59,39 @@ def read_descriptor(package_dir: Path) -> dict[str, Any]:
     return descriptor
 
 
+def verified_file(package_dir: Path, entry: dict[str, Any]) -> Path:
+    """The file a descriptor entry (`path`, `hash`) names, inside the package and unchanged since
+    the build; else an InputError naming it (exit 1). A corrupt or edited file is a problem of the
+    data, not a bug, and a path leading out of the package is never read."""
+    root = Path(package_dir)
+    relative = str(entry.get("path", ""))
+    path = root / relative
+    if not relative or Path(relative).is_absolute() or not path.resolve().is_relative_to(root.resolve()):
+        raise InputError([Problem(str(root / DESCRIPTOR), f"path {relative!r} leads out of the package")])
+    if not path.is_file():
+        raise InputError([Problem(str(path), "data file listed in datapackage.json is missing")])
+    expected = str(entry.get("hash", ""))
+    if expected.startswith("sha256:") and sha256_file(path) != expected.removeprefix("sha256:"):
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    "data file does not match the SHA-256 in datapackage.json (edited or corrupt)",
+                    code="hash-mismatch",
+                    hint="Rebuild the package with `ippmd build`, or restore the file.",
+                )
+            ]
+        )
+    return path
+
+
+def verify_parquet_files(package_dir: Path) -> None:
+    """Check every Parquet file of a package against its descriptor before a command reads it."""
+    for resource in read_descriptor(package_dir)["resources"]:
+        if isinstance(resource, dict) and isinstance(resource.get("parquet"), dict):
+            verified_file(package_dir, resource["parquet"])
+
+
 def load_yaml(text: str) -> Any:
     """yaml.safe_load with libyaml's C parser when present: the same documents, parsed ~10x faster
     (country metadata, suites and specs are read on every build)."""

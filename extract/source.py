@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 from ippmd.core.errors import InputError, Problem
-from ippmd.core.io import sha256_file
+from ippmd.core.io import verified_file
 from ippmd.package.write import data_hash
 
 DESCRIPTOR = "datapackage.json"
@@ -77,23 +77,7 @@ class Source:
         provenance a lie, so it stops the extract instead.
         """
         resource = self.resources[table]
-        entry = resource if kind == "csv" else resource["parquet"]
-        path = self.root / entry["path"]
-        if not path.is_file():
-            raise InputError([Problem(str(path), "data file listed in datapackage.json is missing")])
-        expected = entry.get("hash", "")
-        if expected.startswith("sha256:") and sha256_file(path) != expected.removeprefix("sha256:"):
-            raise InputError(
-                [
-                    Problem(
-                        str(path),
-                        "data file does not match the SHA-256 in datapackage.json",
-                        code="hash-mismatch",
-                        hint="rebuild the package (`ippmd build`) before extracting",
-                    )
-                ]
-            )
-        return path
+        return verified_file(self.root, resource if kind == "csv" else resource["parquet"])
 
 
 def open_package(package_dir: Path) -> Source:

@@ -14,7 +14,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import HOME_ENV, project_home, shared_dir
-from ippmd.core.io import claim_output_folder, package_files, refuse_output_over, write_atomic
+from ippmd.core.io import (
+    claim_output_folder,
+    package_files,
+    refuse_output_over,
+    verify_parquet_files,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
     from ippmd.quality.report import Report
@@ -86,12 +92,20 @@ JsonReport = Annotated[Path | None, typer.Option("--json", help="Write one recor
 HtmlReport = Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report.")]
 
 
-def _require_package(package: Path | None) -> Path:
-    """The package folder given, else the home; exit 2 when it holds no datapackage.json."""
+def _require_package(package: Path | None, verify: bool = True) -> Path:
+    """The package folder given, else the home; exit 2 when it holds no datapackage.json.
+
+    `verify`: check its Parquet files against the descriptor's hashes first (exit 1 naming a
+    corrupt or edited file), for the commands that read them."""
     package = package or _home_path()
     if not (package / "datapackage.json").is_file():
         console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
         raise typer.Exit(2)
+    if verify:
+        try:
+            verify_parquet_files(package)
+        except InputError as exc:
+            _fail(exc)
     return package
 
 
@@ -383,7 +397,7 @@ def extract(
     ] = None,
 ) -> None:
     """Write a self-contained extract (data, descriptor, codebook, DDI, licence, citation, checksums)."""
-    package = _require_package(package)
+    package = _require_package(package, verify=False)
     from ippmd.extract import make_extract
 
     if list_:
@@ -442,7 +456,8 @@ def diff(
     ] = None,
 ) -> None:
     """What changed between two builds: rows added, removed and changed per table and country,
-    and schema changes (exit 0 identical, 1 different, 2 unusable arguments)."""
+    and schema changes (as Unix diff: exit 0 identical, 1 different, 2 trouble: a missing,
+    unreadable or corrupt package)."""
     import json
 
     from ippmd.package.diff import diff_packages
@@ -452,9 +467,13 @@ def diff(
             console.print(f"[bold red]error:[/] no datapackage.json in {folder}")
             raise typer.Exit(2)
     try:
+        for folder in (old, new):
+            verify_parquet_files(folder)
         result = diff_packages(old, new)
-    except InputError as exc:
-        _fail(exc)
+    except InputError as exc:  # exit 1 means "different" here: trouble is 2
+        console.print(f"error: {len(exc.problems)} problem(s) in the input", markup=False, highlight=False)
+        console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
     if json_file:
         write_atomic(json_file, json.dumps(result.to_json(), indent=2) + "\n")
     Console().print(result.describe(), markup=False, highlight=False)
@@ -621,7 +640,7 @@ def check(
     html_file: HtmlReport = None,
 ) -> None:
     """Run the quality layers on the built package (datapackage.json + data/)."""
-    package = _require_package(package)
+    package = _require_package(package, verify=False)
     for option, file in (("--json", json_file), ("--html", html_file)):
         refuse_output_over(file, package_files(package), option)
     from ippmd.quality.validate import check_package
@@ -679,6 +698,10 @@ def main() -> None:
     except UsageError as exc:  # one line each, never folded: paths stay copyable
         console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
+    except InputError as exc:  # problems of the data that a command did not report itself
+        console.print(f"error: {len(exc.problems)} problem(s) in the input", markup=False, highlight=False)
+        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
     except OSError as exc:  # the environment (read-only, disk full, wrong path), not a bug
         where = f" ({exc.filename})" if exc.filename else ""
         console.print(f"error: {exc.strerror or exc}{where}", markup=False, highlight=False, soft_wrap=True)

@@ -201,6 +201,11 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
             if "path" not in entry:
                 continue
             path = package_dir / entry["path"]
+            if Path(entry["path"]).is_absolute() or not path.resolve().is_relative_to(package_dir.resolve()):
+                problems.append(
+                    problem("descriptor-error", label, f"path {entry['path']!r} leads out of the package")
+                )
+                continue
             if not path.exists():
                 problems.append(
                     problem("missing-file", entry["path"], "file listed in the descriptor is missing")

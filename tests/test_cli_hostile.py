@@ -186,3 +186,57 @@ def test_a_folder_of_the_users_files_is_never_written_into(
         "data/survey.csv",
         "notes.txt",
     ]
+
+
+@pytest.fixture(scope="module")
+def corrupt_package(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session package whose persons.parquet is garbage."""
+    folder = tmp_path_factory.mktemp("corrupt") / "pkg"
+    folder.mkdir()
+    shutil.copy(package_dir / "datapackage.json", folder)
+    shutil.copytree(package_dir / "data", folder / "data")
+    (folder / "data" / "persons.parquet").write_bytes(b"garbage")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("tabulate", "sex", "--table", "persons"),
+        ("codebook", "--out", "cb.md"),
+        ("site", "--out", "site"),
+        ("benchmark", "--out", "report"),
+        ("extract", "--out", "x.zip"),
+    ],
+    ids=lambda c: c[0],
+)
+def test_a_corrupt_package_file_is_a_data_problem_not_a_bug(
+    corrupt_package: Path, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    done = _run(*command, "--package", str(corrupt_package), cwd=tmp_path)
+    said = done.stdout + done.stderr
+    assert done.returncode == 1, said
+    assert "persons.parquet" in said and "SHA-256" in said and "bug" not in said
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_diff_says_trouble_with_exit_2_not_different(
+    package_dir: Path, corrupt_package: Path, tmp_path: Path
+) -> None:
+    done = _run("diff", str(package_dir), str(corrupt_package), cwd=tmp_path)
+    assert done.returncode == 2 and "persons.parquet" in done.stdout + done.stderr
+    assert _run("diff", str(package_dir), str(package_dir), cwd=tmp_path).returncode == 0
+
+
+def test_check_never_reads_outside_the_package(corrupt_package: Path, tmp_path: Path) -> None:
+    import json
+
+    folder = Path(shutil.copytree(corrupt_package, tmp_path / "pkg"))
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["resources"][1]["partitions"]["files"][0]["path"] = "../../../../etc/passwd"
+    (folder / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    done = _run("check", "--package", str(folder), "--json", str(tmp_path / "r.json"), cwd=tmp_path)
+    assert done.returncode == 1
+    records = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    records = records["problems"] if isinstance(records, dict) else records
+    assert any("leads out of the package" in r["message"] for r in records)
