@@ -56,6 +56,8 @@ def load(
     source = open_package(Path(package) if package is not None else project_home())
     if table not in source.resources:
         raise UsageError(f"no table {table!r} in the package; tables: {', '.join(source.resources)}")
+    # A single name is one item, not a sequence of letters: countries="KHM", variables="age".
+    countries, variables, attach = ([v] if isinstance(v, str) else v for v in (countries, variables, attach))
     selection = resolve(source, countries, [table], variables, attach, where)
     frame, niu, _ = _typed_table(source, selection, table, {})
     frame = frame.select(selection.output_columns(table))

@@ -579,6 +579,8 @@ def test_load_returns_a_labelled_frame(package_dir: Path) -> None:
     coded = ippmd.load("households", countries=["KHM"], package=package_dir, labels=False, as_pandas=True)
     assert coded["remittances_received"].isin([0, 1]).all()
     assert coded.attrs["ippmd"]["niu"]["remittances_lcu"]  # rows not in universe, by position
+    one = ippmd.load("persons", countries="KHM", variables="age", package=package_dir)  # a name, not letters
+    assert one["country"].unique().to_list() == ["KHM"] and "age" in one.columns
 
 
 def test_r_haven_reads_the_stata_and_spss_missing_codes(khm_stat: dict[str, Path]) -> None:
