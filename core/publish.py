@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -61,6 +62,10 @@ def _lock_holder(handle) -> str:
     return f"process {pid}" if pid else "another process"
 
 
+def _say(message: str) -> None:
+    print(f"ippmd: {message}", file=sys.stderr, flush=True)
+
+
 @contextmanager
 def package_lock(folder: Path, notify: Callable[[str], None] | None = None) -> Iterator[None]:
     """Serialise the writers of one package folder (an advisory flock on <folder>/.ippmd.lock).
@@ -86,8 +91,9 @@ def package_lock(folder: Path, notify: Callable[[str], None] | None = None) -> I
                     f"{folder} is being written by {_lock_holder(handle)}; gave up after {wait:g} s "
                     f"(try again when it has finished, or set ${LOCK_WAIT_ENV})"
                 )
-            if not told and notify is not None:
-                notify(f"waiting for {_lock_holder(handle)}, which is writing to {folder}")
+            if not told:
+                said = f"waiting for {_lock_holder(handle)}, which is writing to {folder}"
+                (notify or _say)(said)
                 told = True
             time.sleep(0.1)
         handle.seek(0)

@@ -70,7 +70,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None) -> Report:
             f"{out} holds no ippmd package to admit into: build one there first (`ippmd build --out {out}`)"
         )
     report_step = progress or (lambda _step: None)
-    with package_lock(out, report_step):
+    with package_lock(out):
         recover(out)
         staging = new_staging(out)
         try:

@@ -283,7 +283,7 @@ def build(
     report = progress or (lambda _step: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with package_lock(out, report):
+    with package_lock(out):
         recover(out)  # a killed writer's leftovers: finished or removed
         admitted = admitted_submissions(out)
         problems = [p for folder in admitted.values() for p in checksum_problems(folder)]
