@@ -1,16 +1,23 @@
-"""Checks of a submission beyond its schema: direct identifiers and metadata completeness."""
+"""Checks of a submission beyond its schema: direct identifiers (in every file, expected or not),
+metadata completeness, template placeholders, spreadsheet formulas and control characters."""
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import yaml
 from ippmd.core.errors import Problem
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml
-from ippmd.quality.structural import MAX_EXAMPLES, Table, problem
+from ippmd.core.schema import SUBMISSION_TABLES
+from ippmd.quality.archive import MAX_ENTRIES
+from ippmd.quality.structural import MAX_EXAMPLES, MAX_FILE_BYTES, Table, problem
 
 IDENTIFIERS_FILE = package_data(__package__, "identifiers.yaml")
 
@@ -130,6 +137,310 @@ def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set
                     "region lacks a valid ISO 3166-2 code",
                     field="regions.iso_3166_2",
                     value=str(region.get("iso_3166_2")),
+                )
+            )
+    return problems
+
+
+# --- files that are not part of the submission format -----------------------------------------
+
+TABLE_SUFFIXES = (".csv", ".dta", ".sav")
+EXPECTED_FILES = frozenset(
+    {"metadata.yaml", *(f"{table}{suffix}" for table in SUBMISSION_TABLES for suffix in TABLE_SUFFIXES)}
+)
+# The kit's own files (`ippmd template` writes GUIDE.md), compared in lower case: never admitted,
+# never reported.
+KIT_FILES = frozenset({"guide.md", "readme", "readme.md", "readme.txt"})
+MAX_SCANNED_FILES = MAX_ENTRIES  # the most files of a zip submission (quality/archive.py)
+TEXT_SNIFF_BYTES = 65536  # a NUL byte in the first 64 KiB: a binary file (as the structural layer)
+
+
+def unexpected_files(folder: Path) -> list[Problem]:
+    """Every file of the submission that is not one of its expected files: a warning that it is
+    not admitted, or an error when it holds identifier-looking values or column names.
+
+    Text files up to the table size limit are scanned line by line with the identifier patterns;
+    larger or binary files cannot be scanned and are reported as such."""
+    problems: list[Problem] = []
+    listed = (p for p in Path(folder).rglob("*") if not p.is_dir())
+    found = sorted(itertools.islice(listed, MAX_SCANNED_FILES + 1))  # a bounded listing
+    for path in found[:MAX_SCANNED_FILES]:
+        label = path.relative_to(folder).as_posix()
+        if label in EXPECTED_FILES or label.lower() in KIT_FILES:
+            continue
+        problems += _scan_unexpected(path, label)
+    if len(found) > MAX_SCANNED_FILES:
+        problems.append(
+            problem(
+                "unexpected-file",
+                str(folder.name),
+                f"more than {MAX_SCANNED_FILES} files: only {MAX_SCANNED_FILES} were scanned for "
+                "identifiers; send only the submission's files",
+            )
+        )
+    return problems
+
+
+def _scan_unexpected(path: Path, label: str) -> list[Problem]:
+    not_admitted = "file is not part of the submission format: it is not admitted"
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        return [
+            problem(
+                "unexpected-file",
+                label,
+                f"{not_admitted}, and at {size / 2**20:,.0f} MiB (over {MAX_FILE_BYTES >> 20} MiB) it "
+                "was not scanned for identifiers: remove it",
+            )
+        ]
+    data = path.read_bytes()
+    if b"\x00" in data[:TEXT_SNIFF_BYTES]:
+        return [
+            problem(
+                "unexpected-file",
+                label,
+                f"{not_admitted}; it is binary and was not scanned for identifiers: remove it",
+                severity="warning",
+            )
+        ]
+    text = data.decode("utf-8", errors="replace")
+    del data
+    lines = pl.Series("line", [text], dtype=pl.String).str.split("\n").explode().str.strip_suffix("\r")
+    first = lines[0] or ""
+    hits = []
+    if re.search(r"[,;\t|]", first):  # a table: its column names too
+        hits += identifier_columns([c.strip().strip('"') for c in re.split(r"[,;\t|]", first)], label)
+    numbers = pl.Series("line_no", range(1, len(lines) + 1), dtype=pl.Int64)
+    hits += identifier_values(Table(label, [], lines.to_frame(), numbers), ["line"])
+    if not hits:
+        return [problem("unexpected-file", label, f"{not_admitted}: remove it", severity="warning")]
+    return [
+        problem(
+            "unexpected-file",
+            label,
+            f"{not_admitted}, and it holds what looks like a direct identifier "
+            f"({hit.message.rpartition('(')[2].rstrip(')')}): remove it",
+            row=hit.row,
+            field=hit.field if hit.field != "line" else None,
+            value=visible(hit.value) if hit.value else None,
+        )
+        for hit in hits
+    ]
+
+
+# --- spreadsheet formulas and control characters -------------------------------------------------
+
+# A cell a spreadsheet would run as a formula (CSV injection), unless it is a plain number.
+FORMULA_START = r"^[=+\-@\t\r]"
+PLAIN_NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# C0 controls (including tab and line breaks), DEL and C1 controls: terminal escapes among them.
+CONTROL = r"[\x00-\x1F\x7F-\x{9F}]"
+_CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
+
+
+def visible(text: str, limit: int = 40) -> str:
+    """The start of a value safe to print: control characters shown as \\xNN escapes."""
+    return "".join(f"\\x{ord(c):02x}" if c in _CONTROL_CHARS else c for c in text[:limit])
+
+
+def _text_masks(values: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
+    return [
+        (
+            "formula-cell",
+            "value starts with a spreadsheet formula character (=, +, -, @, tab, CR) and is not a number",
+            values.str.contains(FORMULA_START) & ~values.str.contains(PLAIN_NUMBER),
+        ),
+        (
+            "control-character",
+            "value holds a control character (terminal escape, tab, line break or other C0/C1 code)",
+            values.str.contains(CONTROL),
+        ),
+    ]
+
+
+def _cell_masks(values: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
+    return [
+        *_text_masks(values),
+        ("placeholder", "template placeholder TODO left in a cell", values.str.contains(TODO)),
+    ]
+
+
+def cell_text_problems(table: Table) -> list[Problem]:
+    """Formula-looking cells, control characters and TODO placeholders, in every cell and column
+    name of a table."""
+    problems: list[Problem] = []
+    header = pl.Series("header", table.header, dtype=pl.String)
+    for code, message, mask in _cell_masks(pl.col("header")):
+        for name in header.to_frame().filter(mask.fill_null(False))["header"].head(MAX_EXAMPLES):
+            problems.append(problem(code, table.file, f"column name: {message}", row=1, field=visible(name)))
+    columns = [c for c, t in table.frame.schema.items() if t == pl.String]
+    if not columns:
+        return problems
+    rules = {
+        f"{column}\x00{i}": (code, message, column, mask.fill_null(False))
+        for column in columns
+        for i, (code, message, mask) in enumerate(_cell_masks(pl.col(column)))
+    }
+    masks = table.frame.select(mask.alias(alias) for alias, (_, _, _, mask) in rules.items())
+    for alias, hit in masks.select(pl.all().any()).row(0, named=True).items():
+        if not hit:
+            continue
+        code, message, column, _ = rules[alias]
+        hits = pl.DataFrame({"line": table.lines, "value": table.frame[column]}).filter(masks[alias])
+        problems += [
+            problem(code, table.file, message, row=int(line), field=column, value=visible(value))
+            for line, value in hits.head(MAX_EXAMPLES).iter_rows()
+        ]
+        if hits.height > MAX_EXAMPLES:
+            problems.append(
+                problem(code, table.file, f"{hits.height - MAX_EXAMPLES} more cells like this", field=column)
+            )
+    return problems
+
+
+# --- metadata.yaml: placeholders, formulas, control characters, identifiers ----------------------
+
+# What `ippmd template` (ippmd/template.py, METADATA_SKELETON) writes for the team to replace:
+# by key path (`*` = any list index or mapping key), the exact placeholder values.
+TODO = r"\bTODO\b"
+PLACEHOLDER_VALUES: dict[tuple[str, ...], Any] = {
+    ("country_iso3",): "XXX",
+    ("fieldwork", "start"): "YYYY-MM",
+    ("fieldwork", "end"): "YYYY-MM",
+    ("destinations", "*"): "ISO3",
+    ("exchange_rate", "lcu_per_usd"): 0,
+}
+PLACEHOLDER_PATTERNS: dict[tuple[str, ...], str] = {
+    ("regions", "*", "iso_3166_2"): r"^XX-",
+    ("regions", "list", "*", "iso_3166_2"): r"^XX-",
+}
+
+
+def _matches(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    return len(path) == len(pattern) and all(p == "*" or p == k for k, p in zip(path, pattern, strict=True))
+
+
+def yaml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The file line (1-based) of each key path of a YAML document, for problems' rows."""
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, str(i)))
+
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return {}
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str, bool]]:
+    """(key path, text, is a key) of every string key and value of a YAML document."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = (*path, str(key))
+            if isinstance(key, str):
+                yield child, key, True
+            yield from _strings(item, child)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, str(i)))
+    elif isinstance(value, str):
+        yield path, value, False
+
+
+def _leaves(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _leaves(item, (*path, str(i)))
+    else:
+        yield path, value
+
+
+def placeholder_problems(raw: Any, file: str, lines: dict[tuple[str, ...], int]) -> list[Problem]:
+    """Template placeholders left in metadata.yaml: TODO anywhere, and the skeleton's XXX, YYYY-MM,
+    XX-.., ISO3 and exchange rate 0 at their keys."""
+    problems = []
+    seen: set[tuple[str, ...]] = set()
+
+    def add(path: tuple[str, ...], value: Any, what: str) -> None:
+        if path in seen:
+            return
+        seen.add(path)
+        problems.append(
+            problem(
+                "placeholder",
+                file,
+                f"template placeholder left in ({what}): replace it with the real value",
+                row=lines.get(path),
+                field=".".join(path) or None,
+                value=visible(str(value)),
+            )
+        )
+
+    for path, text, _ in _strings(raw):
+        if re.search(TODO, text):
+            add(path, text, "TODO")
+    for path, value in _leaves(raw):
+        for pattern, placeholder in PLACEHOLDER_VALUES.items():
+            if _matches(path, pattern) and type(value) is type(placeholder) and value == placeholder:
+                add(path, value, repr(placeholder))
+        for pattern, regex in PLACEHOLDER_PATTERNS.items():
+            if _matches(path, pattern) and isinstance(value, str) and re.search(regex, value):
+                add(path, value, regex.lstrip("^") + "..")
+    return problems
+
+
+# Numbers of citations, removed before metadata values are matched with the identifier patterns:
+# web addresses, DOIs (10.1787/9789264265615-en) and ISBNs.
+CITATION_NUMBERS = r"(?i:https?://\S*|\bdoi:\s*\S*|\b10\.[0-9]{4,}/\S*|\bisbn[- :]*[0-9][0-9 -]{8,}[0-9x])"
+
+
+def metadata_text_problems(raw: Any, file: str, lines: dict[tuple[str, ...], int]) -> list[Problem]:
+    """Formula-looking values, control characters and identifier-looking values in every string
+    key and value of metadata.yaml (it ends up in the report title, the codebook, the descriptor)."""
+    found = list(_strings(raw))
+    if not found:
+        return []
+    frame = pl.DataFrame(
+        {"text": [text for _, text, _ in found], "index": range(len(found))},
+        schema={"text": pl.String, "index": pl.Int64},
+    )
+    rules = [(code, message, mask) for code, message, mask in _text_masks(pl.col("text"))]
+    cited = pl.col("text").str.replace_all(CITATION_NUMBERS, "")  # a DOI or ISBN is no ID number
+    rules += [
+        (
+            "direct-identifier",
+            f"value looks like a direct identifier ({kind})",
+            cited.str.contains(pattern),
+        )
+        for kind, pattern in _identifiers()["value_patterns"].items()
+    ]
+    problems = []
+    for code, message, mask in rules:
+        for index in frame.filter(mask.fill_null(False))["index"].head(MAX_EXAMPLES):
+            path, text, is_key = found[index]
+            problems.append(
+                problem(
+                    code,
+                    file,
+                    f"{'key' if is_key else 'value'}: {message}",
+                    row=lines.get(path),
+                    field=".".join(path),
+                    value=visible(text),
                 )
             )
     return problems

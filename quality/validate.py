@@ -30,6 +30,7 @@ from ippmd.harmonize.submission import read_submission
 from ippmd.quality.archive import open_submission
 from ippmd.quality.expectations import run_suites as gx_run_suites
 from ippmd.quality.expectations_polars import run_suites_polars
+from ippmd.quality.plausibility import submission_rules
 from ippmd.quality.report import Report
 from ippmd.quality.structural import check_tables, problem
 from ippmd.quality.submission_checks import identifier_columns, identifier_values, metadata_problems
@@ -142,6 +143,8 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
             else set(),
         }
         report.problems += metadata_problems(meta, "metadata.yaml", used)
+    report.layers.append("plausibility")  # placeholders, formulas, control characters, extra files
+    report.problems += submission_rules(folder, meta, structure)
     if not report.valid or meta is None:
         return
     report.layers.append("harmonization")

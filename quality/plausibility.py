@@ -1,0 +1,453 @@
+"""Plausibility rules: content that is well-formed but cannot be right.
+
+Each rule is a problem code (core/problems.yaml) naming file, row and field. Thresholds are data,
+in plausibility.yaml next to this file, each with its reason and source or `assumed`; the file is
+checked when loaded. `submission_rules` is the one entry point, called by
+`quality.validate.validate_submission`, which both `ippmd validate` and `ippmd admit` run.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+from ippmd.core.errors import InputError, Problem, UsageError
+from ippmd.core.home import package_data, shared_dir
+from ippmd.core.io import load_user_yaml, load_yaml
+from ippmd.core.metadata import iso3166
+from ippmd.harmonize.destinations import match_destinations
+from ippmd.quality.structural import MAX_EXAMPLES, Structure, problem
+from ippmd.quality.submission_checks import (
+    cell_text_problems,
+    metadata_text_problems,
+    placeholder_problems,
+    unexpected_files,
+    visible,
+    yaml_lines,
+)
+
+THRESHOLDS_FILE = package_data(__package__, "plausibility.yaml")
+# Each threshold and the type of its value.
+THRESHOLD_TYPES: dict[str, type] = {
+    "survey_year_earliest": int,
+    "survey_year_latest_offset": int,
+    "fieldwork_slack_years": int,
+    "year_left_birth_slack_years": int,
+    "exchange_rate_factor": float,
+    "max_household_weight_share": float,
+    "min_households": int,
+    "min_communities": int,
+    "wdi_exchange_rates": str,
+}
+METADATA = "metadata.yaml"
+
+
+def load_thresholds(path: Path = THRESHOLDS_FILE) -> dict[str, Any]:
+    """The thresholds' values by key; a UsageError names the file and the key of any bad entry."""
+    try:
+        entries = load_yaml(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read the plausibility thresholds: {exc}") from exc
+    if not isinstance(entries, dict):
+        raise UsageError(f"{path}: must be a mapping of threshold name -> entry")
+    values: dict[str, Any] = {}
+    for key in sorted(set(THRESHOLD_TYPES) | set(entries)):
+        entry = entries.get(key)
+        where = f"{path}: {key}"
+        if key not in THRESHOLD_TYPES:
+            raise UsageError(f"{where}: unknown threshold (known: {', '.join(THRESHOLD_TYPES)})")
+        if not isinstance(entry, dict):
+            raise UsageError(f"{where}: missing, or not a mapping with value, reason and source/assumed")
+        value, kind = entry.get("value"), THRESHOLD_TYPES[key]
+        numeric = kind is not str and isinstance(value, int | float) and not isinstance(value, bool)
+        if not (numeric and math.isfinite(value) and (kind is float or isinstance(value, int))) and not (
+            kind is str and isinstance(value, str) and value
+        ):
+            raise UsageError(f"{where}: value must be a {kind.__name__}, not {value!r}")
+        if not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
+            raise UsageError(f"{where}: give the reason for the threshold")
+        sourced = isinstance(entry.get("source"), str) and isinstance(entry.get("year"), int)
+        if entry.get("assumed") is not True and not sourced:
+            raise UsageError(f"{where}: give source and year, or mark it assumed: true")
+        values[key] = value
+    return values
+
+
+@cache
+def thresholds() -> dict[str, Any]:
+    return load_thresholds()
+
+
+def survey_year_range(today: datetime.date | None = None) -> tuple[int, int]:
+    """(earliest, latest) survey year: latest from the clock."""
+    today = today or datetime.date.today()
+    limits = thresholds()
+    return limits["survey_year_earliest"], today.year + limits["survey_year_latest_offset"]
+
+
+# --- metadata -------------------------------------------------------------------------------------
+
+
+def metadata_rules(meta: dict[str, Any], lines: dict[tuple[str, ...], int]) -> list[Problem]:
+    """Survey year, fieldwork, country code, currency and exchange rate of checked metadata."""
+
+    def at(code: str, message: str, path: tuple[str, ...], value: Any, **extra: Any) -> Problem:
+        return problem(
+            code,
+            METADATA,
+            message,
+            row=lines.get(path),
+            field=".".join(path),
+            value=visible(str(value)),
+            **extra,
+        )
+
+    problems: list[Problem] = []
+    year = meta["survey_year"]
+    earliest, latest = survey_year_range()
+    if not earliest <= year <= latest:
+        problems.append(
+            at(
+                "survey-year",
+                f"survey year outside {earliest} .. {latest} (the current year)",
+                ("survey_year",),
+                year,
+            )
+        )
+    problems += _fieldwork(meta, at)
+    iso3 = str(meta["country_iso3"])
+    if iso3 not in iso3166():
+        problems.append(
+            at("unknown-country", "not an ISO 3166-1 alpha-3 country code", ("country_iso3",), iso3)
+        )
+        return problems
+    problems += _currency(meta, iso3, at)
+    problems += _exchange_rate(meta, iso3, at)
+    return problems
+
+
+def _fieldwork(meta: dict[str, Any], at: Any) -> list[Problem]:
+    """Fieldwork start <= end (both YYYY-MM), and both within the slack of survey_year."""
+    fieldwork = meta.get("fieldwork") or {}
+    start, end = fieldwork.get("start"), fieldwork.get("end")
+    problems = []
+    if isinstance(start, str) and isinstance(end, str) and start > end:
+        problems.append(
+            at(
+                "fieldwork-order",
+                f"fieldwork ends ({end}) before it starts ({start})",
+                ("fieldwork", "end"),
+                end,
+            )
+        )
+    slack, year = thresholds()["fieldwork_slack_years"], meta["survey_year"]
+    for key, value in (("start", start), ("end", end)):
+        if isinstance(value, str) and value[:4].isdigit() and abs(int(value[:4]) - year) > slack:
+            problems.append(
+                at(
+                    "fieldwork-year",
+                    f"fieldwork {key} is more than {slack} year(s) from survey_year {year}",
+                    ("fieldwork", key),
+                    value,
+                )
+            )
+    return problems
+
+
+def _currency(meta: dict[str, Any], iso3: str, at: Any) -> list[Problem]:
+    from babel.numbers import list_currencies
+
+    currency, year = meta["currency"], meta["survey_year"]
+    if currency not in list_currencies():
+        return []  # not ISO 4217 at all: metadata-error (submission_checks.metadata_problems)
+    legal = _legal_currencies(iso3, year)
+    if not legal:
+        return [
+            at(
+                "currency-unchecked",
+                f"no ISO 4217 currency is known for {iso3} in {year}: the currency was not checked",
+                ("currency",),
+                currency,
+                severity="warning",
+            )
+        ]
+    if currency not in legal:
+        return [
+            at(
+                "wrong-currency",
+                f"not a currency of {iso3} in {year} (legal tender then: {', '.join(legal)})",
+                ("currency",),
+                currency,
+            )
+        ]
+    return []
+
+
+@cache
+def _legal_currencies(iso3: str, year: int) -> tuple[str, ...]:
+    """ISO 4217 currencies legal tender in the country at any time of the year (CLDR, via babel)."""
+    from babel.numbers import get_territory_currencies
+
+    iso2 = iso3166()[iso3][0]
+    start, end = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    return tuple(get_territory_currencies(iso2, start_date=start, end_date=end, tender=True))
+
+
+def wdi_file() -> Path:
+    return shared_dir() / "data" / "external" / thresholds()["wdi_exchange_rates"]
+
+
+@cache
+def wdi_rates(path: Path) -> dict[str, dict[int, float]]:
+    """ISO3 -> year -> LCU per US$ from the WDI bulk CSV (banner lines, then one row per economy)."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    start = text.find('"Country Name"')
+    if start < 0:
+        raise ValueError('no header line starting with "Country Name"')
+    reader = csv.reader(io.StringIO(text[start:]))
+    header = next(reader)
+    years = {i: int(name) for i, name in enumerate(header) if name.strip().isdigit()}
+    rates: dict[str, dict[int, float]] = {}
+    for row in reader:
+        if len(row) < 2:
+            continue
+        rates[row[1]] = {year: float(row[i]) for i, year in years.items() if i < len(row) and row[i].strip()}
+    return rates
+
+
+def _exchange_rate(meta: dict[str, Any], iso3: str, at: Any) -> list[Problem]:
+    """The submitted LCU per US$ within the stated factor of the WDI official rate."""
+    rate = meta["exchange_rate"]
+    given, year = float(rate["lcu_per_usd"]), int(rate.get("year", meta["survey_year"]))
+    path = ("exchange_rate", "lcu_per_usd")
+    legal = _legal_currencies(iso3, int(meta["survey_year"]))
+    if meta["currency"] == "USD":
+        reference, source = 1.0, "1 (the currency is the US dollar)"
+    elif legal and meta["currency"] != legal[0]:
+        return [
+            at(
+                "exchange-rate-unchecked",
+                f"the WDI rate is for {legal[0]}, not {meta['currency']}: the rate was not checked",
+                path,
+                given,
+                severity="warning",
+            )
+        ]
+    else:
+        file = wdi_file()
+        try:
+            reference = wdi_rates(file).get(iso3, {}).get(year)
+        except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+            why = "is not installed" if not file.exists() else f"cannot be read ({exc})"
+            return [
+                at(
+                    "exchange-rate-unchecked",
+                    f"the WDI exchange rates ({file}) {why}: the rate was not checked",
+                    path,
+                    given,
+                    severity="warning",
+                )
+            ]
+        if reference is None or reference <= 0:
+            return [
+                at(
+                    "exchange-rate-unchecked",
+                    f"the WDI has no official rate for {iso3} in {year}: the rate was not checked",
+                    path,
+                    given,
+                    severity="warning",
+                )
+            ]
+        source = f"{reference:,.4g} (WDI PA.NUS.FCRF, {year})"
+    factor = thresholds()["exchange_rate_factor"]
+    if not reference / factor <= given <= reference * factor:
+        return [
+            at(
+                "exchange-rate",
+                f"{given:,.4g} {meta['currency']} per US$ is {given / reference:,.3g} times the official "
+                f"rate {source}; at most {factor:g}x either way",
+                path,
+                given,
+            )
+        ]
+    return []
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def _with_lines(structure: Structure, name: str, columns: list[str]) -> pl.DataFrame | None:
+    """The typed table with its file line (`__line`), when it has these columns; else None."""
+    frame, text = structure.frames.get(name), structure.texts.get(name)
+    if frame is None or text is None or any(c not in frame.columns for c in columns):
+        return None
+    if frame.height != len(text.lines):
+        return None
+    return frame.select(columns).with_columns(__line=text.lines)
+
+
+def _rows(
+    code: str, file: str, message: str, hits: pl.DataFrame, field: str, value: str | pl.Expr
+) -> list[Problem]:
+    values = hits.head(MAX_EXAMPLES).select(
+        "__line", (pl.lit(value) if isinstance(value, str) else value).cast(pl.String).alias("__value")
+    )
+    problems = [
+        problem(code, file, message, row=int(line), field=field, value=visible(str(shown), 80))
+        for line, shown in values.iter_rows()
+    ]
+    if hits.height > MAX_EXAMPLES:
+        problems.append(problem(code, file, f"{hits.height - MAX_EXAMPLES} more rows like this", field=field))
+    return problems
+
+
+def table_rules(meta: dict[str, Any], structure: Structure, files: dict[str, str]) -> list[Problem]:
+    """Sample size, weights, roster line numbers, year_left and destinations."""
+    limits = thresholds()
+    problems: list[Problem] = []
+    for name, minimum in (
+        ("households", limits["min_households"]),
+        ("communities", limits["min_communities"]),
+    ):
+        frame = structure.frames.get(name)
+        if frame is not None and 0 < frame.height < minimum:  # 0 rows: no-rows already
+            problems.append(
+                problem(
+                    "sample-too-small",
+                    files[name],
+                    f"{frame.height} {name}; a country is admitted with at least {minimum}",
+                )
+            )
+    households = _with_lines(structure, "households", ["household_number", "household_size", "weight"])
+    if households is not None:
+        total = households["weight"].sum()
+        share = limits["max_household_weight_share"]
+        if total and total > 0:
+            heavy = households.filter(pl.col("weight") > share * total).sort("weight", descending=True)
+            problems += _rows(
+                "weight-concentrated",
+                files["households"],
+                f"one household carries more than {share:.0%} of the sum of household weights",
+                heavy,
+                "weight",
+                pl.format(
+                    "{} ({}% of the total)", pl.col("weight"), (pl.col("weight") / total * 100).round(1)
+                ),
+            )
+        persons = _with_lines(structure, "persons", ["household_number", "line_number"])
+        if persons is not None:
+            over = persons.join(
+                households.select("household_number", "household_size"), on="household_number", how="inner"
+            ).filter(pl.col("line_number") > pl.col("household_size"))
+            problems += _rows(
+                "line-number-over-size",
+                files["persons"],
+                "roster line number is larger than the household's household_size in households.csv",
+                over.sort("__line"),
+                "line_number",
+                pl.format("{} (household_size {})", pl.col("line_number"), pl.col("household_size")),
+            )
+    problems += _year_left(meta, structure, files["emigrants"])
+    problems += _destinations(meta, structure, files["emigrants"])
+    return problems
+
+
+def _year_left(meta: dict[str, Any], structure: Structure, file: str) -> list[Problem]:
+    emigrants = _with_lines(structure, "emigrants", ["year_left", "age"])
+    if emigrants is None:
+        return []
+    year, slack = int(meta["survey_year"]), thresholds()["year_left_birth_slack_years"]
+    late = emigrants.filter(pl.col("year_left") > year)
+    early = emigrants.filter(pl.col("year_left") < year - pl.col("age") - slack)
+    return _rows(
+        "year-left-after-survey",
+        file,
+        f"the emigrant left after the survey year {year}",
+        late,
+        "year_left",
+        pl.col("year_left"),
+    ) + _rows(
+        "year-left-before-birth",
+        file,
+        f"the emigrant left before being born (survey year {year} - age - {slack})",
+        early,
+        "year_left",
+        pl.format("{} (age {})", pl.col("year_left"), pl.col("age")),
+    )
+
+
+def _destinations(meta: dict[str, Any], structure: Structure, file: str) -> list[Problem]:
+    """Every destination a known spelling (exact after folding), and not the surveyed country."""
+    emigrants = _with_lines(structure, "emigrants", ["destination"])
+    if emigrants is None:
+        return []
+    local = meta.get("destinations") if isinstance(meta.get("destinations"), dict) else {}
+    mapped, unknown = match_destinations(emigrants["destination"].drop_nulls().unique().to_list(), local)
+    iso3 = str(meta["country_iso3"])
+    home = sorted(name for name, code in mapped.items() if code == iso3)
+    problems = _rows(
+        "unknown-code",
+        file,
+        "unknown destination country name: not a known spelling (no partial matches); add the "
+        "spelling to destinations in metadata.yaml with its ISO3 code, or correct the value",
+        emigrants.filter(pl.col("destination").is_in(unknown)),
+        "destination",
+        pl.col("destination"),
+    )
+    problems += _rows(
+        "destination-is-origin",
+        file,
+        f"the destination is the surveyed country itself ({iso3}): an emigrant lives abroad",
+        emigrants.filter(pl.col("destination").is_in(home)),
+        "destination",
+        pl.col("destination"),
+    )
+    return problems
+
+
+# --- the entry point ------------------------------------------------------------------------------
+
+
+def _raw_metadata(folder: Path) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """metadata.yaml as parsed YAML (before its schema check) and its key lines, or (None, {}).
+
+    Read with the same limits as the metadata layer (core.io.load_user_yaml: size, depth, no
+    aliases); what that refuses is reported there, not here."""
+    path = folder / METADATA
+    try:
+        raw = load_user_yaml(path, METADATA)
+        return raw, yaml_lines(path.read_text(encoding="utf-8-sig"))
+    except (InputError, OSError, UnicodeDecodeError):
+        return None, {}
+
+
+def submission_rules(folder: Path, meta: dict[str, Any] | None, structure: Structure) -> list[Problem]:
+    """Every plausibility, placeholder, formula, control-character and unexpected-file problem.
+
+    `meta` is the checked metadata (None when it did not pass its schema: then only the rules on
+    the metadata's raw text and on the tables' cells run)."""
+    files = {name: text.file for name, text in structure.texts.items()}
+    files = {
+        name: files.get(name, f"{name}.csv") for name in ("communities", "households", "persons", "emigrants")
+    }
+    raw, lines = _raw_metadata(folder)
+    placeholders = placeholder_problems(raw, METADATA, lines) if raw is not None else []
+    problems = list(placeholders)
+    if raw is not None:
+        problems += metadata_text_problems(raw, METADATA, lines)
+    for table in structure.texts.values():
+        problems += cell_text_problems(table)
+    problems += unexpected_files(folder)
+    if meta is not None:
+        problems += metadata_rules(meta, lines)
+        problems += table_rules(meta, structure, files)
+    # A placeholder is the one problem of its key: not also an unknown country or a wrong year.
+    covered = {p.field for p in placeholders}
+    return [p for p in problems if p in placeholders or p.file != METADATA or p.field not in covered]
