@@ -22,6 +22,7 @@ class Problem:
     code: str = "invalid-input"  # stable kebab-case code, as in frictionless reports
     hint: str | None = None  # how to fix it
     severity: str = "error"  # or "warning": reported, does not make the input invalid
+    context: str | None = None  # extra context, e.g. the harmonized table and ID of the row
 
     def __post_init__(self) -> None:
         """No control character of an input reaches a terminal, a report or a page (see core.text)."""
@@ -37,7 +38,8 @@ class Problem:
         if self.field:
             where += f", field '{self.field}'"
         shown = f" (value {self.value!r})" if self.value is not None else ""
-        return f"{where}: {self.message}{shown}"
+        extra = f" [{self.context}]" if self.context else ""
+        return f"{where}: {self.message}{shown}{extra}"
 
     def as_record(self) -> dict[str, object]:
         """A flat, JSON-ready record (one per problem in `ippmd validate --json`)."""
@@ -50,6 +52,7 @@ class Problem:
             "value": self.value,
             "message": self.message,
             "hint": self.hint,
+            "context": self.context,
         }
 
 

@@ -69,11 +69,7 @@ def check_submission_metadata(meta: Any, file: str) -> dict[str, Any]:
         raise InputError([Problem(file, "metadata must be a YAML mapping", code="metadata-error")])
     problems = []
     for error in sorted(jsonschema.Draft7Validator(_metadata_schema()).iter_errors(meta), key=str):
-        where = ".".join(str(p) for p in error.absolute_path) or None
-        if error.validator == "required":  # name the missing key itself
-            missing = error.message.split("'")[1] if "'" in error.message else None
-            where = f"{where}.{missing}" if where and missing else missing
-        problems.append(Problem(file, f"metadata: {error.message}", field=where, code="metadata-error"))
+        problems.append(_metadata_problem(error, file))
     if problems:
         raise InputError(problems)
     rate = meta["exchange_rate"]["lcu_per_usd"]
@@ -126,6 +122,52 @@ def check_submission_metadata(meta: Any, file: str) -> dict[str, Any]:
     if problems:
         raise InputError(problems)
     return meta
+
+
+def _allowed(schema: dict[str, Any]) -> str:
+    """What a metadata key accepts, in words (the schema's x-allowed, else from its keywords)."""
+    if "x-allowed" in schema:
+        return str(schema["x-allowed"])
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    kind = {
+        "integer": "a whole number",
+        "number": "a number",
+        "string": "text",
+        "object": "a mapping",
+        "array": "a list",
+    }
+    types = schema.get("type", [])
+    return " or ".join(kind.get(t, t) for t in ([types] if isinstance(types, str) else types)) or "a value"
+
+
+def _metadata_problem(error: Any, file: str) -> Problem:
+    """A metadata.yaml problem in words: the key, the value and what the key accepts (never the
+    JSON Schema validator's own text)."""
+    path = [str(p) for p in error.absolute_path]
+    key = ".".join(path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    value = error.instance
+    if error.validator == "required":
+        missing = next((name for name in schema.get("required", []) if name not in (value or {})), None)
+        key = ".".join([*path, missing]) if missing else key
+        wanted = _allowed(schema.get("properties", {}).get(missing, {}))
+        return Problem(file, f"key is missing: add it ({wanted})", field=key or None, code="metadata-error")
+    if error.validator == "additionalProperties":  # the mapping holds an entry its schema refuses
+        return Problem(file, "holds a key it does not accept", field=key or None, code="metadata-error")
+    shown = value if isinstance(value, str | int | float | bool) or value is None else None
+    kind = "is empty" if value in ("", [], {}) else "is not allowed"
+    if shown is None and value not in ("", [], {}):
+        kind = f"has the wrong shape ({type(value).__name__})"
+    return Problem(
+        file,
+        f"{key or 'metadata.yaml'} {kind}: it must be {_allowed(schema)}"
+        if not key
+        else f"{kind}: it must be {_allowed(schema)}",
+        field=key or None,
+        value=None if shown is None else str(shown),
+        code="metadata-error",
+    )
 
 
 def region_list(meta: dict[str, Any]) -> list[dict[str, Any]]:

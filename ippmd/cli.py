@@ -25,6 +25,21 @@ from ippmd.core.io import (
 if TYPE_CHECKING:
     from ippmd.quality.report import Report
 
+
+def _no_type_for_flags() -> None:
+    """`--help`, `--quiet` and the other flags take no value: show no `<bool>` type for them."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)  # type: ignore[arg-type]
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_type_for_flags()
+
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -32,6 +47,15 @@ app = typer.Typer(
     help="Harmonized IPPMD migration-and-development survey package.",
 )
 console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ippmd import __version__
+        from ippmd.package.write import data_version
+
+        print(f"ippmd {__version__} (data package {data_version()})")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -44,6 +68,15 @@ def _home(
             f"(default ${HOME_ENV}, else the current folder).",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the code and data versions, then exit.",
+        ),
+    ] = False,
 ) -> None:
     """Harmonized IPPMD migration-and-development survey package."""
     import os
@@ -65,9 +98,16 @@ def _home_path(*parts: str) -> Path:
     return project_home().joinpath(*parts)
 
 
-def _fail(exc: InputError) -> None:
+def _fail(exc: InputError, usage: bool = False, hint: str | None = None) -> None:
+    """Report the problems of an input; exit 1 (bad data), or 2 when they are the command line's."""
+    if usage:  # an unknown table, variable or format given on the command line
+        for p in exc.problems:
+            console.print(f"error: {p.message}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
     console.print(f"[bold red]error:[/] {len(exc.problems)} problem(s) in the input")
     console.print(str(exc), markup=False, highlight=False)
+    if hint:
+        console.print(hint, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -109,6 +149,17 @@ def _require_package(package: Path | None, verify: bool = True) -> Path:
     return package
 
 
+def _refuse_filled(out_dir: Path, force: bool) -> None:
+    """Exit 2, in one line, rather than write over a folder of someone's files (without --force)."""
+    from ippmd.template import refuse_filled_folder
+
+    try:
+        refuse_filled_folder(out_dir, force)
+    except UsageError as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
 def _writable_folder(path: Path) -> None:
     if path.exists() and not path.is_dir():
         console.print(f"[bold red]error:[/] {path} exists and is not a folder")
@@ -123,6 +174,7 @@ def synth(
     scale: Annotated[
         int, typer.Option(min=1, max=100, help="Multiply the published sample size (as build: at most 100).")
     ] = 1,
+    force: Annotated[bool, typer.Option(help="Write into a folder that already holds files.")] = False,
 ) -> None:
     """Write one country's SYNTHETIC submission (submission format), deterministic for a seed."""
     from ippmd.synth.generator import DEFAULT_SEED, write_submission
@@ -132,6 +184,7 @@ def synth(
         raise typer.Exit(2)
     (code,) = _countries(iso3) or [iso3]
     _writable_folder(out_dir)
+    _refuse_filled(out_dir, force)
     try:
         write_submission(code, out_dir, seed=DEFAULT_SEED if seed is None else seed, scale=scale)
     except InputError as exc:
@@ -192,7 +245,11 @@ def build(
                 suite_runner=runner,
             )
     except InputError as exc:
-        _fail(exc)
+        raw = sorted({Path(p.file).parent for p in exc.problems if "raw" in Path(p.file).parts})
+        where = " ".join(str(r) for r in raw) or "PATH"
+        _fail(
+            exc, hint=f"Run `ippmd validate {where}` for every problem of the submission, each with its fix."
+        )
     finally:
         if runner is not None:
             runner.close()
@@ -213,7 +270,10 @@ def codebook(
         Path | None, typer.Option(help="Folder of the built package to document (default: home).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="File to write (default: home codebook.md, or codebook.xml for ddi).")
+        Path | None,
+        typer.Option(
+            help="File to write (default: codebook.md, or codebook.xml for ddi, in the project home)."
+        ),
     ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="markdown (default) or ddi (DDI Codebook 2.5 XML).")
@@ -222,6 +282,7 @@ def codebook(
     """Write the codebook generated from the schemas and the built package (Markdown or DDI 2.5)."""
     from ippmd.package.codebook import write_codebook
 
+    fmt = fmt.strip().lower()
     if fmt not in ("markdown", "md", "ddi"):
         console.print(f"[bold red]error:[/] --format {fmt}: use markdown or ddi")
         raise typer.Exit(2)
@@ -250,7 +311,9 @@ def sources(
     from_dir: Annotated[
         Path | None,
         typer.Option(
-            "--from", help="Folder with the original public files (default: ../shared/data/external)."
+            "--from",
+            help="Folder with the original public files (default: data/external in ../shared beside "
+            "the project home, or $IPPMD_SHARED).",
         ),
     ] = None,
     out: Annotated[
@@ -286,7 +349,8 @@ def figures(
         str, typer.Option(help="Country (ISO3) to highlight; comma-separated for several.")
     ] = "KHM",
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the tables and charts (default: reports/figures).")
+        Path | None,
+        typer.Option(help="Folder for the tables and charts (default: reports/figures in the project home)."),
     ] = None,
     period: Annotated[
         str, typer.Option(help="Period of Figure 1.3: a year, a quarter or 'latest'.")
@@ -294,6 +358,8 @@ def figures(
     force: Annotated[bool, typer.Option(help="Write into a folder that holds other files.")] = False,
 ) -> None:
     """Figures 1.2 (migrant stocks) and 1.3 (remittance costs vs SDG 10.c) from the real indicators."""
+    import polars as pl
+
     from ippmd.core.metadata import country_codes
     from ippmd.indicators.figures import figure_1_2, figure_1_3
     from ippmd.package.write import country_indicators
@@ -304,6 +370,19 @@ def figures(
         console.print(f"[bold red]error:[/] unknown country code(s) {', '.join(unknown)}")
         raise typer.Exit(2)
     frame = country_indicators(country_codes())
+    periods = sorted(
+        frame.filter(pl.col("indicator") == "remittance_cost_usd200")["period"].unique().to_list()
+    )
+    period = period.strip().upper() if period.strip().lower() != "latest" else "latest"
+    if period != "latest" and period not in periods:
+        console.print(
+            f"error: no remittance costs for --period {period}; periods with data: latest, "
+            f"{', '.join(periods)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     out = claim_output_folder(out or _home_path("reports", "figures"), "figures", force)
     figure_1_2(frame, codes, out_dir=out)
     figure_1_3(frame, codes, out_dir=out, period=period)
@@ -313,7 +392,9 @@ def figures(
 @app.command()
 def benchmark(
     focus: Annotated[str, typer.Option(help="Focus country (ISO3), benchmarked against the others.")] = "KHM",
-    out: Annotated[Path | None, typer.Option(help="Output folder (default reports/<FOCUS>).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: reports/<FOCUS> in the project home).")
+    ] = None,
     package: Annotated[Path | None, typer.Option(help="Folder of the built package (default: home).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
     force: Annotated[bool, typer.Option(help="Write into a folder that holds other files.")] = False,
@@ -400,6 +481,8 @@ def extract(
     package = _require_package(package, verify=False)
     from ippmd.extract import make_extract
 
+    fmt = fmt.strip().lower()
+
     if list_:
         _list_extractable(package, _split(tables))
         return
@@ -435,7 +518,8 @@ def extract(
             where=where,
         )
     except InputError as exc:
-        _fail(exc)
+        given = {fmt, *(_split(",".join(v for v in (countries, tables, variables, attach) if v)) or [])}
+        _fail(exc, usage=all(p.value is not None and p.value in given for p in exc.problems))
     except UsageError as exc:  # a bad --out or --where: exit 2
         from rich.markup import escape
 
@@ -530,7 +614,7 @@ def tabulate(
 
     package = _require_package(package)
     refuse_output_over(out, package_files(package), "--out")
-    chosen = fmt or (out.suffix.lstrip(".").lower() if out is not None else None)
+    chosen = fmt.strip().lower() if fmt else (out.suffix.lstrip(".").lower() if out is not None else None)
     if chosen is not None and chosen not in FORMATS:
         console.print(f"[bold red]error:[/] unknown format {chosen!r}; use one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
@@ -571,7 +655,9 @@ def tabulate(
 
 @app.command()
 def site(
-    out: Annotated[Path | None, typer.Option(help="Folder to write (default: reports/site).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to write (default: reports/site in the project home).")
+    ] = None,
     package: Annotated[Path | None, typer.Option(help="Folder of the built package (default: home).")] = None,
 ) -> None:
     """Write the offline, searchable codebook site (HTML, no network): variables, availability, indicators."""
@@ -613,6 +699,7 @@ def validate(
     engine: Annotated[str, typer.Option(help="Expectation engine: polars (fast) or gx.")] = "polars",
 ) -> None:
     """Check country submissions: exit 0 all valid, 1 any invalid, 2 unusable arguments."""
+    engine = engine.strip().lower()
     missing = [p for p in paths if not p.exists()]
     if missing:
         console.print(f"[bold red]error:[/] {', '.join(map(str, missing))} does not exist")
@@ -620,16 +707,28 @@ def validate(
     if engine not in ("polars", "gx"):
         console.print("[bold red]error:[/] --engine must be polars or gx")
         raise typer.Exit(2)
-    if len(paths) > 1 and (json_file or html_file):
-        console.print("[bold red]error:[/] --json and --html take one submission at a time")
-        raise typer.Exit(2)
+    for path in paths:
+        if path.is_file() and path.suffix.lower() != ".zip":
+            console.print(
+                f"error: {path} is a file, not a submission: give the submission folder that holds "
+                "metadata.yaml and the four tables (or a .zip of it)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
+    from ippmd.quality.report import write_html, write_json
     from ippmd.quality.validate import validate_submission
 
     for option, file in (("--json", json_file), ("--html", html_file)):
         refuse_output_over(file, list(paths), option)
     reports = [validate_submission(path, engine=engine) for path in paths]  # type: ignore[arg-type]
+    if json_file:  # files first: they hold every problem of every submission
+        write_json(reports, json_file)
+    if html_file:
+        write_html(reports, html_file)
     for report in reports:
-        _report_outputs(report, json_file, html_file)
+        _report_outputs(report, None, None)
     raise typer.Exit(0 if all(r.valid for r in reports) else 1)
 
 
@@ -653,7 +752,8 @@ def check(
 @app.command()
 def template(
     iso3: Annotated[str, typer.Argument(help="Country ISO3 code (any, for a new country).")],
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the kit into.")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the kit into (new or empty).")],
+    force: Annotated[bool, typer.Option(help="Write into a folder that already holds files.")] = False,
 ) -> None:
     """Write a blank submission kit: CSV headers, metadata.yaml to fill in, GUIDE.md."""
     from ippmd.template import write_template
@@ -663,7 +763,8 @@ def template(
         console.print("[bold red]error:[/] ISO3 must be three letters")
         raise typer.Exit(2)
     _writable_folder(out_dir)
-    for path in write_template(code, out_dir):
+    _refuse_filled(out_dir, force)
+    for path in write_template(code, out_dir, force=force):
         console.print(f"wrote {path}")
 
 

@@ -357,6 +357,42 @@ def _partitions(name: str, files: TableFiles, root: Path) -> dict[str, Any]:
     }
 
 
+IPPMD_TEN = "the ten countries of the OECD Development Centre project"
+
+
+def _title(title: str, origins: list[tuple[str, str]]) -> str:
+    kinds = {origin for _, origin in origins}
+    words = "survey microdata" if kinds == {"survey"} else "survey and synthetic microdata"
+    return title.replace("(synthetic microdata)", f"({words})")
+
+
+def describe_countries(description: str, countries: pl.DataFrame) -> str:
+    """The package description for the countries it now holds: the ten synthetic IPPMD countries
+    keep the written description; any other set (after `ippmd admit`) is named country by
+    country, with each one's data origin."""
+    rows = countries.select("iso3", "name", "data_origin").rows()
+    default = {iso3 for iso3, _, origin in rows if origin == "synthetic"}
+    if len(rows) == 10 and len(default) == 10 and IPPMD_TEN in description:
+        return description
+    names = [f"{name} ({iso3})" for iso3, name, _ in rows]
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    head = (
+        f"Harmonized household, person, emigrant and community tables for {len(rows)} "
+        f"{'country' if len(rows) == 1 else 'countries'}: {listed}."
+    )
+    by_origin = []
+    for origin, word in (("survey", "Survey microdata"), ("synthetic", "SYNTHETIC microdata")):
+        codes = [iso3 for iso3, _, o in rows if o == origin]
+        if codes:
+            by_origin.append(f"{word}: {', '.join(codes)}.")
+    notice = (
+        description[description.index("The IPPMD microdata") :]
+        if "The IPPMD microdata" in description
+        else ""
+    )
+    return " ".join([head, *by_origin, notice]).strip()
+
+
 def descriptor(
     countries: pl.DataFrame,
     indicators: pl.DataFrame,
@@ -418,8 +454,10 @@ def descriptor(
     package = {
         "$schema": DATAPACKAGE_PROFILE,
         "name": meta["name"],
-        "title": meta["title"],
-        "description": meta["description"],
+        "title": meta["title"]
+        if len(synthetic_countries) == len(origins)
+        else _title(meta["title"], origins),
+        "description": describe_countries(meta["description"], countries),
         "version": version,
         "dataHash": digest,
         "dataHashMethod": DATA_HASH_METHOD,

@@ -30,8 +30,14 @@ def hints() -> dict[str, str]:
     return problem_catalogue()
 
 
+def hint_for(code: str, field: str | None = None) -> str | None:
+    """How to fix a problem: the hint for this code and field (`<code>.<field>` in
+    core/problems.yaml) when there is one, else the code's hint."""
+    return hints().get(f"{code}.{field}") or hints().get(code)
+
+
 def problem(code: str, file: str, message: str, **where: Any) -> Problem:
-    return Problem(file=file, message=message, code=code, hint=hints().get(code), **where)
+    return Problem(file=file, message=message, code=code, hint=hint_for(code, where.get("field")), **where)
 
 
 @dataclass

@@ -3,7 +3,10 @@
 Layers: (1) structural, in polars (bytes, encoding, header, cells, types, constraints, keys);
 (2) submission checks (direct identifiers, metadata completeness and codes); (3) harmonization
 of the submission (every code mapped); (4) the expectation suites on the harmonized tables.
-A layer runs when the one before found no errors, so one defect is not reported five times.
+Every layer that can run does, so one run reports every problem: a row with a problem is left
+out of the later layers (with the rows that depend on it), so one defect is reported once, at
+the submitted file, line and column. A layer that cannot run (no readable metadata, a table
+missing) is listed in the report as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -15,24 +18,28 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from ippmd.core.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem, problem_catalogue
 from ippmd.core.home import schemas_dir
-from ippmd.core.metadata import read_submission_metadata
+from ippmd.core.io import load_yaml
+from ippmd.core.metadata import read_submission_metadata, region_list
 from ippmd.core.schema import (
     PACKAGE_RESOURCES,
     RESOURCES,
     SUBMISSION_TABLES,
     harmonized_schema,
+    polars_schema,
     submission_schema,
 )
+from ippmd.harmonize.destinations import UnknownCountryName, to_iso3
 from ippmd.harmonize.pipeline import country_row, harmonize
-from ippmd.harmonize.submission import read_submission
+from ippmd.harmonize.submission import Submission
 from ippmd.quality.archive import open_submission
+from ippmd.quality.expectations import Failure
 from ippmd.quality.expectations import run_suites as gx_run_suites
 from ippmd.quality.expectations_polars import run_suites_polars
 from ippmd.quality.plausibility import submission_rules
 from ippmd.quality.report import Report
-from ippmd.quality.structural import check_tables, problem
+from ippmd.quality.structural import MAX_EXAMPLES, Structure, check_tables, hint_for, problem
 from ippmd.quality.submission_checks import identifier_columns, identifier_values, metadata_problems
 
 Engine = Literal["polars", "gx"]
@@ -44,6 +51,17 @@ TEXT_COLUMNS = {
 }
 
 
+def expectation_failures(
+    tables: dict[str, pl.DataFrame], engine: Engine, resources: Sequence[str] | None = None
+) -> list[Failure]:
+    """Run the expectation suites (polars engine, or GX) on harmonized tables."""
+    return (
+        gx_run_suites(tables, resources=resources)
+        if engine == "gx"
+        else [f for f in run_suites_polars(tables) if resources is None or f.resource in resources]
+    )
+
+
 def expectation_problems(
     tables: dict[str, pl.DataFrame], engine: Engine, label: str, resources: Sequence[str] | None = None
 ) -> list[Problem]:
@@ -51,13 +69,8 @@ def expectation_problems(
 
     `resources`: judge only the suites of these resources (the others' tables still feed
     cross-table rules); default all."""
-    failures = (
-        gx_run_suites(tables, resources=resources)
-        if engine == "gx"
-        else [f for f in run_suites_polars(tables) if resources is None or f.resource in resources]
-    )
     problems = []
-    for failure in failures:
+    for failure in expectation_failures(tables, engine, resources):
         column = failure.column if isinstance(failure.column, str) else "+".join(failure.column or [])
         examples = ", ".join(
             str(v) for v in (failure.unexpected_keys or failure.unexpected_values or [])[:10]
@@ -90,8 +103,20 @@ def _metadata(folder: Path) -> tuple[dict | None, list[Problem]]:
     try:
         return read_submission_metadata(path, "metadata.yaml"), []
     except InputError as exc:  # every metadata problem gets the metadata hint
-        hint = problem("metadata-error", "", "").hint
-        return None, [replace(p, code="metadata-error", hint=hint) for p in exc.problems]
+        problems = [
+            replace(p, code="metadata-error", hint=hint_for("metadata-error", p.field)) for p in exc.problems
+        ]
+    # Keys that harmonization does not read do not stop the tables' later layers.
+    try:
+        raw = load_yaml(path.read_text(encoding="utf-8-sig"))
+    except Exception:  # unreadable: already reported
+        return None, problems
+    blocking = [p for p in problems if (p.field or "").split(".")[0] not in NOT_HARMONIZED]
+    return (raw if not blocking and isinstance(raw, dict) else None), problems
+
+
+# metadata.yaml keys the harmonization of the tables does not need (the countries row does).
+NOT_HARMONIZED = {"country_name", "currency", "survey_year", "fieldwork", "data_origin", "synthetic"}
 
 
 def validate_submission(path: Path, engine: Engine = "polars") -> Report:
@@ -114,8 +139,7 @@ def validate_submission(path: Path, engine: Engine = "polars") -> Report:
 
 
 def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
-    meta, problems = _metadata(folder)
-    report.problems += problems
+    meta, meta_problems = _metadata(folder)
     report.country = str(meta.get("country_iso3")) if meta else None
     files = {name: folder / f"{name}.csv" for name in SUBMISSION_TABLES}
     schemas = {name: submission_schema(name) for name in SUBMISSION_TABLES}
@@ -130,7 +154,9 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
         extra = [c for c in table.frame.columns if c not in known]
         report.problems += identifier_columns(table.header, table.file)
         report.problems += identifier_values(table, TEXT_COLUMNS.get(name, []) + extra)
-    if meta is not None:
+    report.layers.append("metadata")
+    report.problems += meta_problems
+    if meta is not None and not meta_problems:  # read and well-formed: check codes and values
         used = {
             "education_code": {
                 c
@@ -142,32 +168,345 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
             if "communities" in frames and "region_code" in frames["communities"]
             else set(),
         }
-        report.problems += metadata_problems(meta, "metadata.yaml", used)
-    report.layers.append("plausibility")  # placeholders, formulas, control characters, extra files
-    report.problems += submission_rules(folder, meta, structure)
-    if not report.valid or meta is None:
-        return
-    report.layers.append("harmonization")
-    try:
-        submission = read_submission(folder)
-        tables = harmonize(submission)
-        country_row(submission, tables, None, None)
-    except InputError as exc:
+        # Unmapped codes are reported by the harmonization layer, at their row in the table.
         report.problems += [
-            Problem(
-                Path(p.file).name,
-                p.message,
-                p.row,
-                p.field,
-                p.value,
-                p.code,
-                p.hint or problem(p.code, "", "").hint,
-            )
-            for p in exc.problems
+            p for p in metadata_problems(meta, "metadata.yaml", used) if p.code != "unknown-code"
         ]
+    report.layers.append("plausibility")  # placeholders, formulas, control characters, extra files
+    rules = submission_rules(folder, None if meta_problems else meta, structure)
+    placeholders = {p.field for p in rules if p.code == "placeholder"}
+    if placeholders:  # a key left as the template wrote it is one defect: say "placeholder" only
+        report.problems = [
+            p for p in report.problems if not (p.file == "metadata.yaml" and p.field in placeholders)
+        ]
+    report.problems += rules
+    expectations = f"expectations ({engine})"
+    blocker = _harmonization_blocker(meta, structure, schemas)
+    if blocker:
+        report.skipped["harmonization"] = blocker
+        report.skipped[expectations] = "harmonization did not run"
+        report.problems = deduplicate(report.problems)
         return
-    report.layers.append(f"expectations ({engine})")
-    report.problems += expectation_problems(tables, engine, label="harmonized ")
+    assert meta is not None
+    report.layers.append("harmonization")
+    full, kept = _rows_for_harmonization(structure, report.problems)
+    code_problems, kept = _code_problems(kept, meta)
+    report.problems += code_problems
+    kept = _cascade(full, kept)
+    left_out = sum(full[n].height - kept[n].height for n in SUBMISSION_TABLES)
+    if left_out:
+        report.notes.append(
+            f"{left_out:,} row(s) with a problem above, or in a household or community with one, "
+            "were left out of harmonization and expectations"
+        )
+    lines = {name: frame["__line"] for name, frame in kept.items()}
+    submission = Submission(
+        folder=folder,
+        metadata=meta,
+        tables={name: frame.drop("__line") for name, frame in kept.items()},
+        files={name: f"{name}.csv" for name in SUBMISSION_TABLES},
+    )
+    try:
+        tables = harmonize(submission)
+        if not meta_problems:  # the countries row reads the keys that may be wrong
+            country_row(submission, tables, None, None)
+    except InputError as exc:
+        report.problems += [_at_line(p, lines) for p in exc.problems]
+        report.skipped[expectations] = "harmonization failed"
+        report.problems = deduplicate(report.problems)
+        return
+    report.layers.append(expectations)
+    report.problems += locate(expectation_failures(tables, engine), tables, kept)
+    report.problems = deduplicate(report.problems)
+
+
+def _harmonization_blocker(meta: dict | None, structure: Structure, schemas: dict) -> str | None:
+    """Why harmonization cannot run at all, or None when it can (on the rows without problems)."""
+    if meta is None:
+        return "metadata.yaml could not be read or lacks what harmonization needs"
+    for name in SUBMISSION_TABLES:
+        if name not in structure.frames:
+            return f"{name}.csv could not be read"
+        missing = [
+            f["name"] for f in schemas[name]["fields"] if f["name"] not in structure.frames[name].columns
+        ]
+        if missing:
+            return f"{name}.csv lacks the column(s) {', '.join(missing)}"
+    return None
+
+
+def _rows_for_harmonization(
+    structure: Structure, problems: list[Problem]
+) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """The typed rows of each table without a problem so far (by file line)."""
+    bad: dict[str, set[int]] = {}
+    for p in problems:
+        if p.row is not None and p.row > 1 and p.severity == "error":
+            bad.setdefault(p.file, set()).add(p.row)
+    full: dict[str, pl.DataFrame] = {}
+    kept: dict[str, pl.DataFrame] = {}
+    for name in SUBMISSION_TABLES:
+        schema = polars_schema(submission_schema(name))
+        frame = structure.frames[name].select(pl.col(c).cast(t) for c, t in schema.items())
+        full[name] = frame.with_columns(__line=structure.texts[name].lines)
+        kept[name] = full[name].filter(~pl.col("__line").is_in(sorted(bad.get(f"{name}.csv", set()))))
+    return full, kept
+
+
+# Rows depend on their parent row: dropped with it (in this order, so the drop cascades).
+PARENTS = (
+    ("households", "communities", "community_number"),
+    ("persons", "households", "household_number"),
+    ("emigrants", "households", "household_number"),
+)
+
+
+def _code_problems(
+    kept: dict[str, pl.DataFrame], meta: dict
+) -> tuple[list[Problem], dict[str, pl.DataFrame]]:
+    """Every national code that metadata.yaml does not map, at its line in the table; those rows
+    and the rows that depend on a row left out (the persons of a household left out, and so on)
+    are left out of harmonization."""
+    problems: list[Problem] = []
+    known_levels = [str(level["code"]) for level in meta["education_levels"]]
+    known_regions = [str(region["code"]) for region in region_list(meta)]
+    checks = [
+        (
+            "communities",
+            "region_code",
+            known_regions,
+            "region code is not listed under regions in metadata.yaml",
+        ),
+        (
+            "persons",
+            "education_code",
+            known_levels,
+            "education code is not listed under education_levels in metadata.yaml",
+        ),
+        (
+            "emigrants",
+            "education_code",
+            known_levels,
+            "education code is not listed under education_levels in metadata.yaml",
+        ),
+    ]
+    for name, column, known, message in checks:
+        frame = kept[name]
+        unknown = frame.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(known))
+        problems += _row_problems(unknown, name, column, message, f"known: {', '.join(known[:20])}")
+    names = kept["emigrants"]["destination"].drop_nulls().unique().to_list()
+    try:
+        to_iso3(names, meta.get("destinations"))
+    except UnknownCountryName as exc:
+        unknown = kept["emigrants"].filter(pl.col("destination").is_in(exc.names))
+        problems += _row_problems(
+            unknown,
+            "emigrants",
+            "destination",
+            "destination is not a country name ippmd knows",
+            None,
+        )
+    bad: dict[str, set[int]] = {}
+    for p in problems:
+        if p.row is not None:
+            bad.setdefault(p.file.removesuffix(".csv"), set()).add(p.row)
+    for name, lines in bad.items():
+        kept[name] = kept[name].filter(~pl.col("__line").is_in(sorted(lines)))
+    return problems, kept
+
+
+def _cascade(full: dict[str, pl.DataFrame], kept: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Leave out the rows that depend on a row left out. A household is judged with all its members
+    and emigrants or not at all (its size and emigrant count are checked against them), and
+    members, emigrants and households go with their household or community."""
+    dropped: set = set()
+    for name in ("persons", "emigrants"):
+        gone = full[name].join(kept[name].select("__line"), on="__line", how="anti")
+        dropped |= set(gone["household_number"].drop_nulls().to_list())
+    kept = {**kept, "households": kept["households"].filter(~pl.col("household_number").is_in(list(dropped)))}
+    for child, parent, key in PARENTS:
+        parents = kept[parent].select(key).unique()
+        kept[child] = kept[child].join(parents, on=key, how="semi", maintain_order="left")
+    return kept
+
+
+def _row_problems(
+    rows: pl.DataFrame, name: str, column: str, message: str, known: str | None
+) -> list[Problem]:
+    hint = hint_for("unknown-code", column)
+    text = f"{message} ({known})" if known else message
+    found = [
+        Problem(
+            f"{name}.csv", text, row=int(line), field=column, value=str(value), code="unknown-code", hint=hint
+        )
+        for line, value in rows.select("__line", column).head(MAX_EXAMPLES).iter_rows()
+    ]
+    if rows.height > MAX_EXAMPLES:
+        found.append(
+            Problem(
+                f"{name}.csv",
+                f"{rows.height - MAX_EXAMPLES} more rows with unknown codes like these",
+                field=column,
+                code="unknown-code",
+                hint=hint,
+            )
+        )
+    return found
+
+
+def _at_line(p: Problem, lines: dict[str, pl.Series]) -> Problem:
+    """A harmonization problem, moved from its row in the kept rows to its line in the file."""
+    name = Path(p.file).name
+    row = p.row
+    table = name.removesuffix(".csv")
+    if row is not None and table in lines and 0 <= row - 2 < len(lines[table]):
+        row = int(lines[table][row - 2])
+    return replace(p, file=name, row=row, hint=p.hint or problem(p.code, "", "").hint)
+
+
+# Harmonized columns that come from a differently named submitted column.
+SUBMITTED_COLUMN = {
+    "education_level": "education_code",
+    "education_years": "education_code",
+    "src_education_code": "education_code",
+    "src_destination_name": "destination",
+    "household_id": "household_number",
+    "community_id": "community_number",
+    "agricultural_assets_lcu": "agricultural_assets",
+    "agricultural_assets_usd": "agricultural_assets",
+    "remittances_lcu": "remittances_amount",
+    "remittances_usd": "remittances_amount",
+    "remittances_nonresponse": "remittances_amount_nonresponse",
+    "education_expenditure_lcu": "education_expenditure",
+    "education_expenditure_usd": "education_expenditure",
+}
+KEYS = {
+    "communities": "community_id",
+    "households": "household_id",
+    "persons": "person_id",
+    "emigrants": "emigrant_id",
+}
+
+
+def locate(
+    failures: list[Failure], tables: dict[str, pl.DataFrame], kept: dict[str, pl.DataFrame]
+) -> list[Problem]:
+    """Expectation failures on harmonized rows, one problem per failing row, at the submitted file,
+    line and column; the harmonized table, column and ID are kept as context."""
+    lines: dict[str, dict[str, int]] = {}
+    for name, key in KEYS.items():
+        if name in tables and key in tables[name].columns and tables[name].height == kept[name].height:
+            lines[name] = dict(zip(tables[name][key].to_list(), kept[name]["__line"].to_list(), strict=True))
+    located: list[Problem] = []
+    for failure in failures:
+        resource = failure.resource
+        base = Problem(
+            file="metadata.yaml" if resource == "countries" else f"{resource}.csv",
+            message=failure.rule,
+            code="expectation-failed",
+            hint=failure.hint or None,
+            context=f"harmonized {resource}.{failure.column}",
+        )
+        if failure.error or failure.unexpected_count is None:  # an aggregate rule, or not evaluated
+            detail = f"error: {failure.error}" if failure.error else f"observed {failure.observed}"
+            located.append(replace(base, message=f"{failure.rule} ({detail})", field=failure.column))
+            continue
+        names = (
+            {f["name"] for f in submission_schema(resource)["fields"]}
+            if resource in SUBMISSION_TABLES
+            else set()
+        )
+        columns: list[str] = []
+        for column in failure.columns:
+            mapped = column if column in names else SUBMITTED_COLUMN.get(column)
+            if mapped and mapped not in columns:
+                columns.append(mapped)
+        field = "+".join(columns) or failure.column
+        by_key = lines.get(resource, {})
+        keys = [k for k in failure.unexpected_keys if k in by_key]
+        if not keys:
+            shown = ", ".join(map(str, failure.unexpected_values))
+            located.append(
+                replace(
+                    base,
+                    message=f"{failure.rule} ({failure.unexpected_count} rows)",
+                    field=field,
+                    value=shown or None,
+                )
+            )
+            continue
+        frame = kept[resource].filter(pl.col("__line").is_in([by_key[k] for k in keys]))
+        cells = {row[0]: row[1:] for row in frame.select("__line", *columns).iter_rows()}
+        for k in keys:
+            line = by_key[k]
+            value = "/".join("" if c is None else str(c) for c in cells.get(line, ())) or None
+            located.append(replace(base, row=line, field=field, value=value, context=f"{base.context}, {k}"))
+        if failure.unexpected_count > len(keys):
+            more = failure.unexpected_count - len(keys)
+            located.append(
+                replace(base, field=field, message=f"{failure.rule}: {more:,} more rows like these")
+            )
+    return located
+
+
+def deduplicate(problems: list[Problem]) -> list[Problem]:
+    """One entry per defect: a duplicate key is one problem (not one per line and rule), and the
+    same problem found twice is listed once."""
+    keys: dict[tuple[str, str | None, str | None], list[Problem]] = {}
+    for p in problems:
+        if p.code == "primary-key" and p.row is not None:
+            keys.setdefault((p.file, p.field, p.value), []).append(p)
+    key_rows = {(p.file, p.row) for group in keys.values() for p in group}
+    merged: dict[tuple, Problem] = {}
+    for (file, field, value), group in keys.items():
+        rows = sorted(p.row for p in group if p.row is not None)
+        first = group[0]
+        merged[(file, field, value)] = replace(
+            first,
+            row=rows[-1] if len(rows) > 1 else rows[0],
+            message=f"{first.message}: {field} {value} is on lines {', '.join(map(str, rows))}"
+            if len(rows) > 1
+            else first.message,
+        )
+    out: list[Problem] = []
+    seen: set[tuple] = set()
+    for p in problems:
+        if p.code == "primary-key" and p.row is not None:
+            p = merged.pop((p.file, p.field, p.value), None)
+            if p is None:
+                continue
+        elif p.code == "constraint-error" and "unique" in p.message and (p.file, p.row) in key_rows:
+            continue  # the same duplicate, already reported as a duplicate key
+        identity = (p.file, p.row, p.field, p.value, p.code, p.message)
+        if identity not in seen:
+            seen.add(identity)
+            out.append(p)
+    return _one_per_cell(out)
+
+
+# When one cell breaks several rules, the first of these is its one entry: removing an identifier
+# or a formula fixes the cell whatever else it broke (a phone number is not also an unknown place;
+# "-inf" in a number column is a type error, not a formula).
+CELL_PRIORITY = ("direct-identifier", "type-error", "formula-cell", "control-character", "placeholder")
+
+
+def _one_per_cell(problems: list[Problem]) -> list[Problem]:
+    """Drop the other problems of a cell that has one of CELL_PRIORITY's (errors only)."""
+    ranked: dict[tuple[str, int, str], int] = {}
+    for p in problems:
+        if p.row is not None and p.field and p.severity == "error" and p.code in CELL_PRIORITY:
+            cell = (p.file, p.row, p.field)
+            ranked[cell] = min(ranked.get(cell, len(CELL_PRIORITY)), CELL_PRIORITY.index(p.code))
+    if not ranked:
+        return problems
+    return [
+        p
+        for p in problems
+        if p.row is None
+        or not p.field
+        or (cell := (p.file, p.row, p.field)) not in ranked
+        or (p.code in CELL_PRIORITY and CELL_PRIORITY.index(p.code) == ranked[cell])
+    ]
 
 
 def descriptor_problems(package_dir: Path) -> list[Problem]:
@@ -233,18 +572,37 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
 def check_package(package_dir: Path, engine: Engine = "gx") -> Report:
     """The same layers on a built package: its CSVs against the harmonized schemas, then the suites."""
     started = time.perf_counter()
-    report = Report(target=str(package_dir / "datapackage.json"), layers=["descriptor", "structure"])
+    report = Report(
+        target=str(package_dir / "datapackage.json"), layers=["descriptor", "structure"], kind="package"
+    )
     report.problems += descriptor_problems(package_dir)
     files = {name: package_dir / "data" / f"{name}.csv" for name in PACKAGE_RESOURCES}
     schemas = {name: harmonized_schema(name) for name in PACKAGE_RESOURCES}
     display = {n: f"data/{n}.csv" for n in PACKAGE_RESOURCES}
-    report.problems += check_tables(files, schemas, display, max_rows=None).problems
+    structure = check_tables(files, schemas, display, max_rows=None)
+    report.problems += structure.problems
+    report.rows = {name: frame.height for name, frame in structure.frames.items()}
+    if "countries" in structure.frames and "iso3" in structure.frames["countries"].columns:
+        codes = structure.frames["countries"]["iso3"].drop_nulls().to_list()
+        report.country = f"{len(codes)} countries: {', '.join(codes)}"
     if report.valid:
         tables = {
             name: pl.read_parquet(package_dir / "data" / f"{name}.parquet", glob=False) for name in RESOURCES
         }
         report.rows = {name: frame.height for name, frame in tables.items()}
         report.layers.append(f"expectations ({engine})")
-        report.problems += expectation_problems(tables, engine, label="")
+        report.problems += expectation_problems(tables, engine, label="data/")
+    else:
+        report.skipped[f"expectations ({engine})"] = "the package's files break its schemas"
+    # The package's maintainers read this: hints speak of builds, not of submission kits.
+    hints = problem_catalogue()
+    report.problems = [
+        replace(p, hint=hints.get(f"package.{p.code}", hints["package"])) if p.code not in PACKAGE_OWN else p
+        for p in report.problems
+    ]
     report.seconds = time.perf_counter() - started
     return report
+
+
+# Codes whose hint already speaks to a package maintainer.
+PACKAGE_OWN = {"descriptor-error", "byte-count", "hash-count", "expectation-failed", "internal-error"}

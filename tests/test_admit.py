@@ -136,8 +136,8 @@ def test_admit_needs_a_package_to_admit_into(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_two_admits_at_once_lose_no_country(small_package: Path, tmp_path: Path) -> None:
-    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))
-    shutil.rmtree(package / "admitted", ignore_errors=True)
+    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))  # SEN in it when admitted earlier
+    before = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))["countries"]
     georgia = write_submission("GEO", tmp_path / "geo", seed=4)
     senegal = _senegal(tmp_path)
     runs = [
@@ -152,8 +152,8 @@ def test_two_admits_at_once_lose_no_country(small_package: Path, tmp_path: Path)
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
-    assert descriptor["countries"] == ["GEO", "KHM", "PHL", "SEN"]
-    assert sorted(p.name for p in (package / "admitted").iterdir()) == ["GEO", "SEN"]
+    assert descriptor["countries"] == sorted({*before, "GEO", "SEN"})
+    assert {p.name for p in (package / "admitted").iterdir()} >= {"GEO", "SEN"}
     assert frictionless_validate(package)["valid"]
 
 
@@ -163,8 +163,8 @@ def test_an_admit_killed_mid_swap_is_finished_by_the_next_writer(small_package: 
     import os
     import signal
 
-    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))
-    shutil.rmtree(package / "admitted", ignore_errors=True)
+    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))  # SEN in it when admitted earlier
+    before = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))["countries"]
     sub = write_submission("GEO", tmp_path / "geo", seed=4)
     killed = subprocess.run(
         [str(IPPMD), "admit", str(sub), "--out", str(package)],
@@ -182,7 +182,7 @@ def test_an_admit_killed_mid_swap_is_finished_by_the_next_writer(small_package: 
     assert nxt.returncode == 1  # refused, but it first finished the killed admit
     assert not list(package.glob(".ippmd-build-*"))
     descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
-    assert descriptor["countries"] == ["GEO", "KHM", "PHL"]
+    assert descriptor["countries"] == sorted({*before, "GEO"})
     assert frictionless_validate(package)["valid"]
     assert check_package(package, engine="polars").valid  # every hash matches
 

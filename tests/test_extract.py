@@ -394,7 +394,7 @@ def test_cli_extract_exit_codes(package_dir: Path, tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert bad.returncode == 1
+    assert bad.returncode == 2  # an unknown variable is a usage error
     assert "did you mean 'age'" in bad.stderr.replace("\n", " ")
     assert not (tmp_path / "y.zip").exists()
 

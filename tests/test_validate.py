@@ -246,8 +246,8 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None]] = [
         "unmapped education code",
         lambda f: _edit_meta(f, lambda m: m.update(education_levels=m["education_levels"][:-3])),
         "unknown-code",
-        "metadata.yaml",
-        "education_levels",
+        "persons.csv",  # at the row that uses it, not in metadata.yaml
+        "education_code",
     ),
     (
         "unknown destination",
