@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from ippmd.package.write import (
     published_sizes,
 )
 from ippmd.quality.parallel import PARALLEL_MAX_SCALE, Pending, SuiteRunner
-from ippmd.quality.validate import expectation_problems
+from ippmd.quality.validate import expectation_problems, validate_submission
 from ippmd.synth.generator import DEFAULT_SEED, write_submission
 
 Progress = Callable[[str], None]
@@ -222,6 +223,9 @@ def stage_package(
     rows: list[pl.DataFrame] = []  # the countries table, one row per country
     checks = Checks(runner) if expectations else None  # problems of every country, at once
     batch: Batch = []  # countries read, not yet checked and written
+    raw_problems = _raw_submission_problems(countries, submissions, report)
+    if raw_problems:
+        raise InputError(raw_problems)
     with PackageWriter(staging / "data") as writer:
         for iso3 in countries:
             report(f"{iso3}: reading submission and harmonizing")
@@ -248,6 +252,23 @@ def stage_package(
         json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return package
+
+
+def _raw_submission_problems(
+    countries: Sequence[str], submissions: dict[str, Path], report: Progress
+) -> list[Problem]:
+    """Every problem of the licensees' raw submissions (countries/<ISO3>/raw/), by the same layers
+    as `ippmd validate`, each named by its file path. Submissions given or admitted were validated
+    when admitted (and their checksums checked), synthetic ones are generated valid."""
+    problems: list[Problem] = []
+    for iso3 in countries:
+        raw = None if iso3 in submissions else raw_submission_dir(iso3)
+        if raw is None:
+            continue
+        report(f"{iso3}: validating the raw submission")
+        found = validate_submission(raw)
+        problems += [replace(p, file=str(raw / p.file)) for p in found.problems if p.severity == "error"]
+    return problems
 
 
 def discard_staging(staging: Path) -> None:

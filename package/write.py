@@ -469,8 +469,9 @@ def descriptor(
         "licenses": meta["licenses"],
         "sources": meta["sources"],
         "contributors": meta["contributors"],
-        "synthetic": bool(synthetic_countries),
+        "synthetic": bool(synthetic_countries),  # true when any country's microdata are synthetic
         "countries": [iso3 for iso3, _ in origins],
+        "dataOrigin": dict(origins),  # each country's microdata: "survey" or "synthetic"
         "build": build_options,  # seed and scale of the synthetic generator: `ippmd admit` rebuilds with them
         "resources": resources,
     }

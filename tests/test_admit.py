@@ -106,6 +106,9 @@ def test_admit_an_eleventh_country_keeps_it_inside_the_package(small_package: Pa
     assert "\nSEN,Senegal,survey," in countries
     descriptor = json.loads((small_package / "datapackage.json").read_text(encoding="utf-8"))
     assert descriptor["countries"] == ["KHM", "PHL", "SEN"]  # the others kept, not the whole repo
+    # The descriptor describes the package as it now is, country by country.
+    assert descriptor["dataOrigin"] == {"KHM": "synthetic", "PHL": "synthetic", "SEN": "survey"}
+    assert "Senegal" in descriptor["description"] and "ten countries" not in descriptor["description"]
     assert check_package(small_package, engine="polars").valid
     # The package keeps what it was built from: rebuilding it reproduces it byte for byte.
     before = _hashes(small_package)

@@ -17,6 +17,8 @@ from ippmd.harmonize.pipeline import harmonize
 from ippmd.harmonize.submission import read_submission
 from ippmd.synth.generator import generate, planted_effect, write_submission
 
+from tests.conftest import set_cell
+
 IPPMD = Path(sys.executable).with_name("ippmd")
 
 
@@ -169,6 +171,7 @@ def test_cli_build_with_bad_raw_input_exits_1_and_leaves_package_untouched(tmp_p
     raw = write_submission("KHM", home / "countries" / "KHM" / "raw")
     _broken_copy(raw, tmp_path / "b", "persons", 7, "sex", "x")
     shutil.copy(tmp_path / "b" / "persons.csv", raw / "persons.csv")
+    set_cell(raw, "emigrants", 3, "destination", "Atlantis")  # a defect of another layer, found too
     bad = subprocess.run(
         [str(IPPMD), "--home", str(home), "build", "--countries", "KHM", "--out", str(out), "--quiet"],
         capture_output=True,
@@ -176,7 +179,9 @@ def test_cli_build_with_bad_raw_input_exits_1_and_leaves_package_untouched(tmp_p
         timeout=300,
     )
     assert bad.returncode == 1
-    assert "persons.csv, row 7, field 'sex'" in bad.stderr.replace("\n", " ")
+    said = bad.stderr.replace("\n", " ")
+    assert "persons.csv, row 7, field 'sex'" in said  # every problem, as `ippmd validate` words it
+    assert "emigrants.csv, row 3, field 'destination'" in said and "Atlantis" in said
     assert "Traceback" not in bad.stderr
     after = _digest(out / "data") | {"datapackage.json": _digest(out)["datapackage.json"]}
     assert after == before
