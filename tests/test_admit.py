@@ -161,31 +161,32 @@ def test_two_admits_at_once_lose_no_country(small_package: Path, tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_an_admit_killed_mid_swap_is_finished_by_the_next_writer(small_package: Path, tmp_path: Path) -> None:
-    """Killed between publishing the data and the descriptor: the next command rolls forward."""
+def test_a_writer_killed_mid_swap_is_finished_by_the_next_one(tmp_path: Path) -> None:
+    """Killed between publishing the data and the descriptor (the window a journal must cover):
+    the next writer, even an admit that is then refused, rolls the publish forward first."""
     import os
     import signal
 
-    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))  # SEN in it when admitted earlier
-    before = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))["countries"]
-    sub = write_submission("GEO", tmp_path / "geo", seed=4)
+    package = tmp_path / "pkg"
+    build(package, ["KHM"])
     killed = subprocess.run(
-        [str(IPPMD), "admit", str(sub), "--out", str(package)],
+        [str(IPPMD), "build", "--countries", "GEO,KHM", "--out", str(package), "--quiet"],
         capture_output=True,
         timeout=300,
-        env={**os.environ, "IPPMD_KILL_AT": "moved:2"},  # admitted/GEO and data moved, not the descriptor
+        env={**os.environ, "IPPMD_KILL_AT": "moved:1"},  # data/ moved, datapackage.json not yet
     )
     assert killed.returncode == -signal.SIGKILL
     assert list(package.glob(".ippmd-build-*"))  # the journal of the interrupted publish
+    assert not check_package(package, engine="polars").valid  # the window: old descriptor, new data
     bad = write_submission("KHM", tmp_path / "bad", seed=5)
     set_cell(bad, "persons", 4, "sex", "7")
     nxt = subprocess.run(
         [str(IPPMD), "admit", str(bad), "--out", str(package)], capture_output=True, text=True, timeout=300
     )
-    assert nxt.returncode == 1  # refused, but it first finished the killed admit
+    assert nxt.returncode == 1  # refused, but it first finished the killed build
     assert not list(package.glob(".ippmd-build-*"))
     descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
-    assert descriptor["countries"] == sorted({*before, "GEO"})
+    assert descriptor["countries"] == ["GEO", "KHM"]
     assert frictionless_validate(package)["valid"]
     assert check_package(package, engine="polars").valid  # every hash matches
 
