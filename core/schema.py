@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,23 @@ def universe_mask(frame: pl.DataFrame, field: dict[str, Any]) -> pl.Series:
     return frame.select(pl.sql_expr(field["universe"]).fill_null(False)).to_series()
 
 
+_AGGREGATE = re.compile(
+    r"\b(avg|sum|min|max|count|median|mode|stddev|stddev_pop|stddev_samp|stdev|variance|var_pop|"
+    r"var_samp|first|last|array_agg|string_agg|quantile_cont|quantile_disc|percentile_cont|rank|"
+    r"dense_rank|row_number|lag|lead)\s*\(|\bover\s*\(",
+    re.IGNORECASE,
+)
+
+
 def row_mask(frame: pl.DataFrame, where: str, option: str = "--where") -> pl.Series:
     """Rows a user's SQL condition selects (NULL counts as not selected): the one reading of a
     `--where` for every command, refusing with UsageError (exit 2) what is not a true/false condition."""
+    aggregate = _AGGREGATE.search(re.sub(r"'(?:[^']|'')*'", "''", where))
+    if aggregate:  # it would compare each row with the whole table, not select rows by their values
+        raise UsageError(
+            f"{option} {where!r} uses {aggregate.group(1).upper()}(...), an aggregate: a condition "
+            "selects rows by their own values (compare with a number instead)"
+        )
     try:
         mask = frame.select(pl.sql_expr(where).alias("where")).to_series()
     except Exception as exc:  # polars raises SQL, column and type errors of several classes

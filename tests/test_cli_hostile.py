@@ -240,3 +240,18 @@ def test_check_never_reads_outside_the_package(corrupt_package: Path, tmp_path: 
     records = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     records = records["problems"] if isinstance(records, dict) else records
     assert any("leads out of the package" in r["message"] for r in records)
+
+
+@pytest.mark.parametrize(
+    "where", ["age > AVG(age)", "age = max (age)", "row_number() OVER (ORDER BY age) < 3"]
+)
+def test_an_aggregate_is_not_a_row_condition(package_dir: Path, tmp_path: Path, where: str) -> None:
+    """It would compare each row with the whole table: refused as a usage error, in one line."""
+    for command in (
+        ("tabulate", "sex", "--table", "persons", "--where", where),
+        ("extract", "--tables", "persons", "--where", where, "--out", "x.zip"),
+    ):
+        done = _run(*command, "--package", str(package_dir), cwd=tmp_path)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "aggregate" in done.stdout + done.stderr
+    assert list(tmp_path.iterdir()) == []
