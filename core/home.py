@@ -64,6 +64,12 @@ def raw_root() -> Path:
 
 
 def shared_dir() -> Path:
-    """The shared folder with the original public files: $IPPMD_SHARED, else <home>/../shared."""
+    """The shared folder with the original public files: $IPPMD_SHARED, else <home>/../shared,
+    else ../shared beside the checkout the code runs from (so a command run from another folder
+    still finds the reference files, e.g. the WDI exchange rates that `validate` compares with)."""
     given = os.environ.get(SHARED_ENV)
-    return Path(given).expanduser() if given else project_home().resolve().parent / "shared"
+    if given:
+        return Path(given).expanduser()
+    beside_home = project_home().resolve().parent / "shared"
+    beside_code = Path(__file__).resolve().parents[1].parent / "shared"  # <checkout>/core/home.py
+    return beside_home if beside_home.is_dir() or not beside_code.is_dir() else beside_code

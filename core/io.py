@@ -180,8 +180,11 @@ def claim_output_folder(out: Path, command: str, force: bool = False, earlier: S
 
 
 def package_files(package_dir: Path) -> list[Path]:
-    """The places a built package consists of: never a command's output."""
-    return [Path(package_dir) / DESCRIPTOR, Path(package_dir) / "data"]
+    """The places a built package consists of: never a command's output (its descriptor, data,
+    the submissions admitted into it, its lock and the staging folders of its writers)."""
+    root = Path(package_dir)
+    staging = sorted(root.glob(".ippmd-build-*")) if root.is_dir() else []
+    return [root / DESCRIPTOR, root / "data", root / "admitted", root / ".ippmd.lock", *staging]
 
 
 def refuse_output_over(out: Path | None, inputs: list[Path], option: str) -> None:

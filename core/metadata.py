@@ -61,14 +61,26 @@ def _iso_codes() -> tuple[frozenset[str], dict[str, str]]:
     return frozenset(table), {iso3: iso2 for iso3, (iso2, _) in table.items()}
 
 
+@cache
+def _strict_validator() -> Any:
+    """Draft 7, but an integer is an integer: JSON Schema counts 2014.0 as one, and the code that
+    reads survey_year or a code's years would then fail on a float."""
+    import jsonschema
+
+    def whole(_checker: Any, instance: Any) -> bool:
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    checker = jsonschema.Draft7Validator.TYPE_CHECKER.redefine("integer", whole)
+    return jsonschema.validators.extend(jsonschema.Draft7Validator, type_checker=checker)
+
+
 def check_submission_metadata(meta: Any, file: str) -> dict[str, Any]:
     """Refuse metadata that cannot drive harmonization, naming each wrong or missing piece."""
-    import jsonschema
 
     if not isinstance(meta, dict):
         raise InputError([Problem(file, "metadata must be a YAML mapping", code="metadata-error")])
     problems = []
-    for error in sorted(jsonschema.Draft7Validator(_metadata_schema()).iter_errors(meta), key=str):
+    for error in sorted(_strict_validator()(_metadata_schema()).iter_errors(meta), key=str):
         problems.append(_metadata_problem(error, file))
     if problems:
         raise InputError(problems)

@@ -75,7 +75,13 @@ def package_lock(folder: Path, notify: Callable[[str], None] | None = None) -> I
     folder = Path(folder)
     wait = float(os.environ.get(LOCK_WAIT_ENV, LOCK_WAIT_SECONDS))
     path = folder / LOCK_FILE
-    handle = path.open("a+", encoding="utf-8")
+    try:  # never through a link: a planted one would make us overwrite its target
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UsageError(f"{path} is a symbolic link, not the package's lock file: remove it") from None
+        raise
+    handle = os.fdopen(fd, "a+", encoding="utf-8")
     try:
         deadline = time.monotonic() + wait
         told = False
@@ -129,6 +135,11 @@ def publish(staging: Path, out: Path, entries: Sequence[str]) -> None:
 def _roll_forward(staging: Path, out: Path) -> None:
     """Do the journal's moves that are not done yet (idempotent: safe to repeat after a kill)."""
     entries = json.loads((staging / JOURNAL).read_text(encoding="utf-8"))["entries"]
+    allowed = (ADMITTED, *PACKAGE_ENTRIES)
+    for entry in entries:  # only the package's own places, whatever a planted journal says
+        parts = Path(entry).parts
+        if not parts or parts[0] not in allowed or ".." in parts or Path(entry).is_absolute():
+            raise UsageError(f"{staging / JOURNAL} names {entry!r}, not a place of the package: remove it")
     for entry in entries:
         source = staging / entry
         if not source.exists():
@@ -169,6 +180,9 @@ def recover(out: Path) -> list[Path]:
     is then removed. Returns the folders dealt with."""
     handled = []
     for folder in sorted(Path(out).glob(f"{STAGING_PREFIX}*")):
+        if folder.is_symlink():  # never ours (ours are made by mkdtemp): remove the link only
+            folder.unlink()
+            continue
         if not folder.is_dir():
             continue
         if (folder / JOURNAL).is_file():

@@ -15,9 +15,16 @@ if TYPE_CHECKING:  # polars is imported where frames are checked: core.errors im
     import polars as pl
 
 # C0 controls but tab and line feed, DEL, and C1 controls (U+0080-U+009F, e.g. CSI U+009B).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# ... and the Unicode controls that reorder or break what is shown: bidirectional embeddings,
+# overrides and isolates (a right-to-left override can make "VALID" of "DILAV"), line and paragraph
+# separators.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 _ONE_LINE = re.compile(r"[\t\n]")
 FORMULA_PATTERN = r"^[=+\-@\t\r]"  # what Excel, LibreOffice and Sheets read as the start of a formula
+# A plain number (what is not a formula although it starts with + or -), as a regex for polars.
+PLAIN_NUMBER_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# The characters `printable` removes, as a regex for polars (Rust syntax): refused in cells.
+CONTROL_PATTERN = r"[\x00-\x1F\x7F-\x{9F}\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}\x{2028}\x{2029}]"
 
 
 def printable(text: str, one_line: bool = True) -> str:
@@ -33,9 +40,8 @@ def printable(text: str, one_line: bool = True) -> str:
 
 def formula_cells(text: pl.Expr) -> pl.Expr:
     """True for text cells a spreadsheet would run as a formula (not plain numbers)."""
-    import polars as pl
 
-    return text.str.contains(FORMULA_PATTERN) & text.cast(pl.Float64, strict=False).is_null()
+    return text.str.contains(FORMULA_PATTERN) & ~text.str.contains(PLAIN_NUMBER_PATTERN)
 
 
 def first_formula_cell(frame: pl.DataFrame) -> tuple[str, int, str] | None:

@@ -50,11 +50,28 @@ def _read_raw(path: Path) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)
 
 
+# The limits of a CSV table (quality/structural.py MAX_ROWS, MAX_COLUMNS), applied to a Stata or
+# SPSS file from its header, before it is read or converted.
+MAX_STAT_ROWS = 1_000_000
+MAX_STAT_COLUMNS = 500
+
+
 def read_stat_table(path: Path) -> pl.DataFrame:
     """A Stata (.dta) or SPSS (.sav) table, with integers stored as doubles turned back into integers."""
     import pyreadstat
 
     reader = pyreadstat.read_dta if path.suffix.lower() == ".dta" else pyreadstat.read_sav
+    try:  # the header first: a compressed file of a few MB can hold millions of rows
+        _, meta = reader(str(path), metadataonly=True)
+    except Exception as exc:  # pyreadstat raises its own untyped errors
+        raise InputError([Problem(path.name, f"cannot read: {exc}", code="format-error")]) from exc
+    rows, columns = int(meta.number_rows or 0), int(meta.number_columns or 0)
+    if rows > MAX_STAT_ROWS or columns > MAX_STAT_COLUMNS:
+        message = (
+            f"file holds {rows:,} rows and {columns:,} columns; a submitted table is limited to "
+            f"{MAX_STAT_ROWS:,} rows and {MAX_STAT_COLUMNS} columns"
+        )
+        raise InputError([Problem(path.name, message, code="too-many-rows")])
     try:
         frame, _ = reader(str(path), output_format="polars")
     except Exception as exc:  # pyreadstat raises its own untyped errors

@@ -107,6 +107,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None) -> Report:
                     submissions={**admitted, iso3: incoming},
                     runner=runner,
                     expectations=True,
+                    validated=frozenset({iso3}),
                 )
             except InputError as exc:
                 report.problems += exc.problems

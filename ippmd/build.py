@@ -212,6 +212,7 @@ def stage_package(
     submissions: dict[str, Path],
     runner: SuiteRunner | None,
     expectations: bool,
+    validated: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Write a whole package (data/ and datapackage.json) into the staging folder; its descriptor.
 
@@ -223,7 +224,7 @@ def stage_package(
     rows: list[pl.DataFrame] = []  # the countries table, one row per country
     checks = Checks(runner) if expectations else None  # problems of every country, at once
     batch: Batch = []  # countries read, not yet checked and written
-    raw_problems = _raw_submission_problems(countries, submissions, report)
+    raw_problems = _raw_submission_problems(countries, submissions, validated, report)
     if raw_problems:
         raise InputError(raw_problems)
     with PackageWriter(staging / "data") as writer:
@@ -255,14 +256,15 @@ def stage_package(
 
 
 def _raw_submission_problems(
-    countries: Sequence[str], submissions: dict[str, Path], report: Progress
+    countries: Sequence[str], submissions: dict[str, Path], validated: frozenset[str], report: Progress
 ) -> list[Problem]:
-    """Every problem of the licensees' raw submissions (countries/<ISO3>/raw/), by the same layers
-    as `ippmd validate`, each named by its file path. Submissions given or admitted were validated
-    when admitted (and their checksums checked), synthetic ones are generated valid."""
+    """Every problem of the submissions a build reads (admitted into the package, or a licensee's
+    raw files in countries/<ISO3>/raw/), by the same layers as `ippmd validate`, each named by its
+    file path: a kept file edited with its checksum is caught too. `validated` ones (an admit's,
+    just validated) and synthetic ones (generated valid) are not validated again."""
     problems: list[Problem] = []
     for iso3 in countries:
-        raw = None if iso3 in submissions else raw_submission_dir(iso3)
+        raw = None if iso3 in validated else submissions.get(iso3) or raw_submission_dir(iso3)
         if raw is None:
             continue
         report(f"{iso3}: validating the raw submission")
@@ -326,6 +328,7 @@ def build(
                 submissions=submissions,
                 runner=runner,
                 expectations=expectations,
+                validated=frozenset(explicit),
             )
             entries = [*(extra_entries(staging) if extra_entries else ()), *PACKAGE_ENTRIES]
             report("replacing the package")

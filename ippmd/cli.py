@@ -21,6 +21,7 @@ from ippmd.core.io import (
     verify_parquet_files,
     write_atomic,
 )
+from ippmd.core.text import printable
 
 if TYPE_CHECKING:
     from ippmd.quality.report import Report
@@ -550,6 +551,8 @@ def diff(
         if not (folder / "datapackage.json").is_file():
             console.print(f"[bold red]error:[/] no datapackage.json in {folder}")
             raise typer.Exit(2)
+    for folder in (old, new):
+        refuse_output_over(json_file, package_files(folder), "--json")
     try:
         for folder in (old, new):
             verify_parquet_files(folder)
@@ -702,7 +705,8 @@ def validate(
     engine = engine.strip().lower()
     missing = [p for p in paths if not p.exists()]
     if missing:
-        console.print(f"[bold red]error:[/] {', '.join(map(str, missing))} does not exist")
+        said = printable(f"{', '.join(map(str, missing))} does not exist")
+        console.print(f"error: {said}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     if engine not in ("polars", "gx"):
         console.print("[bold red]error:[/] --engine must be polars or gx")
@@ -775,7 +779,7 @@ def admit(
 ) -> None:
     """Validate a submission and add (or replace) its country in the package; all or nothing."""
     if not path.exists():
-        console.print(f"[bold red]error:[/] {path} does not exist")
+        console.print(f"error: {printable(str(path))} does not exist", markup=False, highlight=False)
         raise typer.Exit(2)
     from ippmd.admit import admit as admit_submission
 
@@ -797,7 +801,7 @@ def main() -> None:
     try:
         app()  # exits itself (SystemExit) on success, usage errors (2) and typer.Exit
     except UsageError as exc:  # one line each, never folded: paths stay copyable
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"error: {printable(str(exc))}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except InputError as exc:  # problems of the data that a command did not report itself
         console.print(f"error: {len(exc.problems)} problem(s) in the input", markup=False, highlight=False)
@@ -805,7 +809,8 @@ def main() -> None:
         sys.exit(1)
     except OSError as exc:  # the environment (read-only, disk full, wrong path), not a bug
         where = f" ({exc.filename})" if exc.filename else ""
-        console.print(f"error: {exc.strerror or exc}{where}", markup=False, highlight=False, soft_wrap=True)
+        said = printable(f"error: {exc.strerror or exc}{where}")
+        console.print(said, markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except Exception as exc:
         if os.environ.get("IPPMD_DEBUG"):

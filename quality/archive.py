@@ -41,6 +41,8 @@ def _check_folder(folder: Path) -> None:
             raise _unsafe(str(path), "symbolic links are not allowed in a submission")
         if count > MAX_ENTRIES:
             raise _unsafe(str(folder), f"more than {MAX_ENTRIES} files and folders; send only the submission")
+        if not path.is_dir() and not path.is_file():  # a FIFO, socket or device: reading would hang
+            raise _unsafe(str(path), "only regular files and folders are allowed in a submission")
         if path.is_file():
             total += path.stat().st_size
             if total > MAX_UNPACKED_BYTES:
@@ -112,6 +114,19 @@ def _submission_root(folder: Path) -> Path:
         return folder
     children = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(("__MACOSX", "."))]
     if len(children) == 1 and (children[0] / "metadata.yaml").exists():
+        beside = sorted(p.name for p in folder.iterdir() if p != children[0] and p.name != "__MACOSX")
+        if beside:  # not scanned with the submission, so never ignored in silence either
+            raise InputError(
+                [
+                    problem(
+                        "unexpected-file",
+                        name,
+                        f"lies beside the submission's folder {children[0].name}/: send one folder "
+                        "(metadata.yaml and the four tables), nothing else",
+                    )
+                    for name in beside
+                ]
+            )
         return children[0]
     return folder
 

@@ -12,6 +12,7 @@ import csv
 import datetime
 import io
 import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,29 @@ def metadata_rules(meta: dict[str, Any], lines: dict[tuple[str, ...], int]) -> l
         return problems
     problems += _currency(meta, iso3, at)
     problems += _exchange_rate(meta, iso3, at)
+    problems += _destination_spellings(meta, at)
     return problems
+
+
+# A local spelling of a country is a name: letters of any script, spaces, hyphens, apostrophes and
+# dots, at most this long. Digits, brackets, commas or @ mean more than a place (a person's name in
+# parentheses, a phone number), and such text must not become an accepted, published spelling.
+_SPELLING = re.compile(r"^[^\W\d_](?:[^\W\d_]|[ .'’-])*$")
+MAX_SPELLING = 60  # characters; the longest country name in English is under 60 (assumed)
+
+
+def _destination_spellings(meta: dict[str, Any], at: Any) -> list[Problem]:
+    """The submission's own destination spellings must look like place names (they are published)."""
+    return [
+        at(
+            "destination-spelling",
+            "a spelling under destinations must be a place name only (letters, spaces, - ' .)",
+            ("destinations", str(name)),
+            name,
+        )
+        for name in (meta.get("destinations") or {})
+        if len(str(name)) > MAX_SPELLING or not _SPELLING.match(str(name).strip())
+    ]
 
 
 def _fieldwork(meta: dict[str, Any], at: Any) -> list[Problem]:

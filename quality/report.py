@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ippmd.core.errors import Problem
 from ippmd.core.io import write_atomic
+from ippmd.core.text import printable
 from rich.console import Console
 
 
@@ -26,6 +27,12 @@ class Report:
     skipped: dict[str, str] = field(default_factory=dict)  # layer -> why it did not run
     notes: list[str] = field(default_factory=list)
     kind: str = "submission"  # or "package" (`ippmd check`)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """The target and country come from paths and files: no control character is kept."""
+        if name in ("target", "country") and isinstance(value, str):
+            value = printable(value)
+        super().__setattr__(name, value)
 
     @property
     def errors(self) -> list[Problem]:

@@ -16,6 +16,7 @@ from ippmd.core.errors import Problem
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml
 from ippmd.core.schema import SUBMISSION_TABLES
+from ippmd.core.text import CONTROL_PATTERN, FORMULA_PATTERN, PLAIN_NUMBER_PATTERN
 from ippmd.quality.archive import MAX_ENTRIES
 from ippmd.quality.structural import MAX_EXAMPLES, MAX_FILE_BYTES, Table, problem
 
@@ -230,12 +231,14 @@ def _scan_unexpected(path: Path, label: str) -> list[Problem]:
 
 # --- spreadsheet formulas and control characters -------------------------------------------------
 
-# A cell a spreadsheet would run as a formula (CSV injection), unless it is a plain number.
-FORMULA_START = r"^[=+\-@\t\r]"
-PLAIN_NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-# C0 controls (including tab and line breaks), DEL and C1 controls: terminal escapes among them.
-CONTROL = r"[\x00-\x1F\x7F-\x{9F}]"
-_CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
+# A cell a spreadsheet would run as a formula (CSV injection), unless it is a plain number; C0
+# controls (tab and line breaks included), DEL, C1 controls and bidirectional and line-separator
+# controls (terminal escapes among them). The patterns are core.text's, stated once.
+FORMULA_START = FORMULA_PATTERN
+PLAIN_NUMBER = PLAIN_NUMBER_PATTERN
+CONTROL = CONTROL_PATTERN
+_UNICODE_CONTROLS = (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029)
+_CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0), *_UNICODE_CONTROLS))
 
 
 def visible(text: str, limit: int = 40) -> str:
