@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import html
+import importlib
 import math
 import os
 import time
@@ -37,10 +38,18 @@ from ippmd.indicators.provenance import sources
 from ippmd.models import charts as ch
 from ippmd.models import render
 from ippmd.models.country_indicators import REMITTANCE_COST, SDG_TARGET, STOCKS, indicator_benchmarks
-from ippmd.models.data import PackageData
+from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.descriptives import figure_definitions, figure_shares
-from ippmd.models.estimate import POOLED, Message, SpecFit, comparison_table, estimates_table, fit_all
-from ippmd.models.inference import settings
+from ippmd.models.estimate import (
+    POOLED,
+    Message,
+    SpecFit,
+    comparison_table,
+    estimates_table,
+    fit_spec,
+    focus_comparison,
+)
+from ippmd.models.inference import CR2, WCR, Settings, settings
 from ippmd.models.narrative import (
     descriptive_sentences,
     finding_sentence,
@@ -64,6 +73,11 @@ SEED_REPORT = "the Cambodia report (OECD/CDRI 2017)"
 SIGNIFICANT_DIGITS = 12
 FAR_WIDER = 1.5  # a bootstrap interval this many times the CRV1 width is called "far wider" (assumed)
 PNG_SCALE = 2  # PNGs at twice the SVG's size, sharp on high-density screens and in print
+# Chart processes beside this one: one, for two cores (this process fits the models while the
+# charts of the specs fitted so far are drawn; a second chart process only competed with the fits:
+# 10.9 s against 11.1 s wall and 17.1 against 18.3 CPU seconds, three runs each of `ippmd benchmark`
+# on this package, 2026-12-01, bench of issue 12).
+CHART_PROCESSES = 1
 Progress = Callable[[str], None]
 Charts = dict[str, dict[str, Any]]  # chart name -> Vega-Lite spec
 SYNTHETIC, SURVEY = "synthetic", "survey"
@@ -84,9 +98,7 @@ class ChartPool:
     are fitted; the files are the same as drawn here."""
 
     def __init__(self) -> None:
-        from altair.utils._importers import vl_version_for_vl_convert
-
-        self.workers = render.ChartWorkers(vl_version_for_vl_convert(), PNG_SCALE)
+        self.workers = render.ChartWorkers(ch.VL_VERSION, PNG_SCALE, CHART_PROCESSES)
         self.names: list[str] = []
 
     def start(self, charts: dict[str, dict[str, Any]], directory: Path) -> None:
@@ -299,11 +311,10 @@ def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int)
         "G<sub>c</sub> = that country's communities in the sample; descriptive intervals t(m - 1).",
         "Few clusters: a treatment given to whole communities (the public employment programme), or one "
         f"with fewer than {config.few_treated_clusters} treated (or untreated) communities in a country "
-        "(threshold assumed, in models/inference.yaml), gets the wild cluster restricted bootstrap "
-        f"(Webb weights, survey weights kept, fixed effects absorbed, {config.bootstrap_draws} draws, "
-        f"seed {config.bootstrap_seed}); its interval inverts the bootstrap test and may be unbounded. "
+        "(threshold assumed, in models/inference.yaml), gets few-cluster inference by the rule of that "
+        f"file: {few_cluster_rule(config)}. "
         "The <code>method</code> column of every row says which inference it carries; the focus-against-"
-        "peers test of such a term uses the bootstrap too.",
+        "peers test of such a term uses the same method for the focus, every peer and the difference.",
         "Peers. The fixed peer mean is the simple average of the peer countries' effects (estimand: "
         "these peers, each counted once); its interval and the test of the focus country against it "
         "use the covariance of the interacted model. The random-effects mean (DerSimonian-Laird) treats "
@@ -316,11 +327,30 @@ def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int)
     ]
 
 
+def few_cluster_rule(config: Settings) -> str:
+    """The few-cluster methods in words, as models/inference.yaml chooses them."""
+    words = {
+        CR2: "CR2 standard errors with Bell-McCaffrey degrees of freedom (fixed effects absorbed, the "
+        "survey weights kept, a homoskedastic working model; intervals t(df) with df from the "
+        "leverage of the clusters, often 2 to 5 with few treated communities)",
+        WCR: f"the wild cluster restricted bootstrap (Webb weights, survey weights kept, fixed effects "
+        f"absorbed, {config.bootstrap_draws} draws, seed {config.bootstrap_seed}; its interval inverts "
+        "the bootstrap test and may be unbounded)",
+    }
+    where = {"community_level": "community-level treatments", "within_community": "other flagged terms"}
+    chosen = config.few_cluster_methods
+    if len(set(chosen.values())) == 1:
+        return words[next(iter(chosen.values()))]
+    return "; ".join(f"{where[k]}: {words[v]}" for k, v in chosen.items())
+
+
 def method_short(method: str | None) -> str:
     """The summary table's name of a row's inference."""
     if not method:
         return "n/a"
-    return "WCR bootstrap" if method.startswith("WCR") else method
+    if method.startswith("WCR"):
+        return "WCR bootstrap"
+    return method.removesuffix(" Bell-McCaffrey") + " BM" if method.startswith("CR2") else method
 
 
 def chart_title(spec: ModelSpec, term: str) -> str:
@@ -329,6 +359,59 @@ def chart_title(spec: ModelSpec, term: str) -> str:
     sample = spec.title[spec.title.rfind("(") + 1 : spec.title.rfind(")")] if "(" in spec.title else ""
     title = f"{spec.label(spec.model_outcome)} ~ {spec.label(term)}"
     return f"{title} ({sample})" if sample and sample not in title else title
+
+
+def term_chart(
+    fit: SpecFit,
+    term: str,
+    rows: pl.DataFrame,
+    compared: dict[str, Any],
+    planted_rows: dict[tuple[str, str, str], dict[str, Any]],
+    focus: str,
+    footer: tuple[str, ...],
+) -> dict[str, Any]:
+    """The effect chart of one spec and treatment: its estimates.csv rows, its comparison row
+    (the peer mean) and the planted sizes."""
+    spec = fit.spec
+    sizes = {c: (planted_rows.get((spec.id, term, c)) or {}).get("attainable") for c in fit.countries}
+    effects = rows.filter(pl.col("country") != POOLED).with_columns(
+        planted=pl.col("country").replace_strict(sizes, default=None, return_dtype=pl.Float64)
+    )
+    probability = spec.scale == "probability"
+    return ch.effect_chart(
+        effects,
+        focus,
+        compared.get("peer_mean"),
+        chart_title(spec, term),
+        "Effect (percentage points)" if probability else "Effect (log points)",
+        footer,
+        factor=100.0 if probability else 1.0,
+    )
+
+
+def fit_charts(fit: SpecFit, focus: str, synthetic: set[str], footer: tuple[str, ...]) -> Charts:
+    """The effect charts of one fitted spec, the same dicts `finding_sections` makes from the
+    full tables (the multiplicity columns, which need every spec, are not drawn), so that they
+    can be drawn while the next specs are fitted."""
+    estimates = estimates_table([fit])
+    compared = {r["term"]: r for r in focus_comparison(fit, focus)}
+    planted = planted_table([fit], synthetic, pooled=False) if synthetic else None
+    planted_rows = {
+        (r["spec"], r["term"], r["country"]): r
+        for r in (planted.iter_rows(named=True) if planted is not None else [])
+    }
+    return {
+        chart_name(fit.spec, term): term_chart(
+            fit,
+            term,
+            estimates.filter(pl.col("term") == term),
+            compared[term],
+            planted_rows,
+            focus,
+            footer,
+        )
+        for term in fit.spec.treatments
+    }
 
 
 def finding_sections(
@@ -365,22 +448,8 @@ def finding_sections(
         for term in spec.treatments:
             row = compared[(spec.id, term)]
             rows = estimates.filter((pl.col("spec") == spec.id) & (pl.col("term") == term))
-            sizes = {c: (planted_rows.get((spec.id, term, c)) or {}).get("attainable") for c in fit.countries}
-            effects = rows.filter(pl.col("country") != POOLED).with_columns(
-                planted=pl.col("country").replace_strict(sizes, default=None, return_dtype=pl.Float64)
-            )
-            probability = spec.scale == "probability"
-            axis = "Effect (percentage points)" if probability else "Effect (log points)"
             chart = chart_name(spec, term)
-            charts[chart] = ch.effect_chart(
-                effects,
-                focus,
-                row.get("peer_mean"),
-                chart_title(spec, term),
-                axis,
-                footer,
-                factor=100.0 if probability else 1.0,
-            ).to_dict(validate=False)
+            charts[chart] = term_chart(fit, term, rows, row, planted_rows, focus, footer)
             present = [c for c, n in fit.n_by_country.items() if n > 0]
             peers_synthetic = combined_origin([c for c in present if c != focus], origins) == SYNTHETIC
             sentence = finding_sentence(
@@ -483,7 +552,7 @@ def descriptive_sections(
     for key, figure in figure_definitions().items():
         subset = shares.filter(pl.col("figure") == key)
         title = f"{figure['seed_figure']}: {figure['title']}"
-        charts[key] = ch.share_chart(subset, focus, title, figure["measure"], footer).to_dict(validate=False)
+        charts[key] = ch.share_chart(subset, focus, title, figure["measure"], footer)
         paragraphs = [
             html.escape(
                 figure["measure"] + "; weighted, 95% CI t(m - 1) with m the communities in the cell, "
@@ -541,7 +610,7 @@ def indicator_sections(
             if target is not None
             else ch.stock_chart(frame, focus, footer)
         )
-        charts[key] = chart.to_dict(validate=False)
+        charts[key] = chart
         sentences = indicator_sentences(current, focus, country_name, target)
         sections.append(Section(heading, [html.escape(s) for s in sentences], chart=key, level=3))
     return sections, charts
@@ -624,9 +693,7 @@ def cost_benchmark_sections(
                 f"survive Holm's adjustment at 5% ({', '.join(kept) or 'none'})."
             )
         )
-        charts["remittance_cost_premium"] = ch.premium_chart(
-            bench.countries, focus, c["peer_mean"], footer
-        ).to_dict(validate=False)
+        charts["remittance_cost_premium"] = ch.premium_chart(bench.countries, focus, c["peer_mean"], footer)
     for note in bench.notes:
         paragraphs.append(html.escape(f"Note: {note}"))
     table = None
@@ -678,7 +745,8 @@ def _files_paragraph(has_planted: bool, has_costs: bool) -> str:
     return (
         "Estimates: <a href='estimates.csv'>estimates.csv</a> (pooled rows have country ALL; "
         "<code>method</code> names each row's inference: <code>std_error</code> is CRV1 on every row, "
-        "bootstrap rows take their p-value and interval from the bootstrap and have no df; "
+        "few-cluster rows take their p-value and interval from their method (CR2 rows: df = the "
+        "Bell-McCaffrey degrees of freedom; bootstrap rows: no df); "
         "<code>p_holm</code>/<code>q_bh</code> adjust "
         "over all country rows, and separately over the pooled rows), "
         "<a href='comparison.csv'>comparison.csv</a> (focus against peers; <code>rank_low</code>-"
@@ -734,10 +802,14 @@ def run_benchmark(
         with warnings.catch_warnings(record=True) as caught, ThreadPoolExecutor(max_workers=1) as side:
             warnings.simplefilter("always")
             bundle = side.submit(vega_bundle)  # the report's JavaScript, built while the models fit
+            # pyfixest takes about a second to import (pandas, formulaic, great_tables, IPython):
+            # a side thread imports it while this one reads the package (polars, outside the GIL).
+            fixest = side.submit(importlib.import_module, "pyfixest.estimation")
             result = _run_benchmark(
                 package_dir, focus, out_dir, progress or (lambda _step: None), external_dir, caught, pool
             )
             bundle.result()
+            fixest.result()
     finally:
         pool.close()
     return result
@@ -783,22 +855,24 @@ def _run_benchmark(
     footer = synthetic_footer(stamp)
     timings["load"] = time.perf_counter() - started
 
-    # The parts that need no model come first, so that their charts are drawn (on the pool,
-    # outside the GIL) while the models are fitted.
+    # The parts that need no model come first, so that their charts are drawn (on the pool, in
+    # other processes) while the remittance costs and the survey models are fitted.
     tick = time.perf_counter()
     focus_synthetic = focus in synthetic
     progress("descriptive figures and country indicators")
     shares = figure_shares(data)
     indicators = indicator_benchmarks(data, focus)
-    progress("remittance costs: fixed effects on the real RPW corridors")
-    costs, skipped = try_cost_benchmark(data.countries, focus, external_dir)
-    timings["remittance_costs"] = costs.seconds if costs is not None else 0.0
     described, share_charts = descriptive_sections(shares, focus, country_name, focus_synthetic, footer)
     indicated, indicator_charts = indicator_sections(indicators, focus, country_name)
-    costed, cost_charts = cost_benchmark_sections(costs, skipped, focus, country_name, data.country_names)
-    early = {**share_charts, **cost_charts, **indicator_charts}
-    pool.start(early, out_dir / "charts")
+    pool.start({**share_charts, **indicator_charts}, out_dir / "charts")
     timings["figures"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    progress("remittance costs: fixed effects on the real RPW corridors")
+    costs, skipped = try_cost_benchmark(data.countries, focus, external_dir)
+    timings["remittance_costs"] = time.perf_counter() - tick
+    costed, cost_charts = cost_benchmark_sections(costs, skipped, focus, country_name, data.country_names)
+    pool.start(cost_charts, out_dir / "charts")
+    early = {**share_charts, **cost_charts, **indicator_charts}
 
     tick = time.perf_counter()
     progress("loading pyfixest")
@@ -806,8 +880,12 @@ def _run_benchmark(
 
     timings["import_pyfixest"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    progress(f"fitting {len(specs)} specs (with the wild bootstrap where clusters are few)")
-    fits = fit_all(data, specs)
+    progress(f"fitting {len(specs)} specs (with few-cluster inference where clusters are few)")
+    fits = []
+    for spec in specs:
+        fits.append(fit_spec(spec, analysis_frame(spec, data), data.countries))
+        # each spec's charts are drawn (in the chart processes) while the next ones are fitted
+        pool.start(fit_charts(fits[-1], focus, synthetic, footer), out_dir / "charts")
     timings["fit"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -824,7 +902,7 @@ def _run_benchmark(
     )
     charts = {**effect_charts, **early}
     progress(f"rendering {len(charts)} charts (SVG, PNG at {PNG_SCALE}x) and writing tables")
-    pool.start(effect_charts, out_dir / "charts")
+    pool.start({k: v for k, v in effect_charts.items() if k not in pool.names}, out_dir / "charts")
     outputs = {
         "estimates": estimates,
         "comparison": comparison,

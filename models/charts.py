@@ -1,8 +1,12 @@
-"""Altair charts of the benchmarks, with the focus country highlighted.
+"""Vega-Lite charts of the benchmarks, with the focus country highlighted.
 
-Charts are plain Vega-Lite specs: the same object is saved as PNG and SVG (through vl-convert)
-and embedded in the offline report. No selections or generated names, so the specs, and the
-files made from them, are identical for the same inputs.
+Charts are plain Vega-Lite specs (dicts), written out here rather than through altair's objects:
+building, copying and serialising altair objects cost more than drawing the charts, and the
+benchmark must stay fast. The specs are what altair would give for the same chart (the same
+schema version, `SCHEMA_URL`; tests validate every spec against altair's Vega-Lite schema). The
+same dict is saved as PNG and SVG (through vl-convert, `VL_VERSION`) and embedded in the offline
+report. No selections or generated names, so the specs, and the files made from them, are
+identical for the same inputs.
 
 Every chart stands alone when exported: the title says outcome ~ treatment (or the measure), the
 subtitle says whether the data are SYNTHETIC or REAL and gives the source (`footer` lines passed
@@ -14,9 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import altair as alt
 import polars as pl
 
+# The Vega-Lite version of the pinned altair (altair.SCHEMA_URL; a test checks they agree) and
+# vl-convert's name for it (altair.utils._importers.vl_version_for_vl_convert).
+SCHEMA_URL = "https://vega.github.io/schema/vega-lite/v6.4.1.json"
+VL_VERSION = "v6_4"
+Spec = dict[str, Any]
 FOCUS_COLOUR = "#c0392b"
 PEER_COLOUR = "#4c78a8"
 PEER_MEAN_COLOUR = "#e67e22"
@@ -59,66 +67,96 @@ def _records(frame: pl.DataFrame, digits: int = 6) -> list[dict[str, Any]]:
     return rounded.to_dicts()
 
 
-def _bold_focus(focus: str) -> alt.ExprRef:
-    return alt.ExprRef(expr=f"datum.value === '{focus}' ? 'bold' : 'normal'")
+def _data(records: list[dict[str, Any]]) -> Spec:
+    return {"values": records}
 
 
-def _configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    return chart.configure(font=FONT).configure_view(stroke=None).configure_title(anchor="start")
+def _bold_focus(focus: str) -> Spec:
+    return {"expr": f"datum.value === '{focus}' ? 'bold' : 'normal'"}
+
+
+def _if_focus(focus: str, inside: Any, outside: Any) -> Spec:
+    """An encoding value for the focus country, another for the rest (altair's alt.condition)."""
+    return {"condition": {"test": f"(datum.country === '{focus}')", "value": inside}, "value": outside}
+
+
+def _nominal(field: str, **extra: Any) -> Spec:
+    return {"field": field, "type": "nominal", **extra}
+
+
+def _quantitative(field: str, **extra: Any) -> Spec:
+    return {"field": field, "type": "quantitative", **extra}
+
+
+def _title(text: str, subtitle: list[str]) -> Spec:
+    return {"text": text, "subtitle": subtitle}
+
+
+def _top(spec: Spec) -> Spec:
+    """The top-level spec with the package's configuration (font, no view frame, titles left)."""
+    return {
+        "$schema": SCHEMA_URL,
+        "config": {
+            "font": FONT,
+            "title": {"anchor": "start"},
+            "view": {"continuousHeight": 300, "continuousWidth": 300, "stroke": None},
+        },
+        **spec,
+    }
+
+
+def _roles(focus: str) -> Spec:
+    return {"domain": [focus, "peers"], "range": [FOCUS_COLOUR, PEER_COLOUR]}
 
 
 def share_chart(
     shares: pl.DataFrame, focus: str, title: str, measure: str, footer: tuple[str, ...] = ()
-) -> alt.TopLevelMixin:
+) -> Spec:
     """Grouped bars of weighted shares with 95% CIs, one facet per panel, focus opaque."""
-    data = alt.Data(
-        values=_records(shares.select("country", "panel", "group", "estimate", "ci_low", "ci_high", "n"))
-    )
+    data = _data(_records(shares.select("country", "panel", "group", "estimate", "ci_low", "ci_high", "n")))
     groups = list(dict.fromkeys(shares["group"].to_list()))
     # The data go on the facet only: layers with their own data would not be split by panel.
-    base = alt.Chart().encode(
-        x=alt.X(
-            "country:N",
-            title=None,
-            axis=alt.Axis(labelAngle=0, labelFontWeight=_bold_focus(focus)),
-        ),
-        xOffset=alt.XOffset("group:N", sort=groups),
-    )
-    bars = base.mark_bar().encode(
-        y=alt.Y("estimate:Q", title="Share", axis=alt.Axis(format="%"), scale=alt.Scale(zero=True)),
-        color=alt.Color("group:N", sort=groups, legend=alt.Legend(title=None, orient="bottom", columns=2)),
-        opacity=alt.condition(alt.datum.country == focus, alt.value(1.0), alt.value(0.4)),
-        tooltip=[
-            alt.Tooltip("country:N"),
-            alt.Tooltip("group:N"),
-            alt.Tooltip("estimate:Q", format=".1%"),
-            alt.Tooltip("ci_low:Q", format=".1%", title="95% CI low"),
-            alt.Tooltip("ci_high:Q", format=".1%", title="95% CI high"),
-            alt.Tooltip("n:Q", title="unweighted n"),
-        ],
-    )
-    errors = base.mark_rule(color="black", strokeWidth=1).encode(y="ci_low:Q", y2="ci_high:Q")
-    layered = alt.layer(bars, errors).properties(width=520, height=200)
-    panels = shares["panel"].unique(maintain_order=True).to_list()
-    chart = layered.facet(
-        row=alt.Row(
-            "panel:N",
-            title=None,
-            sort=panels,
-            header=alt.Header(labelAngle=0, labelAlign="left", labels=len(panels) > 1),
-        ),
-        data=data,
-    ).properties(
-        title=alt.TitleParams(
-            title,
-            subtitle=[
-                measure,
-                f"Weighted, 95% CI t(m-1) with m communities; focus country {focus} in full colour.",
-                *footer,
+    x = _nominal("country", title=None, axis={"labelAngle": 0, "labelFontWeight": _bold_focus(focus)})
+    offset = _nominal("group", sort=groups)
+    bars = {
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": x,
+            "xOffset": offset,
+            "y": _quantitative("estimate", title="Share", axis={"format": "%"}, scale={"zero": True}),
+            "color": _nominal("group", sort=groups, legend={"title": None, "orient": "bottom", "columns": 2}),
+            "opacity": _if_focus(focus, 1.0, 0.4),
+            "tooltip": [
+                _nominal("country"),
+                _nominal("group"),
+                _quantitative("estimate", format=".1%"),
+                _quantitative("ci_low", format=".1%", title="95% CI low"),
+                _quantitative("ci_high", format=".1%", title="95% CI high"),
+                _quantitative("n", title="unweighted n"),
             ],
-        )
+        },
+    }
+    errors = {
+        "mark": {"type": "rule", "color": "black", "strokeWidth": 1},
+        "encoding": {"x": x, "xOffset": offset, "y": _quantitative("ci_low"), "y2": {"field": "ci_high"}},
+    }
+    panels = shares["panel"].unique(maintain_order=True).to_list()
+    header = {"labelAngle": 0, "labelAlign": "left", "labels": len(panels) > 1}
+    return _top(
+        {
+            "data": data,
+            "facet": {"row": _nominal("panel", title=None, sort=panels, header=header)},
+            "spec": {"layer": [bars, errors], "width": 520, "height": 200},
+            "title": _title(
+                title,
+                [
+                    measure,
+                    f"Weighted, 95% CI t(m-1) with m communities; focus country {focus} in full colour.",
+                    *footer,
+                ],
+            ),
+        }
     )
-    return _configure(chart)
 
 
 def effect_chart(
@@ -129,10 +167,12 @@ def effect_chart(
     axis_title: str,
     footer: tuple[str, ...] = (),
     factor: float = 1.0,
-) -> alt.TopLevelMixin:
+    note: str | None = None,
+) -> Spec:
     """Dot-and-whisker of the country effects (sorted by size) with the peer mean, zero, and the
     planted size of the synthetic data as a black tick. `factor` converts to the axis unit (100
-    for percentage points); an unbounded bootstrap interval is drawn to the plot's edge."""
+    for percentage points); an unbounded interval is drawn to the plot's edge. `note` replaces
+    the subtitle's first line (how to read the marks)."""
     frame = effects.select("country", "estimate", "ci_low", "ci_high", "planted").with_columns(
         (pl.col(c) * factor) for c in ("estimate", "ci_low", "ci_high", "planted")
     )
@@ -145,86 +185,91 @@ def effect_chart(
         pl.col("ci_high").clip(-span, span),
         role=pl.when(pl.col("country") == focus).then(pl.lit(focus)).otherwise(pl.lit("peers")),
     )
-    data = alt.Data(values=_records(frame))
-    roles = alt.Scale(domain=[focus, "peers"], range=[FOCUS_COLOUR, PEER_COLOUR])
-    colour = alt.Color("role:N", scale=roles, legend=alt.Legend(title=None, orient="right"))
-    y = alt.Y(
-        "country:N",
+    records = _records(frame)
+    y = _nominal(
+        "country",
         title=None,
-        sort=alt.EncodingSortField("estimate", order="descending"),
-        axis=alt.Axis(labelFontWeight=_bold_focus(focus)),
+        sort={"field": "estimate", "order": "descending"},
+        axis={"labelFontWeight": _bold_focus(focus)},
     )
-    base = alt.Chart(data).encode(y=y)
-    interval = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("ci_low:Q", title=axis_title, axis=alt.Axis(labelOverlap=True)),
-        x2="ci_high:Q",
-        color=alt.Color("role:N", scale=roles, legend=None),
-    )
-    point = base.mark_point(filled=True, size=70, opacity=1).encode(
-        x="estimate:Q",
-        color=colour,
-        tooltip=[
-            alt.Tooltip("country:N"),
-            alt.Tooltip("estimate:Q", format=".2f"),
-            alt.Tooltip("ci_low:Q", format=".2f", title="95% CI low"),
-            alt.Tooltip("ci_high:Q", format=".2f", title="95% CI high"),
-            alt.Tooltip("planted:Q", format=".2f", title="planted (synthetic)"),
-        ],
-    )
-    planted = base.mark_tick(color="black", thickness=2, size=14).encode(x="planted:Q")
     references = [{"x": 0.0, "what": "zero"}]
     if peer_mean is not None:
         references.append({"x": round(float(peer_mean) * factor, 6), "what": "peer mean"})
-    lines = (
-        alt.Chart(alt.Data(values=references))
-        .mark_rule(strokeDash=[5, 3])
-        .encode(
-            x="x:Q",
-            color=alt.Color(
-                "what:N",
-                scale=alt.Scale(domain=["zero", "peer mean"], range=["#999999", PEER_MEAN_COLOUR]),
-                legend=alt.Legend(title=None, orient="right"),
+    lines = {
+        "data": _data(references),
+        "mark": {"type": "rule", "strokeDash": [5, 3]},
+        "encoding": {
+            "x": _quantitative("x"),
+            "color": _nominal(
+                "what",
+                scale={"domain": ["zero", "peer mean"], "range": ["#999999", PEER_MEAN_COLOUR]},
+                legend={"title": None, "orient": "right"},
             ),
-        )
+        },
+    }
+    interval = {
+        "data": _data(records),
+        "mark": {"type": "rule", "strokeWidth": 2},
+        "encoding": {
+            "y": y,
+            "x": _quantitative("ci_low", title=axis_title, axis={"labelOverlap": True}),
+            "x2": {"field": "ci_high"},
+            "color": _nominal("role", scale=_roles(focus), legend=None),
+        },
+    }
+    point = {
+        "data": _data(records),
+        "mark": {"type": "point", "filled": True, "size": 70, "opacity": 1},
+        "encoding": {
+            "y": y,
+            "x": _quantitative("estimate"),
+            "color": _nominal("role", scale=_roles(focus), legend={"title": None, "orient": "right"}),
+            "tooltip": [
+                _nominal("country"),
+                _quantitative("estimate", format=".2f"),
+                _quantitative("ci_low", format=".2f", title="95% CI low"),
+                _quantitative("ci_high", format=".2f", title="95% CI high"),
+                _quantitative("planted", format=".2f", title="planted (synthetic)"),
+            ],
+        },
+    }
+    planted = {
+        "data": _data(records),
+        "mark": {"type": "tick", "color": "black", "thickness": 2, "size": 14},
+        "encoding": {"y": y, "x": _quantitative("planted")},
+    }
+    if note is None:
+        note = PLANTED_NOTE if frame["planted"].is_not_null().any() else NOT_PLANTED_NOTE
+    return _top(
+        {
+            "layer": [lines, interval, point, planted],
+            "resolve": {"scale": {"color": "independent"}},
+            "width": 420,
+            "height": {"step": 18},
+            "title": _title(title, [note, *footer]),
+        }
     )
-    note = PLANTED_NOTE if frame["planted"].is_not_null().any() else NOT_PLANTED_NOTE
-    chart = (
-        alt.layer(lines, interval, point, planted)
-        .resolve_scale(color="independent")
-        .properties(
-            width=420,
-            height=alt.Step(18),
-            title=alt.TitleParams(title, subtitle=[note, *footer]),
-        )
-    )
-    return _configure(chart)
 
 
 def premium_chart(
     costs: pl.DataFrame, focus: str, peer_mean: float | None, footer: tuple[str, ...] = ()
-) -> alt.TopLevelMixin:
+) -> Spec:
     """Receiving-country cost effects (pp of the amount sent, against the mean receiver) with
     their 95% CIs, for the package countries with a corridor."""
     frame = costs.filter(pl.col("estimate").is_not_null())
     effects = frame.select("country", "estimate", "ci_low", "ci_high", planted=pl.lit(None, dtype=pl.Float64))
-    chart = effect_chart(
+    return effect_chart(
         effects,
         focus,
         peer_mean,
         "Cost of remitting USD 200 ~ receiving country (sender and quarter fixed effects)",
         "Cost effect (percentage points of the amount sent)",
         footer,
+        note="Dot: estimate; line: 95% CI, CRV1 clustered by corridor.",
     )
-    chart.title = alt.TitleParams(
-        chart.title.text,
-        subtitle=["Dot: estimate; line: 95% CI, CRV1 clustered by corridor.", *footer],
-    )
-    return chart
 
 
-def cost_chart(
-    costs: pl.DataFrame, focus: str, target: float, footer: tuple[str, ...] = ()
-) -> alt.TopLevelMixin:
+def cost_chart(costs: pl.DataFrame, focus: str, target: float, footer: tuple[str, ...] = ()) -> Spec:
     """Cost of sending USD 200 (% of the amount) per country and year against the SDG target;
     countries labelled at the reference period, labels moved apart where lines end close."""
     frame = costs.filter(pl.col("value").is_not_null()).with_columns(
@@ -237,55 +282,74 @@ def cost_chart(
     positions = dodge(at_reference["value"].to_list(), LABEL_GAP_PX * top / height)
     label_rows = at_reference.with_columns(label_y=pl.Series(positions, dtype=pl.Float64))
     reference = costs.filter(pl.col("reference"))["period"].drop_nulls().first() or ""
-    data = alt.Data(values=_records(frame))
-    roles = alt.Scale(domain=[focus, "peers"], range=[FOCUS_COLOUR, PEER_COLOUR])
+    data = _data(_records(frame))
     periods = sorted(frame["period"].unique().to_list())
-    base = alt.Chart(data).encode(
-        x=alt.X("period:O", title=None, sort=periods, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("value:Q", title="% of USD 200 sent", scale=alt.Scale(domain=[0, top])),
-        detail="country:N",
-        color=alt.Color("role:N", scale=roles, legend=alt.Legend(title=None, orient="right")),
+    x = {"field": "period", "type": "ordinal", "title": None, "sort": periods, "axis": {"labelAngle": 0}}
+    y = _quantitative("value", title="% of USD 200 sent", scale={"domain": [0, top]})
+    colour = _nominal("role", scale=_roles(focus), legend={"title": None, "orient": "right"})
+    detail = _nominal("country")
+    lines = {
+        "data": data,
+        "mark": {"type": "line"},
+        "encoding": {
+            "x": x,
+            "y": y,
+            "detail": detail,
+            "color": colour,
+            "strokeWidth": _if_focus(focus, 3, 1.2),
+            "opacity": _if_focus(focus, 1.0, 0.55),
+        },
+    }
+    points = {
+        "data": data,
+        "mark": {"type": "point", "filled": True, "size": 25},
+        "encoding": {
+            "x": x,
+            "y": y,
+            "detail": detail,
+            "color": colour,
+            "tooltip": [_nominal("country"), _nominal("period"), _quantitative("value", format=".2f")],
+        },
+    }
+    labels = {
+        "data": _data(_records(label_rows)),
+        "mark": {"type": "text", "align": "left", "dx": 6, "fontSize": 10},
+        "encoding": {
+            "x": {"field": "period", "type": "ordinal", "sort": periods},
+            "y": _quantitative("label_y", scale={"domain": [0, top]}),
+            "text": _nominal("country"),
+            "color": _nominal("role", scale=_roles(focus), legend=None),
+        },
+    }
+    goal = _data([{"y": target, "label": f"SDG target {target:g}%"}])
+    line = {
+        "data": goal,
+        "mark": {"type": "rule", "color": "black", "strokeDash": [5, 3]},
+        "encoding": {"y": _quantitative("y")},
+    }
+    text = {
+        "data": goal,
+        "mark": {"type": "text", "align": "left", "dx": 4, "dy": -6, "color": "black"},
+        "encoding": {"y": _quantitative("y"), "text": _nominal("label"), "x": {"value": 0}},
+    }
+    return _top(
+        {
+            "layer": [lines, points, labels, line, text],
+            "width": 560,
+            "height": height,
+            "title": _title(
+                "Cost of remitting USD 200 to each country",
+                [
+                    f"Average total cost, % of the amount sent, by year; labels at {reference};"
+                    " dashed: SDG target.",
+                    *footer,
+                ],
+            ),
+        }
     )
-    lines = base.mark_line().encode(
-        strokeWidth=alt.condition(alt.datum.country == focus, alt.value(3), alt.value(1.2)),
-        opacity=alt.condition(alt.datum.country == focus, alt.value(1.0), alt.value(0.55)),
-    )
-    points = base.mark_point(filled=True, size=25).encode(
-        tooltip=[alt.Tooltip("country:N"), alt.Tooltip("period:N"), alt.Tooltip("value:Q", format=".2f")]
-    )
-    labels = (
-        alt.Chart(alt.Data(values=_records(label_rows)))
-        .mark_text(align="left", dx=6, fontSize=10)
-        .encode(
-            x=alt.X("period:O", sort=periods),
-            y=alt.Y("label_y:Q", scale=alt.Scale(domain=[0, top])),
-            text="country:N",
-            color=alt.Color("role:N", scale=roles, legend=None),
-        )
-    )
-    goal = [{"y": target, "label": f"SDG target {target:g}%"}]
-    line = alt.Chart(alt.Data(values=goal)).mark_rule(color="black", strokeDash=[5, 3]).encode(y="y:Q")
-    text = (
-        alt.Chart(alt.Data(values=goal))
-        .mark_text(align="left", dx=4, dy=-6, color="black")
-        .encode(y="y:Q", text="label:N", x=alt.value(0))
-    )
-    chart = alt.layer(lines, points, labels, line, text).properties(
-        width=560,
-        height=height,
-        title=alt.TitleParams(
-            "Cost of remitting USD 200 to each country",
-            subtitle=[
-                f"Average total cost, % of the amount sent, by year; labels at {reference};"
-                " dashed: SDG target.",
-                *footer,
-            ],
-        ),
-    )
-    return _configure(chart)
 
 
-def stock_chart(stocks: pl.DataFrame, focus: str, footer: tuple[str, ...] = ()) -> alt.TopLevelMixin:
+def stock_chart(stocks: pl.DataFrame, focus: str, footer: tuple[str, ...] = ()) -> Spec:
     """Emigrant and immigrant stocks as % of the population, per country."""
     labels = {"emigrant_stock_share": "Emigrants", "immigrant_stock_share": "Immigrants"}
     frame = (
@@ -294,28 +358,22 @@ def stock_chart(stocks: pl.DataFrame, focus: str, footer: tuple[str, ...] = ()) 
         .select("country", "stock", "value", "period")
     )
     period = stocks.filter(pl.col("reference"))["period"].drop_nulls().first() or ""
-    data = alt.Data(values=_records(frame))
-    chart = (
-        alt.Chart(data)
-        .mark_bar()
-        .encode(
-            x=alt.X(
-                "country:N",
-                title=None,
-                axis=alt.Axis(labelAngle=0, labelFontWeight=_bold_focus(focus)),
-            ),
-            xOffset=alt.XOffset("stock:N"),
-            y=alt.Y("value:Q", title="% of population"),
-            color=alt.Color("stock:N", legend=alt.Legend(title=None, orient="bottom")),
-            opacity=alt.condition(alt.datum.country == focus, alt.value(1.0), alt.value(0.45)),
-            tooltip=[alt.Tooltip("country:N"), alt.Tooltip("stock:N"), alt.Tooltip("value:Q", format=".2f")],
-        )
-        .properties(
-            width=520,
-            height=220,
-            title=alt.TitleParams(
-                "Emigrant and immigrant stocks", subtitle=[f"% of the population, {period}.", *footer]
-            ),
-        )
+    return _top(
+        {
+            "data": _data(_records(frame)),
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": _nominal(
+                    "country", title=None, axis={"labelAngle": 0, "labelFontWeight": _bold_focus(focus)}
+                ),
+                "xOffset": _nominal("stock"),
+                "y": _quantitative("value", title="% of population"),
+                "color": _nominal("stock", legend={"title": None, "orient": "bottom"}),
+                "opacity": _if_focus(focus, 1.0, 0.45),
+                "tooltip": [_nominal("country"), _nominal("stock"), _quantitative("value", format=".2f")],
+            },
+            "width": 520,
+            "height": 220,
+            "title": _title("Emigrant and immigrant stocks", [f"% of the population, {period}.", *footer]),
+        }
     )
-    return _configure(chart)

@@ -1,8 +1,9 @@
 """Descriptive benchmarks: the seed chapter's Figures 1.5-1.7 for every country, weighted.
 
 Shares use the household weights and a design-based standard error (linearization of the
-weighted mean, clustered by community) from `ippmd.core.calibration.weighted_share`, the same
-estimator the calibration report uses. Intervals are t intervals with m - 1 degrees of freedom
+weighted mean, clustered by community): the estimator of `ippmd.core.calibration.weighted_share`
+that the calibration report uses, computed here for all countries of a cell at once (a test
+checks the two agree). Intervals are t intervals with m - 1 degrees of freedom
 (estimate +/- t(m - 1) SE, m = the communities with a row in the cell: the clusters behind the
 variance), clipped to [0, 1]. The figure definitions are data, in `models/figures.yaml`.
 """
@@ -13,7 +14,6 @@ from functools import cache
 from typing import Any
 
 import polars as pl
-from ippmd.core.calibration import weighted_share
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml
 from ippmd.models.data import PackageData
@@ -53,21 +53,53 @@ def _and(*clauses: str) -> str:
     return " AND ".join(f"({c})" for c in kept) if kept else "TRUE"
 
 
+def _country_shares(frame: pl.DataFrame, value: str, universe: str) -> dict[str, dict[str, float]]:
+    """Per country: what core.calibration.weighted_share gives for that country's rows (weighted
+    share of `value` within `universe`, its clustered SE, n) and m, the communities in the cell,
+    from group-bys over all countries at once instead of one pass per country."""
+    scoped = frame.filter(pl.sql_expr(universe)).with_columns(
+        y=pl.sql_expr(value).fill_null(False).cast(pl.Float64)
+    )
+    weight = pl.col("weight")
+    clusters = scoped.group_by("country", "cluster").agg(
+        yw=(pl.col("y") * weight).sum(), w=weight.sum(), n=pl.len()
+    )
+    per = clusters.group_by("country").agg(
+        estimate=pl.col("yw").sum() / pl.col("w").sum(), w=pl.col("w").sum(), n=pl.col("n").sum(), m=pl.len()
+    )
+    z = (
+        clusters.join(per.select("country", "estimate"), on="country")
+        .group_by("country")
+        .agg(zz=((pl.col("yw") - pl.col("estimate") * pl.col("w")) ** 2).sum())
+    )
+    out: dict[str, dict[str, float]] = {}
+    for country, estimate, w, n, m, zz in per.join(z, on="country").iter_rows():
+        variance = (m / max(m - 1, 1)) * float(zz) / w**2
+        out[country] = {"estimate": float(estimate), "std_error": variance**0.5, "n": n, "m": m}
+    return out
+
+
 def figure_shares(data: PackageData, figures: dict[str, dict[str, Any]] | None = None) -> pl.DataFrame:
     """One row per figure x country x panel x group: weighted share, SE, 95% CI and n."""
     figures = figure_definitions() if figures is None else figures
+    nan = float("nan")
+    empty = {"estimate": nan, "std_error": nan, "n": 0, "m": 0}
     rows = []
     for key, figure in figures.items():
         frame = design_frame(data, figure["unit"])
-        by_country = {c: frame.filter(pl.col("country") == c) for c in data.countries}
+        cells = {
+            (p, g): _country_shares(
+                frame, figure["value"], _and(figure["universe"], panel["where"], group["where"])
+            )
+            for p, panel in enumerate(figure["panels"])
+            for g, group in enumerate(figure["groups"])
+        }
         for country in data.countries:
-            for panel in figure["panels"]:
-                for group in figure["groups"]:
-                    universe = _and(figure["universe"], panel["where"], group["where"])
-                    share = weighted_share(by_country[country], figure["value"], universe)
-                    estimate, se = share["estimate"], share["std_error"]
-                    m = by_country[country].filter(pl.sql_expr(universe))["cluster"].n_unique()
-                    half = t_quantile(m - 1, LEVEL) * se if m > 1 else float("nan")
+            for p, panel in enumerate(figure["panels"]):
+                for g, group in enumerate(figure["groups"]):
+                    share = cells[(p, g)].get(country, empty)
+                    estimate, se, m = share["estimate"], share["std_error"], share["m"]
+                    half = t_quantile(m - 1, LEVEL) * se if m > 1 else nan
                     rows.append(
                         {
                             "figure": key,

@@ -14,9 +14,11 @@ explicitly (`models/inference.yaml`):
 Degrees of freedom follow the clusters behind each number: t(G_c - 1) for a country's effect
 (G_c = its communities in the sample), t(G - 1) for the pooled effect. A country-term whose
 treatment varies only between communities, or with fewer treated (or untreated) communities than
-the threshold in `models/inference.yaml`, gets the wild cluster restricted bootstrap instead
-(`ippmd.models.inference`; the `method` column names it). The focus-against-peers comparison
-of a term uses the bootstrap when any country's effect of that term does. There is no
+the threshold in `models/inference.yaml`, gets few-cluster inference instead, chosen per term by
+the rule in that file: CR2 with Bell-McCaffrey degrees of freedom, or the wild cluster restricted
+bootstrap (`ippmd.models.inference`; the `method` column names it). Both are computed on one
+absorbed model (fixed effect swept out, survey weights kept). The focus-against-peers comparison
+of a term uses the same method when any country's effect of that term does. There is no
 survey-design variance (strata, finite-population correction): weights plus clustering only.
 
 Library warnings raised while fitting are captured and kept as `messages` of the fit (reported in
@@ -38,10 +40,13 @@ import polars as pl
 from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.design import codes, design
 from ippmd.models.inference import (
+    CR2,
     CRV1,
     WCR,
     AbsorbedWLS,
     BootstrapContrast,
+    CR2Contrast,
+    CR2Model,
     WildBootstrap,
     benjamini_hochberg,
     dersimonian_laird,
@@ -158,6 +163,8 @@ class SpecFit:
     few_clusters: dict[tuple[str, str], str] = field(default_factory=dict)  # (country, term) -> why
     bootstrap: WildBootstrap | None = field(default=None, repr=False)
     messages: list[Message] = field(default_factory=list)
+    cr2: CR2Model | None = field(default=None, repr=False)
+    term_methods: dict[str, str] = field(default_factory=dict)  # flagged term -> WCR or CR2
 
     @property
     def n_obs(self) -> int:
@@ -168,12 +175,20 @@ class SpecFit:
         return int(sum(self.clusters_by_country.values()))
 
     def method(self, country: str, term: str) -> str:
-        """WCR where the few-cluster rule applies and the bootstrap could be prepared, else CRV1."""
-        return WCR if self.bootstrap is not None and (country, term) in self.few_clusters else CRV1
+        """The term's few-cluster method (WCR or CR2, `models/inference.yaml`) where the
+        few-cluster rule applies to this country and the method could be prepared, else CRV1."""
+        return self.term_methods.get(term, CRV1) if (country, term) in self.few_clusters else CRV1
 
     def term_method(self, term: str) -> str:
-        """The comparison of a term uses the bootstrap when any country's effect of it does."""
-        return WCR if any(self.method(c, term) == WCR for c in self.countries) else CRV1
+        """The comparison of a term uses the term's few-cluster method when any country's effect
+        of it does (the same method for the focus, every peer and the difference)."""
+        return self.term_methods.get(term, CRV1) if any(c_t[1] == term for c_t in self.few_clusters) else CRV1
+
+    def few_cluster_contrast(self, term: str, weights: dict[str, float]) -> BootstrapContrast | CR2Contrast:
+        """The few-cluster test of sum_j w_j b_j with the term's method."""
+        if self.term_methods[term] == CR2:
+            return self.cr2_contrast(weights)
+        return self.bootstrap_contrast(weights)
 
     @cached_property
     def _contrasts(self) -> dict[tuple[tuple[str, float], ...], BootstrapContrast]:
@@ -187,6 +202,23 @@ class SpecFit:
             c = self.bootstrap.model.contrast_vector(weights)
             self._contrasts[key] = self.bootstrap.contrast(c)
         return self._contrasts[key]
+
+    @cached_property
+    def comparisons(self) -> dict[str, list[dict[str, Any]]]:
+        """focus -> the rows of `focus_comparison` (cached)."""
+        return {}
+
+    @cached_property
+    def _cr2_contrasts(self) -> dict[tuple[tuple[str, float], ...], CR2Contrast]:
+        return {}
+
+    def cr2_contrast(self, weights: dict[str, float]) -> CR2Contrast:
+        """The CR2 contrast sum_j w_j b_j with Bell-McCaffrey degrees of freedom (cached)."""
+        assert self.cr2 is not None
+        key = tuple(sorted(weights.items()))
+        if key not in self._cr2_contrasts:
+            self._cr2_contrasts[key] = self.cr2.contrast(self.cr2.model.contrast_vector(weights))
+        return self._cr2_contrasts[key]
 
     @cached_property
     def effects(self) -> dict[tuple[str, str], dict[str, Any]]:
@@ -245,29 +277,45 @@ def few_cluster_terms(spec: ModelSpec, frame: pl.DataFrame, threshold: int) -> d
     return out
 
 
-def prepare_bootstrap(
-    spec: ModelSpec, frame: pl.DataFrame, fixed_effects: tuple[str, ...]
-) -> tuple[WildBootstrap | None, str | None]:
-    """The WCR machinery for the by-country model, or None and the reason it cannot be used."""
+def prepare_few_cluster(
+    spec: ModelSpec, frame: pl.DataFrame, fixed_effects: tuple[str, ...], methods: set[str]
+) -> tuple[WildBootstrap | None, CR2Model | None, str | None]:
+    """The WCR and/or CR2 machinery (as `methods` asks) for the by-country model, both on one
+    absorbed fit, or None and the reason neither can be used."""
     if spec.estimator != "ols":
-        return None, "the wild bootstrap is implemented for least squares only: CRV1 is reported"
+        return None, None, "few-cluster inference is implemented for least squares only: CRV1 is reported"
     if len(fixed_effects) != 1:
-        return None, "the wild bootstrap needs exactly one absorbed fixed effect: CRV1 is reported"
+        return None, None, "few-cluster inference needs exactly one absorbed fixed effect: CRV1 is reported"
     config = settings()
     d = design(spec, frame, (), by_country=True)
     model = AbsorbedWLS.fit(
         d.y, d.X, d.names, d.weights, d.clusters, codes(frame[fixed_effects[0]]), config.ssc
     )
-    draws = webb_weights(model.n_clusters, config.bootstrap_draws, config.bootstrap_seed, spec.id)
+    bootstrap = cr2 = None
     try:
-        return WildBootstrap.prepare(model, draws, config.max_search_se), None
+        if WCR in methods:
+            draws = webb_weights(model.n_clusters, config.bootstrap_draws, config.bootstrap_seed, spec.id)
+            bootstrap = WildBootstrap.prepare(model, draws, config.max_search_se)
+        if CR2 in methods:
+            cr2 = CR2Model.prepare(model)
     except ValueError as exc:
-        return None, f"no wild bootstrap ({exc}): CRV1 is reported"
+        return None, None, f"no few-cluster inference ({exc}): CRV1 is reported"
+    return bootstrap, cr2, None
+
+
+def term_methods_for(spec: ModelSpec, frame: pl.DataFrame, few: dict[tuple[str, str], str]) -> dict[str, str]:
+    """The few-cluster method of each flagged term, by the rule in models/inference.yaml."""
+    config = settings()
+    out = {}
+    for term in {t for _, t in few}:
+        community_level = bool(frame.group_by(spec.cluster).agg(pl.col(term).n_unique())[term].max() == 1)
+        out[term] = config.few_cluster_method(community_level)
+    return out
 
 
 def fit_spec(spec: ModelSpec, frame: pl.DataFrame, countries: list[str]) -> SpecFit:
     """Both models of one spec on its analysis frame (lean fits: only what tables need), and
-    the bootstrap where the few-cluster rule asks for it."""
+    the few-cluster machinery (CR2 or WCR) where the few-cluster rule asks for it."""
     import pyfixest as pf
 
     start = time.perf_counter()
@@ -298,14 +346,16 @@ def fit_spec(spec: ModelSpec, frame: pl.DataFrame, countries: list[str]) -> Spec
     counts = dict(frame.group_by("country").len().iter_rows())
     clusters = dict(frame.group_by("country").agg(pl.col(spec.cluster).n_unique()).iter_rows())
     few = few_cluster_terms(spec, frame, config.few_treated_clusters)
-    bootstrap = None
+    bootstrap = cr2 = None
+    methods = term_methods_for(spec, frame, few)
     if few:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            bootstrap, why_not = prepare_bootstrap(spec, frame, fes)
-        messages += [m for w in caught for m in translate_warning(spec, "bootstrap", w)]
+            bootstrap, cr2, why_not = prepare_few_cluster(spec, frame, fes, set(methods.values()))
+        messages += [m for w in caught for m in translate_warning(spec, "few-clusters", w)]
         if why_not:
-            messages.append(Message(spec.id, "bootstrap", "", "few-clusters", why_not))
+            messages.append(Message(spec.id, "few-clusters", "", "few-clusters", why_not))
+            methods = {}
     return SpecFit(
         spec=spec,
         pooled=models["pooled"],
@@ -319,6 +369,8 @@ def fit_spec(spec: ModelSpec, frame: pl.DataFrame, countries: list[str]) -> Spec
         few_clusters=few,
         bootstrap=bootstrap,
         messages=messages,
+        cr2=cr2,
+        term_methods=methods,
     )
 
 
@@ -343,8 +395,9 @@ def _t_interval(estimate: float, se: float, df: float) -> dict[str, float]:
 def country_effects(fit: SpecFit) -> dict[tuple[str, str], dict[str, Any]]:
     """(country, term) -> estimate, std_error (CRV1), df, p_value, ci_low, ci_high, method.
 
-    CRV1 rows use t(G_c - 1); bootstrap rows take the p-value and the interval from the WCR
-    test (df is then missing). A country where a treatment never varies has no estimate
+    CRV1 rows use t(G_c - 1); few-cluster rows take the p-value and the interval from their
+    method: CR2 with t(df), df the Bell-McCaffrey degrees of freedom, or the WCR bootstrap test
+    (df is then missing). A country where a treatment never varies has no estimate
     (pyfixest drops the collinear column): it is reported as missing rather than as zero.
     """
     model = fit.by_country
@@ -367,15 +420,17 @@ def country_effects(fit: SpecFit) -> dict[tuple[str, str], dict[str, Any]]:
             **_t_interval(estimate, se, df),
         }
         row["method"] = config.method_label(CRV1, df)
-        if fit.method(country, term) == WCR:
-            contrast = fit.bootstrap_contrast({name: 1.0})
+        method = fit.method(country, term)
+        if method != CRV1:
+            contrast = fit.few_cluster_contrast(term, {name: 1.0})
             low, high = contrast.interval(LEVEL)
+            bm_df = contrast.df if isinstance(contrast, CR2Contrast) else None
             row.update(
-                df=None,
+                df=bm_df,
                 p_value=contrast.p_value(0.0),
                 ci_low=low,
                 ci_high=high,
-                method=config.method_label(WCR),
+                method=config.method_label(method, bm_df),
             )
         out[(country, term)] = row
     return out
@@ -442,17 +497,27 @@ def estimates_table(fits: list[SpecFit]) -> pl.DataFrame:
 
 def _effective_se(row: dict[str, Any]) -> float:
     """The standard error a normal interval of the reported width would have: CRV1 rows get their
-    t(G_c - 1) width, bootstrap rows the bootstrap interval's (inf when unbounded)."""
+    t(G_c - 1) width, CR2 rows their t(Bell-McCaffrey df) width, bootstrap rows the bootstrap
+    interval's (inf when unbounded)."""
     return (row["ci_high"] - row["ci_low"]) / (2 * Z)
 
 
 def focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
+    """`_focus_comparison`, computed once per fit and focus (the benchmark draws each spec's
+    charts from it as soon as the spec is fitted, then builds the table): fresh copies."""
+    if focus not in fit.comparisons:
+        fit.comparisons[focus] = _focus_comparison(fit, focus)
+    return [dict(row) for row in fit.comparisons[focus]]
+
+
+def _focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
     """Per treatment: the focus country's effect; the mean of its peers' effects as fixed peers
     (estimand: the simple average of these peer countries' effects) and as a random-effects
     mean (DerSimonian-Laird, with tau^2, Cochran's Q and a prediction interval for a typical
     peer); the difference focus - fixed peer mean (from the interacted model's covariance, or the
-    WCR bootstrap when the term uses it); the focus's rank among the countries with an estimate
-    (1 = the largest effect in the direction of the finding) with a 95% interval from draws."""
+    term's few-cluster method, CR2 or WCR, when it has one); the focus's rank among the countries
+    with an estimate (1 = the largest effect in the direction of the finding) with a 95% interval
+    from draws."""
     if focus not in fit.countries:
         raise ValueError(f"focus {focus!r} is not one of {fit.countries}")
     model = fit.by_country
@@ -481,17 +546,17 @@ def focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
             return f"country::{country}:{term}"
 
         def interval(
-            label: str, weights: dict[str, float], df: float, method: str = method
+            label: str, weights: dict[str, float], df: float, method: str = method, term: str = term
         ) -> dict[str, float]:
             """A linear combination of country effects: estimate, SE (CRV1), CI and p-value,
-            from the WCR bootstrap when the term uses it, else CRV1 with t(df)."""
+            from the term's few-cluster method (WCR or CR2) when it has one, else CRV1 with t(df)."""
             c = np.zeros(beta.size)
             for country, w in weights.items():
                 c[index[name(country)]] = w
             value, se = float(c @ beta), float(np.sqrt(c @ vcov @ c))
             out = {label: value, f"{label}_std_error": se}
-            if method == WCR:
-                contrast = fit.bootstrap_contrast({name(k): w for k, w in weights.items()})
+            if method != CRV1:
+                contrast = fit.few_cluster_contrast(term, {name(k): w for k, w in weights.items()})
                 low, high = contrast.interval(LEVEL)
                 out.update(
                     {f"{label}_ci_low": low, f"{label}_ci_high": high, f"{label}_p_value": contrast.p_value()}
@@ -530,7 +595,13 @@ def focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
             )
         if peers and own:
             row.update(interval("difference", {focus: 1.0, **{c: -1 / len(peers) for c in peers}}, focus_df))
-            row["method"] = config.method_label(method, None if method == WCR else focus_df)
+            difference_df: float | None = focus_df
+            if method == WCR:
+                difference_df = None
+            elif method == CR2:
+                weights = {name(focus): 1.0, **{name(c): -1 / len(peers) for c in peers}}
+                difference_df = fit.cr2_contrast(weights).df
+            row["method"] = config.method_label(method, difference_df)
             estimates = np.array([effects[(c, term)]["estimate"] for c in available])
             ses = np.array([_effective_se(effects[(c, term)]) for c in available])
             positions = [index[name(c)] for c in available]

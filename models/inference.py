@@ -39,6 +39,7 @@ SETTINGS_FILE = package_data(__package__, "inference.yaml")
 WEBB = np.array([-math.sqrt(1.5), -1.0, -math.sqrt(0.5), math.sqrt(0.5), 1.0, math.sqrt(1.5)])
 CRV1 = "CRV1"
 WCR = "WCR"
+CR2 = "CR2"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Settings:
     level: float
     ssc: dict[str, Any]
     few_treated_clusters: int
+    few_cluster_methods: dict[str, str]  # community_level / within_community -> WCR or CR2
     bootstrap_draws: int
     bootstrap_seed: int
     max_search_se: float
@@ -55,10 +57,27 @@ class Settings:
     rank_seed: int
 
     def method_label(self, method: str, df: float | None = None) -> str:
-        """How a row names its inference, e.g. 'CRV1 t(57)' or 'WCR bootstrap (Webb, B=1999)'."""
+        """How a row names its inference, e.g. 'CRV1 t(57)', 'WCR bootstrap (Webb, B=1999)' or
+        'CR2 t(3.4) Bell-McCaffrey'."""
         if method == WCR:
             return f"WCR bootstrap (Webb, B={self.bootstrap_draws})"
+        if method == CR2:
+            return f"CR2 t({df:.1f}) Bell-McCaffrey" if df is not None else CR2
         return f"CRV1 t({df:g})" if df is not None else CRV1
+
+    def few_cluster_method(self, community_level: bool) -> str:
+        """WCR or CR2 for a flagged term, by the rule of models/inference.yaml."""
+        return self.few_cluster_methods["community_level" if community_level else "within_community"]
+
+
+def _few_cluster_methods(raw: dict[str, Any]) -> dict[str, str]:
+    methods = {str(k): str(v).upper() for k, v in raw.items()}
+    if set(methods) != {"community_level", "within_community"} or not set(methods.values()) <= {WCR, CR2}:
+        raise ValueError(
+            f"{SETTINGS_FILE}: few_cluster_method must give WCR or CR2 for community_level and "
+            f"within_community, not {raw}"
+        )
+    return methods
 
 
 @cache
@@ -68,6 +87,7 @@ def settings() -> Settings:
         level=float(raw["level"]),
         ssc=dict(raw["ssc"]),
         few_treated_clusters=int(raw["few_treated_clusters"]),
+        few_cluster_methods=_few_cluster_methods(raw["few_cluster_method"]),
         bootstrap_draws=int(raw["bootstrap"]["draws"]),
         bootstrap_seed=int(raw["bootstrap"]["seed"]),
         max_search_se=float(raw["bootstrap"]["max_search_se"]),
@@ -119,6 +139,14 @@ def cluster_sums(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
         (np.ones(codes.size), (codes, np.arange(codes.size))), shape=(n, codes.size)
     )
     return np.asarray(indicator @ values)
+
+
+def unique_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The distinct (first, second) rows of two non-negative integer code arrays, sorted: what
+    np.unique(np.column_stack([first, second]), axis=0) gives, through one integer key."""
+    width = int(second.max()) + 1 if second.size else 1
+    keys = np.unique(first.astype(np.int64) * width + second.astype(np.int64))
+    return np.column_stack([keys // width, keys % width])
 
 
 def independent_columns(gram: np.ndarray, candidates: list[int], tol: float = 1e-9) -> list[int]:
@@ -184,15 +212,16 @@ class AbsorbedWLS:
         scale = np.sqrt((w[:, None] * X**2).sum(axis=0)) + 1e-300
         keep = np.sqrt((w[:, None] * X_t**2).sum(axis=0)) > 1e-9 * scale
         # Drop further columns that are exact linear combinations of the kept ones (in order).
-        kept = independent_columns(X_t.T @ (w[:, None] * X_t), [int(j) for j in np.flatnonzero(keep)])
+        full_gram = X_t.T @ (w[:, None] * X_t)
+        kept = independent_columns(full_gram, [int(j) for j in np.flatnonzero(keep)])
         X_k = X_t[:, kept]
-        gram = X_k.T @ (w[:, None] * X_k)
+        gram = full_gram[np.ix_(kept, kept)]
         bread = np.linalg.inv(gram)
         beta = bread @ (X_k.T @ (w * y_t))
         residuals = y_t - X_k @ beta
         n_clusters = int(cluster.max()) + 1
         per_fe = np.zeros(int(fe.max()) + 1, dtype=np.int64)
-        pairs = np.unique(np.column_stack([fe, cluster]), axis=0)
+        pairs = unique_pairs(fe, cluster)
         np.add.at(per_fe, pairs[:, 0], 1)
         fe_nested = bool((per_fe == 1).all())  # every fixed-effect level inside one cluster
         factor = small_sample_factor(ssc, y.size, len(kept), int(fe.max()) + 1, fe_nested, n_clusters)
@@ -207,7 +236,7 @@ class AbsorbedWLS:
             bread=bread,
             residuals=residuals,
             ssc=factor,
-            dropped=[names[j] for j in range(len(names)) if j not in kept],
+            dropped=[names[j] for j in sorted(set(range(len(names))) - set(kept))],
         )
 
     def scores(self, residuals: np.ndarray) -> np.ndarray:
@@ -288,7 +317,6 @@ class WildBootstrap:
 
     model: AbsorbedWLS
     draws: np.ndarray  # clusters x B
-    gram_by_cluster: np.ndarray  # clusters x k x k: X_g' W_g X_g
     sum_by_cluster: np.ndarray  # clusters x k: X_g' W_g 1
     fe_of_cluster: np.ndarray
     fe_sum: Any  # scipy.sparse (levels x clusters): 1 / W_level where the cluster is in the level
@@ -299,24 +327,16 @@ class WildBootstrap:
         """Raises ValueError when the clusters are not nested in the fixed effect (then the
         re-absorption of the fixed effect per draw has no closed form here)."""
         G = model.n_clusters
-        pairs = np.unique(np.column_stack([model.cluster, model.fe]), axis=0)
+        pairs = unique_pairs(model.cluster, model.fe)
         if pairs.shape[0] != G:
             raise ValueError("clusters are not nested in the fixed effect")
         fe_of_cluster = np.empty(G, dtype=np.int64)
         fe_of_cluster[pairs[:, 0]] = pairs[:, 1]
         fe_weight = np.bincount(model.fe, weights=model.weights)
         wx = model.X * model.weights[:, None]
-        k = model.X.shape[1]
-        gram = np.zeros((G, k, k))
-        order = np.argsort(model.cluster, kind="stable")
-        bounds = np.searchsorted(model.cluster[order], np.arange(G + 1))
-        for g in range(G):
-            rows = order[bounds[g] : bounds[g + 1]]
-            gram[g] = model.X[rows].T @ wx[rows]
         return cls(
             model=model,
             draws=draws,
-            gram_by_cluster=gram,
             sum_by_cluster=cluster_sums(model.cluster, wx, G),
             fe_of_cluster=fe_of_cluster,
             fe_sum=sparse.csr_matrix(
@@ -346,7 +366,8 @@ class WildBootstrap:
         std_error = math.sqrt(m.ssc * float(s_hat @ s_hat))
         d = m.X @ mc / cmc  # restricted residuals: e(r) = (u + d c'b) - r d
         e0 = m.residuals + d * estimate
-        q = (self.gram_by_cluster @ mc) @ m.bread  # c'M X_g'W_g X_g M, clusters x k
+        # c'M X_g'W_g X_g M per cluster (clusters x k), without forming X_g'W_g X_g
+        q = cluster_sums(m.cluster, m.X * (m.weights * (m.X @ mc))[:, None], m.n_clusters) @ m.bread
         zeta = self.sum_by_cluster @ mc
         n0, p0 = self._linear_parts(e0, mc, q, zeta)
         n1, p1 = self._linear_parts(d, mc, q, zeta)
@@ -361,6 +382,170 @@ class WildBootstrap:
             ssc=m.ssc,
             max_search_se=self.max_search_se,
         )
+
+
+# --- CR2 with Bell-McCaffrey degrees of freedom --------------------------------------------
+
+
+@dataclass(frozen=True)
+class CR2Contrast:
+    """The CR2 test of c'b = r: t = (estimate - r) / std_error against t(df), df from Bell and
+    McCaffrey (2002), as in Imbens and Kolesar (2016) and Pustejovsky and Tipton (2018)."""
+
+    estimate: float
+    std_error: float  # CR2
+    df: float  # Bell-McCaffrey
+
+    def p_value(self, r: float = 0.0) -> float:
+        return t_p_value((self.estimate - r) / self.std_error, self.df) if self.std_error > 0 else math.nan
+
+    def interval(self, level: float) -> tuple[float, float]:
+        half = t_quantile(self.df, level) * self.std_error
+        return self.estimate - half, self.estimate + half
+
+
+@dataclass
+class CR2Model:
+    """CR2 ("bias-reduced linearization", Bell and McCaffrey 2002) cluster-robust variance with
+    Bell-McCaffrey (Satterthwaite) degrees of freedom, for one absorbed model whose clusters are
+    nested in the absorbed fixed effect.
+
+    The weights are sampling weights, not inverse variances, so the working model is
+    homoskedastic (Phi = I; clubSandwich's default for a weighted `lm`, Pustejovsky and Tipton
+    2018). With H = Z (Z'WZ)^-1 Z'W the hat matrix of the full dummy-variable model Z = [X, D],
+    cluster g's adjustment is A_g = B_g^(-1/2), B_g = [(I - H)(I - H)']_gg, the Moore-Penrose
+    root where B_g is singular (e.g. a cluster alone in its fixed-effect level). By
+    Frisch-Waugh-Lovell H = P_D + Xd M Xd'W (Xd: the demeaned X, M = (Xd'W Xd)^-1), so
+    B_g = I + C_g K C_g' with C_g = [1, w, Xd, W Xd] of the cluster's rows: its root needs one
+    thin SVD of C_g, never an n_g x n_g matrix. For c'b: p_g = A_g W_g Xd_g M c,
+    V = sum_g (p_g' e_g)^2 and, with Omega = P'(I - H)(I - H)'P (P: the p_g, one column per
+    cluster), df = tr(Omega)^2 / tr(Omega^2) (Imbens and Kolesar 2016).
+    """
+
+    model: AbsorbedWLS
+    basis: Any  # scipy.sparse (N x R): block-diagonal, each cluster's orthonormal basis of the
+    # non-trivial part of B_g, so that A_g v = v + Q_g diag(f - 1) Q_g' v for all clusters at once
+    factors: np.ndarray  # (R) eigenvalue^(-1/2) - 1 (-1 where the eigenvalue vanishes)
+    level: np.ndarray  # fixed-effect level of each cluster
+    level_weight: np.ndarray  # W_l = sum of w in level l
+    level_square: np.ndarray  # Q_l = sum of w^2 in level l
+    level_mean: np.ndarray  # a_l = sum_(i in l) w_i^2 xd_i / W_l (levels x k)
+    square_gram: np.ndarray  # Xd' W^2 Xd
+
+    @classmethod
+    def prepare(cls, model: AbsorbedWLS, tol: float = 1e-10) -> CR2Model:
+        """Raises ValueError when the clusters are not nested in the fixed effect."""
+        G = model.n_clusters
+        pairs = unique_pairs(model.cluster, model.fe)
+        if pairs.shape[0] != G:
+            raise ValueError("clusters are not nested in the fixed effect")
+        level = np.empty(G, dtype=np.int64)
+        level[pairs[:, 0]] = pairs[:, 1]
+        w, X, M = model.weights, model.X, model.bread
+        n_levels = int(model.fe.max()) + 1
+        level_weight = np.bincount(model.fe, weights=w, minlength=n_levels)
+        level_square = np.bincount(model.fe, weights=w * w, minlength=n_levels)
+        level_mean = cluster_sums(model.fe, X * (w * w)[:, None], n_levels) / level_weight[:, None]
+        square_gram = X.T @ (X * (w * w)[:, None])
+        middle = M @ square_gram @ M
+        order = np.argsort(model.cluster, kind="stable")
+        bounds = np.searchsorted(model.cluster[order], np.arange(G + 1))
+        entries, row_of, column_of, factors = [], [], [], []
+        width = 0
+        for g in range(G):
+            idx = order[bounds[g] : bounds[g + 1]]
+            lv = level[g]
+            x = X[idx]
+            live = np.flatnonzero(np.abs(x).max(axis=0) > 0)  # other countries' slopes are 0 here
+            x, m, a = x[:, live], M[np.ix_(live, live)], M[live] @ level_mean[lv]
+            k = live.size
+            W_l = level_weight[lv]
+            # B_g = I + C K C', C = [1, w, Xd, W Xd]
+            C = np.column_stack([np.ones(idx.size), w[idx], x, x * w[idx, None]])
+            K = np.zeros((2 * k + 2, 2 * k + 2))
+            K[0, 0] = level_square[lv] / W_l**2
+            K[0, 1] = K[1, 0] = -1.0 / W_l
+            K[0, 2 : 2 + k] = K[2 : 2 + k, 0] = a
+            K[2 : 2 + k, 2 : 2 + k] = middle[np.ix_(live, live)]
+            K[2 : 2 + k, 2 + k :] = K[2 + k :, 2 : 2 + k] = -m
+            u, s, vt = np.linalg.svd(C, full_matrices=False)
+            keep = s > tol * max(float(s[0]), 1.0)
+            u, core = u[:, keep], (s[keep, None] * vt[keep]) @ K @ (vt[keep].T * s[keep])
+            values, vectors = np.linalg.eigh(np.eye(keep.sum()) + (core + core.T) / 2)
+            root = np.where(values > tol, 1.0 / np.sqrt(np.maximum(values, tol)), 0.0)
+            q = u @ vectors
+            entries.append(q.ravel())
+            row_of.append(np.repeat(idx, q.shape[1]))
+            column_of.append(np.tile(np.arange(width, width + q.shape[1]), idx.size))
+            factors.append(root - 1.0)
+            width += q.shape[1]
+        basis = sparse.csr_matrix(
+            (np.concatenate(entries), (np.concatenate(row_of), np.concatenate(column_of))),
+            shape=(model.y.size, width),
+        )
+        return cls(
+            model, basis, np.concatenate(factors), level, level_weight, level_square, level_mean, square_gram
+        )
+
+    def _satterthwaite(
+        self, norm: np.ndarray, alpha: np.ndarray, beta: np.ndarray, sigma: np.ndarray, tau: np.ndarray
+    ) -> float:
+        """tr(Omega)^2 / tr(Omega^2) without forming the G x G matrix Omega = P'(I - H)(I - H)'P.
+
+        With, per cluster g of level l, norm = p'p, alpha = 1'p, beta = w'p, sigma = Xd'p and
+        tau = Xd'W p: Omega = D + B + U C U', where D = diag(norm); B is block-diagonal by level,
+        B_gh = alpha_g alpha_h Q_l / W_l^2 - (alpha_g beta_h + beta_g alpha_h) / W_l; and
+        U = [sigma, alpha a_l'M, tau] with C = [[M Xd'W^2Xd M, I, -M], [I, 0, 0], [-M, 0, 0]]
+        (from H = P_D + Xd M Xd'W, whose blocks are H_gh = 1[same level] 1 w_h'/W_l + Xd_g M Xd_h'W_h).
+        """
+        M = self.model.bread
+        k = M.shape[0]
+        level, n_levels = self.level, self.level_weight.size
+        q = self.level_square / self.level_weight**2
+        iw = 1.0 / self.level_weight
+        U = np.column_stack([sigma, alpha[:, None] * (self.level_mean[level] @ M), tau])
+        C = np.zeros((3 * k, 3 * k))
+        C[:k, :k] = M @ self.square_gram @ M
+        C[:k, k : 2 * k] = C[k : 2 * k, :k] = np.eye(k)
+        C[:k, 2 * k :] = C[2 * k :, :k] = -M
+        b_diag = alpha**2 * q[level] - 2 * alpha * beta * iw[level]
+        trace = float(norm.sum() + b_diag.sum() + np.einsum("gi,ij,gj->", U, C, U))
+        # ||D + B||^2, B's blocks through their 2 x 2 cores E_l = [[q, -1/W], [-1/W, 0]]
+        F = cluster_sums(level, np.column_stack([alpha**2, alpha * beta, beta**2]), n_levels)
+        F = F[:, [0, 1, 1, 2]].reshape(n_levels, 2, 2)
+        E = np.stack([q, -iw, -iw, np.zeros(n_levels)], axis=1).reshape(n_levels, 2, 2)
+        square = float(
+            (norm**2).sum() + 2 * (norm * b_diag).sum() + np.einsum("lij,ljk,lkm,lmi->", E, F, E, F)
+        )
+        # 2 <D + B, U C U'> + ||U C U'||^2
+        r_alpha = cluster_sums(level, alpha[:, None] * U, n_levels)
+        r_beta = cluster_sums(level, beta[:, None] * U, n_levels)
+        inner = (
+            (U * norm[:, None]).T @ U
+            + (r_alpha * q[:, None]).T @ r_alpha
+            - (r_alpha * iw[:, None]).T @ r_beta
+            - (r_beta * iw[:, None]).T @ r_alpha
+        )
+        cu = C @ (U.T @ U)
+        square += 2 * float(np.trace(inner @ C)) + float(np.trace(cu @ cu))
+        return trace**2 / square
+
+    def contrast(self, c: np.ndarray) -> CR2Contrast:
+        m = self.model
+        w, X, M = m.weights, m.X, m.bread
+        mc = M @ c
+        v = w * (X @ mc)  # W Xd M c
+        p = v + self.basis @ (self.factors * (self.basis.T @ v))  # A_g W_g Xd_g M c, every g
+        G = m.n_clusters
+
+        def per_cluster(values: np.ndarray) -> np.ndarray:
+            return cluster_sums(m.cluster, values, G)
+
+        score = per_cluster(p * m.residuals)
+        norm, alpha, beta = per_cluster(p * p), per_cluster(p), per_cluster(p * w)
+        sigma, tau = per_cluster(X * p[:, None]), per_cluster(X * (w * p)[:, None])
+        df = self._satterthwaite(norm, alpha, beta, sigma, tau)
+        return CR2Contrast(estimate=float(c @ m.beta), std_error=math.sqrt(float(score @ score)), df=df)
 
 
 # --- multiplicity ----------------------------------------------------------------------------

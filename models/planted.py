@@ -65,14 +65,18 @@ def regression_weights(
     raw = full.X[:, j]
     numerator = full.weights * residual * raw
     total = float((full.weights * residual * raw).sum())
-    countries = full.countries
-    return {str(c): float(numerator[countries == c].sum() / total) for c in sorted(set(countries))}
+    levels, which = np.unique(full.countries, return_inverse=True)
+    sums = np.bincount(which.ravel(), weights=numerator, minlength=levels.size)
+    return {str(c): float(sums[i] / total) for i, c in enumerate(levels)}
 
 
-def planted_table(fits: list[SpecFit], synthetic: set[str] | None = None) -> pl.DataFrame:
-    """One row per (spec, term, country) with a planted effect, plus the pooled (ALL) target:
-    planted size, untreated rate, attainable size. Only synthetic countries have planted effects
-    (a pooled target is given only when every country in the sample is synthetic)."""
+def planted_table(
+    fits: list[SpecFit], synthetic: set[str] | None = None, pooled: bool = True
+) -> pl.DataFrame:
+    """One row per (spec, term, country) with a planted effect, plus (unless `pooled` is False)
+    the pooled (ALL) target: planted size, untreated rate, attainable size. Only synthetic
+    countries have planted effects (a pooled target is given only when every country in the
+    sample is synthetic)."""
     rows = []
     for fit in fits:
         spec, frame = fit.spec, fit.frame
@@ -96,7 +100,7 @@ def planted_table(fits: list[SpecFit], synthetic: set[str] | None = None) -> pl.
                         "attainable": sizes[country],
                     }
                 )
-            if synthetic is not None and not present <= synthetic:
+            if not pooled or (synthetic is not None and not present <= synthetic):
                 continue
             weights = regression_weights(spec, frame, fit.fixed_effects, term)
             planted_pooled = sum(weights[c] * planted_size(name, c) for c in weights)

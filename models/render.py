@@ -1,7 +1,7 @@
 """Chart files (SVG, and PNG rasterized from it) drawn in worker processes.
 
 vl-convert draws every Vega-Lite chart in one JavaScript runtime per process, so threads queue
-behind each other. `ChartWorkers` starts two plain child processes (`python -m
+behind each other. `ChartWorkers` starts plain child processes (`python -m
 ippmd.models.render`, not multiprocessing: nothing of the caller's script is re-run in them),
 each with its own runtime, warmed up at once; jobs go to them as JSON lines and come back as
 the paths written. This module imports vl-convert only, so a worker starts in a fraction of a
@@ -37,7 +37,8 @@ def render(spec: dict[str, Any], name: str, directory: str, vl_version: str, sca
 
 
 class ChartWorkers:
-    """Two worker processes fed from one queue; `start` queues charts, `finish` waits for them."""
+    """Worker processes (`workers` of them) fed from one queue; `start` queues charts, `finish`
+    waits for them."""
 
     def __init__(self, vl_version: str, scale: int, workers: int = 2) -> None:
         self.version, self.scale = vl_version, scale

@@ -16,6 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ippmd.models.charts import VL_VERSION
+
 
 @dataclass
 class Section:
@@ -42,9 +44,8 @@ def vega_bundle() -> str:
     about 1.5 s and gives the same text for the same vl-convert and Vega-Lite versions, so it is
     kept in the user's cache folder (a cache that cannot be written is skipped)."""
     import vl_convert
-    from altair.utils._importers import vl_version_for_vl_convert
 
-    version = vl_version_for_vl_convert()
+    version = VL_VERSION
     path = _cache_dir() / f"vega-bundle-{version}-vl-convert-{vl_convert.__version__}.js"
     if path.is_file():
         return path.read_text(encoding="utf-8")

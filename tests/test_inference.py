@@ -5,6 +5,9 @@
 * The fast WCR bootstrap against a brute-force one: for each draw, statsmodels refits the
   dummy-variable model on y* = restricted fit + restricted residual x Webb weight and gives the
   CRV1 t-statistic; the two must agree draw by draw.
+* CR2 with Bell-McCaffrey degrees of freedom against a brute-force computation on the explicit
+  dummy-variable model (the N x N hat matrix, each cluster's (I - H)(I - H)' block and its root),
+  and against R's clubSandwich (vcovCR type CR2, Satterthwaite df) when R has it.
 * DerSimonian-Laird against statsmodels' combine_effects; Holm and Benjamini-Hochberg against
   statsmodels' multipletests.
 The data are small simulated panels made here (a few hundred rows), so the file runs in seconds.
@@ -12,7 +15,10 @@ The data are small simulated panels made here (a few hundred rows), so the file 
 
 from __future__ import annotations
 
+import io
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +32,7 @@ from ippmd.models.estimate import fit_spec, fixed_effects_for
 from ippmd.models.inference import (
     WEBB,
     AbsorbedWLS,
+    CR2Model,
     WildBootstrap,
     benjamini_hochberg,
     dersimonian_laird,
@@ -37,6 +44,7 @@ from ippmd.models.inference import (
     webb_weights,
 )
 from ippmd.models.spec import get_spec
+from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.multitest import multipletests
 
@@ -163,6 +171,114 @@ def test_bootstrap_interval_bounds_are_where_the_bootstrap_test_turns() -> None:
         assert np.mean(np.abs(outside) >= abs(outside_t)) <= 0.05
 
 
+def _brute_force_cr2(p: dict[str, np.ndarray], c: np.ndarray) -> tuple[float, float, float]:
+    """Estimate, CR2 SE and Bell-McCaffrey df of c'b straight from the definitions, on the model
+    with every region dummy spelled out: H = Z (Z'WZ)^-1 Z'W (N x N), A_g = the Moore-Penrose
+    inverse root of [(I - H)(I - H)']_gg by eigendecomposition, V = sum_g (c'(Z'WZ)^-1 Z_g'W_g
+    A_g e_g)^2, and df = tr(O)^2 / tr(O^2) with O = P'(I - H)(I - H)'P under a homoskedastic
+    working model (P: one column per cluster, A_g W_g Z_g (Z'WZ)^-1 c on its rows)."""
+    Z = np.column_stack([p["X"], _dummies(p["region"])])
+    W = np.diag(p["w"])
+    bread = np.linalg.inv(Z.T @ W @ Z)
+    beta = bread @ Z.T @ W @ p["y"]
+    e = p["y"] - Z @ beta
+    residual_maker = np.eye(p["y"].size) - Z @ bread @ Z.T @ W
+    outer = residual_maker @ residual_maker.T
+    cc = np.concatenate([c, np.zeros(Z.shape[1] - c.size)])
+    P = np.zeros((p["y"].size, p["cluster"].max() + 1))
+    variance = 0.0
+    for g in np.unique(p["cluster"]):
+        rows = np.flatnonzero(p["cluster"] == g)
+        values, vectors = np.linalg.eigh(outer[np.ix_(rows, rows)])
+        root = np.where(values > 1e-10, 1 / np.sqrt(np.clip(values, 1e-10, None)), 0.0)
+        A = vectors @ np.diag(root) @ vectors.T
+        P[rows, g] = A @ W[np.ix_(rows, rows)] @ Z[rows] @ bread @ cc
+        variance += float(P[rows, g] @ e[rows]) ** 2
+    omega = P.T @ outer @ P
+    return float(cc @ beta), math.sqrt(variance), float(np.trace(omega) ** 2 / (omega**2).sum())
+
+
+CR2_CONTRASTS = [
+    {"country::A:t": 1.0},
+    {"country::B:t": 1.0},
+    {"x": 1.0},
+    {"country::A:t": 1.0, "country::B:t": -1.0},
+]
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_cr2_and_bell_mccaffrey_df_equal_the_dummy_variable_definitions(seed: int) -> None:
+    """The fast CR2 (fixed effects absorbed, low-rank roots) against the definitions on explicit
+    dummies, with a cluster alone in its region (its B_g is singular: the pseudo-inverse)."""
+    p = _panel(seed=seed)
+    p["region"] = np.where(p["cluster"] == 17, 6, p["region"])  # cluster 17 alone in region 6
+    model = AbsorbedWLS.fit(p["y"], p["X"], NAMES, p["w"], p["cluster"], p["region"], SSC)
+    cr2 = CR2Model.prepare(model)
+    for weights in CR2_CONTRASTS:
+        c = model.contrast_vector(weights)
+        ours = cr2.contrast(c)
+        estimate, std_error, df = _brute_force_cr2(p, c)
+        assert ours.estimate == pytest.approx(estimate, rel=1e-9), weights
+        assert ours.std_error == pytest.approx(std_error, rel=1e-8), weights
+        assert ours.df == pytest.approx(df, rel=1e-8), weights
+        assert 1 < ours.df < model.n_clusters - 1
+        low, high = ours.interval(0.95)
+        assert high - low == pytest.approx(2 * stats.t.ppf(0.975, ours.df) * std_error, rel=1e-8)
+        assert ours.p_value(low) == pytest.approx(0.05, abs=1e-9)
+
+
+R_CR2 = """
+suppressMessages(library(clubSandwich))
+d <- read.csv(commandArgs(TRUE)[1])
+cr2 <- function(fit, coefs) {
+  coef_test(fit, vcov = vcovCR(fit, cluster = d$cluster, type = "CR2"), coefs = coefs,
+            test = "Satterthwaite")
+}
+out <- cr2(lm(y ~ tA + tB + x + factor(region), data = d, weights = w), c("tA", "tB", "x"))
+# b_A - b_B is the coefficient of tA once tA + tB is a regressor
+d$tAB <- d$tA + d$tB
+difference <- cr2(lm(y ~ tA + tAB + x + factor(region), data = d, weights = w), "tA")
+write.csv(data.frame(se = c(out$SE, difference$SE), df = c(out$df_Satt, difference$df_Satt)),
+          stdout(), row.names = FALSE)
+"""
+
+
+def _clubsandwich() -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    probe = subprocess.run(
+        ["Rscript", "-e", "quit(status = !requireNamespace('clubSandwich', quietly = TRUE))"],
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _clubsandwich(), reason="R with clubSandwich is not installed")
+def test_cr2_and_bell_mccaffrey_df_equal_clubsandwich(tmp_path: Path) -> None:
+    """An independent implementation: clubSandwich's CR2 for a weighted lm with the region
+    dummies (its default working model for weights that are not inverse variances: identity)."""
+    p = _panel(seed=3)
+    frame = pd.DataFrame(
+        {"y": p["y"], "tA": p["X"][:, 0], "tB": p["X"][:, 1], "x": p["X"][:, 2], "w": p["w"],
+         "cluster": p["cluster"], "region": p["region"]}
+    )  # fmt: skip
+    frame.to_csv(tmp_path / "panel.csv", index=False)
+    (tmp_path / "cr2.R").write_text(R_CR2, encoding="utf-8")
+    run = subprocess.run(
+        ["Rscript", str(tmp_path / "cr2.R"), str(tmp_path / "panel.csv")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    reference = pd.read_csv(io.StringIO(run.stdout))
+    model = AbsorbedWLS.fit(p["y"], p["X"], NAMES, p["w"], p["cluster"], p["region"], SSC)
+    cr2 = CR2Model.prepare(model)
+    for weights, (se, df) in zip(CR2_CONTRASTS, reference.itertuples(index=False), strict=True):
+        ours = cr2.contrast(model.contrast_vector(weights))
+        assert ours.std_error == pytest.approx(se, rel=1e-8), weights
+        assert ours.df == pytest.approx(df, rel=1e-6), weights
+
+
 def test_webb_weights_are_seeded_and_take_the_six_values() -> None:
     first = webb_weights(40, 500, 1, "spec")
     assert np.array_equal(first, webb_weights(40, 500, 1, "spec"))
@@ -173,13 +289,13 @@ def test_webb_weights_are_seeded_and_take_the_six_values() -> None:
 
 def test_the_absorbed_model_of_a_real_spec_equals_pyfixest(package_dir: Path) -> None:
     """The package's community-level spec: same coefficients and CRV1 SEs as the pyfixest model
-    that estimates.csv reports (so the bootstrap is built on that very model)."""
+    that estimates.csv reports (so CR2 and the bootstrap are built on that very model)."""
     data = PackageData.load(package_dir)
     spec = get_spec("public_employment_programme_on_emigrant")
     frame = analysis_frame(spec, data)
     fit = fit_spec(spec, frame, data.countries)
-    assert fit.bootstrap is not None
-    model = fit.bootstrap.model
+    assert fit.cr2 is not None
+    model = fit.cr2.model
     coef, se = fit.by_country.coef(), fit.by_country.se()
     for i, name in enumerate(model.names):
         assert model.beta[i] == pytest.approx(coef[name], rel=1e-9, abs=1e-12), name
@@ -239,17 +355,23 @@ def test_rank_intervals_follow_the_direction_and_the_uncertainty() -> None:
     assert rank_interval(estimates, unbounded, corr, 1, 1.0, 0.95, 2000, seeded_rng(2, "y")) == (1, 5)
 
 
-def test_community_level_terms_use_the_bootstrap_and_say_so(package_dir: Path) -> None:
+def test_community_level_terms_use_cr2_and_say_so(package_dir: Path) -> None:
+    """The rule of models/inference.yaml: community-level treatments get CR2 with Bell-McCaffrey
+    degrees of freedom, each row's interval t(df) x its CR2 SE."""
     data = PackageData.load(package_dir)
     spec = get_spec("public_employment_programme_on_emigrant")
     fit = fit_spec(spec, analysis_frame(spec, data), data.countries)
     reasons = {c: why for (c, term), why in fit.few_clusters.items()}
     assert set(reasons) == set(data.countries)
     assert all(why.startswith("community-level") for why in reasons.values())
+    assert settings().few_cluster_method(community_level=True) == "CR2"
+    assert fit.term_methods == {"public_employment_programme": "CR2"} and fit.bootstrap is None
     for country in data.countries:
         row = fit.effects[(country, "public_employment_programme")]
-        assert row["method"].startswith("WCR bootstrap (Webb, B=")
-        assert row["df"] is None and row["ci_low"] < row["estimate"] < row["ci_high"]
+        cr2 = fit.cr2_contrast({f"country::{country}:public_employment_programme": 1.0})
+        assert row["method"] == f"CR2 t({cr2.df:.1f}) Bell-McCaffrey" and row["df"] == cr2.df
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(cr2.interval(0.95))
+        assert row["ci_low"] < row["estimate"] < row["ci_high"]
     household = get_spec("vocational_training_on_plans")
     other = fit_spec(household, analysis_frame(household, data), data.countries)
     row = other.effects[("KHM", "vocational_training")]

@@ -309,7 +309,8 @@ def test_the_benchmark_command_reports_a_broken_spec_with_its_file_and_key(
     text = "".join(result.output.split())  # the console wraps long lines, even inside a path
     assert spec_file in text and "field'sample'" in text and "'wroking'" in text, result.output
     assert "internalerror" not in text
-    assert not out.exists()  # refused before anything is written
+    # refused before any output is written: at most the folder the CLI claimed, with its marker
+    assert not out.exists() or [p.name for p in out.iterdir()] == [".ippmd-benchmark"]
 
 
 def test_region_fixed_effects_fall_back_to_country_when_the_treatment_is_regional(
@@ -406,10 +407,11 @@ def test_country_estimates_recover_planted_effects_within_tolerance(recovery: pl
     seed, 13 against the raw planted sizes).
 
     Why more than 5% can miss: (1) a country's CRV1 interval rests on its 25-100 communities,
-    with t(G_c - 1); the community-level programme (3-21 treated communities) now gets the wild
-    cluster restricted bootstrap, whose coverage bench/bench_inference_mc.py measures over 40
-    seeds; (2) the generator's probability floor binds unevenly within a country (e.g. for people
-    aged 50+ with few plans to emigrate), which the first-order attainable size does not capture.
+    with t(G_c - 1); the community-level programme (3-21 treated communities) now gets CR2 with
+    Bell-McCaffrey degrees of freedom (models/inference.yaml), whose coverage
+    bench/bench_inference_mc.py measures over many seeds; (2) the generator's probability floor
+    binds unevenly within a country (e.g. for people aged 50+ with few plans to emigrate), which
+    the first-order attainable size does not capture.
     """
     cells = recovery.filter(pl.col("country") != POOLED)
     inside = (pl.col("ci_low") <= pl.col("attainable")) & (pl.col("attainable") <= pl.col("ci_high"))
@@ -530,7 +532,8 @@ def test_the_comparison_has_the_same_columns_with_or_without_peers(
 
 def test_country_rows_use_their_own_clusters_for_degrees_of_freedom(fits: list[SpecFit]) -> None:
     """CRV1 country rows: df = G_c - 1 and the interval is estimate +/- t(G_c - 1) SE (not the
-    pooled t(589)); bootstrap rows name the bootstrap and have no df."""
+    pooled t(589)); few-cluster rows (the community-level programme) are CR2 rows whose df is the
+    Bell-McCaffrey df and whose interval is estimate +/- t(df) x the CR2 SE."""
     table = estimates_table(fits)
     crv1 = table.filter(pl.col("method").str.starts_with("CRV1") & (pl.col("country") != POOLED))
     assert crv1.height > 100
@@ -542,9 +545,14 @@ def test_country_rows_use_their_own_clusters_for_degrees_of_freedom(fits: list[S
     np.testing.assert_allclose(crv1["p_value"].to_numpy(), p, rtol=1e-9)
     pooled = table.filter(pl.col("country") == POOLED)
     assert (pooled["df"] == pooled["n_clusters"] - 1).all() and (pooled["n_clusters"] > 500).all()
-    bootstrap = table.filter(pl.col("method").str.starts_with("WCR"))
-    assert set(bootstrap["spec"]) == {"public_employment_programme_on_emigrant"}
-    assert bootstrap["df"].is_null().all() and bootstrap.height == 10
+    cr2 = table.filter(pl.col("method").str.starts_with("CR2"))
+    assert set(cr2["spec"]) == {"public_employment_programme_on_emigrant"} and cr2.height == 10
+    assert (cr2["df"] > 1).all() and (cr2["df"] < cr2["n_clusters"] - 1).all()
+    labels = [f"CR2 t({df:.1f}) Bell-McCaffrey" for df in cr2["df"]]
+    assert cr2["method"].to_list() == labels
+    p = 2 * stats.t.sf(np.abs(cr2["estimate"] / cr2["std_error"]).to_numpy(), cr2["df"].to_numpy())
+    assert not np.allclose(cr2["p_value"].to_numpy(), p)  # the CR2 SE, not the CRV1 std_error column
+    assert not table["method"].str.starts_with("WCR").any()
 
 
 def test_multiplicity_columns_equal_statsmodels_over_their_families(fits: list[SpecFit]) -> None:
@@ -586,13 +594,23 @@ def test_random_effects_peer_mean_equals_statsmodels_on_the_peer_rows(fits: list
         assert row["method"] is not None and row["focus_method"] is not None
 
 
-def test_the_community_level_comparison_uses_the_bootstrap(fits: list[SpecFit]) -> None:
-    row = comparison_table(fits, "GEO").filter(pl.col("spec") == "public_employment_programme_on_emigrant")
-    row = row.row(0, named=True)
-    assert row["method"].startswith("WCR") and row["focus_method"].startswith("WCR")
-    # GEO has three treated communities: its bootstrap interval is far wider than CRV1's would be
+def test_the_community_level_comparison_uses_cr2_for_focus_peers_and_difference(fits: list[SpecFit]) -> None:
+    fit = next(f for f in fits if f.spec.id == "public_employment_programme_on_emigrant")
+    row = comparison_table([fit], "GEO").row(0, named=True)
+    assert row["method"].startswith("CR2") and row["focus_method"].startswith("CR2")
+    # GEO has three treated communities: its CR2 interval is far wider than CRV1's would be
     crv1_half = stats.t.ppf(0.975, 57) * row["focus_std_error"]
     assert row["focus_ci_high"] - row["focus_ci_low"] > 3 * crv1_half
+    term = "public_employment_programme"
+    peers = [c for c in fit.countries if c != "GEO"]
+    difference = fit.cr2_contrast(
+        {f"country::GEO:{term}": 1.0, **{f"country::{c}:{term}": -1 / len(peers) for c in peers}}
+    )
+    assert row["method"] == f"CR2 t({difference.df:.1f}) Bell-McCaffrey"
+    assert row["difference_p_value"] == pytest.approx(difference.p_value(), rel=1e-12)
+    assert (row["difference_ci_low"], row["difference_ci_high"]) == pytest.approx(difference.interval(0.95))
+    peer_mean = fit.cr2_contrast({f"country::{c}:{term}": 1 / len(peers) for c in peers})
+    assert row["peer_mean_p_value"] == pytest.approx(peer_mean.p_value(), rel=1e-12)
 
 
 def test_poisson_keeps_the_zero_spenders_and_equals_a_statsmodels_glm(data: PackageData) -> None:
@@ -627,9 +645,27 @@ def test_poisson_keeps_the_zero_spenders_and_equals_a_statsmodels_glm(data: Pack
 
 
 def test_descriptive_intervals_use_t_with_the_cells_communities(package_dir: Path) -> None:
-    from ippmd.models.descriptives import figure_shares
+    from ippmd.core.calibration import weighted_share
+    from ippmd.models.descriptives import _and, design_frame, figure_definitions, figure_shares
 
-    shares = figure_shares(PackageData.load(package_dir))
+    data = PackageData.load(package_dir)
+    shares = figure_shares(data)
+    # every cell equals the calibration report's estimator on that country's rows alone
+    figure = figure_definitions()["fig_1_6"]
+    frame = design_frame(data, figure["unit"])
+    panel, group = figure["panels"][0], figure["groups"][-1]
+    universe = _and(figure["universe"], panel["where"], group["where"])
+    for country in ("MAR", "KHM"):
+        alone = weighted_share(frame.filter(pl.col("country") == country), figure["value"], universe)
+        row = shares.filter(
+            (pl.col("figure") == "fig_1_6")
+            & (pl.col("country") == country)
+            & (pl.col("panel") == panel["label"])
+            & (pl.col("group") == group["label"])
+        ).row(0, named=True)
+        assert row["estimate"] == pytest.approx(alone["estimate"], rel=1e-12)
+        assert row["std_error"] == pytest.approx(alone["std_error"], rel=1e-10)
+        assert row["n"] == alone["n"]
     inside = shares.filter((pl.col("ci_low") > 0) & (pl.col("ci_high") < 1) & (pl.col("n_clusters") > 1))
     half = (inside["ci_high"] - inside["estimate"]).to_numpy()
     expected = stats.t.ppf(0.975, inside["n_clusters"].to_numpy() - 1) * inside["std_error"].to_numpy()
