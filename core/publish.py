@@ -25,10 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ippmd.core.errors import UsageError
-from ippmd.core.io import DESCRIPTOR, staging_folder, write_atomic
+from ippmd.core.io import DESCRIPTOR, remove_stale_staging, staging_folder, write_atomic
 
 LOCK_FILE = ".ippmd.lock"
 STAGING_PREFIX = ".ippmd-build-"
+GX_STAGING_PREFIX = ".ippmd-gx-"  # the expectation worker of a CLI build (quality/parallel.py)
 JOURNAL = "journal.json"  # in the staging folder: present = committed, roll forward
 PREVIOUS = "previous"  # in the staging folder: what the moves replaced, removed at the end
 KILL_ENV = "IPPMD_KILL_AT"
@@ -189,7 +190,7 @@ def recover(out: Path) -> list[Path]:
             _roll_forward(folder, Path(out))
         shutil.rmtree(folder)
         handled.append(folder)
-    return handled
+    return handled + remove_stale_staging(Path(out), GX_STAGING_PREFIX)  # a killed build's GX worker
 
 
 def is_package_folder(folder: Path) -> bool:

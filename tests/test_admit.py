@@ -83,46 +83,6 @@ def _senegal(tmp_path: Path, name: str = "sen") -> Path:
     return sub
 
 
-@pytest.mark.slow
-def test_admit_an_eleventh_country_keeps_it_inside_the_package(small_package: Path, tmp_path: Path) -> None:
-    sub = _senegal(tmp_path)
-    home = tmp_path / "home"  # the project home (a checkout): admitting elsewhere must not touch it
-    home.mkdir()
-    result = subprocess.run(
-        [str(IPPMD), "--home", str(home), "admit", str(sub), "--out", str(small_package)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(tmp_path / "raw"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert not (tmp_path / "raw").exists() and list(home.iterdir()) == []  # nothing written outside
-    kept = small_package / "admitted" / "SEN"
-    listed = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=kept, capture_output=True, text=True)
-    assert listed.returncode == 0 and listed.stdout.count(": OK") == 5  # the bytes validated, checked
-    for name in ("metadata.yaml", "persons.csv"):
-        assert (kept / name).read_bytes() == (sub / name).read_bytes()
-    countries = (small_package / "data" / "countries.csv").read_text(encoding="utf-8")
-    assert "\nSEN,Senegal,survey," in countries
-    descriptor = json.loads((small_package / "datapackage.json").read_text(encoding="utf-8"))
-    assert descriptor["countries"] == ["KHM", "PHL", "SEN"]  # the others kept, not the whole repo
-    # The descriptor describes the package as it now is, country by country.
-    assert descriptor["dataOrigin"] == {"KHM": "synthetic", "PHL": "synthetic", "SEN": "survey"}
-    assert "Senegal" in descriptor["description"] and "ten countries" not in descriptor["description"]
-    assert check_package(small_package, engine="polars").valid
-    # The package keeps what it was built from: rebuilding it reproduces it byte for byte.
-    before = _hashes(small_package)
-    build(small_package, ["KHM", "PHL", "SEN"])
-    assert _hashes(small_package) == before
-    # A kept file that changed is refused (exit 1 in the CLI), and the package is left alone.
-    (kept / "persons.csv").write_bytes((kept / "persons.csv").read_bytes() + b"\n")
-    with pytest.raises(InputError) as info:
-        build(small_package, ["KHM", "PHL", "SEN"])
-    assert [p.file for p in info.value.problems] == [str(kept / "persons.csv")]
-    assert _hashes(small_package) == before
-    (kept / "persons.csv").write_bytes((sub / "persons.csv").read_bytes())
-
-
 def test_admit_needs_a_package_to_admit_into(tmp_path: Path) -> None:
     sub = write_submission("KHM", tmp_path / "sub", seed=5)
     (tmp_path / "not-a-package").mkdir()
@@ -138,39 +98,70 @@ def test_admit_needs_a_package_to_admit_into(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_admits_at_once_lose_no_country(small_package: Path, tmp_path: Path) -> None:
-    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))  # SEN in it when admitted earlier
-    before = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))["countries"]
+def test_two_admits_at_once_lose_no_country_and_keep_what_they_admitted(
+    small_package: Path, tmp_path: Path
+) -> None:
+    """Georgia (synthetic) and Senegal (survey) admitted at the same time into KHM + PHL: both land,
+    nothing is written outside the package, and the package keeps the bytes it validated."""
+    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))
     georgia = write_submission("GEO", tmp_path / "geo", seed=4)
     senegal = _senegal(tmp_path)
+    home = tmp_path / "home"  # the project home (a checkout): admitting elsewhere must not touch it
+    home.mkdir()
     runs = [
         subprocess.Popen(
-            [str(IPPMD), "admit", str(sub), "--out", str(package)],
+            [str(IPPMD), "--home", str(home), "admit", str(sub), "--out", str(package)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=_env(tmp_path / "raw"),
         )
         for sub in (georgia, senegal)
     ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
+    assert not (tmp_path / "raw").exists() and list(home.iterdir()) == []  # nothing written outside
     descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
-    assert descriptor["countries"] == sorted({*before, "GEO", "SEN"})
-    assert {p.name for p in (package / "admitted").iterdir()} >= {"GEO", "SEN"}
+    assert descriptor["countries"] == ["GEO", "KHM", "PHL", "SEN"]  # the others kept, none lost
     assert frictionless_validate(package)["valid"]
+    assert check_package(package, engine="polars").valid
+    # The descriptor describes the package as it now is, country by country.
+    origins = {"GEO": "synthetic", "KHM": "synthetic", "PHL": "synthetic", "SEN": "survey"}
+    assert descriptor["dataOrigin"] == origins
+    assert "Senegal" in descriptor["description"] and "ten countries" not in descriptor["description"]
+    countries = (package / "data" / "countries.csv").read_text(encoding="utf-8")
+    assert "\nSEN,Senegal,survey," in countries
+    # The package keeps what it was built from: the bytes validated, with their checksums.
+    kept = package / "admitted" / "SEN"
+    assert sorted(p.name for p in (package / "admitted").iterdir()) == ["GEO", "SEN"]
+    listed = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=kept, capture_output=True, text=True)
+    assert listed.returncode == 0 and listed.stdout.count(": OK") == 5
+    for name in ("metadata.yaml", "persons.csv"):
+        assert (kept / name).read_bytes() == (senegal / name).read_bytes()
+    # Rebuilding it reproduces it byte for byte.
+    before = _hashes(package)
+    build(package, descriptor["countries"])
+    assert _hashes(package) == before
+    # A kept file that changed is refused (exit 1 in the CLI), and the package is left alone.
+    (kept / "persons.csv").write_bytes((kept / "persons.csv").read_bytes() + b"\n")
+    with pytest.raises(InputError) as info:
+        build(package, descriptor["countries"])
+    assert [p.file for p in info.value.problems] == [str(kept / "persons.csv")]
+    assert _hashes(package) == before
 
 
 @pytest.mark.slow
-def test_a_writer_killed_mid_swap_is_finished_by_the_next_one(tmp_path: Path) -> None:
+def test_a_writer_killed_mid_swap_is_finished_by_the_next_one(small_package: Path, tmp_path: Path) -> None:
     """Killed between publishing the data and the descriptor (the window a journal must cover):
     the next writer, even an admit that is then refused, rolls the publish forward first."""
     import os
     import signal
 
-    package = tmp_path / "pkg"
-    build(package, ["KHM"])
+    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))
+    shutil.rmtree(package / "admitted", ignore_errors=True)  # the KHM + PHL package, whatever ran before
+    build_options = ["--countries", "KHM", "--out", str(package), "--quiet"]
     killed = subprocess.run(
-        [str(IPPMD), "build", "--countries", "GEO,KHM", "--out", str(package), "--quiet"],
+        [str(IPPMD), "build", *build_options],
         capture_output=True,
         timeout=300,
         env={**os.environ, "IPPMD_KILL_AT": "moved:1"},  # data/ moved, datapackage.json not yet
@@ -184,9 +175,9 @@ def test_a_writer_killed_mid_swap_is_finished_by_the_next_one(tmp_path: Path) ->
         [str(IPPMD), "admit", str(bad), "--out", str(package)], capture_output=True, text=True, timeout=300
     )
     assert nxt.returncode == 1  # refused, but it first finished the killed build
-    assert not list(package.glob(".ippmd-build-*"))
+    assert not list(package.glob(".ippmd-*")), list(package.iterdir())  # no staging, no GX leftovers
     descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
-    assert descriptor["countries"] == ["GEO", "KHM"]
+    assert descriptor["countries"] == ["KHM"]
     assert frictionless_validate(package)["valid"]
     assert check_package(package, engine="polars").valid  # every hash matches
 

@@ -125,31 +125,6 @@ def test_validate_never_writes_its_report_over_the_submission(tmp_path: Path) ->
     assert (tmp_path / "sub" / "persons.csv").read_bytes() == original
 
 
-@pytest.mark.slow
-def test_a_killed_build_leaves_the_package_and_the_next_build_cleans_up(tmp_path: Path) -> None:
-    import hashlib
-    import os
-    import signal
-    import time
-
-    out = tmp_path / "pkg"
-    assert _run("build", "--countries", "KHM", "--out", str(out), "--quiet", cwd=tmp_path).returncode == 0
-    before = {p: hashlib.sha256(b).hexdigest() for p, b in _package_bytes(out).items()}
-    killed = subprocess.Popen(
-        [str(IPPMD), "build", "--countries", "KHM", "--seed", "9", "--out", str(out), "--quiet"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not list(out.glob(".ippmd-build-*")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(killed.pid, signal.SIGKILL)  # the build and its GX worker, mid-way
-    killed.wait()
-    assert {p: hashlib.sha256(b).hexdigest() for p, b in _package_bytes(out).items()} == before
-    assert list(out.glob(".ippmd-*")), "the kill came after the build had finished"
-    assert _run("build", "--countries", "KHM", "--out", str(out), "--quiet", cwd=tmp_path).returncode == 0
-    assert not list(out.glob(".ippmd-*"))
-
-
 def test_a_file_far_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
     """A sparse 3 GiB persons.csv: refused from the folder listing, with the file named (exit 1)."""
     assert _run("synth", "KHM", "sub", cwd=tmp_path).returncode == 0
