@@ -92,6 +92,7 @@ def test_commands_default_to_the_home_not_the_checkout(tmp_path: Path) -> None:
     elsewhere.mkdir()
     built = _run("--home", str(work), "build", "--countries", "KHM", "--quiet", cwd=elsewhere)
     assert built.returncode == 0, built.stderr
+    assert "SYNTHETIC DATA" in built.stderr  # the build says what its microdata are
     assert (work / "datapackage.json").is_file() and (work / "data" / "persons.csv").is_file()
     extracted = _run("--home", str(work), "extract", "--out", str(work / "x.zip"), cwd=elsewhere)
     assert extracted.returncode == 0, extracted.stderr

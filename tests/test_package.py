@@ -41,7 +41,7 @@ def test_frictionless_cli_catches_a_corrupted_file(package_dir: Path, tmp_path: 
     copy = tmp_path / "copy"
     shutil.copytree(package_dir, copy)
     persons = copy / "data" / "persons.csv"
-    lines = persons.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = persons.read_text(encoding="utf-8").splitlines(keepends=True)[:1001]  # a smaller file, faster
     first = lines[1].split(",")
     first[1] = "KHM-H99999"  # a household that does not exist
     lines[1] = ",".join(first)
@@ -134,7 +134,7 @@ def test_not_in_universe_is_marked_in_csv(package_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_two_builds_are_byte_identical(package_dir: Path, tmp_path: Path) -> None:
-    build(tmp_path)
+    build(tmp_path, expectations=False)  # the bytes do not depend on the suites
     ours = sorted(p.relative_to(package_dir) for p in (package_dir / "data").rglob("*") if p.is_file())
     theirs = sorted(p.relative_to(tmp_path) for p in (tmp_path / "data").rglob("*") if p.is_file())
     assert ours == theirs
