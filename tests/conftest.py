@@ -22,8 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("package")
-    build(out, expectations=False)  # the suites are tested on it in test_expectations
+    """Built once per test run, shared by the xdist workers (the first builds it under a lock, the
+    others wait and read it); tests copy it before changing anything."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run's, all workers
+    out = shared / "session-package"
+    with (shared / "session-package.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "datapackage.json").is_file():
+            build(out, expectations=False)  # the suites are tested on it in test_expectations
     return out
 
 
