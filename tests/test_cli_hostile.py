@@ -179,7 +179,6 @@ def corrupt_package(package_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     [
         ("tabulate", "sex", "--table", "persons"),
         ("codebook", "--out", "cb.md"),
-        ("site", "--out", "site"),
         ("benchmark", "--out", "report"),
         ("extract", "--out", "x.zip"),
     ],

@@ -103,10 +103,11 @@ def test_full_csv_extract_is_valid_and_identical_to_the_package(
         assert (folder / "data" / f"{table}.csv").read_bytes() == (
             package_dir / "data" / f"{table}.csv"
         ).read_bytes()
-    report = frictionless_validate(folder)
-    errors = [e["message"] for task in report["tasks"] for e in task["errors"]][:5]
-    assert report["valid"], errors
-    assert {t["name"] for t in report["tasks"]} == set(TABLES)
+    # Its CSVs are the package's bytes, which test_package holds to the frictionless CLI; the
+    # extract descriptors are held to it below (a cut, and the Stata/SPSS selection), and this
+    # one to the Data Package v2 profile in the next test.
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    assert {r["name"] for r in descriptor["resources"]} == set(TABLES)
 
 
 def test_extract_documents_checksums_and_manifest(full_csv: Path, package_dir: Path, tmp_path: Path) -> None:
