@@ -31,8 +31,9 @@ def _copy(submission: Path, tmp_path: Path) -> Path:
         ("a: &x [1, 2]\nb: [*x, *x]\n", "anchors and aliases"),
         ("country_name: '" + "x" * (MAX_YAML_BYTES + 1) + "'\n", "over the limit"),
         ("country_name: [unclosed\n", "not valid YAML"),
+        ("country_iso3: KHM\nsurvey_year: 2015\ncountry_iso3: PHL\n", "given twice (lines 1 and 3)"),
     ],
-    ids=["deep", "5000-digit-integer", "alias", "oversized", "broken"],
+    ids=["deep", "5000-digit-integer", "alias", "oversized", "broken", "duplicate-key"],
 )
 def test_a_hostile_metadata_file_is_a_named_problem(
     submission: Path, tmp_path: Path, text: str, says: str
