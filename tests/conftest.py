@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -74,3 +75,22 @@ def set_cell(folder: Path, table: str, line: int, column: str, value: str) -> di
     lines[line - 1] = ",".join(cells)
     path.write_text("\n".join(lines), encoding="utf-8")
     return before
+
+
+def copy_package(source: Path, folder: Path) -> Path:
+    """A copy of a built package (its descriptor and data/) in `folder`, created; returns it."""
+    import shutil
+
+    folder.mkdir(parents=True)
+    shutil.copy(source / "datapackage.json", folder)
+    shutil.copytree(source / "data", folder / "data")
+    return folder
+
+
+def edit_meta(folder: Path, edit: Callable[[dict], None]) -> None:
+    """Change a submission's metadata.yaml through a function of its parsed mapping."""
+    import yaml
+
+    meta = yaml.safe_load((folder / "metadata.yaml").read_text(encoding="utf-8"))
+    edit(meta)
+    (folder / "metadata.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")

@@ -11,6 +11,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.conftest import copy_package
+
 IPPMD = Path(sys.executable).with_name("ippmd")
 
 
@@ -21,11 +23,7 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def odd_package(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the session package in a folder whose name polars would read as a glob."""
-    folder = tmp_path_factory.mktemp("odd") / "pkg [v1]"
-    folder.mkdir()
-    shutil.copy(package_dir / "datapackage.json", folder)
-    shutil.copytree(package_dir / "data", folder / "data")
-    return folder
+    return copy_package(package_dir, tmp_path_factory.mktemp("odd") / "pkg [v1]")
 
 
 def test_a_bracket_in_the_package_path_is_a_path_not_a_pattern(odd_package: Path, tmp_path: Path) -> None:
@@ -166,10 +164,7 @@ def test_a_folder_of_the_users_files_is_never_written_into(
 @pytest.fixture(scope="module")
 def corrupt_package(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the session package whose persons.parquet is garbage."""
-    folder = tmp_path_factory.mktemp("corrupt") / "pkg"
-    folder.mkdir()
-    shutil.copy(package_dir / "datapackage.json", folder)
-    shutil.copytree(package_dir / "data", folder / "data")
+    folder = copy_package(package_dir, tmp_path_factory.mktemp("corrupt") / "pkg")
     (folder / "data" / "persons.parquet").write_bytes(b"garbage")
     return folder
 

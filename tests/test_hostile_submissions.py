@@ -18,7 +18,7 @@ from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
 
 from ippmd.build import build, write_checksums
-from tests.conftest import set_cell
+from tests.conftest import copy_package, set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
 
@@ -110,10 +110,7 @@ def test_an_escape_in_the_submission_path_is_not_printed(submission: Path, tmp_p
 
 
 def test_no_output_lands_on_a_package_place(package_dir: Path, tmp_path: Path) -> None:
-    package = tmp_path / "pkg"
-    package.mkdir()
-    shutil.copy(package_dir / "datapackage.json", package)
-    shutil.copytree(package_dir / "data", package / "data")
+    package = copy_package(package_dir, tmp_path / "pkg")
     (package / "admitted" / "GEO").mkdir(parents=True)
     (package / "admitted" / "GEO" / "SHA256SUMS").write_text("kept\n", encoding="utf-8")
     before = (package / "datapackage.json").read_bytes()

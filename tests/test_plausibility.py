@@ -26,7 +26,7 @@ from ippmd.quality.plausibility import (
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
 
-from tests.conftest import set_cell
+from tests.conftest import edit_meta, set_cell
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +38,6 @@ def valid(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def copy(valid: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(valid, tmp_path / "submission"))
-
-
-def edit_meta(folder: Path, edit: Callable[[dict], None]) -> None:
-    meta = yaml.safe_load((folder / "metadata.yaml").read_text(encoding="utf-8"))
-    edit(meta)
-    (folder / "metadata.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
 
 
 def line_of(folder: Path, prefix: str) -> int:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
-import yaml
 from ippmd.core.errors import InputError
 from ippmd.core.metadata import load_country
 from ippmd.harmonize.destinations import UnknownCountryName, match_destinations, to_iso3
@@ -24,7 +22,7 @@ from ippmd.harmonize.submission import read_submission
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
 
-from tests.conftest import set_cell
+from tests.conftest import edit_meta, set_cell
 
 HOSTILE_DESTINATIONS = ["Thailand tel 12 345 678", "France (Jean Dupont)", "France or Niger"]
 
@@ -37,12 +35,6 @@ def valid(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def copy(valid: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(valid, tmp_path / "submission"))
-
-
-def edit_meta(folder: Path, edit: Callable[[dict], None]) -> None:
-    meta = yaml.safe_load((folder / "metadata.yaml").read_text(encoding="utf-8"))
-    edit(meta)
-    (folder / "metadata.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
 
 
 def where(folder: Path, code: str) -> list[tuple[str, int | None, str | None]]:

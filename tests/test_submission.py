@@ -17,7 +17,7 @@ from ippmd.harmonize.pipeline import harmonize
 from ippmd.harmonize.submission import read_submission
 from ippmd.synth.generator import generate, planted_effect, write_submission
 
-from tests.conftest import set_cell
+from tests.conftest import copy_package, set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
 
@@ -157,10 +157,7 @@ def test_raw_files_take_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def test_cli_build_with_bad_raw_input_exits_1_and_leaves_package_untouched(
     package_dir: Path, tmp_path: Path
 ) -> None:
-    out = tmp_path / "pkg"
-    out.mkdir()
-    shutil.copy(package_dir / "datapackage.json", out)
-    shutil.copytree(package_dir / "data", out / "data")
+    out = copy_package(package_dir, tmp_path / "pkg")
     before = _digest(out / "data") | {"datapackage.json": _digest(out)["datapackage.json"]}
 
     # A broken licensed raw submission in a project home of its own (--home).
