@@ -17,6 +17,7 @@ from ippmd.core.home import HOME_ENV, project_home, shared_dir
 from ippmd.core.io import (
     claim_output_folder,
     package_files,
+    read_descriptor,
     refuse_output_over,
     verify_parquet_files,
     write_atomic,
@@ -142,12 +143,36 @@ def _require_package(package: Path | None, verify: bool = True) -> Path:
     if not (package / "datapackage.json").is_file():
         console.print(f"[bold red]error:[/] no datapackage.json in {package}: run `ippmd build` first")
         raise typer.Exit(2)
+    if verify and not (package / "data").is_dir():
+        # A clean checkout carries the descriptor but not the data it describes: not built yet,
+        # which is a step to take (exit 2), not a corrupt package (exit 1).
+        console.print(
+            f"error: the package in {package} is not built yet (no data/ folder): "
+            "run `ippmd build` (or `make`) first",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     if verify:
         try:
             verify_parquet_files(package)
         except InputError as exc:
             _fail(exc)
     return package
+
+
+def _descriptor_countries(package: Path) -> list[str]:
+    """The ISO3 codes a built package's descriptor lists (its `countries`), admitted ones included."""
+    try:
+        countries = read_descriptor(package).get("countries", [])
+    except InputError as exc:
+        _fail(exc)
+    return (
+        sorted(str(code) for code in countries if isinstance(code, str))
+        if isinstance(countries, list)
+        else []
+    )
 
 
 def _refuse_filled(out_dir: Path, force: bool) -> None:
@@ -401,15 +426,18 @@ def benchmark(
     force: Annotated[bool, typer.Option(help="Write into a folder that holds other files.")] = False,
 ) -> None:
     """Fixed-effects benchmarks of the focus country vs its peers: tables, charts, report.html."""
-    package = _require_package(package)
-    from ippmd.build import package_countries
-
+    package = _require_package(package, verify=False)
     code = focus.strip().upper()
-    if code not in package_countries():
+    known = _descriptor_countries(package)
+    if code not in known:
         console.print(
-            f"[bold red]error:[/] unknown focus country {code}; known: {', '.join(package_countries())}"
+            f"error: focus country {code!r} is not in the package in {package}; it holds: {', '.join(known)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(2)
+    _require_package(package)
     from ippmd.models.benchmark import run_benchmark
 
     out = out or _home_path("reports", code)

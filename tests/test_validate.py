@@ -518,6 +518,40 @@ def test_cli_usage_errors_exit_2(args: list[str]) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_benchmark_focus_and_unbuilt_package_are_usage_errors(package_dir: Path, tmp_path: Path) -> None:
+    """An unknown focus is refused against the package's own country list, before any data is read;
+    a descriptor without its data (a fresh checkout) asks for a build (exit 2), not 'corrupt' (1)."""
+    unknown = subprocess.run(
+        [
+            str(IPPMD),
+            "benchmark",
+            "--focus",
+            "SEN",
+            "--package",
+            str(package_dir),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2, unknown.stdout + unknown.stderr
+    said = unknown.stdout + unknown.stderr
+    assert "'SEN' is not in the package" in said and "KHM" in said
+    unbuilt = tmp_path / "unbuilt"
+    unbuilt.mkdir()
+    (unbuilt / "datapackage.json").write_bytes((package_dir / "datapackage.json").read_bytes())
+    result = subprocess.run(
+        [str(IPPMD), "benchmark", "--package", str(unbuilt), "--out", str(tmp_path / "r2")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "not built yet" in result.stdout + result.stderr and not (tmp_path / "r2").exists()
+
+
 def test_cli_validates_several_submissions_in_one_call(valid: Path, copy: Path) -> None:
     both_valid = subprocess.run(
         [str(IPPMD), "validate", str(valid), str(copy)], capture_output=True, text=True, timeout=120
