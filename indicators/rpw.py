@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ippmd.core.errors import InputError, Problem
 from ippmd.indicators.provenance import Source
-from ippmd.indicators.sheets import header_text, to_number
+from ippmd.indicators.sheets import MISSING_TEXT, header_text, to_number
 from ippmd.indicators.table import Row
 
 SERIES = "ATCR.CORR"  # Average Total Cost to remit in corridor (% of USD 200)
@@ -95,6 +95,8 @@ def read_corridors(path: Path, label: str | None = None) -> list[CorridorCost]:
                 continue
             seen[(sender, receiver)] = line
             for i, period in quarters.items():
+                if cells[i] in MISSING_TEXT:
+                    continue  # ".." in 33 of every 34 cells: skipped before the full number check
                 try:
                     value = to_number(cells[i])
                 except ValueError:

@@ -7,11 +7,17 @@ each with its own runtime, warmed up at once; jobs go to them as JSON lines and 
 the paths written. This module imports vl-convert only, so a worker starts in a fraction of a
 second. The same spec gives the same bytes in any process; when a worker cannot be started or
 dies, the chart is drawn in the calling process instead.
+
+Every process draws with `render-fonts.conf` as its font configuration: no system fonts, only
+the Liberation Sans that vl-convert carries in memory (`charts.FONT`). The files are then the
+same on any machine, and about 2.5 times faster to draw (a system font is opened and mapped
+again for every glyph).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -19,12 +25,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
+FONTS_CONF = Path(__file__).with_name("render-fonts.conf")
+_fonts_lock = threading.Lock()
+
 WARM_UP_SPEC = {"mark": "point", "data": {"values": [{"x": 0}]}, "encoding": {"x": {"field": "x"}}}
 
 
 def render(spec: dict[str, Any], name: str, directory: str, vl_version: str, scale: int) -> dict[str, str]:
     """directory/name.svg and directory/name.png (at `scale` times the SVG size); returns the
     paths by format."""
+    _use_chart_fonts()
     import vl_convert
 
     folder = Path(directory)
@@ -34,6 +44,27 @@ def render(spec: dict[str, Any], name: str, directory: str, vl_version: str, sca
     paths["svg"].write_text(svg, encoding="utf-8")
     paths["png"].write_bytes(vl_convert.svg_to_png(svg, scale=scale))
     return {fmt: str(path) for fmt, path in paths.items()}
+
+
+def _use_chart_fonts() -> None:
+    """Point this process's vl-convert at `render-fonts.conf` before it first draws: it reads
+    FONTCONFIG_FILE once, when its font database is built. The variable is put back at once, so
+    that programs this process starts later (a browser) see the system's fonts."""
+    with _fonts_lock:
+        if getattr(_use_chart_fonts, "done", False):
+            return
+        before = os.environ.get("FONTCONFIG_FILE")
+        os.environ["FONTCONFIG_FILE"] = str(FONTS_CONF)
+        try:
+            import vl_convert
+
+            vl_convert.svg_to_png('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>')
+        finally:
+            if before is None:
+                os.environ.pop("FONTCONFIG_FILE", None)
+            else:
+                os.environ["FONTCONFIG_FILE"] = before
+        _use_chart_fonts.done = True  # type: ignore[attr-defined]
 
 
 class ChartWorkers:
@@ -53,6 +84,7 @@ class ChartWorkers:
         try:
             return subprocess.Popen(
                 [sys.executable, "-m", "ippmd.models.render", self.version, str(self.scale)],
+                env={**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -105,6 +137,7 @@ class ChartWorkers:
 
 def _worker(vl_version: str, scale: int) -> None:
     """The child's loop: one JSON job per line on stdin, one JSON answer per line on stdout."""
+    _use_chart_fonts()
     import vl_convert
 
     vl_convert.vegalite_to_svg(WARM_UP_SPEC, vl_version=vl_version)  # start the runtime now

@@ -475,11 +475,21 @@ def test_chart_specs_are_valid_vega_lite(report: str) -> None:
     """The benchmark builds specs without altair's validation (speed): validate them here."""
     import altair as alt
     from altair.utils.schemapi import validate_jsonschema
+    from ippmd.models.charts import FONT
 
     specs = json.loads(re.search(r"const charts = (\{.*?\});\n", report, re.S).group(1))
     schema = alt.vegalite.v6.schema.core.load_schema()
     for spec in specs.values():
         validate_jsonschema(spec, schema)  # raises on the first invalid spec
+
+    def fonts(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            named = {v for k, v in node.items() if k.lower().endswith("font") and isinstance(v, str)}
+            return named.union(*(fonts(v) for v in node.values()))
+        return set().union(*(fonts(v) for v in node)) if isinstance(node, list) else set()
+
+    # the chart processes see only vl-convert's own font: text in any other is not drawn
+    assert set().union(*(fonts(spec) for spec in specs.values())) == {FONT}
 
 
 def test_pngs_are_drawn_at_twice_the_svg_size(result: dict[str, Any]) -> None:
