@@ -180,9 +180,11 @@ def license_text(source: Source, selection: Selection | None = None) -> str:
             lines.append("  - no licence declared by the source package")
     lines += [
         "",
-        "Real upstream data keep their own licence: UN DESA migrant stocks under CC BY 3.0 IGO, "
-        "World Bank data (Remittance Prices Worldwide, KNOMAD/WDI, bilateral matrices, WDI "
-        "exchange rates) under CC BY 4.0. The ippmd code is MIT-licensed (not part of this extract).",
+        "Real upstream data keep their own terms: the UN DESA migrant stocks are Copyright © United "
+        "Nations, all rights reserved (no open licence is stated; only derived country values are "
+        "quoted, with their citation), World Bank data (Remittance Prices Worldwide, KNOMAD/WDI, "
+        "bilateral matrices, WDI exchange rates) under CC BY 4.0. The ippmd code is MIT-licensed "
+        "(not part of this extract).",
         "",
         f"How to cite: {how_to_cite(source)}",
         "",

@@ -13,6 +13,7 @@ import jsonschema
 import polars as pl
 import pytest
 from ippmd.core.home import schemas_dir
+from ippmd.core.io import load_yaml
 from ippmd.core.metadata import country_codes
 from ippmd.core.schema import PACKAGE_RESOURCES, harmonized_schema
 from ippmd.package.write import SORT_KEYS, PackageWriter, _csv_view, partition_column
@@ -289,7 +290,13 @@ def test_descriptor_carries_version_data_hash_and_citation(descriptor: dict) -> 
     assert f"## {descriptor['version']}" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert f'version: "{descriptor["version"]}"' in (ROOT / "CITATION.cff").read_text(encoding="utf-8")
     indicators = next(r for r in descriptor["resources"] if r["name"] == "country_indicators")
-    assert {lic["name"] for lic in indicators["licenses"]} == {"CC-BY-3.0-IGO", "CC-BY-4.0"}
+    assert {lic["name"] for lic in indicators["licenses"]} == {"UN-DESA-all-rights-reserved", "CC-BY-4.0"}
+    # the licence claimed for UN DESA is the one its files state (indicators/sources.yaml)
+    desa = [
+        s for name, s in load_yaml((ROOT / "indicators/sources.yaml").read_text()).items() if "desa" in name
+    ]
+    assert desa and all("all rights reserved" in s["license"].lower() for s in desa)
+    assert not any("IGO" in lic.get("title", "") for lic in indicators["licenses"])
     assert "homepage" not in descriptor  # the package is not the OECD's
 
 
