@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from ippmd.core.errors import InputError, Problem, UsageError
+from ippmd.core.limits import limit
 
 DESCRIPTOR = "datapackage.json"
 
@@ -98,10 +99,10 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
-# Limits on a YAML file a user hands us (metadata.yaml): checked before it is parsed. Ours is
-# ~5 KB with a nesting depth of 4; a 50 MB one once took 48 s.
-MAX_YAML_BYTES = 1024 * 1024
-MAX_YAML_DEPTH = 20
+# Limits on a YAML file a user hands us (metadata.yaml), checked before it is parsed; their
+# reasons are in limits.yaml.
+MAX_YAML_BYTES = limit("yaml_bytes")
+MAX_YAML_DEPTH = limit("yaml_depth")
 
 
 class DuplicateKey(Exception):

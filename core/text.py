@@ -14,17 +14,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # polars is imported where frames are checked: core.errors imports this module
     import polars as pl
 
-# C0 controls but tab and line feed, DEL, and C1 controls (U+0080-U+009F, e.g. CSI U+009B).
-# ... and the Unicode controls that reorder or break what is shown: bidirectional embeddings,
-# overrides and isolates (a right-to-left override can make "VALID" of "DILAV"), line and paragraph
-# separators.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+# The control characters, stated once as code point ranges: C0 controls, DEL and C1 controls
+# (U+0080-U+009F, e.g. CSI U+009B: terminal escapes), and the Unicode controls that reorder or
+# break what is shown: bidirectional marks, embeddings, overrides and isolates (a right-to-left
+# override can make "VALID" of "DILAV"), line and paragraph separators.
+CONTROL_RANGES = (
+    (0x00, 0x1F), (0x7F, 0x9F), (0x200E, 0x200F), (0x202A, 0x202E), (0x2066, 0x2069), (0x2028, 0x2029),
+)  # fmt: skip
+CONTROL_CHARS = frozenset(chr(c) for first, last in CONTROL_RANGES for c in range(first, last + 1))
+# The same, as a regex for polars (Rust syntax): refused in cells.
+CONTROL_PATTERN = "[" + "".join(f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in CONTROL_RANGES) + "]"
+# What `printable` removes: the same but tab and line feed (made spaces, or kept).
+_CONTROL = re.compile("[" + "".join(re.escape(c) for c in sorted(CONTROL_CHARS - {"\t", "\n"})) + "]")
 _ONE_LINE = re.compile(r"[\t\n]")
 FORMULA_PATTERN = r"^[=+\-@\t\r]"  # what Excel, LibreOffice and Sheets read as the start of a formula
 # A plain number (what is not a formula although it starts with + or -), as a regex for polars.
 PLAIN_NUMBER_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-# The characters `printable` removes, as a regex for polars (Rust syntax): refused in cells.
-CONTROL_PATTERN = r"[\x00-\x1F\x7F-\x{9F}\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}\x{2028}\x{2029}]"
 
 
 def printable(text: str, one_line: bool = True) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 from ippmd.core.errors import InputError, Problem
+from ippmd.core.limits import limit
 from ippmd.core.metadata import read_submission_metadata
 from ippmd.core.schema import SUBMISSION_TABLES, field_names, polars_schema, submission_schema
 
@@ -50,10 +51,10 @@ def _read_raw(path: Path) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).cast(pl.String) for c in frame.columns)
 
 
-# The limits of a CSV table (quality/structural.py MAX_ROWS, MAX_COLUMNS), applied to a Stata or
+# The limits of a submitted table (core/limits.yaml, as for a CSV table), applied to a Stata or
 # SPSS file from its header, before it is read or converted.
-MAX_STAT_ROWS = 1_000_000
-MAX_STAT_COLUMNS = 500
+MAX_ROWS = limit("rows")
+MAX_COLUMNS = limit("columns")
 
 
 def read_stat_table(path: Path) -> pl.DataFrame:
@@ -66,10 +67,10 @@ def read_stat_table(path: Path) -> pl.DataFrame:
     except Exception as exc:  # pyreadstat raises its own untyped errors
         raise InputError([Problem(path.name, f"cannot read: {exc}", code="format-error")]) from exc
     rows, columns = int(meta.number_rows or 0), int(meta.number_columns or 0)
-    if rows > MAX_STAT_ROWS or columns > MAX_STAT_COLUMNS:
+    if rows > MAX_ROWS or columns > MAX_COLUMNS:
         message = (
             f"file holds {rows:,} rows and {columns:,} columns; a submitted table is limited to "
-            f"{MAX_STAT_ROWS:,} rows and {MAX_STAT_COLUMNS} columns"
+            f"{MAX_ROWS:,} rows and {MAX_COLUMNS} columns"
         )
         raise InputError([Problem(path.name, message, code="too-many-rows")])
     try:

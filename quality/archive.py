@@ -16,17 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from ippmd.core.errors import InputError, Problem
+from ippmd.core.limits import limit
 from ippmd.core.schema import SUBMISSION_TABLES
 from ippmd.harmonize.submission import read_stat_table
 from ippmd.quality.structural import problem
 
-# A submission (folder, or zip unpacked) is at most this size, checked before any table is read:
-# validation holds about 30 bytes of memory per byte of CSV (measured on a 47 MB submission:
-# 1.66 GB), so 32 MiB keeps it under 2 GiB (bench/bench_validate_limits.py). A real IPPMD
-# country (about 2,000 households) is about 0.5 MB: the limit is some 60 times that.
-MAX_UNPACKED_BYTES = 32 * 1024 * 1024
-MAX_ENTRIES = 200  # files and folders in a submission
-MAX_RATIO = 200  # unpacked / packed size of one entry
+# The limits of a submission as a whole, with their reasons, in core/limits.yaml.
+MAX_UNPACKED_BYTES = limit("unpacked_bytes")
+MAX_ENTRIES = limit("entries")
+MAX_RATIO = limit("compression_ratio")
 
 
 def _unsafe(file: str, message: str) -> InputError:

@@ -16,13 +16,13 @@ from typing import Any
 
 import polars as pl
 from ippmd.core.errors import Problem, problem_catalogue
+from ippmd.core.limits import limit
 
-# The largest table file read: checked from its size before a byte is read (a 3 GB file once took
-# 23 GB of memory). The largest synthetic table, persons at --scale 100, is about 60 MB per country.
-MAX_FILE_BYTES = 256 * 1024 * 1024
-MAX_ROWS = 1_000_000  # rows of one submitted table (a 2,000-household survey has about 10,000 persons)
-MAX_CELL_BYTES = 10_000  # longer cells are a broken quote or an attack, never survey data
-MAX_COLUMNS = 500  # no submission table has more than a few dozen
+# The limits of one table, with their reasons, in core/limits.yaml.
+MAX_FILE_BYTES = limit("file_bytes")
+MAX_ROWS = limit("rows")
+MAX_CELL_BYTES = limit("cell_bytes")
+MAX_COLUMNS = limit("columns")
 MAX_EXAMPLES = 50  # detailed problems per file, field and code; the rest are counted
 
 

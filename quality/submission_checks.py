@@ -16,7 +16,7 @@ from ippmd.core.errors import Problem
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml
 from ippmd.core.schema import SUBMISSION_TABLES
-from ippmd.core.text import CONTROL_PATTERN, FORMULA_PATTERN, PLAIN_NUMBER_PATTERN
+from ippmd.core.text import CONTROL_CHARS, CONTROL_PATTERN, FORMULA_PATTERN, PLAIN_NUMBER_PATTERN
 from ippmd.quality.archive import MAX_ENTRIES
 from ippmd.quality.structural import MAX_EXAMPLES, MAX_FILE_BYTES, Table, problem
 
@@ -237,13 +237,11 @@ def _scan_unexpected(path: Path, label: str) -> list[Problem]:
 FORMULA_START = FORMULA_PATTERN
 PLAIN_NUMBER = PLAIN_NUMBER_PATTERN
 CONTROL = CONTROL_PATTERN
-_UNICODE_CONTROLS = (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029)
-_CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0), *_UNICODE_CONTROLS))
 
 
 def visible(text: str, limit: int = 40) -> str:
     """The start of a value safe to print: control characters shown as \\xNN escapes."""
-    return "".join(f"\\x{ord(c):02x}" if c in _CONTROL_CHARS else c for c in text[:limit])
+    return "".join(f"\\x{ord(c):02x}" if c in CONTROL_CHARS else c for c in text[:limit])
 
 
 def _text_masks(values: pl.Expr) -> list[tuple[str, str, pl.Expr]]:

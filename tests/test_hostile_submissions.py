@@ -54,7 +54,7 @@ def test_a_stata_or_spss_table_is_refused_from_its_header_before_it_is_read(
         return real(path, **options)
 
     monkeypatch.setattr(pyreadstat, "read_sav", counting)
-    monkeypatch.setattr(submission, "MAX_STAT_ROWS", len(frame) - 1)  # as if it held a million rows
+    monkeypatch.setattr(submission, "MAX_ROWS", len(frame) - 1)  # as if it held a million rows
     report = validate_submission(copy)
     assert [(p.code, p.file) for p in report.errors] == [("too-many-rows", "communities.sav")]
     assert reads == [True]  # only the header was read

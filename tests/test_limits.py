@@ -79,3 +79,38 @@ def test_a_folder_over_the_size_or_entry_limit_is_refused_from_its_listing(
     report = validate_submission(crowded)
     assert [p.code for p in report.errors] == ["unsafe-archive"]
     assert f"more than {MAX_ENTRIES}" in report.errors[0].message
+
+
+def test_limits_are_stated_once_and_checked_when_loaded(tmp_path: Path) -> None:
+    """limits.yaml is the one place of every limit; a bad entry names the file and the key."""
+    import yaml
+    from ippmd.core.errors import UsageError
+    from ippmd.core.home import package_data
+    from ippmd.core.limits import load_limits
+    from ippmd.harmonize import submission
+
+    shipped = package_data("ippmd.core", "limits.yaml")
+    good = load_limits(shipped)
+    assert (
+        (submission.MAX_ROWS, submission.MAX_COLUMNS)
+        == (MAX_ROWS, good["columns"])
+        == (
+            good["rows"],
+            good["columns"],
+        )
+    )  # a Stata table is held to the CSV table's limits
+    entries = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    for edit, says in [
+        (lambda e: e["rows"].update(value=-1), "rows: value must be a positive integer"),
+        (lambda e: e["columns"].update(value=True), "columns: value must be a positive integer"),
+        (lambda e: e.pop("entries"), "entries: missing"),
+        (lambda e: e["cell_bytes"].update(reason=" "), "cell_bytes: give the reason"),
+        (lambda e: e["yaml_depth"].pop("assumed"), "yaml_depth: give its source"),
+        (lambda e: e.update(max_rows={"value": 1}), "max_rows: unknown limit"),
+    ]:
+        broken = yaml.safe_load(yaml.safe_dump(entries))
+        edit(broken)
+        path = tmp_path / "limits.yaml"
+        path.write_text(yaml.safe_dump(broken), encoding="utf-8")
+        with pytest.raises(UsageError, match=f"{path}: {says}"):
+            load_limits(path)

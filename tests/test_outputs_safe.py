@@ -107,3 +107,20 @@ def test_a_cell_that_clears_the_screen_is_printed_harmlessly(tmp_path: Path) -> 
     assert done.returncode == 1
     for text in (done.stdout, done.stderr, (tmp_path / "r.json").read_text(encoding="utf-8")):
         assert "\x1b" not in text and "\\u001b" not in text
+
+
+def test_the_three_control_character_checks_agree() -> None:
+    """`printable` (Python re), the cell check (polars, Rust regex) and `visible` are built from
+    one list of code points: they agree on every character of the Basic Multilingual Plane."""
+    import polars as pl
+    from ippmd.core.text import CONTROL_CHARS, CONTROL_PATTERN, printable
+    from ippmd.quality.submission_checks import visible
+
+    chars = [chr(c) for c in range(0x3000) if not 0xD800 <= c <= 0xDFFF]
+    in_cells = pl.Series(chars).str.contains(CONTROL_PATTERN).to_list()
+    for char, refused in zip(chars, in_cells, strict=True):
+        removed = printable(char, one_line=False) != char
+        escaped = visible(char) != char
+        assert refused == escaped == (char in CONTROL_CHARS), hex(ord(char))
+        assert removed == (refused and char not in "\t\n"), hex(ord(char))
+    assert sum(in_cells) == 32 + 33 + 2 + 5 + 4 + 2
