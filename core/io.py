@@ -209,6 +209,7 @@ def claim_output_folder(out: Path, command: str, force: bool = False, earlier: S
     marker = out / f".ippmd-{command}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
+    refuse_inside_a_package(out, "--out")
     ours = marker.exists() or (earlier and all((out / name).exists() for name in earlier))
     if out.is_dir() and any(out.iterdir()) and not ours and not force:
         raise UsageError(
@@ -230,7 +231,8 @@ def package_files(package_dir: Path) -> list[Path]:
 
 def refuse_output_over(out: Path | None, inputs: list[Path], option: str) -> None:
     """A command never writes into what it reads: refuse (UsageError, exit 2) an output that is,
-    or lies inside, one of its inputs (a package's descriptor or data, a submission)."""
+    or lies inside, one of its inputs (a package's descriptor or data, a submission), or inside
+    the places of any package around it (`refuse_inside_a_package`)."""
     if out is None:
         return
     target = Path(out).resolve()
@@ -238,6 +240,24 @@ def refuse_output_over(out: Path | None, inputs: list[Path], option: str) -> Non
         protected = Path(place).resolve()
         if target == protected or protected in target.parents:
             raise UsageError(f"{option} {out} would write over {place}, which this command reads")
+    refuse_inside_a_package(out, option)
+
+
+def refuse_inside_a_package(out: Path, option: str) -> None:
+    """No command but build and admit (which publish under the package's lock) writes into a
+    package's descriptor, data/, admitted/, lock or staging folders, --force or not: refuse
+    (UsageError, exit 2) an output there, for any package at or above `out`."""
+    target = Path(out).resolve()
+    for folder in (target, *target.parents):
+        if not (folder / DESCRIPTOR).is_file():
+            continue
+        for place in package_files(folder):
+            place = place.resolve()
+            if target == place or place in target.parents:
+                raise UsageError(
+                    f"{option} {out} is inside the package in {folder} ({place.name}); only "
+                    "`ippmd build` and `ippmd admit` write there: choose a folder outside it"
+                )
 
 
 OWNER_FILE = "owner.pid"

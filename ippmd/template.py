@@ -9,6 +9,7 @@ import yaml
 
 from ippmd.core.errors import UsageError
 from ippmd.core.home import schemas_dir
+from ippmd.core.io import refuse_inside_a_package
 from ippmd.core.metadata import _allowed, country_codes, load_country
 from ippmd.core.schema import SUBMISSION_TABLES, field_names, submission_schema
 
@@ -135,7 +136,9 @@ def metadata_guide() -> list[str]:
 
 
 def refuse_filled_folder(out_dir: Path, force: bool) -> None:
-    """A folder that already holds files is someone's work: never written over without --force."""
+    """A folder that already holds files is someone's work: never written over without --force;
+    a package's own places never (`refuse_inside_a_package`)."""
+    refuse_inside_a_package(out_dir, "the folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise UsageError(
             f"{out_dir} is not empty: choose a new folder, or add --force to write over its files"

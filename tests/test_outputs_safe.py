@@ -124,3 +124,30 @@ def test_the_three_control_character_checks_agree() -> None:
         assert refused == escaped == (char in CONTROL_CHARS), hex(ord(char))
         assert removed == (refused and char not in "\t\n"), hex(ord(char))
     assert sum(in_cells) == 32 + 33 + 2 + 5 + 4 + 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["synth", "KHM", "{pkg}/data/new", "--force"],
+        ["template", "KHM", "{pkg}/admitted/KHM", "--force"],
+        ["figures", "--out", "{pkg}/data", "--force"],
+    ],
+)
+def test_no_command_writes_into_a_package_even_with_force(
+    package_dir: Path, tmp_path: Path, args: list[str]
+) -> None:
+    """A package's data/ and admitted/ are written by build and admit only (under the lock):
+    any other command asked to write there is refused with exit 2, --force or not."""
+    pkg = tmp_path / "pkg"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "admitted").mkdir()
+    (pkg / "datapackage.json").write_bytes((package_dir / "datapackage.json").read_bytes())
+    before = sorted(p.relative_to(pkg) for p in pkg.rglob("*"))
+    ippmd = Path(sys.executable).with_name("ippmd")
+    result = subprocess.run(
+        [str(ippmd), *(a.format(pkg=pkg) for a in args)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "is inside the package" in result.stdout + result.stderr
+    assert sorted(p.relative_to(pkg) for p in pkg.rglob("*")) == before
