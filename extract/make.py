@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 from ippmd.core.errors import InputError, Problem, UsageError
-from ippmd.core.io import sha256_file
+from ippmd.core.io import refuse_inside_a_package, sha256_file
 from ippmd.core.schema import row_mask
 from ippmd.extract.archive import write_zip
 from ippmd.extract.documents import (
@@ -278,7 +278,9 @@ def _manifest(
 
 
 def _check_out(out: Path) -> None:
-    """An extract is one zip: any other name (.tar, .tgz, none) would promise what it is not."""
+    """An extract is one zip: any other name (.tar, .tgz, none) would promise what it is not;
+    and never inside a package's own places (it reads them)."""
+    refuse_inside_a_package(out, "--out")
     if out.suffix.lower() != ".zip":
         raise UsageError(
             f"--out {out}: an extract is a zip file, so its name must end in .zip "

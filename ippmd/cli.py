@@ -19,6 +19,7 @@ from ippmd.core.io import (
     claim_output_folder,
     package_files,
     read_descriptor,
+    refuse_inside_a_package,
     refuse_output_over,
     verify_parquet_files,
     write_atomic,
@@ -244,6 +245,7 @@ def build(
     codes = _countries(countries)  # arguments first: nothing is written for a usage error
     out = out or _home_path()
     _writable_folder(out)
+    refuse_inside_a_package(out, "--out")  # a package built inside another's data/ or admitted/
     check_target(out, force)
     out.mkdir(parents=True, exist_ok=True)
     # The GX worker starts first: its import (seconds) overlaps everything below.
@@ -353,6 +355,7 @@ def sources(
 
     from_dir = from_dir or shared_dir() / "data" / "external"
     out = out or committed_csv()
+    refuse_output_over(out, [from_dir], "--out")  # nor over a package's files
 
     if not from_dir.is_dir():
         console.print(f"[bold red]error:[/] {from_dir} is not a folder of original files (see SOURCES.md)")
@@ -816,7 +819,7 @@ def admit(
     from ippmd.admit import admit as admit_submission
 
     out = out or _home_path()
-
+    refuse_inside_a_package(out, "--out")  # a package inside another's data/ or admitted/
     with console.status("admitting") as status:
         report = admit_submission(path, out, progress=lambda step: status.update(step))
     _report_outputs(report, None, None)

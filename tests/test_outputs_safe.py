@@ -132,6 +132,11 @@ def test_the_three_control_character_checks_agree() -> None:
         ["synth", "KHM", "{pkg}/data/new", "--force"],
         ["template", "KHM", "{pkg}/admitted/KHM", "--force"],
         ["figures", "--out", "{pkg}/data", "--force"],
+        ["validate", "{pkg}/admitted", "--html", "{pkg}/datapackage.json"],
+        ["sources", "--out", "{pkg}/data/persons.csv"],
+        ["build", "--out", "{pkg}/admitted/NEW", "--countries", "KHM"],
+        ["admit", "{pkg}", "--out", "{pkg}/admitted/KHM"],
+        ["extract", "--package", "{pkg}", "--out", "{pkg}/admitted/x.zip"],
     ],
 )
 def test_no_command_writes_into_a_package_even_with_force(
