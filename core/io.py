@@ -87,10 +87,75 @@ def verified_file(package_dir: Path, entry: dict[str, Any]) -> Path:
 
 
 def verify_parquet_files(package_dir: Path) -> None:
-    """Check every Parquet file of a package against its descriptor before a command reads it."""
+    """Check every Parquet file of a package against its descriptor (hash) and its table's
+    harmonized schema (`check_parquet_table`) before a command reads it."""
     for resource in read_descriptor(package_dir)["resources"]:
         if isinstance(resource, dict) and isinstance(resource.get("parquet"), dict):
-            verified_file(package_dir, resource["parquet"])
+            check_parquet_table(verified_file(package_dir, resource["parquet"]), str(resource.get("name")))
+
+
+def check_parquet_table(path: Path, name: str) -> Path:
+    """A package table's Parquet file holds the columns and types of its harmonized Table Schema,
+    a value in every required column and no NaN or infinity (the writer stores a missing value
+    as null); else an InputError naming file, column and first row (exit 1). A file edited with
+    its hash updated to match would otherwise reach the models as a crash, or a panic in Rust.
+    Returns `path`."""
+    import polars as pl
+    from ippmd.core.schema import PACKAGE_RESOURCES, harmonized_schema, polars_schema
+
+    if name not in PACKAGE_RESOURCES:
+        return path
+    schema = harmonized_schema(name)
+    expected = polars_schema(schema)
+    try:
+        actual = dict(pl.scan_parquet(path, glob=False).collect_schema())
+    except Exception as exc:  # polars raises its own untyped errors for a broken footer
+        raise InputError(
+            [Problem(str(path), f"not a readable Parquet file: {exc}", code="package")]
+        ) from None
+    problems = [
+        Problem(str(path), "column missing: the table's schema has it", field=column, code="package")
+        for column in expected
+        if column not in actual
+    ]
+    problems += [
+        Problem(
+            str(path),
+            f"column of type {actual[column]}, the schema says {dtype}",
+            field=column,
+            code="package",
+        )
+        for column, dtype in expected.items()
+        if column in actual and actual[column] != dtype
+    ]
+    problems += [
+        Problem(str(path), "column not in the table's schema", field=column, code="package")
+        for column in actual
+        if column not in expected
+    ]
+    if problems:
+        raise InputError(problems)
+    required = {f["name"] for f in schema["fields"] if f.get("constraints", {}).get("required")}
+    floats = {column for column, dtype in expected.items() if dtype.is_float()}
+    frame = pl.read_parquet(path, columns=sorted(required | floats), glob=False)
+    if frame.height == 0:  # every table of a built package has rows
+        raise InputError([Problem(str(path), "the table has no rows", code="package")])
+    for column in sorted(required | floats):
+        values = frame[column]
+        bad = values.is_null() if column in required else pl.Series(column, [False] * len(values))
+        if column in floats:
+            bad = bad | ~values.is_finite().fill_null(True)
+        if bad.any():
+            row = int(bad.arg_true()[0]) + 1
+            what = (
+                "empty, but the schema requires a value" if values[row - 1] is None else "not a finite number"
+            )
+            problems.append(
+                Problem(str(path), f"{what} (row {row:,} of the table)", field=column, code="package")
+            )
+    if problems:
+        raise InputError(problems)
+    return path
 
 
 def load_yaml(text: str) -> Any:

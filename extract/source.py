@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 from ippmd.core.errors import InputError, Problem
-from ippmd.core.io import verified_file
+from ippmd.core.io import check_parquet_table, verified_file
 from ippmd.package.write import data_hash
 
 DESCRIPTOR = "datapackage.json"
@@ -77,7 +77,9 @@ class Source:
         provenance a lie, so it stops the extract instead.
         """
         resource = self.resources[table]
-        return verified_file(self.root, resource if kind == "csv" else resource["parquet"])
+        if kind == "csv":
+            return verified_file(self.root, resource)
+        return check_parquet_table(verified_file(self.root, resource["parquet"]), table)
 
 
 def open_package(package_dir: Path) -> Source:
