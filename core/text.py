@@ -43,6 +43,19 @@ def printable(text: str, one_line: bool = True) -> str:
     return cleaned
 
 
+def shown(text: str) -> str:
+    """`text` for a terminal: control characters written out as \\xNN (tab and line feed kept),
+    so that a code given as `KH\\x1b[2JM` is printed as what it is, and cannot clear the screen."""
+    escaped = _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
+    return (
+        escaped.encode("utf-8", "replace").decode("utf-8")
+        if any("\ud800" <= c <= "\udfff" for c in escaped)
+        else escaped
+    )
+
+
 def formula_cells(text: pl.Expr) -> pl.Expr:
     """True for text cells a spreadsheet would run as a formula (not plain numbers)."""
 

@@ -24,7 +24,7 @@ from ippmd.core.io import (
     verify_parquet_files,
     write_atomic,
 )
-from ippmd.core.text import printable
+from ippmd.core.text import printable, shown
 
 if TYPE_CHECKING:
     from ippmd.quality.report import Report
@@ -50,7 +50,18 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Harmonized IPPMD migration-and-development survey package.",
 )
-console = Console(stderr=True)
+
+
+class SafeConsole(Console):
+    """A console that never hands the terminal a control character from what it prints (a
+    country code or path given as `KH\x1b[2JM` would clear the screen): they are written out."""
+
+    def print(self, *objects: object, **options: object) -> None:  # type: ignore[override]
+        cleaned = (shown(o) if isinstance(o, str) else o for o in objects)
+        super().print(*cleaned, **options)  # type: ignore[arg-type]
+
+
+console = SafeConsole(stderr=True)
 
 
 def _print_version(value: bool) -> None:
@@ -598,7 +609,7 @@ def diff(
         raise typer.Exit(2) from None
     if json_file:
         write_atomic(json_file, json.dumps(result.to_json(), indent=2) + "\n")
-    Console().print(result.describe(), markup=False, highlight=False)
+    SafeConsole().print(result.describe(), markup=False, highlight=False)
     raise typer.Exit(0 if result.identical else 1)
 
 
@@ -612,7 +623,9 @@ def _list_extractable(package: Path, tables: list[str] | None) -> None:
 
     source = open_package(package)
     try:
-        render_listing(Console(), source.descriptor, source.country_names, variable_catalog(source), tables)
+        render_listing(
+            SafeConsole(), source.descriptor, source.country_names, variable_catalog(source), tables
+        )
     except UsageError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
@@ -677,7 +690,7 @@ def tabulate(
     except InputError as exc:
         _fail(exc)
     if chosen is None and sys.stdout.isatty():
-        print_table(result, Console())
+        print_table(result, SafeConsole())
         return
     data = render(result, chosen or "csv")  # type: ignore[arg-type]
     if result.synthetic:
@@ -726,7 +739,7 @@ def _report_outputs(report: Report, json_file: Path | None, html_file: Path | No
         report.write_json(json_file)
     if html_file:
         report.write_html(html_file)
-    render_terminal(report, Console())
+    render_terminal(report, SafeConsole())
 
 
 @app.command()

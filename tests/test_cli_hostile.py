@@ -281,3 +281,21 @@ def test_a_hand_edited_table_with_a_matching_hash_is_named_not_a_crash(
             said = done.stdout + done.stderr
             assert done.returncode == 1 and "households.parquet" in said and "weight" in said, said
             assert "internal error" not in said and "panicked" not in said
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["synth", "KH\x1b[2JM", "x"],
+        ["codebook", "--format", "m\x9bd"],
+        ["figures", "--highlight", "K\x1b[31mHM"],
+    ],
+)
+def test_an_escape_in_an_argument_is_written_out_not_sent_to_the_terminal(
+    tmp_path: Path, args: list[str]
+) -> None:
+    done = subprocess.run([str(IPPMD), *args], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "\x1b" not in said and "\x9b" not in said
+    assert "\\x1b" in said or "\\x9b" in said
