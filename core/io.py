@@ -60,6 +60,63 @@ def read_descriptor(package_dir: Path) -> dict[str, Any]:
     return descriptor
 
 
+def descriptor_countries(package_dir: Path, descriptor: dict[str, Any]) -> list[str]:
+    """The descriptor's `countries`: a list of distinct ISO3 codes, else an InputError naming
+    the field (a hand-edited descriptor is a problem of the data, exit 1)."""
+    countries = descriptor.get("countries")
+    path = str(Path(package_dir) / DESCRIPTOR)
+    if not isinstance(countries, list) or not countries:
+        raise InputError(
+            [Problem(path, "not a non-empty list of ISO3 codes", field="countries", code="descriptor-error")]
+        )
+    for code in countries:
+        if not isinstance(code, str) or len(code) != 3 or not code.isascii() or not code.isupper():
+            raise InputError(
+                [
+                    Problem(
+                        path,
+                        "not an ISO3 code",
+                        field="countries",
+                        value=str(code)[:20],
+                        code="descriptor-error",
+                    )
+                ]
+            )
+    if len(set(countries)) != len(countries):
+        raise InputError(
+            [Problem(path, "a country is listed twice", field="countries", code="descriptor-error")]
+        )
+    return list(countries)
+
+
+def descriptor_build_options(package_dir: Path, descriptor: dict[str, Any]) -> dict[str, int]:
+    """The descriptor's `build` seed and scale (for rebuilding the package), checked."""
+    build = descriptor.get("build", {})
+    path = str(Path(package_dir) / DESCRIPTOR)
+    if not isinstance(build, dict):
+        raise InputError(
+            [Problem(path, "not a mapping of seed and scale", field="build", code="descriptor-error")]
+        )
+    options = {}
+    for key in ("seed", "scale"):
+        if key in build:
+            value = build[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "scale" else 0):
+                raise InputError(
+                    [
+                        Problem(
+                            path,
+                            "not a whole number in range",
+                            field=f"build.{key}",
+                            value=str(value)[:20],
+                            code="descriptor-error",
+                        )
+                    ]
+                )
+            options[key] = value
+    return options
+
+
 def verified_file(package_dir: Path, entry: dict[str, Any]) -> Path:
     """The file a descriptor entry (`path`, `hash`) names, inside the package and unchanged since
     the build; else an InputError naming it (exit 1). A corrupt or edited file is a problem of the

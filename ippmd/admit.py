@@ -9,7 +9,6 @@ killed admit leaves the previous package as it was (ippmd.core.publish).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -23,7 +22,7 @@ from ippmd.build import (
     write_checksums,
 )
 from ippmd.core.errors import InputError, UsageError
-from ippmd.core.io import DESCRIPTOR
+from ippmd.core.io import descriptor_build_options, descriptor_countries, read_descriptor
 from ippmd.core.publish import (
     ADMITTED,
     PACKAGE_ENTRIES,
@@ -45,9 +44,8 @@ SUBMISSION_FILES = ("metadata.yaml", *(f"{t}.csv" for t in SUBMISSION_TABLES))
 
 def _current_package(out: Path) -> tuple[list[str], dict[str, int]]:
     """The countries, seed and scale of the package at `out`, so admitting one country keeps the rest."""
-    descriptor = json.loads((out / DESCRIPTOR).read_text(encoding="utf-8"))
-    build = descriptor.get("build", {})
-    return list(descriptor["countries"]), {k: int(build[k]) for k in ("seed", "scale") if k in build}
+    descriptor = read_descriptor(out)
+    return descriptor_countries(out, descriptor), descriptor_build_options(out, descriptor)
 
 
 def _take_copy(path: Path, incoming: Path) -> None:

@@ -17,6 +17,7 @@ from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import HOME_ENV, project_home, shared_dir
 from ippmd.core.io import (
     claim_output_folder,
+    descriptor_countries,
     package_files,
     read_descriptor,
     refuse_inside_a_package,
@@ -178,14 +179,9 @@ def _require_package(package: Path | None, verify: bool = True) -> Path:
 def _descriptor_countries(package: Path) -> list[str]:
     """The ISO3 codes a built package's descriptor lists (its `countries`), admitted ones included."""
     try:
-        countries = read_descriptor(package).get("countries", [])
+        return sorted(descriptor_countries(package, read_descriptor(package)))
     except InputError as exc:
         _fail(exc)
-    return (
-        sorted(str(code) for code in countries if isinstance(code, str))
-        if isinstance(countries, list)
-        else []
-    )
 
 
 def _refuse_filled(out_dir: Path, force: bool) -> None:

@@ -20,7 +20,7 @@ from typing import Literal
 import polars as pl
 from ippmd.core.errors import InputError, Problem, problem_catalogue
 from ippmd.core.home import schemas_dir
-from ippmd.core.io import load_yaml
+from ippmd.core.io import descriptor_countries, load_yaml, read_descriptor
 from ippmd.core.metadata import read_submission_metadata, region_list
 from ippmd.core.schema import (
     PACKAGE_RESOURCES,
@@ -585,6 +585,7 @@ def check_package(package_dir: Path, engine: Engine = "gx") -> Report:
     if "countries" in structure.frames and "iso3" in structure.frames["countries"].columns:
         codes = structure.frames["countries"]["iso3"].drop_nulls().to_list()
         report.country = f"{len(codes)} countries: {', '.join(codes)}"
+        report.problems += _listed_countries_problems(package_dir, codes)
     if report.valid:
         tables = {
             name: pl.read_parquet(package_dir / "data" / f"{name}.parquet", glob=False) for name in RESOURCES
@@ -602,6 +603,19 @@ def check_package(package_dir: Path, engine: Engine = "gx") -> Report:
     ]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _listed_countries_problems(package_dir: Path, codes: list[str]) -> list[Problem]:
+    """The descriptor's `countries` (which admit and benchmark read) is a list of ISO3 codes, the
+    same as the countries table's."""
+    try:
+        listed = descriptor_countries(package_dir, read_descriptor(package_dir))
+    except InputError as exc:
+        return [replace(p, file="datapackage.json") for p in exc.problems]
+    if sorted(listed) != sorted(codes):
+        message = f"lists {', '.join(listed)}; the countries table holds {', '.join(codes)}"
+        return [problem("descriptor-error", "datapackage.json", message, field="countries")]
+    return []
 
 
 # Codes whose hint already speaks to a package maintainer.

@@ -299,3 +299,51 @@ def test_an_escape_in_an_argument_is_written_out_not_sent_to_the_terminal(
     assert done.returncode == 2, said
     assert "\x1b" not in said and "\x9b" not in said
     assert "\\x1b" in said or "\\x9b" in said
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d.pop("countries"), "countries"),
+        (lambda d: d.update(countries="KHM"), "countries"),
+        (lambda d: d.update(countries=["KHM", ["x"]]), "countries"),
+        (lambda d: d.update(countries=["KHM", "KHM"]), "countries"),
+        (lambda d: d.update(build={"seed": "abc"}), "build.seed"),
+    ],
+)
+def test_a_hand_edited_descriptor_field_is_named(package_dir: Path, edit, field: str) -> None:
+    """What admit and benchmark read of the descriptor is checked, naming the field (exit 1)."""
+    import json
+
+    from ippmd.core.errors import InputError
+    from ippmd.core.io import descriptor_build_options, descriptor_countries
+
+    descriptor = json.loads((package_dir / "datapackage.json").read_text(encoding="utf-8"))
+    assert descriptor_countries(package_dir, descriptor) == descriptor["countries"]
+    edit(descriptor)
+    with pytest.raises(InputError) as caught:
+        descriptor_countries(package_dir, descriptor)
+        descriptor_build_options(package_dir, descriptor)
+    assert [p.field for p in caught.value.problems] == [field]
+
+
+def test_check_holds_the_listed_countries_to_the_countries_table(package_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    package = copy_package(package_dir, tmp_path / "pkg")
+    descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["countries"] = [*descriptor["countries"], "XYZ"]
+    (package / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    done = subprocess.run(
+        [str(IPPMD), "check", "--package", str(package), "--json", str(tmp_path / "r.json")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    records = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    rows = records["problems"] if isinstance(records, dict) else records
+    assert any(r.get("field") == "countries" and "XYZ" in r.get("message", "") for r in rows), rows
+    bench = subprocess.run(
+        [str(IPPMD), "benchmark", "--focus", "XYZ", "--package", str(package), "--out", str(tmp_path / "b")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bench.returncode == 1 and "internal error" not in bench.stdout + bench.stderr
