@@ -470,6 +470,12 @@ def benchmark(
             )
     except InputError as exc:
         _fail(exc)
+    except OSError as exc:  # disk full or unwritable, where the library did not name the file
+        where = exc.filename or out
+        console.print(
+            f"error: {exc.strerror or exc} (writing {where})", markup=False, highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(2) from None
     # Everything left is kept to the end: without this, the final collection at exit walks the
     # object graphs of pandas, scipy and pyfixest for about 0.6 s (measured in bench/).
     gc.freeze()

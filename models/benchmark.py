@@ -19,6 +19,7 @@ data): ..."). `country_indicators.csv` holds published (real) figures and is not
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import html
@@ -113,7 +114,8 @@ class ChartPool:
         return {f"chart_{name}_{fmt}": Path(path) for name in self.names for fmt, path in drawn[name].items()}
 
     def close(self) -> None:
-        self.workers.finish()
+        with contextlib.suppress(OSError):  # already raised by `finish` on the way out
+            self.workers.finish()
 
 
 def data_hash(descriptor: dict[str, Any]) -> str:

@@ -75,6 +75,7 @@ class ChartWorkers:
         self.version, self.scale = vl_version, scale
         self.jobs: queue.Queue[tuple[str, dict[str, Any], str] | None] = queue.Queue()
         self.results: dict[str, dict[str, str]] = {}
+        self.errors: list[OSError] = []
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(workers)]
         for thread in self.threads:
@@ -112,7 +113,12 @@ class ChartWorkers:
                 except (OSError, ValueError):
                     paths = None
             if paths is None:
-                paths = render(spec, name, directory, self.version, self.scale)
+                try:
+                    paths = render(spec, name, directory, self.version, self.scale)
+                except OSError as exc:  # disk full, read-only: raised by `finish`, in the caller
+                    with self.lock:
+                        self.errors.append(exc)
+                    continue
             with self.lock:
                 self.results[name] = paths
         if process is not None:
@@ -132,6 +138,8 @@ class ChartWorkers:
             self.jobs.put(None)
         for thread in self.threads:
             thread.join()
+        if self.errors:
+            raise self.errors[0]
         return dict(self.results)
 
 
