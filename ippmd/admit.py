@@ -36,7 +36,7 @@ from ippmd.core.schema import SUBMISSION_TABLES
 from ippmd.quality.archive import open_submission
 from ippmd.quality.parallel import PARALLEL_MAX_SCALE, SuiteRunner
 from ippmd.quality.report import Report
-from ippmd.quality.validate import validate_submission
+from ippmd.quality.validate import Engine, validate_submission
 from ippmd.synth.generator import DEFAULT_SEED
 
 SUBMISSION_FILES = ("metadata.yaml", *(f"{t}.csv" for t in SUBMISSION_TABLES))
@@ -60,8 +60,9 @@ def _take_copy(path: Path, incoming: Path) -> None:
                 shutil.copyfile(item, incoming / item.name)
 
 
-def admit(path: Path, out: Path, progress: Progress | None = None) -> Report:
-    """Validate `path`; if valid, add (or replace) its country in the package at `out`."""
+def admit(path: Path, out: Path, progress: Progress | None = None, engine: Engine = "gx") -> Report:
+    """Validate `path`; if valid, add (or replace) its country in the package at `out`
+    (`engine` of the package's expectation suites, as in `ippmd.build.build`)."""
     out = Path(out)
     if not is_package_folder(out):
         raise UsageError(
@@ -94,7 +95,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None) -> Report:
                 report.problems += stale
                 return report
             scale = options.get("scale", 1)
-            runner = SuiteRunner(staging) if scale <= PARALLEL_MAX_SCALE else None
+            runner = SuiteRunner(staging) if scale <= PARALLEL_MAX_SCALE and engine == "gx" else None
             try:
                 stage_package(
                     staging,
@@ -106,6 +107,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None) -> Report:
                     runner=runner,
                     expectations=True,
                     validated=frozenset({iso3}),
+                    engine=engine,
                 )
             except InputError as exc:
                 report.problems += exc.problems

@@ -42,7 +42,7 @@ from ippmd.package.write import (
     published_sizes,
 )
 from ippmd.quality.parallel import PARALLEL_MAX_SCALE, Pending, SuiteRunner
-from ippmd.quality.validate import expectation_problems, validate_submission
+from ippmd.quality.validate import Engine, expectation_problems, validate_submission
 from ippmd.synth.generator import DEFAULT_SEED, write_submission
 
 Progress = Callable[[str], None]
@@ -118,7 +118,7 @@ def load_submission(
 GX_CHUNK_ROWS = 250_000
 
 
-def expectation_failures(tables: dict[str, pl.DataFrame]) -> list[Problem]:
+def expectation_failures(tables: dict[str, pl.DataFrame], engine: Engine = "gx") -> list[Problem]:
     """The expectation suites (Great Expectations) on harmonized tables, as problems.
 
     Every rule is within one country (ids carry the country), so tables of several large
@@ -133,7 +133,7 @@ def expectation_failures(tables: dict[str, pl.DataFrame]) -> list[Problem]:
             {name: frame.filter(pl.col(partition_column(name)) == iso3) for name, frame in tables.items()}
             for iso3 in countries
         ]
-    return [p for chunk in chunks for p in expectation_problems(chunk, "gx", label="harmonized ")]
+    return [p for chunk in chunks for p in expectation_problems(chunk, engine, label="harmonized ")]
 
 
 def _country_tables(
@@ -164,14 +164,15 @@ Batch = list[tuple[str, dict[str, pl.DataFrame]]]  # (ISO3, its tables), in coun
 class Checks:
     """Where the expectation suites run for one build: a worker process, or this one."""
 
-    def __init__(self, runner: SuiteRunner | None) -> None:
-        self.runner = runner
+    def __init__(self, runner: SuiteRunner | None, engine: Engine = "gx") -> None:
+        self.runner = runner if engine == "gx" else None
+        self.engine = engine
         self.problems: list[Problem] = []
         self.pending: list[Pending] = []  # answers still to come from the worker
 
     def check(self, tables: dict[str, pl.DataFrame]) -> None:
         if self.runner is None:
-            self.problems += expectation_failures(tables)
+            self.problems += expectation_failures(tables, self.engine)
         else:
             self.pending.append(self.runner.submit(tables))
 
@@ -213,6 +214,7 @@ def stage_package(
     runner: SuiteRunner | None,
     expectations: bool,
     validated: frozenset[str] = frozenset(),
+    engine: Engine = "gx",
 ) -> dict[str, Any]:
     """Write a whole package (data/ and datapackage.json) into the staging folder; its descriptor.
 
@@ -222,7 +224,7 @@ def stage_package(
     the ISO3 code, so appending them keeps every file in its global order.
     """
     rows: list[pl.DataFrame] = []  # the countries table, one row per country
-    checks = Checks(runner) if expectations else None  # problems of every country, at once
+    checks = Checks(runner, engine) if expectations else None  # problems of every country, at once
     batch: Batch = []  # countries read, not yet checked and written
     raw_problems = _raw_submission_problems(countries, submissions, validated, report)
     if raw_problems:
@@ -290,6 +292,7 @@ def build(
     submissions: dict[str, Path] | None = None,
     expectations: bool = True,
     suite_runner: SuiteRunner | None = None,
+    engine: Engine = "gx",
     extra_entries: Callable[[Path], Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Build the package into `out` (data/ and datapackage.json), as one transaction; returns the
@@ -301,6 +304,8 @@ def build(
     files, then synthetic). `suite_runner`: a GX worker the caller started earlier (the CLI starts
     it before its imports); by default the build starts one itself up to PARALLEL_MAX_SCALE.
     `extra_entries(staging)` stages more entries to publish with the package (used by admit).
+    `engine`: the expectation suites in Great Expectations ("gx", the reference) or translated
+    to polars ("polars": the same suites, held to GX's verdicts by the tests, without GX's start).
     """
     seed = DEFAULT_SEED if seed is None else seed
     report = progress or (lambda _step: None)
@@ -316,7 +321,7 @@ def build(
         chosen = sorted(set(countries or package_countries(out)) | set(explicit))
         submissions = {**admitted, **explicit}
         staging = new_staging(out)
-        own_runner = suite_runner is None and expectations and scale <= PARALLEL_MAX_SCALE
+        own_runner = suite_runner is None and expectations and engine == "gx" and scale <= PARALLEL_MAX_SCALE
         runner = SuiteRunner(staging) if own_runner else suite_runner if expectations else None
         try:
             package = stage_package(
@@ -329,6 +334,7 @@ def build(
                 runner=runner,
                 expectations=expectations,
                 validated=frozenset(explicit),
+                engine=engine,
             )
             entries = [*(extra_entries(staging) if extra_entries else ()), *PACKAGE_ENTRIES]
             report("replacing the package")

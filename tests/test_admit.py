@@ -45,7 +45,7 @@ def test_failed_admit_changes_no_byte(small_package: Path, tmp_path: Path) -> No
     bad = write_submission("KHM", tmp_path / "bad", seed=5)
     set_cell(bad, "persons", 4, "sex", "7")  # not a sex code
     result = subprocess.run(
-        [str(IPPMD), "admit", str(bad), "--out", str(small_package)],
+        [str(IPPMD), "admit", str(bad), "--out", str(small_package), "--engine", "polars"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -110,7 +110,8 @@ def test_two_admits_at_once_lose_no_country_and_keep_what_they_admitted(
     home.mkdir()
     runs = [
         subprocess.Popen(
-            [str(IPPMD), "--home", str(home), "admit", str(sub), "--out", str(package)],
+            # polars: the suites' verdicts are GX's (test_parallel, test_expectations), 4 s less each
+            [str(IPPMD), "--home", str(home), "admit", str(sub), "--out", str(package), "--engine", "polars"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -159,7 +160,7 @@ def test_a_writer_killed_mid_swap_is_finished_by_the_next_one(small_package: Pat
 
     package = Path(shutil.copytree(small_package, tmp_path / "pkg"))
     shutil.rmtree(package / "admitted", ignore_errors=True)  # the KHM + PHL package, whatever ran before
-    build_options = ["--countries", "KHM", "--out", str(package), "--quiet"]
+    build_options = ["--countries", "KHM", "--out", str(package), "--quiet", "--engine", "polars"]
     killed = subprocess.run(
         [str(IPPMD), "build", *build_options],
         capture_output=True,
@@ -172,7 +173,10 @@ def test_a_writer_killed_mid_swap_is_finished_by_the_next_one(small_package: Pat
     bad = write_submission("KHM", tmp_path / "bad", seed=5)
     set_cell(bad, "persons", 4, "sex", "7")
     nxt = subprocess.run(
-        [str(IPPMD), "admit", str(bad), "--out", str(package)], capture_output=True, text=True, timeout=300
+        [str(IPPMD), "admit", str(bad), "--out", str(package), "--engine", "polars"],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert nxt.returncode == 1  # refused, but it first finished the killed build
     assert not list(package.glob(".ippmd-*")), list(package.iterdir())  # no staging, no GX leftovers

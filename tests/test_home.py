@@ -90,7 +90,9 @@ def test_commands_default_to_the_home_not_the_checkout(tmp_path: Path) -> None:
     work, elsewhere = tmp_path / "home", tmp_path / "cwd"
     work.mkdir()
     elsewhere.mkdir()
-    built = _run("--home", str(work), "build", "--countries", "KHM", "--quiet", cwd=elsewhere)
+    built = _run(
+        "--home", str(work), "build", "--countries", "KHM", "--quiet", "--engine", "polars", cwd=elsewhere
+    )
     assert built.returncode == 0, built.stderr
     assert "SYNTHETIC DATA" in built.stderr  # the build says what its microdata are
     assert (work / "datapackage.json").is_file() and (work / "data" / "persons.csv").is_file()

@@ -167,7 +167,19 @@ def test_cli_build_with_bad_raw_input_exits_1_and_leaves_package_untouched(
     shutil.copy(tmp_path / "b" / "persons.csv", raw / "persons.csv")
     set_cell(raw, "emigrants", 3, "destination", "Atlantis")  # a defect of another layer, found too
     bad = subprocess.run(
-        [str(IPPMD), "--home", str(home), "build", "--countries", "KHM", "--out", str(out), "--quiet"],
+        [
+            str(IPPMD),
+            "--home",
+            str(home),
+            "build",
+            "--countries",
+            "KHM",
+            "--out",
+            str(out),
+            "--quiet",
+            "--engine",
+            "polars",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
