@@ -38,9 +38,14 @@ def printable(text: str, one_line: bool = True) -> str:
     cleaned = _CONTROL.sub("", text)
     if one_line:
         cleaned = _ONE_LINE.sub(" ", cleaned)
-    if any("\ud800" <= c <= "\udfff" for c in cleaned):
-        cleaned = cleaned.encode("utf-8", "replace").decode("utf-8")
-    return cleaned
+    return _without_lone_surrogates(cleaned)
+
+
+def _without_lone_surrogates(text: str) -> str:
+    """Lone surrogates (from undecodable file names) as '?': they cannot be written as UTF-8."""
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def shown(text: str) -> str:
@@ -49,11 +54,7 @@ def shown(text: str) -> str:
     escaped = _CONTROL.sub(
         lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
     )
-    return (
-        escaped.encode("utf-8", "replace").decode("utf-8")
-        if any("\ud800" <= c <= "\udfff" for c in escaped)
-        else escaped
-    )
+    return _without_lone_surrogates(escaped)
 
 
 def formula_cells(text: pl.Expr) -> pl.Expr:

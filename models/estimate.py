@@ -191,34 +191,30 @@ class SpecFit:
         return self.bootstrap_contrast(weights)
 
     @cached_property
-    def _contrasts(self) -> dict[tuple[tuple[str, float], ...], BootstrapContrast]:
+    def _contrasts(self) -> dict[tuple[str, tuple[tuple[str, float], ...]], BootstrapContrast | CR2Contrast]:
+        """Few-cluster contrasts by (method, weights): each is computed once per spec."""
         return {}
+
+    def _cached_contrast(self, method: str, weights: dict[str, float]) -> Any:
+        key = (method, tuple(sorted(weights.items())))
+        if key not in self._contrasts:
+            few = self.cr2 if method == CR2 else self.bootstrap
+            assert few is not None
+            self._contrasts[key] = few.contrast(few.model.contrast_vector(weights))
+        return self._contrasts[key]
 
     def bootstrap_contrast(self, weights: dict[str, float]) -> BootstrapContrast:
         """The WCR contrast sum_j w_j b_j (cached: the same draws for every contrast of the spec)."""
-        assert self.bootstrap is not None
-        key = tuple(sorted(weights.items()))
-        if key not in self._contrasts:
-            c = self.bootstrap.model.contrast_vector(weights)
-            self._contrasts[key] = self.bootstrap.contrast(c)
-        return self._contrasts[key]
+        return self._cached_contrast(WCR, weights)
 
     @cached_property
     def comparisons(self) -> dict[str, list[dict[str, Any]]]:
         """focus -> the rows of `focus_comparison` (cached)."""
         return {}
 
-    @cached_property
-    def _cr2_contrasts(self) -> dict[tuple[tuple[str, float], ...], CR2Contrast]:
-        return {}
-
     def cr2_contrast(self, weights: dict[str, float]) -> CR2Contrast:
         """The CR2 contrast sum_j w_j b_j with Bell-McCaffrey degrees of freedom (cached)."""
-        assert self.cr2 is not None
-        key = tuple(sorted(weights.items()))
-        if key not in self._cr2_contrasts:
-            self._cr2_contrasts[key] = self.cr2.contrast(self.cr2.model.contrast_vector(weights))
-        return self._cr2_contrasts[key]
+        return self._cached_contrast(CR2, weights)
 
     @cached_property
     def effects(self) -> dict[tuple[str, str], dict[str, Any]]:

@@ -149,6 +149,17 @@ def unique_pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.column_stack([keys // width, keys % width])
 
 
+def level_of_cluster(model: AbsorbedWLS) -> np.ndarray:
+    """The fixed-effect level of each cluster; ValueError when the clusters are not nested in the
+    fixed effect (then neither the bootstrap's re-absorption nor CR2's blocks have a closed form)."""
+    pairs = unique_pairs(model.cluster, model.fe)
+    if pairs.shape[0] != model.n_clusters:
+        raise ValueError("clusters are not nested in the fixed effect")
+    level = np.empty(model.n_clusters, dtype=np.int64)
+    level[pairs[:, 0]] = pairs[:, 1]
+    return level
+
+
 def independent_columns(gram: np.ndarray, candidates: list[int], tol: float = 1e-9) -> list[int]:
     """The candidates, in order, that are not linear combinations of earlier kept ones: an
     incremental Cholesky of the Gram matrix (a column whose residual norm is below tol times its
@@ -327,11 +338,7 @@ class WildBootstrap:
         """Raises ValueError when the clusters are not nested in the fixed effect (then the
         re-absorption of the fixed effect per draw has no closed form here)."""
         G = model.n_clusters
-        pairs = unique_pairs(model.cluster, model.fe)
-        if pairs.shape[0] != G:
-            raise ValueError("clusters are not nested in the fixed effect")
-        fe_of_cluster = np.empty(G, dtype=np.int64)
-        fe_of_cluster[pairs[:, 0]] = pairs[:, 1]
+        fe_of_cluster = level_of_cluster(model)
         fe_weight = np.bincount(model.fe, weights=model.weights)
         wx = model.X * model.weights[:, None]
         return cls(
@@ -436,11 +443,7 @@ class CR2Model:
     def prepare(cls, model: AbsorbedWLS, tol: float = 1e-10) -> CR2Model:
         """Raises ValueError when the clusters are not nested in the fixed effect."""
         G = model.n_clusters
-        pairs = unique_pairs(model.cluster, model.fe)
-        if pairs.shape[0] != G:
-            raise ValueError("clusters are not nested in the fixed effect")
-        level = np.empty(G, dtype=np.int64)
-        level[pairs[:, 0]] = pairs[:, 1]
+        level = level_of_cluster(model)
         w, X, M = model.weights, model.X, model.bread
         n_levels = int(model.fe.max()) + 1
         level_weight = np.bincount(model.fe, weights=w, minlength=n_levels)
