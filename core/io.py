@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +46,62 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
     return path
 
 
+# A package descriptor is a few levels deep (resources > schema > fields > categories > label);
+# anything far deeper is pathological and refused before a recursive reader meets it.
+MAX_DESCRIPTOR_DEPTH = 32
+
+
 def read_descriptor(package_dir: Path) -> dict[str, Any]:
-    """The package's datapackage.json, or an InputError naming the file and what is wrong."""
+    """The package's datapackage.json: none is a package not built yet (UsageError, exit 2);
+    one that is not UTF-8 JSON, nested too deep, or has no resources list is an InputError
+    naming the file (exit 1). Never a traceback, whatever the JSON's shape or depth."""
     path = Path(package_dir) / DESCRIPTOR
-    try:
-        descriptor = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError([Problem(str(path), "no such file: run `ippmd build` first")]) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError([Problem(str(path), f"not a readable JSON descriptor: {exc}")]) from None
-    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
-        raise InputError([Problem(str(path), "not a data package descriptor (no resources list)")])
+    if not path.is_file():
+        raise UsageError(f"no package in {package_dir}: no {DESCRIPTOR} (not built yet: run `ippmd build`)")
+    descriptor = parse_json_bounded(path, MAX_DESCRIPTOR_DEPTH)
+    if not isinstance(descriptor, dict):
+        kind = type(descriptor).__name__
+        raise _descriptor_error(path, f"not a data package descriptor (a JSON {kind}, not an object)")
+    if not isinstance(descriptor.get("resources"), list):
+        raise _descriptor_error(path, "not a data package descriptor (no resources list)", "resources")
     return descriptor
+
+
+def _descriptor_error(path: Path, message: str, field: str | None = None) -> InputError:
+    return InputError([Problem(str(path), message, field=field, code="descriptor-error")])
+
+
+def parse_json_bounded(path: Path, max_depth: int) -> Any:
+    """A JSON file parsed, refusing one nested deeper than `max_depth` (named, exit 1)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise _descriptor_error(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise _descriptor_error(path, f"nested deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        raise _descriptor_error(path, f"not readable JSON ({exc})") from None
+    if json_depth(value, max_depth) > max_depth:
+        raise _descriptor_error(path, f"nested deeper than {max_depth} levels")
+    return value
+
+
+def json_depth(value: object, stop: int) -> int:
+    """Nesting depth of a JSON value (stopping once past `stop`), without recursion, so a
+    hostile file cannot exhaust the stack."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > stop:
+            return depth
+        if isinstance(current, dict):
+            stack.extend((child, depth + 1) for child in current.values())
+        elif isinstance(current, list):
+            stack.extend((child, depth + 1) for child in current)
+    return deepest
 
 
 def descriptor_countries(package_dir: Path, descriptor: dict[str, Any]) -> list[str]:
@@ -117,7 +161,7 @@ def descriptor_build_options(package_dir: Path, descriptor: dict[str, Any]) -> d
     return options
 
 
-def verified_file(package_dir: Path, entry: dict[str, Any]) -> Path:
+def verified_file(package_dir: Path, entry: Mapping[str, Any]) -> Path:
     """The file a descriptor entry (`path`, `hash`) names, inside the package and unchanged since
     the build; else an InputError naming it (exit 1). A corrupt or edited file is a problem of the
     data, not a bug, and a path leading out of the package is never read."""

@@ -1,13 +1,8 @@
-"""The survey design of each microdata table, and the package's tables read with their links.
+"""The package's tables read with their links, for tabulation and the site.
 
-A design names three fields of a table: the weight, the primary sampling unit (PSU) and the
-stratum. `datapackage.json` declares it per resource as
-`"surveyDesign": {"weight": ..., "psu": ..., "strata": ...}`; until a package does, the
-documented default applies (`DEFAULT_DESIGNS`): households are weighted by `weight`, sampled in
-communities (`community_id`, the PSU) within regions (`region_code`, the stratum); persons and
-emigrants take those three fields from their household (joined on `household_id`);
-communities weigh 1 each, with the same PSUs and strata. One function (`survey_design`) reads
-the declaration or falls back, so nothing else changes when the declaration is present.
+The package is opened by `ippmd.package.read` (one reader, one error policy); the survey design
+of each table (weight, PSU, stratum: declared per resource as `surveyDesign`, else the
+documented default `DEFAULT_DESIGNS`) is read there too and re-exported here.
 
 Countries are separate samples: the stratum used is country x stratum, PSUs are nested in it.
 """
@@ -15,7 +10,7 @@ Countries are separate samples: the stratum used is country x stratum, PSUs are 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,60 +18,14 @@ from typing import Any
 
 import polars as pl
 from ippmd.core.errors import UsageError
-from ippmd.core.io import read_descriptor
+from ippmd.package.read import DEFAULT_DESIGNS, SurveyDesign, read_package, survey_design
+
+__all__ = ["DEFAULT_DESIGNS", "Column", "Package", "SurveyDesign", "suggest", "survey_design"]
 
 COUNTRY = "country"
 # Joined through foreign keys for columns a table lacks; `countries` is metadata, never joined
 # (its count columns `households`, `persons` would read as microdata).
 NOT_JOINED = frozenset({"countries", "country_indicators"})
-
-
-@dataclass(frozen=True)
-class SurveyDesign:
-    """Weight, PSU and stratum fields of one table (None weight: every unit weighs 1)."""
-
-    table: str
-    weight: str | None
-    psu: str
-    strata: str | None
-    declared: bool  # read from datapackage.json (else the documented default)
-
-    def fields(self) -> list[str]:
-        return [f for f in (self.weight, self.psu, self.strata) if f]
-
-    def describe(self) -> str:
-        """One sentence for notes under a table and for the site."""
-        weight = f"weight `{self.weight}`" if self.weight else "equal weights"
-        strata = f"strata country x `{self.strata}`" if self.strata else "strata = country"
-        origin = "declared in datapackage.json" if self.declared else "the documented default design"
-        return f"{weight}, PSU `{self.psu}`, {strata} ({origin})"
-
-
-# The default design of each microdata table (weight, psu, strata) when none is declared.
-DEFAULT_DESIGNS: dict[str, tuple[str | None, str, str | None]] = {
-    "households": ("weight", "community_id", "region_code"),
-    "persons": ("weight", "community_id", "region_code"),
-    "emigrants": ("weight", "community_id", "region_code"),
-    "communities": (None, "community_id", "region_code"),
-}
-
-
-def survey_design(resource: dict[str, Any]) -> SurveyDesign | None:
-    """The resource's declared `surveyDesign`, else the default; None for a non-survey table."""
-    name = resource["name"]
-    declared = resource.get("surveyDesign")
-    if isinstance(declared, dict) and declared.get("psu"):
-        return SurveyDesign(
-            table=name,
-            weight=declared.get("weight") or None,
-            psu=declared["psu"],
-            strata=declared.get("strata") or None,
-            declared=True,
-        )
-    if name not in DEFAULT_DESIGNS:
-        return None
-    weight, psu, strata = DEFAULT_DESIGNS[name]
-    return SurveyDesign(table=name, weight=weight, psu=psu, strata=strata, declared=False)
 
 
 def suggest(word: str, candidates: Iterable[str]) -> str:
@@ -98,17 +47,16 @@ class Package:
     """A built package folder: resources, schemas, and tables read with linked columns."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        if not (self.root / "datapackage.json").is_file():
-            raise UsageError(f"no datapackage.json in {self.root}: run `ippmd build` first")
-        self.descriptor = read_descriptor(self.root)
-        self.resources: dict[str, dict[str, Any]] = {r["name"]: r for r in self.descriptor["resources"]}
+        self.built = read_package(root)
+        self.root = self.built.root
+        self.descriptor = self.built.descriptor
+        self.resources: dict[str, Mapping[str, Any]] = {n: r.raw for n, r in self.built.resources.items()}
         self._frames: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
 
     @cached_property
     def survey_tables(self) -> list[str]:
         """Tables with a survey design (declared or default), in package order."""
-        return [n for n, r in self.resources.items() if survey_design(r) is not None]
+        return self.built.survey_tables()
 
     def design(self, table: str) -> SurveyDesign:
         design = survey_design(self.resource(table))
@@ -119,7 +67,7 @@ class Package:
             )
         return design
 
-    def resource(self, table: str) -> dict[str, Any]:
+    def resource(self, table: str) -> Mapping[str, Any]:
         if table not in self.resources:
             raise UsageError(
                 f"no table {table!r} in the package{suggest(table, self.resources)} "

@@ -133,10 +133,9 @@ class Site:
 
     def __init__(self, package: Package) -> None:
         self.package = package
-        self.countries: list[str] = list(package.descriptor.get("countries", []))
-        table = package.read("countries", ["iso3", "name", "data_origin"])
-        self.names: dict[str, str] = dict(table.select("iso3", "name").iter_rows())
-        self.origins: dict[str, str] = dict(table.select("iso3", "data_origin").iter_rows())
+        self.countries: list[str] = list(package.built.countries)
+        self.names: dict[str, str] = dict(package.built.country_names)
+        self.origins: dict[str, str] = dict(package.built.origins)
         self.summaries: list[VariableSummary] = []
         for name in package.survey_tables:
             self.summaries += self._summarise(name)

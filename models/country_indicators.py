@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 import polars as pl
-from ippmd.models.data import PackageData, read_resource
+from ippmd.models.data import PackageData
 
 RESOURCE = "country_indicators"
 REMITTANCE_COST = "remittance_cost_usd200"
@@ -45,10 +45,9 @@ _TEXT = ("iso3", "indicator", "partner_iso3", "period", "unit", "source", "vinta
 
 def load_country_indicators(data: PackageData) -> pl.DataFrame | None:
     """The resource as a frame with typed columns, or None when the package has none."""
-    resource = data.resource(RESOURCE)
-    if resource is None:
+    if RESOURCE not in data.package.resources:
         return None
-    frame = read_resource(data.root, resource)
+    frame = data.package.read_table(RESOURCE)
     for name in (*_TEXT, "value", "n_corridors"):
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None).alias(name))

@@ -7,7 +7,7 @@ package with extra resources (e.g. `country_indicators`) added later.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,56 +15,33 @@ from typing import Any
 import polars as pl
 from ippmd.models.frames import join_tables
 from ippmd.models.spec import ModelSpec, SpecError
+from ippmd.package.read import BuiltPackage, read_package
 
 MICRODATA = ("countries", "communities", "households", "persons")
-NULL_MARKERS = ["", "NIU"]
-
-
-def load_descriptor(package_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(package_dir) / "datapackage.json").read_text(encoding="utf-8"))
-
-
-def find_resource(descriptor: dict[str, Any], name: str) -> dict[str, Any] | None:
-    return next((r for r in descriptor.get("resources", []) if r.get("name") == name), None)
-
-
-def read_resource(package_dir: Path, resource: dict[str, Any]) -> pl.DataFrame:
-    """A resource as a frame: its typed Parquet copy when listed, else its CSV (all columns text
-    unless the schema says otherwise; empty and NIU cells are null)."""
-    parquet = resource.get("parquet")
-    if isinstance(parquet, dict) and (Path(package_dir) / parquet["path"]).exists():
-        return pl.read_parquet(Path(package_dir) / parquet["path"], glob=False)
-    types = {"integer": pl.Int64, "number": pl.Float64, "string": pl.String}
-    fields = resource.get("schema", {}).get("fields", [])
-    overrides = {f["name"]: types.get(f.get("type", "string"), pl.String) for f in fields}
-    return pl.read_csv(
-        Path(package_dir) / resource["path"],
-        null_values=NULL_MARKERS,
-        schema_overrides=overrides or None,
-        infer_schema=bool(overrides),
-        glob=False,
-    )
 
 
 @dataclass
 class PackageData:
     """The microdata tables of one package, with joined views cached per (unit, joins)."""
 
-    root: Path
-    descriptor: dict[str, Any]
+    package: BuiltPackage
     tables: dict[str, pl.DataFrame]
     _joined: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, package_dir: Path) -> PackageData:
-        descriptor = load_descriptor(package_dir)
-        tables = {}
-        for name in MICRODATA:
-            resource = find_resource(descriptor, name)
-            if resource is None:
-                raise FileNotFoundError(f"{package_dir}: datapackage.json lists no resource {name!r}")
-            tables[name] = read_resource(package_dir, resource)
-        return cls(Path(package_dir), descriptor, tables)
+        """The package read through `ippmd.package.read` (every table's file checked against
+        the descriptor's hash and its harmonized schema)."""
+        package = read_package(package_dir)
+        return cls(package, {name: package.read_table(name) for name in MICRODATA})
+
+    @property
+    def root(self) -> Path:
+        return self.package.root
+
+    @property
+    def descriptor(self) -> Mapping[str, Any]:
+        return self.package.descriptor
 
     @property
     def countries(self) -> list[str]:
@@ -73,9 +50,6 @@ class PackageData:
     @property
     def country_names(self) -> dict[str, str]:
         return dict(self.tables["countries"].select("iso3", "name").iter_rows())
-
-    def resource(self, name: str) -> dict[str, Any] | None:
-        return find_resource(self.descriptor, name)
 
     def joined(self, unit: str, joins: tuple[str, ...] = ()) -> pl.DataFrame:
         """The unit's table with the declared tables joined on (persons -> households ->

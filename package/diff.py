@@ -9,12 +9,13 @@ changed most; the schema is compared field by field (added, removed, changed pro
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from ippmd.core.io import read_descriptor
+from ippmd.package.read import read_package
 
 
 @dataclass
@@ -144,7 +145,7 @@ def _compare_rows(old: pl.DataFrame, new: pl.DataFrame, keys: list[str], diff: T
     ]
 
 
-def _compare_schema(old: dict[str, Any], new: dict[str, Any], diff: TableDiff) -> None:
+def _compare_schema(old: Mapping[str, Any], new: Mapping[str, Any], diff: TableDiff) -> None:
     old_fields, new_fields = _fields(old), _fields(new)
     diff.fields_added = [n for n in new_fields if n not in old_fields]
     diff.fields_removed = [n for n in old_fields if n not in new_fields]
@@ -161,9 +162,9 @@ def _compare_schema(old: dict[str, Any], new: dict[str, Any], diff: TableDiff) -
 
 def diff_packages(old_dir: Path, new_dir: Path) -> PackageDiff:
     """Compare two built packages table by table (rows by primary key, and schemas)."""
-    old_pkg, new_pkg = read_descriptor(Path(old_dir)), read_descriptor(Path(new_dir))
-    old_res = {r["name"]: r for r in old_pkg["resources"]}
-    new_res = {r["name"]: r for r in new_pkg["resources"]}
+    old_pkg, new_pkg = read_package(old_dir), read_package(new_dir)
+    old_res = {name: r.raw for name, r in old_pkg.resources.items()}
+    new_res = {name: r.raw for name, r in new_pkg.resources.items()}
     tables = []
     for name in [*new_res, *(n for n in old_res if n not in new_res)]:
         diff = TableDiff(name)
@@ -173,15 +174,14 @@ def diff_packages(old_dir: Path, new_dir: Path) -> PackageDiff:
             continue
         _compare_schema(old_res[name], new_res[name], diff)
         keys = new_res[name]["schema"].get("primaryKey", [])
-        old_frame = pl.read_parquet(Path(old_dir) / old_res[name]["parquet"]["path"], glob=False)
-        new_frame = pl.read_parquet(Path(new_dir) / new_res[name]["parquet"]["path"], glob=False)
+        old_frame, new_frame = old_pkg.read_table(name), new_pkg.read_table(name)
         if not keys or any(k not in old_frame.columns for k in keys):
             keys = [c for c in new_frame.columns if c in old_frame.columns]  # whole rows
         _compare_rows(old_frame, new_frame, keys, diff)
     return PackageDiff(
-        old_pkg.get("version"),
-        new_pkg.get("version"),
-        old_pkg.get("dataHash"),
-        new_pkg.get("dataHash"),
+        old_pkg.version,
+        new_pkg.version,
+        old_pkg.data_hash,
+        new_pkg.data_hash,
         tables,
     )

@@ -20,7 +20,7 @@ from typing import Literal
 import polars as pl
 from ippmd.core.errors import InputError, Problem, problem_catalogue
 from ippmd.core.home import schemas_dir
-from ippmd.core.io import descriptor_countries, load_yaml, read_descriptor
+from ippmd.core.io import load_yaml
 from ippmd.core.metadata import read_submission_metadata, region_list
 from ippmd.core.schema import (
     PACKAGE_RESOURCES,
@@ -33,6 +33,7 @@ from ippmd.core.schema import (
 from ippmd.harmonize.destinations import UnknownCountryName, to_iso3
 from ippmd.harmonize.pipeline import country_row, harmonize
 from ippmd.harmonize.submission import Submission
+from ippmd.package.read import read_package
 from ippmd.quality.archive import open_submission
 from ippmd.quality.expectations import Failure
 from ippmd.quality.expectations import run_suites as gx_run_suites
@@ -517,12 +518,10 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
     import jsonschema
 
     label = "datapackage.json"
-    try:
-        descriptor = json.loads((package_dir / label).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return [problem("descriptor-error", label, f"cannot read the descriptor: {exc}")]
-    if not isinstance(descriptor, dict):
-        return [problem("descriptor-error", label, "the descriptor must be a JSON object")]
+    try:  # the one reader: a descriptor that is not JSON, too deep or of the wrong shape is named
+        descriptor = dict(read_package(package_dir).descriptor)
+    except InputError as exc:
+        return [replace(p, file=label) for p in exc.problems]
     profile = json.loads(
         schemas_dir("profiles", "datapackage-2.0", "datapackage.json").read_text(encoding="utf-8")
     )
@@ -609,7 +608,7 @@ def _listed_countries_problems(package_dir: Path, codes: list[str]) -> list[Prob
     """The descriptor's `countries` (which admit and benchmark read) is a list of ISO3 codes, the
     same as the countries table's."""
     try:
-        listed = descriptor_countries(package_dir, read_descriptor(package_dir))
+        listed = list(read_package(package_dir).countries)
     except InputError as exc:
         return [replace(p, file="datapackage.json") for p in exc.problems]
     if sorted(listed) != sorted(codes):

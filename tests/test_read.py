@@ -1,0 +1,201 @@
+"""The one reader of a built package (ippmd.package.read): typed objects, one error policy, one
+data hash, one origin rule; the stages that read a package go through it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from ippmd.core.errors import InputError, UsageError
+from ippmd.explore.design import Package
+from ippmd.extract.source import open_package
+from ippmd.models.data import PackageData
+from ippmd.package.read import SURVEY, SYNTHETIC, combined_origin, origin_of, read_package
+
+from tests.conftest import ROOT, copy_package
+
+IPPMD = str(Path(sys.executable).with_name("ippmd"))
+
+
+def test_the_typed_package_matches_its_descriptor(package_dir: Path, descriptor: dict) -> None:
+    package = read_package(package_dir)
+    assert package.version == descriptor["version"] and package.name == descriptor["name"]
+    assert list(package.resources) == [r["name"] for r in descriptor["resources"]]
+    assert package.countries == tuple(descriptor["countries"])
+    for raw in descriptor["resources"]:
+        resource = package.resources[raw["name"]]
+        assert resource.field_names == [f["name"] for f in raw["schema"]["fields"]]
+        assert resource.primary_key == tuple(raw["schema"].get("primaryKey", []))
+        assert resource.rows == raw.get("rows")
+        files = raw.get("partitions", {}).get("files", [])
+        assert [p.country for p in resource.partitions] == [f["country"] for f in files]
+        if files:
+            assert sum(p.rows or 0 for p in resource.partitions) == raw["rows"]
+    sex = package.resources["persons"].field("sex")
+    assert sex is not None and dict(sex.value_labels) == {1: "Male", 2: "Female"}
+    households = package.resources["households"]
+    assert households.design is not None and households.design.fields() == [
+        "weight",
+        "community_id",
+        "region_code",
+    ]
+    assert package.resources["country_indicators"].design is None
+
+
+def test_the_data_hash_is_the_descriptors_and_follows_its_documented_method(
+    package_dir: Path, descriptor: dict
+) -> None:
+    """Recomputed here from the method the descriptor states, not by the package's own code."""
+    lines = []
+    for r in descriptor["resources"]:
+        lines.append(f"{r['name']} {r['path']} {r['hash']}")
+        if "parquet" in r:
+            lines.append(f"{r['name']} {r['parquet']['path']} {r['parquet']['hash']}")
+    expected = "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    assert read_package(package_dir).data_hash == descriptor["dataHash"] == expected
+
+
+def test_origins_come_from_the_countries_table_and_only_survey_is_survey(
+    package_dir: Path, tmp_path: Path
+) -> None:
+    folder = copy_package(package_dir, tmp_path / "pkg")
+    path = folder / "data" / "countries.parquet"
+    table = pl.read_parquet(path)
+    marks = {"KHM": "survey", "PHL": "Survey", "GEO": ""}
+    table = table.with_columns(
+        pl.col("iso3").replace_strict(marks, default=pl.col("data_origin")).alias("data_origin")
+    )
+    table.write_parquet(path)
+    meta = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    entry = next(r for r in meta["resources"] if r["name"] == "countries")["parquet"]
+    entry["hash"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    (folder / "datapackage.json").write_text(json.dumps(meta), encoding="utf-8")
+    package = read_package(folder)
+    assert package.origin("KHM") == SURVEY
+    assert {package.origin(c) for c in ("PHL", "GEO", "ARM")} == {SYNTHETIC}
+    assert package.origin("XYZ") == SYNTHETIC
+    # every reader sees the same origins
+    assert dict(open_package(folder).data_origins) == dict(package.origins)
+    assert dict(Package(folder).built.origins) == dict(package.origins)
+
+
+def test_the_origin_rule() -> None:
+    assert [origin_of(v) for v in ("survey", "Survey", "", None, "real", 1)] == [SURVEY] + [SYNTHETIC] * 5
+    assert combined_origin(["A", "B"], {"A": "survey", "B": "survey"}) == SURVEY
+    assert combined_origin(["A", "B"], {"A": "survey"}) == SYNTHETIC
+    assert combined_origin([], {}) == SYNTHETIC
+
+
+def _write(text: str | bytes) -> Callable[[Path], None]:
+    def plant(folder: Path) -> None:
+        target = folder / "datapackage.json"
+        target.write_bytes(text.encode() if isinstance(text, str) else text)
+
+    return plant
+
+
+def _edit(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def plant(folder: Path) -> None:
+        meta = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+        change(meta)
+        (folder / "datapackage.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    return plant
+
+
+def _nest(depth: int) -> str:
+    return '{"resources": ' + "[" * depth + "]" * depth + "}"
+
+
+HOSTILE: dict[str, tuple[Callable[[Path], None], str, str | None]] = {
+    "not json": (_write("{resources: ["), "not readable JSON", None),
+    "not utf-8": (_write(b'{"name": "\xff"}'), "not UTF-8", None),
+    "a list": (_write("[1, 2]"), "a JSON list", None),
+    "deeper than the parser": (_write(_nest(200_000)), "nested deeper than", None),
+    "deep but parseable": (_write(_nest(40)), "nested deeper than", None),
+    "no resources": (_edit(lambda m: m.pop("resources")), "no resources list", "resources"),
+    "a resource that is a number": (
+        _edit(lambda m: m["resources"].append(7)),
+        "not a resource",
+        "resources[6]",
+    ),
+    "a nameless resource": (
+        _edit(lambda m: m["resources"][0].pop("name")),
+        "missing or not a non-empty text",
+        "resources[0].name",
+    ),
+    "a field name that is a list": (
+        _edit(lambda m: m["resources"][2]["schema"]["fields"][0].update(name=["x"])),
+        "missing or not a non-empty text",
+        "resources[2].schema.fields[0].name",
+    ),
+    "a resource listed twice": (
+        _edit(lambda m: m["resources"].append(m["resources"][1])),
+        "listed twice",
+        "resources[6].name",
+    ),
+    "a malformed data hash": (_edit(lambda m: m.update(dataHash="md5:1")), "sha256", "dataHash"),
+    "rows that are text": (
+        _edit(lambda m: m["resources"][1].update(rows="many")),
+        "whole number",
+        "resources[1].rows",
+    ),
+    "partitions without files": (
+        _edit(lambda m: m["resources"][2].update(partitions={"layout": "hive"})),
+        "files list",
+        "resources[2].partitions",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_pathological_descriptor_is_a_named_problem(package_dir: Path, tmp_path: Path, case: str) -> None:
+    plant, message, field = HOSTILE[case]
+    folder = copy_package(package_dir, tmp_path / "pkg")
+    plant(folder)
+    with pytest.raises(InputError) as caught:
+        read_package(folder)
+    (problem,) = caught.value.problems
+    assert problem.file == str(folder / "datapackage.json")
+    assert message in problem.message and problem.field == field
+
+
+def test_no_descriptor_is_not_built_yet_for_every_reader(tmp_path: Path) -> None:
+    """The three stage readers fail the same way (they were FileNotFoundError, InputError and
+    UsageError)."""
+    for reader in (read_package, PackageData.load, open_package, Package):
+        with pytest.raises(UsageError, match="not built yet"):
+            reader(tmp_path)
+
+
+def test_the_stage_readers_do_not_read_the_descriptor_themselves() -> None:
+    for name in ("models/data.py", "extract/source.py", "explore/design.py", "package/diff.py"):
+        source = (ROOT / name).read_text(encoding="utf-8")
+        for reading in ("json.load", "read_descriptor", "read_parquet(self.root", '"datapackage.json"'):
+            assert reading not in source, (name, reading)
+
+
+@pytest.mark.slow
+def test_a_deep_descriptor_never_reaches_a_traceback_from_the_cli(package_dir: Path, tmp_path: Path) -> None:
+    """check, extract, tabulate, diff and benchmark name the file (exit 1; diff's trouble is 2)."""
+    folder = copy_package(package_dir, tmp_path / "pkg")
+    _write(_nest(100_000))(folder)
+    runs = {
+        ("check", "--package", str(folder)): 1,
+        ("extract", "--package", str(folder), "--out", str(tmp_path / "x.zip")): 1,
+        ("tabulate", "weight", "--table", "households", "--package", str(folder)): 1,
+        ("diff", str(package_dir), str(folder)): 2,
+        ("benchmark", "--package", str(folder), "--out", str(tmp_path / "b")): 1,
+    }
+    for args, code in runs.items():
+        result = subprocess.run([IPPMD, *args], capture_output=True, text=True, timeout=120)
+        output = result.stdout + result.stderr
+        assert result.returncode == code, (args, output)
+        assert "nested deeper than" in output and "bug" not in output, (args, output)
+        assert "Traceback" not in output
