@@ -33,7 +33,7 @@ from ippmd.explore.notes import comparability_notes
 from ippmd.explore.stats import QUANTILES, VariableSummary, summarise_table
 from ippmd.explore.svg import bar_chart, line_chart
 
-from ippmd import SYNTHETIC_NOTICE
+from ippmd import SYNTHETIC_NOTICE, synthetic_notice
 
 INDICATORS = "country_indicators"
 REAL_NOTICE = (
@@ -404,15 +404,14 @@ def _index(site: Site, indicators: list[tuple[str, str, str]]) -> str:
     synthetic = [c for c, o in site.origins.items() if o != "survey"]
     body = [
         f"<h1>{_e(descriptor.get('title', 'Codebook'))}</h1>",
-        f"<p>Codebook of package version {_e(descriptor.get('version', '?'))}: "
+        f"<p>Codebook of package version {_e(descriptor.get('version', '?'))} "
+        f"(data hash <code>{_e(site.package.built.data_hash)}</code>): "
         f"{len(site.summaries)} variables in {len({s.table for s in site.summaries})} tables, "
         f"{len(site.countries)} countries: "
         f"{_e(', '.join(site.country_label(c) for c in site.countries))}.</p>",
     ]
     if synthetic:
-        body.append(
-            f'<p class="notice">{_e(SYNTHETIC_NOTICE)} Synthetic countries: {_e(", ".join(synthetic))}.</p>'
-        )
+        body.append(f'<p class="notice">{_e(synthetic_notice(synthetic))}</p>')
     body += [
         '<p><label for="search"><strong>Search</strong> by name, label or value label: </label><br>'
         '<input id="search" type="search" autocomplete="off" autofocus '

@@ -18,7 +18,7 @@ from ippmd.extract.source import Source
 from ippmd.package.codebook import render
 from ippmd.package.missing import CODES
 
-from ippmd import SYNTHETIC_NOTICE
+from ippmd import SYNTHETIC_NOTICE, synthetic_notice
 
 MICRODATA_NOTE = {
     "csv": "In the CSV files an empty cell is *unknown* (asked, not answered: don't know, refused or "
@@ -81,7 +81,7 @@ def file_notes(source: Source, table: str, synthetic: list[str], fmt: str) -> li
     """Notes stored in a Stata or SPSS file: what it is, the missing codes, how to cite."""
     notes = []
     if synthetic:
-        notes.append(f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(synthetic)}.")
+        notes.append(synthetic_notice(synthetic))
     elif source.resources[table].get("synthetic") is False:
         notes.append("REAL data from public files; every row names its source (see NOTICE.md).")
     codes = CODES.get(fmt, CODES["csv"])
@@ -220,7 +220,7 @@ def codebook(
     ]
     synthetic = synthetic_countries(source, selection)
     if synthetic and any(_is_microdata(source, t) for t in selection.tables):
-        lines += [f"> **{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(synthetic)}.**", ""]
+        lines += [f"> **{synthetic_notice(synthetic)}**", ""]
     lines += [MICRODATA_NOTE[fmt] + " Yes/no variables are coded 0 = No, 1 = Yes.", ""]
     if selection.dropped_foreign_keys:
         lines += [

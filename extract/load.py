@@ -30,7 +30,7 @@ from ippmd.extract.make import _typed_table, table_fields
 from ippmd.extract.selection import resolve
 from ippmd.extract.source import open_package
 
-from ippmd import SYNTHETIC_NOTICE
+from ippmd import synthetic_notice
 
 # Metadata of the polars frames `load` returned, by id, dropped when the frame is collected
 # (polars frames carry no metadata of their own, and a derived frame is a new frame).
@@ -69,7 +69,7 @@ def load(
         "version": source.descriptor.get("version"),
         "dataHash": source.data_hash(),
         "synthetic": bool(synthetic),
-        "notice": f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(synthetic)}." if synthetic else None,
+        "notice": synthetic_notice(synthetic) if synthetic else None,
         "surveyDesign": resource.get("surveyDesign"),
         "variable_labels": {f["name"]: f.get("title", "") for f in fields},
         "value_labels": {

@@ -39,7 +39,7 @@ from ippmd.package.ddi import render_ddi
 from ippmd.package.missing import can_be_missing, missing_kinds
 from ippmd.package.write import parquet_file_metadata
 
-from ippmd import SYNTHETIC_NOTICE
+from ippmd import synthetic_notice
 
 MANIFEST_VERSION = 1
 # Resource properties that describe the package's own files, replaced for the extract's.
@@ -175,7 +175,7 @@ def _resource(
         resource["synthetic"] = bool(synthetic)
         resource.pop("notice", None)
         if synthetic:
-            resource["notice"] = f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(synthetic)}."
+            resource["notice"] = synthetic_notice(synthetic)
     if "sources" in resource and "source_file" in rows.columns:  # only the files these rows came from
         used = set(rows["source_file"].to_list())
         resource["sources"] = [s for s in resource["sources"] if "file" not in s or s["file"] in used]

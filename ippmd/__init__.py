@@ -5,6 +5,7 @@
 floors hold (it counts as core; the loader lives in the extract stage).
 """
 
+from collections.abc import Iterable
 from importlib import import_module
 from typing import Any
 
@@ -16,6 +17,13 @@ SYNTHETIC_NOTICE = (
     "relationships of assumed size. They describe no real household or person; "
     "never cite an estimate from them as a finding about a real country."
 )
+
+
+def synthetic_notice(countries: Iterable[str]) -> str:
+    """The one synthetic label of a table or figure: the notice naming its synthetic countries
+    (the same string in the descriptor, extracts, Stata/SPSS notes and the loader)."""
+    return f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(countries)}."
+
 
 _LAZY = {"load": "ippmd.extract.load", "labels_of": "ippmd.extract.load"}
 

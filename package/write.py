@@ -35,7 +35,7 @@ from ippmd.core.schema import (
 from ippmd.core.text import first_formula_cell
 from ippmd.indicators.ingest import committed_csv
 
-from ippmd import SYNTHETIC_NOTICE, __version__
+from ippmd import __version__, synthetic_notice
 
 DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 NIU = "NIU"
@@ -197,7 +197,7 @@ def parquet_file_metadata(name: str, countries: list[str], synthetic: list[str])
         "missing": MISSING_RULE,
     }
     if synthetic:
-        info["notice"] = f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(synthetic)}."
+        info["notice"] = synthetic_notice(synthetic)
     return {PARQUET_METADATA_KEY: json.dumps(info, ensure_ascii=False)}
 
 
@@ -437,7 +437,7 @@ def descriptor(
             resource["synthetic"] = bool(synthetic_countries)
             if synthetic_countries:
                 resource["notice"] = (
-                    f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(synthetic_countries)}."
+                    synthetic_notice(synthetic_countries)
                 )
         resource["rows"] = written.rows
         resource["parquet"] = _file_entry(written.parquet, root, mediatype=PARQUET_MEDIATYPE)
