@@ -34,9 +34,9 @@ from ippmd.harmonize.destinations import UnknownCountryName, to_iso3
 from ippmd.harmonize.pipeline import country_row, harmonize
 from ippmd.harmonize.submission import Submission
 from ippmd.quality.archive import open_submission
+from ippmd.quality.engine_gx import run_suites as gx_run_suites
+from ippmd.quality.engine_polars import run_suites_polars
 from ippmd.quality.expectations import Failure
-from ippmd.quality.expectations import run_suites as gx_run_suites
-from ippmd.quality.expectations_polars import run_suites_polars
 from ippmd.quality.plausibility import submission_rules
 from ippmd.quality.report import Report
 from ippmd.quality.structural import MAX_EXAMPLES, Structure, check_tables, hint_for, problem
