@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import polars as pl
 from ippmd.core.errors import InputError, Problem
@@ -36,6 +36,8 @@ from ippmd.models.frames import JOIN_KEYS, UNITS, describe_frame, empty_frame
 SPECS_DIR = package_data(__package__, "specs")
 Scale = Literal["probability", "log"]
 Estimator = Literal["ols", "poisson"]
+SCALES: tuple[Scale, ...] = get_args(Scale)
+ESTIMATORS: tuple[Estimator, ...] = get_args(Estimator)
 REQUIRED_KEYS = ("id", "title", "finding", "unit", "outcome", "treatment", "sample", "direction")
 OPTIONAL_KEYS = (
     "scale", "joins", "derived", "controls", "fixed_effects", "cluster", "weights",
@@ -260,8 +262,8 @@ def parse_spec(
     if unit not in UNITS:
         problems.append(spec_problem(origin, "unit", f"must be one of {', '.join(UNITS)}", str(unit)))
     scale = raw.get("scale", "probability")
-    if scale not in ("probability", "log"):
-        problems.append(spec_problem(origin, "scale", "must be 'probability' or 'log'", str(scale)))
+    if scale not in SCALES:
+        problems.append(spec_problem(origin, "scale", f"must be one of {', '.join(SCALES)}", str(scale)))
     joins = _names(raw, "joins", None, origin, problems)
     bad_joins = [j for j in joins if j not in JOIN_KEYS or j == unit]
     if bad_joins:
@@ -277,8 +279,10 @@ def parse_spec(
     problems += found
     direction = _directions(raw.get("direction"), treatments, origin, problems)
     estimator = raw.get("estimator", "ols")
-    if estimator not in ("ols", "poisson"):
-        problems.append(spec_problem(origin, "estimator", "must be 'ols' or 'poisson'", str(estimator)))
+    if estimator not in ESTIMATORS:
+        problems.append(
+            spec_problem(origin, "estimator", f"must be one of {', '.join(ESTIMATORS)}", str(estimator))
+        )
     if estimator == "poisson" and scale != "log":
         problems.append(spec_problem(origin, "estimator", "poisson needs scale: log (effects in log points)"))
     if not isinstance(raw["sample"], str) or not raw["sample"].strip():

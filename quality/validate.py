@@ -15,10 +15,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import polars as pl
-from ippmd.core.errors import InputError, Problem, problem_catalogue
+from ippmd.core.errors import InputError, Problem, UsageError, problem_catalogue
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import descriptor_countries, load_yaml, read_descriptor
 from ippmd.core.metadata import read_submission_metadata, region_list
@@ -43,6 +43,18 @@ from ippmd.quality.structural import MAX_EXAMPLES, Structure, check_tables, hint
 from ippmd.quality.submission_checks import identifier_columns, identifier_values, metadata_problems
 
 Engine = Literal["polars", "gx"]
+ENGINES: tuple[Engine, ...] = get_args(Engine)  # the names the CLI's --engine accepts
+
+
+def engine_named(name: str) -> Engine:
+    """The engine called `name` (any case, spaces around allowed): a usage error otherwise (exit 2)."""
+    cleaned = name.strip().lower()
+    for engine in ENGINES:
+        if engine == cleaned:
+            return engine
+    raise UsageError(f"--engine {name!r}: use {' or '.join(ENGINES)}")
+
+
 TEXT_COLUMNS = {
     "communities": ["region_code"],
     "persons": ["education_code"],
