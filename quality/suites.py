@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 from ippmd.core.calibration import target_measures
+from ippmd.core.config import load_checked
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data
-from ippmd.core.io import load_yaml
 from ippmd.core.schema import RESOURCES, harmonized_schema, polars_schema
 
 SUITES_DIR = package_data(__package__, "suites")
@@ -43,20 +42,6 @@ class Suite:
     written: list[dict[str, Any]]  # the rules of quality/suites/<resource>.yaml
 
 
-SUPPORTED_TYPES = frozenset(
-    {
-        "expect_column_values_to_not_be_null",
-        "expect_column_values_to_be_null",
-        "expect_column_values_to_be_between",
-        "expect_column_values_to_be_in_set",
-        "expect_column_values_to_match_regex",
-        "expect_column_values_to_be_unique",
-        "expect_compound_columns_to_be_unique",
-        "expect_column_pair_values_to_be_equal",
-        "expect_column_pair_values_a_to_be_greater_than_b",
-        "expect_column_mean_to_be_between",
-    }
-)
 # ignore_row_if values under which a masked-out row (all its columns NULL) is skipped by GX.
 _SKIPS_ALL_NULL = {
     "both_values_are_missing",
@@ -64,7 +49,7 @@ _SKIPS_ALL_NULL = {
     "all_values_are_missing",
     "any_value_is_missing",
 }
-ENTRY_KEYS = {"type", "kwargs", "where", "meta"}
+SUITE_ERROR = "suite-error"
 
 
 def _suite_file(resource: str) -> Path:
@@ -73,22 +58,20 @@ def _suite_file(resource: str) -> Path:
 
 def _spec_error(file: Path | str, key: str, message: str) -> InputError:
     """A suite that cannot be run as written: a bug of the suite file, named by file and key."""
-    return InputError([Problem(str(file), message, field=key, code="suite-error")])
+    return InputError([Problem(str(file), message, field=key, code=SUITE_ERROR)])
 
 
 @cache
-def _read_yaml(path: Path) -> Any:
-    try:
-        return load_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise _spec_error(path, "", f"not valid YAML: {exc}") from None
+def _read_yaml(path: Path, family: str) -> Any:
+    """A file of quality/suites/, its shape checked by schemas/config/<family>.schema.json."""
+    return load_checked(path, family, SUITE_ERROR)
 
 
 @cache
 def table_columns(resource: str) -> dict[str, pl.DataType]:
     """Columns (and dtypes) a rule of `resource` may name: the schema's fields and the derived ones."""
     columns: dict[str, pl.DataType] = {k: v() for k, v in polars_schema(harmonized_schema(resource)).items()}
-    suite = _read_yaml(_suite_file(resource)) or {}
+    suite = _read_yaml(_suite_file(resource), "suite")
     for name in suite.get("derived_columns") or {}:
         columns[name] = pl.Int64()
     return columns
@@ -110,22 +93,15 @@ def check_sql(sql: Any, columns: dict[str, pl.DataType], file: Path | str, key: 
     return sql
 
 
-def _check_entry(entry: Any, columns: dict[str, pl.DataType], file: Path, key: str) -> dict[str, Any]:
-    if not isinstance(entry, dict) or not {"type", "kwargs", "meta"} <= set(entry):
-        raise _spec_error(file, key, "an expectation needs type, kwargs and meta")
-    unknown = set(entry) - ENTRY_KEYS
-    if unknown:
-        raise _spec_error(file, key, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(ENTRY_KEYS)}")
-    if entry["type"] not in SUPPORTED_TYPES:
-        raise _spec_error(file, f"{key}.type", f"unsupported expectation type {entry['type']!r}")
+def _check_entry(
+    entry: dict[str, Any], columns: dict[str, pl.DataType], file: Path, key: str
+) -> dict[str, Any]:
+    """An expectation (its shape checked by the schema): its columns exist, its `where` is a condition."""
     named = [entry["kwargs"].get(k) for k in ("column", "column_A", "column_B")]
     named += list(entry["kwargs"].get("column_list", []))
     for column in filter(None, named):
         if column not in columns:
             raise _spec_error(file, f"{key}.kwargs", f"unknown column {column!r}")
-    meta = entry["meta"]
-    if not isinstance(meta, dict) or not str(meta.get("rule", "")).strip() or not str(meta.get("hint", "")):
-        raise _spec_error(file, f"{key}.meta", "meta needs a rule and a hint")
     if entry.get("where") is not None:
         check_sql(entry["where"], columns, file, f"{key}.where")
         ignore = entry["kwargs"].get("ignore_row_if")
@@ -144,7 +120,7 @@ def _identity(entry: dict[str, Any]) -> tuple[Any, ...]:
 
 @cache
 def _schema_wording() -> dict[str, Any]:
-    return _read_yaml(SUITES_DIR / "schema_rules.yaml")
+    return _read_yaml(SUITES_DIR / "schema_rules.yaml", "schema-rules")
 
 
 def _values_text(field: dict[str, Any]) -> str:
@@ -213,14 +189,12 @@ def schema_expectations(resource: str) -> list[dict[str, Any]]:
 @cache
 def load_suite(resource: str) -> Suite:
     """The suite of one resource: the rules generated from its schema, then those of
-    quality/suites/<resource>.yaml, each checked (types, columns, SQL) with file and key named."""
+    quality/suites/<resource>.yaml, each checked (shape by schemas/config/suite.schema.json, then
+    columns and SQL) with file and key named."""
     file = _suite_file(resource)
-    suite = copy.deepcopy(_read_yaml(file))
-    if not isinstance(suite, dict) or not isinstance(suite.get("expectations"), list):
-        raise _spec_error(file, "expectations", "a suite is a mapping with an expectations list")
-    for key in ("resource", "key", "country_column"):
-        if key not in suite:
-            raise _spec_error(file, key, "missing")
+    suite = copy.deepcopy(_read_yaml(file, "suite"))
+    if suite["resource"] != resource:
+        raise _spec_error(file, "resource", f"the suite of {resource} names {suite['resource']!r}")
     columns = table_columns(resource)
     derived = suite.get("derived_columns") or {}
     for name, spec in derived.items():
@@ -252,7 +226,7 @@ def load_suite(resource: str) -> Suite:
 def load_distribution() -> dict[str, Any]:
     """distribution.yaml, with every per-country `where` and every target universe checked."""
     file = SUITES_DIR / "distribution.yaml"
-    spec = copy.deepcopy(_read_yaml(file))
+    spec = copy.deepcopy(_read_yaml(file, "distribution"))
     measures = target_measures()
     for position, rule in enumerate(spec.get("per_country", [])):
         key = f"per_country[{position}]"

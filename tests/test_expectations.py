@@ -178,8 +178,12 @@ def _edit(path: Path, old: str, new: str) -> None:
             "type: expect_compound_columns_to_be_unique",
             "type: expect_column_values_to_be_increasing",
             "expectations[0].type",
-            "unsupported",
+            "must be a supported expectation type",
         ),
+        ('      rule: "Head and spouse are at least 12"\n', "", "expectations[1].meta.rule", "missing"),
+        ('    where: "relation_to_head IN (1, 2)"', "    wher: x", "expectations[1].wher", "unknown key"),
+        ("key: person_id", "key: [person_id]", "key", "must be a column name"),
+        ("country_column: country  # splits failures by country\n", "", "country_column", "missing"),
     ],
 )
 def test_a_broken_suite_fails_when_loaded_naming_file_and_key(

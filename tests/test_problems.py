@@ -23,6 +23,7 @@ from ippmd.core.errors import Problem, problem_catalogue
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRUCTOR = "Problem"
 PROBLEM_FIELDS = [f.name for f in dataclasses.fields(Problem)]
+PASSED_ON: set[str] = set()  # a code argument that is the enclosing function's parameter
 DEFAULT_CODE = next(f.default for f in dataclasses.fields(Problem) if f.name == "code")
 # Code arguments the scan cannot follow (a code unpacked from a dict of rules), by "file:function",
 # with the functions that build those rules as (code, ...) tuples: their codes are read from them.
@@ -101,11 +102,11 @@ class _Scanner:
         callee = _callee(call)
         slot = self.slots.get(callee) if callee else None
         for keyword in call.keywords:
-            if keyword.arg == "code" and (slot is not None or (callee and callee[0] == "replace")):
+            if keyword.arg == (slot[0] if slot else "code") and (slot or (callee and callee[0] == "replace")):
                 return keyword.value
         if slot is None:
             return False
-        position = slot[1]
+        position = slot[1]  # a keyword-only parameter's position is past every positional argument
         if position < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args):
             return call.args[position]
         return None if callee == (CONSTRUCTOR, False) else False
@@ -141,6 +142,21 @@ class _Scanner:
             body, other = self._constant(node.body), self._constant(node.orelse)
             return None if body is None or other is None else body | other
         return None
+
+    def _default(self, function: ast.FunctionDef, name: str) -> set[str] | None:
+        """The codes a parameter's default gives (None: no default, or not a constant)."""
+        positional = [*function.args.posonlyargs, *function.args.args]
+        defaults = dict(
+            zip(
+                [a.arg for a in positional][-len(function.args.defaults) or len(positional) :],
+                function.args.defaults,
+                strict=False,
+            )
+        )
+        defaults |= {
+            a.arg: d for a, d in zip(function.args.kwonlyargs, function.args.kw_defaults, strict=True) if d
+        }
+        return self._constant(defaults[name]) if name in defaults else None
 
     def _bound_in(self, function: ast.FunctionDef, name: str) -> set[str] | None:
         """The codes a local name takes: loops unpacking literal tuples or a helper's tuples, or
@@ -190,7 +206,10 @@ class _Scanner:
                 return result
 
     def _scan_module(self, path: str, tree: ast.Module, result: Scan) -> None:
-        owners = {id(n): f for f in _functions(tree) for n in ast.walk(f)}  # innermost def last wins
+        enclosing: dict[int, list[ast.FunctionDef]] = {}  # node -> its functions, innermost first
+        for function in _functions(tree):  # outer functions come first in ast.walk
+            for node in ast.walk(function):
+                enclosing.setdefault(id(node), []).insert(0, function)
         methods = _methods(tree)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -203,22 +222,37 @@ class _Scanner:
                 result.codes.setdefault(DEFAULT_CODE, set()).add(where)
                 continue
             assert isinstance(argument, ast.expr)
-            function = owners.get(id(node))
-            codes = self._constant(argument)
             if isinstance(argument, ast.Attribute) and argument.attr == "code":
                 continue  # an existing problem's code, passed on: produced where that problem was
-            if codes is None and isinstance(argument, ast.Name) and function is not None:
-                method = id(function) in methods
-                params = _params(function, method)
-                if argument.id in params:  # passed on: the callers' arguments are the codes
-                    self.slots[(function.name, method)] = (argument.id, params.index(argument.id))
+            chain = enclosing.get(id(node), [])
+            codes = self._constant(argument)
+            if codes is None and isinstance(argument, ast.Name):
+                codes = self._follow(argument.id, chain, methods, where, result)
+                if codes is PASSED_ON:
                     continue
-                codes = self._bound_in(function, argument.id)
             if codes is None:
-                result.unfollowed.add(f"{path}:{function.name if function else '<module>'}")
+                result.unfollowed.add(f"{path}:{chain[0].name if chain else '<module>'}")
                 continue
             for code in codes:
                 result.codes.setdefault(code, set()).add(where)
+
+    def _follow(
+        self, name: str, chain: list[ast.FunctionDef], methods: set[int], where: str, result: Scan
+    ) -> set[str] | None:
+        """The codes a name holds, looked up from the innermost function out: a parameter (then the
+        callers' arguments are the codes, and its default), or a local binding."""
+        for function in chain:
+            method = id(function) in methods
+            params = [*_params(function, method), *(a.arg for a in function.args.kwonlyargs)]
+            if name in params:
+                self.slots[(function.name, method)] = (name, params.index(name))
+                for code in self._default(function, name) or ():
+                    result.codes.setdefault(code, set()).add(where)
+                return PASSED_ON
+            codes = self._bound_in(function, name)
+            if codes is not None:
+                return codes
+        return None
 
     def rule_tuples(self, names: tuple[str, ...]) -> set[str]:
         """The first elements of the literal tuples in these functions: the codes of their rules."""
@@ -308,6 +342,8 @@ HELPER = "def problem(code, file, message):\n    return Problem(file=file, messa
         '    for code, mask in masks():\n        problem(code, "f", "m")\n',
         'def fix(p):\n    return replace(p, code="no-such-code")\n',
         'def at(kind, message):\n    return Problem("f", message, code=kind)\nat("no-such-code", "m")\n',
+        'def at(message, kind="no-such-code"):\n    return Problem("f", message, code=kind)\nat("m")\n',
+        'CODE = "no-such-code"\ndef at(m, *, kind=CODE):\n    return Problem("f", m, code=kind)\n',
     ],
 )
 def test_a_code_missing_from_the_catalogue_fails(source: str) -> None:
