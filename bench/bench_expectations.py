@@ -30,9 +30,9 @@ def child(engine: str, package: Path, countries: list[str] | None) -> None:
     tables = {name: pl.read_parquet(package / "data" / f"{name}.parquet") for name in RESOURCES}
     started = time.perf_counter()
     if engine == "gx":
-        from ippmd.quality.expectations import run_suites
+        from ippmd.quality.engine_gx import run_suites
     else:
-        from ippmd.quality.expectations_polars import run_suites_polars as run_suites
+        from ippmd.quality.engine_polars import run_suites_polars as run_suites
     failures = run_suites(tables, countries)
     seconds = time.perf_counter() - started
     print(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ippmd.core.config import DuplicateKey, unique_keys_loader
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.limits import limit
 
@@ -271,34 +272,6 @@ MAX_YAML_BYTES = limit("yaml_bytes")
 MAX_YAML_DEPTH = limit("yaml_depth")
 
 
-class DuplicateKey(Exception):
-    """A mapping key given twice: YAML loaders keep the last one in silence."""
-
-    def __init__(self, key: Any, first: int, line: int) -> None:
-        super().__init__(key)
-        self.key, self.first, self.line = key, first, line
-
-
-def _unique_keys_loader(base: type) -> type:
-    """`base` (a safe loader) refusing a key given twice in one mapping (DuplicateKey)."""
-
-    class UniqueKeys(base):  # type: ignore[misc, valid-type]
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                line = key_node.start_mark.line + 1
-                try:
-                    if key in seen:
-                        raise DuplicateKey(key, seen[key], line)
-                    seen[key] = line
-                except TypeError:  # an unhashable key: the base loader reports it
-                    continue
-            return super().construct_mapping(node, deep)
-
-    return UniqueKeys
-
-
 def load_user_yaml(path: Path, label: str) -> Any:
     """A user's YAML file, parsed only once it is known to be small, shallow and alias-free.
 
@@ -328,7 +301,7 @@ def load_user_yaml(path: Path, label: str) -> Any:
                     raise refuse(f"nested deeper than {MAX_YAML_DEPTH} levels")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
-        value = yaml.load(text, Loader=_unique_keys_loader(loader))
+        value = yaml.load(text, Loader=unique_keys_loader(loader))
     except yaml.YAMLError as exc:
         raise refuse(f"not valid YAML: {' '.join(str(exc).split())}") from None
     except DuplicateKey as exc:

@@ -8,42 +8,19 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
-from ippmd.core.errors import UsageError
+from ippmd.core.config import install_error, load_checked
+from ippmd.core.errors import InputError
 from ippmd.core.home import package_data
-
-KEYS = (
-    "file_bytes", "rows", "columns", "cell_bytes", "unpacked_bytes", "entries",
-    "compression_ratio", "yaml_bytes", "yaml_depth",
-)  # fmt: skip
 
 
 def load_limits(path: Path) -> dict[str, int]:
-    """Every limit by key; a UsageError names the file and the key of a missing or bad entry."""
+    """Every limit by key (schemas/config/limits.schema.json: each a positive integer with its
+    reason, and its source or `assumed: true`); a UsageError names the file and the key at fault."""
     try:
-        entries = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the limits: {exc}") from exc
-    if not isinstance(entries, dict):
-        raise UsageError(f"{path}: must be a mapping of limit name -> entry")
-    unknown = sorted(set(map(str, entries)) - set(KEYS))
-    if unknown:
-        raise UsageError(f"{path}: {unknown[0]}: unknown limit (known: {', '.join(KEYS)})")
-    limits = {}
-    for key in KEYS:
-        entry = entries.get(key)
-        where = f"{path}: {key}"
-        if not isinstance(entry, dict) or "value" not in entry:
-            raise UsageError(f"{where}: missing, or not a mapping with value, reason and assumed")
-        value = entry["value"]
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise UsageError(f"{where}: value must be a positive integer, not {value!r}")
-        if not str(entry.get("reason") or "").strip():
-            raise UsageError(f"{where}: give the reason for the limit")
-        if entry.get("assumed") is not True and not entry.get("source"):
-            raise UsageError(f"{where}: give its source, or mark it assumed: true")
-        limits[key] = value
-    return limits
+        entries = load_checked(Path(path), "limits")
+    except InputError as exc:
+        raise install_error(exc) from None
+    return {key: int(entry["value"]) for key, entry in entries.items()}
 
 
 @cache

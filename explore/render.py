@@ -12,7 +12,7 @@ import math
 import re
 import zipfile
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ippmd.explore.tabulate import RESULT_COLUMNS, Tabulation
 from rich.console import Console
@@ -21,7 +21,7 @@ from rich.table import Table
 from ippmd import SYNTHETIC_NOTICE
 
 Format = Literal["csv", "md", "html", "xlsx"]
-FORMATS: tuple[str, ...] = ("csv", "md", "html", "xlsx")
+FORMATS: tuple[Format, ...] = get_args(Format)
 FIXED_TIME = datetime(2017, 1, 1)  # xlsx properties and zip entries: no build time in the bytes
 _NUMERIC = ("estimate", "std_error", "ci_low", "ci_high")
 

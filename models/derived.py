@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
+from ippmd.core import config
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data
-from ippmd.core.io import load_yaml
 from ippmd.models.frames import UNITS, describe_frame, empty_frame
 
 CATALOGUE_PATH = package_data(__package__, "derived.yaml")
 SPEC_ERROR = "spec-error"
-ENTRY_KEYS = ("name", "table", "sql", "type", "label")
 # Declared type -> test of the dtype the expression really produces.
 TYPES: dict[str, Callable[[pl.DataType], bool]] = {
     "integer": lambda dtype: dtype.is_integer(),
@@ -106,21 +104,9 @@ def sql_dtype(sql: str, frame: pl.DataFrame, frame_name: str) -> pl.DataType:
 
 
 def read_yaml(path: Path) -> Any:
-    """A YAML file's content; a syntax error is an InputError naming the file and line."""
-    try:
-        return load_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(
-            [
-                Problem(
-                    file=str(path),
-                    row=mark.line + 1 if mark is not None else None,
-                    message=f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-                    code=SPEC_ERROR,
-                )
-            ]
-        ) from None
+    """A YAML file of specs or derived variables; unreadable, not YAML or a key given twice is an
+    InputError naming the file (and line)."""
+    return config.read_yaml(path, SPEC_ERROR)
 
 
 def _joinable(table: str) -> tuple[str, ...]:
@@ -128,28 +114,11 @@ def _joinable(table: str) -> tuple[str, ...]:
     return UNITS[UNITS.index(table) + 1 :]
 
 
-def check_entry(raw: Any, index: int, path: Path) -> tuple[DerivedVariable | None, list[Problem]]:
-    """One catalogue entry checked: keys, table, type, SQL evaluated on the table's columns."""
-    where = f"derived[{index}]"
-    if not isinstance(raw, dict):
-        return None, [
-            spec_problem(path, where, "an entry must be a mapping with keys " + ", ".join(ENTRY_KEYS))
-        ]
-    if isinstance(raw.get("name"), str) and raw["name"]:
-        where = f"derived.{raw['name']}"
-    problems = [
-        spec_problem(path, f"{where}.{key}", "missing key")
-        for key in ENTRY_KEYS
-        if raw.get(key) in (None, "")
-    ]
-    problems += [
-        spec_problem(path, f"{where}.{key}", "unknown key", hint=close_matches(str(key), list(ENTRY_KEYS)))
-        for key in raw
-        if key not in ENTRY_KEYS
-    ]
-    if problems:
-        return None, problems
-    entry = DerivedVariable(**{key: str(raw[key]).strip() for key in ENTRY_KEYS})
+def check_entry(raw: dict[str, Any], path: Path) -> tuple[DerivedVariable | None, list[Problem]]:
+    """One catalogue entry (its shape checked by the schema): table, type, name, SQL evaluated on
+    the table's columns."""
+    where = f"derived.{raw['name']}"
+    entry = DerivedVariable(**{f.name: str(raw[f.name]).strip() for f in fields(DerivedVariable)})
     if entry.table not in UNITS:
         return None, [
             spec_problem(path, f"{where}.table", f"table must be one of {', '.join(UNITS)}", entry.table)
@@ -182,19 +151,15 @@ def check_entry(raw: Any, index: int, path: Path) -> tuple[DerivedVariable | Non
 
 
 def parse_catalogue(raw: Any, path: Path) -> dict[str, DerivedVariable]:
-    """The catalogue's entries by name; every problem found raises one InputError."""
-    if not isinstance(raw, dict) or set(raw) != {"derived"} or not isinstance(raw["derived"], list):
-        raise InputError(
-            [
-                spec_problem(
-                    path, None, "the catalogue must have one key, `derived`, holding a list of entries"
-                )
-            ]
-        )
+    """The catalogue's entries by name (schemas/config/derived.schema.json states the shape);
+    every problem found raises one InputError."""
+    shape = config.schema_problems(raw, "derived", path, SPEC_ERROR)
+    if shape:
+        raise InputError(shape)
     problems: list[Problem] = []
     catalogue: dict[str, DerivedVariable] = {}
-    for index, item in enumerate(raw["derived"]):
-        entry, found = check_entry(item, index, path)
+    for item in raw["derived"]:
+        entry, found = check_entry(item, path)
         problems += found
         if entry is None:
             continue

@@ -26,11 +26,13 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ippmd.core.config import install_error, load_checked
+from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import package_data
-from ippmd.core.io import load_yaml
 from ippmd.models.design import within
 from scipy import linalg, sparse, stats
 
@@ -70,30 +72,38 @@ class Settings:
         return self.few_cluster_methods["community_level" if community_level else "within_community"]
 
 
-def _few_cluster_methods(raw: dict[str, Any]) -> dict[str, str]:
-    methods = {str(k): str(v).upper() for k, v in raw.items()}
-    if set(methods) != {"community_level", "within_community"} or not set(methods.values()) <= {WCR, CR2}:
-        raise ValueError(
-            f"{SETTINGS_FILE}: few_cluster_method must give WCR or CR2 for community_level and "
-            f"within_community, not {raw}"
-        )
+def _few_cluster_methods(raw: dict[str, str], path: Path) -> dict[str, str]:
+    """The method of each kind of flagged term: WCR or CR2 (any case); else a UsageError naming the key."""
+    methods = {key: value.upper() for key, value in raw.items()}
+    for key, method in methods.items():
+        if method not in (WCR, CR2):
+            raise UsageError(f"{path}: few_cluster_method.{key}: must be {WCR} or {CR2}, not {raw[key]!r}")
     return methods
 
 
-@cache
-def settings() -> Settings:
-    raw = load_yaml(SETTINGS_FILE.read_text(encoding="utf-8"))
+def load_settings(path: Path = SETTINGS_FILE) -> Settings:
+    """models/inference.yaml, checked by schemas/config/inference.schema.json: a missing or
+    malformed key is a UsageError naming the file and the key (a broken install, exit 2)."""
+    try:
+        raw = load_checked(path, "inference")
+    except InputError as exc:
+        raise install_error(exc) from None
     return Settings(
         level=float(raw["level"]),
         ssc=dict(raw["ssc"]),
         few_treated_clusters=int(raw["few_treated_clusters"]),
-        few_cluster_methods=_few_cluster_methods(raw["few_cluster_method"]),
+        few_cluster_methods=_few_cluster_methods(raw["few_cluster_method"], path),
         bootstrap_draws=int(raw["bootstrap"]["draws"]),
         bootstrap_seed=int(raw["bootstrap"]["seed"]),
         max_search_se=float(raw["bootstrap"]["max_search_se"]),
         rank_draws=int(raw["ranks"]["draws"]),
         rank_seed=int(raw["ranks"]["seed"]),
     )
+
+
+@cache
+def settings() -> Settings:
+    return load_settings()
 
 
 def seeded_rng(seed: int, key: str) -> np.random.Generator:

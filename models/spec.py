@@ -13,16 +13,18 @@ and the key, never a failure in the middle of estimation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import polars as pl
+from ippmd.core.config import schema_problems
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data
 from ippmd.models.derived import (
     CATALOGUE_PATH,
+    SPEC_ERROR,
     DerivedVariable,
     SqlCheckError,
     close_matches,
@@ -36,11 +38,8 @@ from ippmd.models.frames import JOIN_KEYS, UNITS, describe_frame, empty_frame
 SPECS_DIR = package_data(__package__, "specs")
 Scale = Literal["probability", "log"]
 Estimator = Literal["ols", "poisson"]
-REQUIRED_KEYS = ("id", "title", "finding", "unit", "outcome", "treatment", "sample", "direction")
-OPTIONAL_KEYS = (
-    "scale", "joins", "derived", "controls", "fixed_effects", "cluster", "weights",
-    "planted", "labels", "note", "source", "estimator",
-)  # fmt: skip
+SCALES: tuple[Scale, ...] = get_args(Scale)
+ESTIMATORS: tuple[Estimator, ...] = get_args(Estimator)
 DIRECTIONS = {"positive": 1.0, "negative": -1.0}
 ALL_ROWS = "all"  # `sample: all` keeps every row
 
@@ -106,27 +105,16 @@ class ModelSpec:
         return list(dict.fromkeys(names))
 
 
-def _names(
-    raw: dict[str, Any], key: str, default: Any, origin: str, problems: list[Problem]
-) -> tuple[str, ...]:
-    """A key holding one name or a list of names, as a tuple."""
+def _names(raw: dict[str, Any], key: str, default: str | None = None) -> tuple[str, ...]:
+    """A key holding one name or a list of names (the schema checked which), as a tuple."""
     value = raw.get(key, default)
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    problems.append(spec_problem(origin, key, "must be a name or a list of names", repr(value)))
-    return ()
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _mapping(raw: dict[str, Any], key: str, origin: str, problems: list[Problem]) -> dict[str, str]:
-    value = raw.get(key) or {}
-    if not isinstance(value, dict):
-        problems.append(spec_problem(origin, key, "must be a mapping of name: text", repr(value)))
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
+def _mapping(raw: dict[str, Any], key: str) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (raw.get(key) or {}).items()}
 
 
 def _directions(
@@ -135,11 +123,6 @@ def _directions(
     """`direction: positive` for every treatment, or a mapping treatment -> positive/negative."""
     if isinstance(value, str):
         value = dict.fromkeys(treatments, value)
-    if not isinstance(value, dict):
-        problems.append(
-            spec_problem(origin, "direction", "must be positive, negative or a mapping", repr(value))
-        )
-        return {}
     out = {str(k): str(v) for k, v in value.items()}
     bad = {k: v for k, v in out.items() if v not in DIRECTIONS}
     if bad:
@@ -245,44 +228,40 @@ def parse_spec(
     file and the key at fault) raises one InputError."""
     origin = str(origin)
     catalogue = load_catalogue() if catalogue is None else catalogue
-    if not isinstance(raw, dict):
-        raise InputError([spec_problem(origin, None, "a spec must be a mapping of keys")])
-    problems = [spec_problem(origin, key, "missing required key") for key in REQUIRED_KEYS if key not in raw]
-    for key in raw:
-        if key not in (*REQUIRED_KEYS, *OPTIONAL_KEYS):
-            hint = close_matches(str(key), [*REQUIRED_KEYS, *OPTIONAL_KEYS])
-            if key == "derive":
-                hint = f"define derived variables in {CATALOGUE_PATH.name}; list their names under `derived`"
-            problems.append(spec_problem(origin, str(key), "unknown key", hint=hint))
+    derive = f"define derived variables in {CATALOGUE_PATH.name}; list their names under `derived`"
+    problems = [  # the shape (keys, types); `derive:` was the old way to define a variable in a spec
+        replace(p, hint=derive) if p.field == "derive" else p
+        for p in schema_problems(raw, "model-spec", origin, SPEC_ERROR)
+    ]
     if problems:
         raise InputError(problems)
     unit = raw["unit"]
     if unit not in UNITS:
         problems.append(spec_problem(origin, "unit", f"must be one of {', '.join(UNITS)}", str(unit)))
     scale = raw.get("scale", "probability")
-    if scale not in ("probability", "log"):
-        problems.append(spec_problem(origin, "scale", "must be 'probability' or 'log'", str(scale)))
-    joins = _names(raw, "joins", None, origin, problems)
+    if scale not in SCALES:
+        problems.append(spec_problem(origin, "scale", f"must be one of {', '.join(SCALES)}", str(scale)))
+    joins = _names(raw, "joins")
     bad_joins = [j for j in joins if j not in JOIN_KEYS or j == unit]
     if bad_joins:
         problems.append(
             spec_problem(origin, "joins", f"cannot join {bad_joins} onto {unit}", ", ".join(joins))
         )
-    treatments = _names(raw, "treatment", None, origin, problems)
-    planted = _mapping(raw, "planted", origin, problems)
+    treatments = _names(raw, "treatment")
+    planted = _mapping(raw, "planted")
     stray = sorted(set(planted) - set(treatments))
     if stray:
         problems.append(spec_problem(origin, "planted", f"planted effects given for non-treatments {stray}"))
-    derived, found = _resolve_derived(_names(raw, "derived", None, origin, problems), unit, catalogue, origin)
+    derived, found = _resolve_derived(_names(raw, "derived"), unit, catalogue, origin)
     problems += found
     direction = _directions(raw.get("direction"), treatments, origin, problems)
     estimator = raw.get("estimator", "ols")
-    if estimator not in ("ols", "poisson"):
-        problems.append(spec_problem(origin, "estimator", "must be 'ols' or 'poisson'", str(estimator)))
+    if estimator not in ESTIMATORS:
+        problems.append(
+            spec_problem(origin, "estimator", f"must be one of {', '.join(ESTIMATORS)}", str(estimator))
+        )
     if estimator == "poisson" and scale != "log":
         problems.append(spec_problem(origin, "estimator", "poisson needs scale: log (effects in log points)"))
-    if not isinstance(raw["sample"], str) or not raw["sample"].strip():
-        problems.append(spec_problem(origin, "sample", f"must be SQL (a condition) or {ALL_ROWS!r}"))
     spec = ModelSpec(
         id=str(raw["id"]),
         title=str(raw["title"]),
@@ -294,12 +273,12 @@ def parse_spec(
         scale=scale,
         joins=joins,
         derived=derived,
-        controls=_names(raw, "controls", None, origin, problems),
-        fixed_effects=_names(raw, "fixed_effects", "region_code", origin, problems),
+        controls=_names(raw, "controls"),
+        fixed_effects=_names(raw, "fixed_effects", "region_code"),
         cluster=str(raw.get("cluster", "community_id")),
         weights=str(raw.get("weights", "weight")),
         planted=planted,
-        labels=_mapping(raw, "labels", origin, problems),
+        labels=_mapping(raw, "labels"),
         note=str(raw.get("note", "")).strip(),
         source=str(raw.get("source", "")).strip(),
         direction=direction,

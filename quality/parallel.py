@@ -181,7 +181,7 @@ def _judge_in_halves(request: dict[str, Any]) -> dict[str, Any]:
 
 def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """The worker: import GX first (the slow part, while the caller works), then answer requests."""
-    from ippmd.quality.expectations import import_gx
+    from ippmd.quality.engine_gx import import_gx
 
     import_gx()
     for line in requests:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
+from ippmd.core.config import install_error, load_checked
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import package_data, shared_dir
-from ippmd.core.io import load_user_yaml, load_yaml
+from ippmd.core.io import load_user_yaml
 from ippmd.core.metadata import iso3166
 from ippmd.harmonize.destinations import match_destinations
 from ippmd.quality.structural import MAX_EXAMPLES, Structure, problem
@@ -35,50 +35,21 @@ from ippmd.quality.submission_checks import (
 )
 
 THRESHOLDS_FILE = package_data(__package__, "plausibility.yaml")
-# Each threshold and the type of its value.
-THRESHOLD_TYPES: dict[str, type] = {
-    "survey_year_earliest": int,
-    "survey_year_latest_offset": int,
-    "fieldwork_slack_years": int,
-    "year_left_birth_slack_years": int,
-    "exchange_rate_factor": float,
-    "max_household_weight_share": float,
-    "min_households": int,
-    "min_communities": int,
-    "wdi_exchange_rates": str,
-}
 METADATA = "metadata.yaml"
 
 
 def load_thresholds(path: Path = THRESHOLDS_FILE) -> dict[str, Any]:
-    """The thresholds' values by key; a UsageError names the file and the key of any bad entry."""
+    """The thresholds' values by key (schemas/config/plausibility.schema.json: each typed, with its
+    reason, and source and year or `assumed: true`); a UsageError names the file and the key."""
     try:
-        entries = load_yaml(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the plausibility thresholds: {exc}") from exc
-    if not isinstance(entries, dict):
-        raise UsageError(f"{path}: must be a mapping of threshold name -> entry")
-    values: dict[str, Any] = {}
-    for key in sorted(set(THRESHOLD_TYPES) | set(entries)):
-        entry = entries.get(key)
-        where = f"{path}: {key}"
-        if key not in THRESHOLD_TYPES:
-            raise UsageError(f"{where}: unknown threshold (known: {', '.join(THRESHOLD_TYPES)})")
-        if not isinstance(entry, dict):
-            raise UsageError(f"{where}: missing, or not a mapping with value, reason and source/assumed")
-        value, kind = entry.get("value"), THRESHOLD_TYPES[key]
-        numeric = kind is not str and isinstance(value, int | float) and not isinstance(value, bool)
-        if not (numeric and math.isfinite(value) and (kind is float or isinstance(value, int))) and not (
-            kind is str and isinstance(value, str) and value
-        ):
-            raise UsageError(f"{where}: value must be a {kind.__name__}, not {value!r}")
-        if not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
-            raise UsageError(f"{where}: give the reason for the threshold")
-        sourced = isinstance(entry.get("source"), str) and isinstance(entry.get("year"), int)
-        if entry.get("assumed") is not True and not sourced:
-            raise UsageError(f"{where}: give source and year, or mark it assumed: true")
-        values[key] = value
-    return values
+        entries = load_checked(Path(path), "plausibility")
+    except InputError as exc:
+        raise install_error(exc) from None
+    for key, entry in entries.items():
+        value = entry["value"]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{path}: {key}.value: must be a finite number, not {value!r}")
+    return {key: entry["value"] for key, entry in entries.items()}
 
 
 @cache

@@ -12,9 +12,9 @@ from typing import Any
 
 import polars as pl
 import yaml
-from ippmd.core.errors import Problem
+from ippmd.core.config import install_error, load_checked
+from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data
-from ippmd.core.io import load_yaml
 from ippmd.core.schema import SUBMISSION_TABLES
 from ippmd.core.text import CONTROL_CHARS, CONTROL_PATTERN, FORMULA_PATTERN, PLAIN_NUMBER_PATTERN
 from ippmd.quality.archive import MAX_ENTRIES
@@ -25,7 +25,11 @@ IDENTIFIERS_FILE = package_data(__package__, "identifiers.yaml")
 
 @cache
 def _identifiers() -> dict[str, Any]:
-    return load_yaml(IDENTIFIERS_FILE.read_text(encoding="utf-8"))
+    try:
+        identifiers: dict[str, Any] = load_checked(IDENTIFIERS_FILE, "identifiers")
+    except InputError as exc:  # a file of the install
+        raise install_error(exc) from None
+    return identifiers
 
 
 def identifier_columns(header: list[str], file: str) -> list[Problem]:

@@ -15,10 +15,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import polars as pl
-from ippmd.core.errors import InputError, Problem, problem_catalogue
+from ippmd.core.errors import InputError, Problem, UsageError, problem_catalogue
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import load_yaml
 from ippmd.core.metadata import read_submission_metadata, region_list
@@ -35,15 +35,27 @@ from ippmd.harmonize.pipeline import country_row, harmonize
 from ippmd.harmonize.submission import Submission
 from ippmd.package.read import read_package
 from ippmd.quality.archive import open_submission
+from ippmd.quality.engine_gx import run_suites as gx_run_suites
+from ippmd.quality.engine_polars import run_suites_polars
 from ippmd.quality.expectations import Failure
-from ippmd.quality.expectations import run_suites as gx_run_suites
-from ippmd.quality.expectations_polars import run_suites_polars
 from ippmd.quality.plausibility import submission_rules
 from ippmd.quality.report import Report
 from ippmd.quality.structural import MAX_EXAMPLES, Structure, check_tables, hint_for, problem
 from ippmd.quality.submission_checks import identifier_columns, identifier_values, metadata_problems
 
 Engine = Literal["polars", "gx"]
+ENGINES: tuple[Engine, ...] = get_args(Engine)  # the names the CLI's --engine accepts
+
+
+def engine_named(name: str) -> Engine:
+    """The engine called `name` (any case, spaces around allowed): a usage error otherwise (exit 2)."""
+    cleaned = name.strip().lower()
+    for engine in ENGINES:
+        if engine == cleaned:
+            return engine
+    raise UsageError(f"--engine {name!r}: use {' or '.join(ENGINES)}")
+
+
 TEXT_COLUMNS = {
     "communities": ["region_code"],
     "persons": ["education_code"],

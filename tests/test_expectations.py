@@ -19,17 +19,10 @@ import pytest
 from ippmd.core.calibration import target_measures
 from ippmd.core.errors import InputError
 from ippmd.core.schema import RESOURCES, harmonized_schema, universe_mask
-from ippmd.quality.expectations import (
-    Check,
-    Failure,
-    load_distribution,
-    load_suite,
-    prepare,
-    run_suites,
-    schema_expectations,
-    suite_resources,
-)
-from ippmd.quality.expectations_polars import SUPPORTED, run_suites_polars
+from ippmd.quality.engine_gx import run_suites
+from ippmd.quality.engine_polars import SUPPORTED, run_suites_polars
+from ippmd.quality.expectations import Check, Failure, prepare
+from ippmd.quality.suites import load_distribution, load_suite, schema_expectations, suite_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 Tables = dict[str, pl.DataFrame]
@@ -65,7 +58,7 @@ def test_generated_rules_cover_every_schema_constraint() -> None:
     generated from the schema (the suite files hold none of them)."""
     for resource in RESOURCES:
         suite = load_suite(resource)
-        generated = [e for e in suite["expectations"] if "schema_constraint" in e["meta"]]
+        generated = [e for e in suite.expectations if "schema_constraint" in e["meta"]]
         assert generated == schema_expectations(resource)
         have = {(e["type"], e["kwargs"]["column"]): e["kwargs"] for e in generated if "where" not in e}
         for f in harmonized_schema(resource)["fields"]:
@@ -86,7 +79,7 @@ def test_generated_rules_cover_every_schema_constraint() -> None:
                 assert kwargs is not None, where
                 assert kwargs.get("min_value") == c.get("minimum"), where
                 assert kwargs.get("max_value") == c.get("maximum"), where
-        for e in suite["written"]:
+        for e in suite.written:
             assert "schema_constraint" not in e["meta"], e
 
 
@@ -121,8 +114,8 @@ def test_suites_are_well_formed() -> None:
     assert suite_resources() == list(RESOURCES)
     for resource in RESOURCES:
         suite = load_suite(resource)
-        assert suite["resource"] == resource
-        for e in suite["expectations"]:
+        assert suite.resource == resource
+        for e in suite.expectations:
             assert e["type"] in SUPPORTED, e
             assert set(e) <= {"type", "kwargs", "where", "meta"}, e
             assert e["meta"]["rule"].strip() and e["meta"]["hint"].strip(), e
@@ -140,16 +133,16 @@ def suites_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of quality/suites/ that the loader reads instead (caches cleared around the test)."""
     import shutil
 
-    from ippmd.quality import expectations
+    from ippmd.quality import suites
 
     folder = tmp_path / "suites"
-    shutil.copytree(expectations.SUITES_DIR, folder)
-    monkeypatch.setattr(expectations, "SUITES_DIR", folder)
-    caches = (expectations.load_suite, expectations.load_distribution, expectations._read_yaml)
-    for cached in (*caches, expectations.table_columns):
+    shutil.copytree(suites.SUITES_DIR, folder)
+    monkeypatch.setattr(suites, "SUITES_DIR", folder)
+    caches = (suites.load_suite, suites.load_distribution, suites._read_yaml)
+    for cached in (*caches, suites.table_columns):
         cached.cache_clear()
     yield folder
-    for cached in (*caches, expectations.table_columns):
+    for cached in (*caches, suites.table_columns):
         cached.cache_clear()
 
 
@@ -185,8 +178,12 @@ def _edit(path: Path, old: str, new: str) -> None:
             "type: expect_compound_columns_to_be_unique",
             "type: expect_column_values_to_be_increasing",
             "expectations[0].type",
-            "unsupported",
+            "must be a supported expectation type",
         ),
+        ('      rule: "Head and spouse are at least 12"\n', "", "expectations[1].meta.rule", "missing"),
+        ('    where: "relation_to_head IN (1, 2)"', "    wher: x", "expectations[1].wher", "unknown key"),
+        ("key: person_id", "key: [person_id]", "key", "must be a column name"),
+        ("country_column: country  # splits failures by country\n", "", "country_column", "missing"),
     ],
 )
 def test_a_broken_suite_fails_when_loaded_naming_file_and_key(
@@ -221,7 +218,7 @@ def test_a_broken_distribution_rule_fails_when_loaded(suites_copy: Path) -> None
 
 def test_polars_engine_refuses_what_it_does_not_translate(tables: Tables) -> None:
     [prep] = [p for p in prepare({"countries": tables["countries"]}) if p.resource == "countries"]
-    from ippmd.quality.expectations_polars import _outcome
+    from ippmd.quality.engine_polars import _outcome
 
     def check(type_: str, kwargs: dict) -> Check:
         return Check("countries", 0, type_, kwargs, None, {"rule": "r", "hint": "h"})
@@ -233,7 +230,9 @@ def test_polars_engine_refuses_what_it_does_not_translate(tables: Tables) -> Non
 
 
 def test_great_expectations_is_imported_lazily() -> None:
-    code = "import sys, ippmd.quality.expectations_polars; print('great_expectations' in sys.modules)"
+    """The polars engine, the suites and even the GX adapter's module load without importing GX."""
+    modules = "ippmd.quality.engine_polars, ippmd.quality.engine_gx, ippmd.quality.validate"
+    code = f"import sys, {modules}; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -274,7 +273,7 @@ def refuse(*args, **kwargs):
 socket.socket.connect = socket.socket.connect_ex = refuse
 socket.create_connection = socket.getaddrinfo = refuse
 import polars as pl
-from ippmd.quality.expectations import run_suites
+from ippmd.quality.engine_gx import run_suites
 
 data = Path(sys.argv[1]) / "data"
 tables = {name: pl.read_parquet(data / f"{name}.parquet") for name in ("countries", "communities")}
@@ -296,7 +295,7 @@ def test_gx_import_and_run_stay_offline(package_dir: Path) -> None:
 def test_gx_context_is_ephemeral_without_analytics_or_progress_bars() -> None:
     import os
 
-    from ippmd.quality.expectations import _context, import_gx
+    from ippmd.quality.engine_gx import _context, import_gx
 
     gx = import_gx()
     assert os.environ["GX_ANALYTICS_ENABLED"] == "False"

@@ -101,12 +101,12 @@ def test_limits_are_stated_once_and_checked_when_loaded(tmp_path: Path) -> None:
     )  # a Stata table is held to the CSV table's limits
     entries = yaml.safe_load(shipped.read_text(encoding="utf-8"))
     for edit, says in [
-        (lambda e: e["rows"].update(value=-1), "rows: value must be a positive integer"),
-        (lambda e: e["columns"].update(value=True), "columns: value must be a positive integer"),
+        (lambda e: e["rows"].update(value=-1), "rows.value: must be a positive integer"),
+        (lambda e: e["columns"].update(value=True), "columns.value: must be a positive integer"),
         (lambda e: e.pop("entries"), "entries: missing"),
-        (lambda e: e["cell_bytes"].update(reason=" "), "cell_bytes: give the reason"),
-        (lambda e: e["yaml_depth"].pop("assumed"), "yaml_depth: give its source"),
-        (lambda e: e.update(max_rows={"value": 1}), "max_rows: unknown limit"),
+        (lambda e: e["cell_bytes"].update(reason=" "), "cell_bytes.reason: must be the reason"),
+        (lambda e: e["yaml_depth"].pop("assumed"), "yaml_depth: must be an entry with its source"),
+        (lambda e: e.update(max_rows={"value": 1}), "max_rows: unknown key"),
     ]:
         broken = yaml.safe_load(yaml.safe_dump(entries))
         edit(broken)

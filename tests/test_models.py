@@ -118,6 +118,11 @@ def test_a_bad_spec_is_refused_with_the_key_at_fault() -> None:
     with pytest.raises(InputError) as raised:
         parse_spec({**good, "direction": {"age": "positive"}})
     assert "one direction per treatment" in _refused(raised, "direction").message
+    wrong = (("scale", "logit", "probability, log"), ("estimator", "probit", "ols, poisson"))
+    for key, value, allowed in wrong:
+        with pytest.raises(InputError) as raised:  # the values of the Literal, named
+            parse_spec({**good, key: value})
+        assert _refused(raised, key).message == f"must be one of {allowed}"
     with pytest.raises(InputError) as raised:
         parse_spec({**good, "estimator": "poisson"})  # Poisson effects are log points
     assert "scale: log" in _refused(raised, "estimator").message

@@ -67,9 +67,20 @@ def test_thresholds_load_with_reason_and_source_or_assumed() -> None:
     ("edit", "message"),
     [
         (lambda t: t.pop("min_households"), "min_households: missing"),
-        (lambda t: t["exchange_rate_factor"].pop("reason"), "exchange_rate_factor: give the reason"),
-        (lambda t: t["min_communities"].pop("assumed"), "min_communities: give source and year"),
-        (lambda t: t["max_household_weight_share"].update(value="5%"), "max_household_weight_share: value"),
+        (lambda t: t["exchange_rate_factor"].pop("reason"), "exchange_rate_factor.reason: missing"),
+        (
+            lambda t: t["min_communities"].pop("assumed"),
+            "min_communities: must be an entry with source and year",
+        ),
+        (
+            lambda t: t["max_household_weight_share"].update(value="5%"),
+            "max_household_weight_share.value: must be a number",
+        ),
+        (lambda t: t["min_households"].update(value=99.5), "min_households.value: must be an integer"),
+        (
+            lambda t: t["exchange_rate_factor"].update(value=float("inf")),
+            "exchange_rate_factor.value: must be a finite number",
+        ),
         (lambda t: t.update(max_weight={"value": 1, "reason": "x", "assumed": True}), "max_weight: unknown"),
     ],
 )

@@ -15,7 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from ippmd.quality.validate import validate_submission
+from ippmd.core.errors import UsageError
+from ippmd.quality.validate import ENGINES, engine_named, validate_submission
 from ippmd.synth.generator import write_submission
 
 from tests.conftest import set_cell
@@ -48,6 +49,13 @@ def _edit_meta(folder: Path, edit: Callable[[dict], None]) -> None:
 
 def _codes(report) -> set[str]:
     return {p.code for p in report.errors}
+
+
+def test_engine_names_come_from_the_literal() -> None:
+    assert ENGINES == ("polars", "gx")
+    assert engine_named(" GX ") == "gx" and engine_named("polars") == "polars"
+    with pytest.raises(UsageError, match=r"--engine 'spark': use polars or gx"):
+        engine_named("spark")
 
 
 def test_valid_submission_passes(valid: Path) -> None:

@@ -3,10 +3,10 @@
 Importing Great Expectations alone takes ~2.5 s, over the 2 s budget for checking one country, so
 this module translates exactly the expectation types and kwargs the suites use into polars and
 raises on anything else. The rows a rule applies to are its `where` mask, evaluated once by
-`prepare` for both engines. Semantics follow GX's pandas engine (which stays the authoritative
-engine on build/check/admit): map expectations ignore null values (except the null/not-null ones),
-pair and multi-column rows are dropped per `ignore_row_if`. The parity test in
-tests/test_expectations.py holds both engines to the same failures.
+`quality.expectations.prepare` for both engines. Semantics follow GX's pandas engine
+(`quality.engine_gx`, which stays the authoritative engine on build/check/admit): map expectations
+ignore null values (except the null/not-null ones), pair and multi-column rows are dropped per
+`ignore_row_if`. The parity test in tests/test_expectations.py holds both engines to the same failures.
 """
 
 from __future__ import annotations
@@ -14,15 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-from ippmd.quality.expectations import (
-    AGGREGATE_TYPES,
-    Check,
-    Failure,
-    Outcome,
-    Prepared,
-    failures_of,
-    prepare,
-)
+from ippmd.quality.expectations import Check, Failure, Outcome, Prepared, failures_of, prepare
+from ippmd.quality.suites import AGGREGATE_TYPES
 
 # Kwargs each supported expectation type accepts (beyond its column/column_A+B/column_list).
 SUPPORTED: dict[str, set[str]] = {
