@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -81,7 +81,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "XDG_CACHE_HOME",
         "cache",
-        "where the report's downloaded chart library is cached (`ippmd/` in it)",
+        "where the report's bundled chart library (Vega) is cached, in `ippmd/`",
         "an absolute path (a relative one is ignored, as the XDG spec says); default: `~/.cache`",
     ),
     Variable(
@@ -171,15 +171,17 @@ def env_flag(name: str) -> bool:
     return FLAG_WORDS[word]
 
 
-def env_step(name: str) -> tuple[str, int | None] | None:
-    """A step name and the pass of it (`step` or `step:n`); None when unset. Which steps exist is
-    the reader's to check (`bad_value` for the error)."""
+def env_step(name: str, steps: Sequence[str] | None = None) -> tuple[str, int | None] | None:
+    """A step name and the pass of it (`step` or `step:n`), one of `steps` when given (the reader
+    knows which exist); None when unset."""
     variable, value = _raw(name, "step")
     if value is None:
         return None
     if not STEP_PATTERN.fullmatch(value):
         raise bad_value(variable, value, "not a step name")
     step, _, count = value.partition(":")
+    if steps is not None and step not in steps:
+        raise bad_value(variable, value, f"there is no step {step!r} (the steps: {', '.join(steps)})")
     return step, int(count) if count else None
 
 

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from ippmd.core.env import BY_NAME, bad_value, env_seconds, env_step
+from ippmd.core.env import env_seconds, env_step
 from ippmd.core.errors import UsageError
 from ippmd.core.io import DESCRIPTOR, remove_stale_staging, staging_folder, write_atomic
 from ippmd.core.text import printable
@@ -58,19 +58,10 @@ ADMITTED_NAME = re.compile(r"[A-Za-z0-9._-]+")  # admitted/<name>: one plain nam
 _passed: dict[str, int] = {}
 
 
-def _kill_step() -> tuple[str, int | None] | None:
-    """The step $IPPMD_KILL_AT names (and its pass), checked against STEPS; None when unset."""
-    wanted = env_step(KILL_ENV)
-    if wanted is not None and wanted[0] not in STEPS:
-        why = f"there is no step {wanted[0]!r} (the steps: {', '.join(STEPS)})"
-        raise bad_value(BY_NAME[KILL_ENV], os.environ[KILL_ENV], why)
-    return wanted
-
-
 def kill_point(step: str) -> None:
     """The crash-injection hook: SIGKILL this process when IPPMD_KILL_AT names `step`, or
     `step:n` for its n-th pass (the moves pass "moved" once per entry)."""
-    wanted = _kill_step()
+    wanted = env_step(KILL_ENV, STEPS)
     if wanted is None:
         return
     _passed[step] = _passed.get(step, 0) + 1
@@ -96,7 +87,7 @@ def package_lock(folder: Path, notify: Notify | None = None) -> Iterator[None]:
     so two `admit`s never both read the old package and lose one country."""
     folder = Path(folder)
     wait = env_seconds(LOCK_WAIT_ENV, LOCK_WAIT_SECONDS)
-    _kill_step()  # a wrong test hook fails now, before any work
+    env_step(KILL_ENV, STEPS)  # a wrong test hook fails now, before any work
     path = folder / LOCK_FILE
     try:  # never through a link: a planted one would make us overwrite its target
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
