@@ -42,7 +42,10 @@ class Variable:
 
 VARIABLES: tuple[Variable, ...] = (
     Variable(
-        "IPPMD_HOME", "folder", "the project home (`--home` sets it)", "a folder; default: the current folder"
+        "IPPMD_HOME",
+        "folder",
+        "the project home, which `--home` sets",
+        "a folder; default: the current folder",
     ),
     Variable(
         "IPPMD_RAW_ROOT",

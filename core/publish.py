@@ -253,14 +253,14 @@ def _unfinishable(staging: Path, out: Path, entries: Sequence[str]) -> str | Non
             if (link := _link_on_the_way(root, rel)) is not None:
                 return f"{link} is a symbolic link"
         if source.is_symlink():
-            return f"its staged {entry} is a symbolic link"
+            return f"the staged {entry} is a symbolic link"
         if not _lexists(source) and not _lexists(target):
-            return f"its journal names {entry}, which is neither staged nor in the package"
+            return f"{entry} is neither staged nor in the package"
         if _lexists(source) and _lexists(target) and _lexists(kept):
-            return f"its journal's {entry} is staged, kept and in the package at once"
+            return f"{entry} is staged, kept and in the package at once"
     staged = [_lexists(staging / entry) for entry in entries]
     if staged != sorted(staged):  # the moves go in order: the moved entries come first
-        return "its journal's entries were not moved in order"
+        return "its entries were not moved in order"
     return None
 
 
@@ -307,7 +307,7 @@ def _recover_one(staging: Path, out: Path) -> str:
             shutil.rmtree(staging)
             moved = ", ".join(entries)
             return f"finished the publish a killed writer began in {out} ({staging.name}: {moved} in place)"
-        why = f"its journal cannot be finished: {unfinishable}"
+        why = f"its journal cannot be finished ({unfinishable})"
     restored = _roll_back(staging, out)
     shutil.rmtree(staging)
     if restored:

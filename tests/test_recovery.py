@@ -105,7 +105,7 @@ STATES = {
         _entries("data", "admitted/KHM", DESCRIPTOR),
         True,
         "rolled back",
-        "names admitted/KHM, which is neither staged nor in the package",
+        "cannot be finished (admitted/KHM is neither staged nor in the package)",
     ),
     "journal moves out of order": (_entries(DESCRIPTOR, "data"), True, "rolled back", "not moved in order"),
     "complete journal": (_entries("data", DESCRIPTOR), True, "finished", "data, datapackage.json in place"),
