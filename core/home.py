@@ -14,10 +14,10 @@ A missing home or package file fails loudly with a clear message (exit 2), never
 
 from __future__ import annotations
 
-import os
 from importlib import resources
 from pathlib import Path
 
+from ippmd.core.env import env_folder
 from ippmd.core.errors import UsageError
 
 HOME_ENV = "IPPMD_HOME"
@@ -50,8 +50,7 @@ def countries_dir() -> Path:
 
 def project_home() -> Path:
     """The user's working folder: $IPPMD_HOME (set by --home), else the current folder."""
-    given = os.environ.get(HOME_ENV)
-    home = Path(given).expanduser() if given else Path.cwd()
+    home = env_folder(HOME_ENV) or Path.cwd()
     if not home.is_dir():
         raise UsageError(f"project home {home} is not a folder (set by --home or ${HOME_ENV})")
     return home
@@ -59,17 +58,16 @@ def project_home() -> Path:
 
 def raw_root() -> Path:
     """Where licensed raw submissions live: <home>/countries/<ISO3>/raw/ ($IPPMD_RAW_ROOT overrides)."""
-    given = os.environ.get(RAW_ROOT_ENV)
-    return Path(given).expanduser() if given else project_home() / "countries"
+    return env_folder(RAW_ROOT_ENV) or project_home() / "countries"
 
 
 def shared_dir() -> Path:
     """The shared folder with the original public files: $IPPMD_SHARED, else <home>/../shared,
     else ../shared beside the checkout the code runs from (so a command run from another folder
     still finds the reference files, e.g. the WDI exchange rates that `validate` compares with)."""
-    given = os.environ.get(SHARED_ENV)
-    if given:
-        return Path(given).expanduser()
+    given = env_folder(SHARED_ENV)
+    if given is not None:
+        return given
     beside_home = project_home().resolve().parent / "shared"
     beside_code = Path(__file__).resolve().parents[1].parent / "shared"  # <checkout>/core/home.py
     return beside_home if beside_home.is_dir() or not beside_code.is_dir() else beside_code

@@ -4,7 +4,9 @@ A writer takes the package's lock, stages everything it will publish in a hidden
 the package, writes a journal (the commit point), then moves the staged entries into place, the
 descriptor last. Killed before the journal, the staging folder is removed by the next writer and
 the old package was never touched; killed after it, the next writer finishes the moves (roll
-forward). Either way the next writer leaves one consistent package and no leftovers.
+forward). A leftover whose journal is missing, empty, truncated or malformed is rolled back
+(what it had moved aside is put back). Either way the next writer leaves one consistent package
+and no leftovers, and says in one line what it did.
 
 `IPPMD_KILL_AT=<step>` kills the process with SIGKILL at that step: a test hook, so the tests can
 prove that every step is safe (see `STEPS`).
@@ -16,21 +18,30 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
+import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
+from ippmd.core.env import env_seconds, env_step
 from ippmd.core.errors import UsageError
 from ippmd.core.io import DESCRIPTOR, remove_stale_staging, staging_folder, write_atomic
+from ippmd.core.text import printable
+
+Notify = Callable[[str], None]
 
 LOCK_FILE = ".ippmd.lock"
 STAGING_PREFIX = ".ippmd-build-"
 GX_STAGING_PREFIX = ".ippmd-gx-"  # the expectation worker of a CLI build (quality/parallel.py)
-JOURNAL = "journal.json"  # in the staging folder: present = committed, roll forward
+JOURNAL = "journal.json"  # in the staging folder: present and whole = committed, roll forward
+JOURNAL_MAX_BYTES = 65536  # a journal lists a few entries: anything longer is not one
 PREVIOUS = "previous"  # in the staging folder: what the moves replaced, removed at the end
 KILL_ENV = "IPPMD_KILL_AT"
 LOCK_WAIT_ENV = "IPPMD_LOCK_WAIT"
@@ -41,6 +52,7 @@ STEPS = ("staged", "committed", "moved-previous", "moved", "published")
 
 ADMITTED = "admitted"  # <package>/admitted/<ISO3>/: the submissions admitted into that package
 PACKAGE_ENTRIES = ("data", DESCRIPTOR)  # what a build publishes, the descriptor last
+ADMITTED_NAME = re.compile(r"[A-Za-z0-9._-]+")  # admitted/<name>: one plain name, never a path
 
 
 _passed: dict[str, int] = {}
@@ -49,15 +61,15 @@ _passed: dict[str, int] = {}
 def kill_point(step: str) -> None:
     """The crash-injection hook: SIGKILL this process when IPPMD_KILL_AT names `step`, or
     `step:n` for its n-th pass (the moves pass "moved" once per entry)."""
-    wanted = os.environ.get(KILL_ENV)
-    if not wanted:
+    wanted = env_step(KILL_ENV, STEPS)
+    if wanted is None:
         return
     _passed[step] = _passed.get(step, 0) + 1
-    if wanted in (step, f"{step}:{_passed[step]}"):
+    if wanted[0] == step and wanted[1] in (None, _passed[step]):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _lock_holder(handle) -> str:
+def _lock_holder(handle: IO[str]) -> str:
     handle.seek(0)
     pid = handle.read().strip()
     return f"process {pid}" if pid else "another process"
@@ -68,13 +80,14 @@ def _say(message: str) -> None:
 
 
 @contextmanager
-def package_lock(folder: Path, notify: Callable[[str], None] | None = None) -> Iterator[None]:
+def package_lock(folder: Path, notify: Notify | None = None) -> Iterator[None]:
     """Serialise the writers of one package folder (an advisory flock on <folder>/.ippmd.lock).
 
     A second writer waits (up to $IPPMD_LOCK_WAIT seconds, default 600) and then fails with exit 2,
     so two `admit`s never both read the old package and lose one country."""
     folder = Path(folder)
-    wait = float(os.environ.get(LOCK_WAIT_ENV, LOCK_WAIT_SECONDS))
+    wait = env_seconds(LOCK_WAIT_ENV, LOCK_WAIT_SECONDS)
+    env_step(KILL_ENV, STEPS)  # a wrong test hook fails now, before any work
     path = folder / LOCK_FILE
     try:  # never through a link: a planted one would make us overwrite its target
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
@@ -122,32 +135,38 @@ def publish(staging: Path, out: Path, entries: Sequence[str]) -> None:
 
     Call it holding the package lock. Put the descriptor last: until it moves, readers see the
     old descriptor. The journal written first makes the moves survivable: see `recover`."""
+    foreign = [e for e in entries if not is_package_place(e)]
+    if foreign:
+        raise ValueError(f"{foreign[0]!r} is not a place of the package")
     missing = [e for e in entries if not (staging / e).exists()]
     if missing:
         raise FileNotFoundError(errno.ENOENT, "staged entry missing", str(staging / missing[0]))
     kill_point("staged")
     write_atomic(staging / JOURNAL, json.dumps({"entries": list(entries)}))
     kill_point("committed")
-    _roll_forward(staging, Path(out))
+    _roll_forward(staging, Path(out), entries)
     kill_point("published")
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _roll_forward(staging: Path, out: Path) -> None:
+def is_package_place(entry: str) -> bool:
+    """Whether a journal's entry names a place a publish may replace: data/, the descriptor, or
+    one admitted submission (admitted/<name>); never a path that climbs out or is absolute."""
+    if entry in PACKAGE_ENTRIES:
+        return True
+    top, _, name = entry.partition("/")
+    return top == ADMITTED and ADMITTED_NAME.fullmatch(name) is not None and name not in (".", "..")
+
+
+def _roll_forward(staging: Path, out: Path, entries: Sequence[str]) -> None:
     """Do the journal's moves that are not done yet (idempotent: safe to repeat after a kill)."""
-    entries = json.loads((staging / JOURNAL).read_text(encoding="utf-8"))["entries"]
-    allowed = (ADMITTED, *PACKAGE_ENTRIES)
-    for entry in entries:  # only the package's own places, whatever a planted journal says
-        parts = Path(entry).parts
-        if not parts or parts[0] not in allowed or ".." in parts or Path(entry).is_absolute():
-            raise UsageError(f"{staging / JOURNAL} names {entry!r}, not a place of the package: remove it")
     for entry in entries:
         source = staging / entry
         if not source.exists():
             continue  # moved before the kill
         target = out / entry
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() or target.is_symlink():
+        if _lexists(target):
             kept = staging / PREVIOUS / entry
             kept.parent.mkdir(parents=True, exist_ok=True)
             if kept.exists():  # cannot happen under the lock; never lose the staged entry
@@ -157,6 +176,11 @@ def _roll_forward(staging: Path, out: Path) -> None:
         os.replace(source, target)
         kill_point("moved")
     _sync_folder(out)
+
+
+def _lexists(path: Path) -> bool:
+    """Whether anything, a dangling link included, is at `path` (never following a link)."""
+    return os.path.lexists(path)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -173,24 +197,166 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def recover(out: Path) -> list[Path]:
-    """Finish or undo what killed writers left in `out`. Call it holding the lock: then no other
-    writer is alive, so every staging folder is a leftover.
+def read_journal(staging: Path) -> tuple[tuple[str, ...] | None, str]:
+    """The entries of a staging folder's journal, or None and why it cannot be trusted.
 
-    A leftover that holds a journal passed the commit point and is rolled forward; every leftover
-    is then removed. Returns the folders dealt with."""
+    A journal is trusted only whole: a regular file (never through a link) of at most
+    JOURNAL_MAX_BYTES holding {"entries": [...]}, a non-empty list of distinct places of the
+    package (`is_package_place`)."""
+    try:
+        fd = os.open(staging / JOURNAL, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None, "it has no journal"
+    except OSError as exc:  # a link (ELOOP), unreadable
+        return None, f"its journal cannot be read ({exc.strerror})"
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None, "its journal is not a regular file"
+        data = handle.read(JOURNAL_MAX_BYTES + 1)
+    if len(data) > JOURNAL_MAX_BYTES:
+        return None, f"its journal is larger than {JOURNAL_MAX_BYTES} bytes"
+    if not data.strip():
+        return None, "its journal is empty"
+    try:
+        journal = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, "its journal is not JSON (truncated?)"
+    entries = journal.get("entries") if isinstance(journal, dict) else None
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
+        return None, 'its journal is not {"entries": [...]} with a list of paths'
+    foreign = [e for e in entries if not is_package_place(e)]
+    if foreign:
+        return None, f"its journal names {printable(foreign[0])!r}, not a place of the package"
+    if len(set(entries)) != len(entries):
+        return None, "its journal names an entry twice"
+    return tuple(entries), "its journal is complete"
+
+
+def _link_on_the_way(root: Path, entry: str) -> Path | None:
+    """The first folder between `root` and `root/entry` that is a symbolic link, if any: a move
+    through it would land outside the package."""
+    place = root
+    for part in Path(entry).parts[:-1]:
+        place = place / part
+        if place.is_symlink():
+            return place
+    return None
+
+
+def _unfinishable(staging: Path, out: Path, entries: Sequence[str]) -> str | None:
+    """Why the journal's moves cannot be finished, if they cannot: the folders are not in a state
+    the moves can leave (an entry neither staged nor in the package, a staged link, a link on
+    the way)."""
+    for entry in entries:
+        source, target, kept = staging / entry, out / entry, staging / PREVIOUS / entry
+        for root, rel in ((staging, entry), (out, entry), (staging, f"{PREVIOUS}/{entry}")):
+            if (link := _link_on_the_way(root, rel)) is not None:
+                return f"{link} is a symbolic link"
+        if source.is_symlink():
+            return f"the staged {entry} is a symbolic link"
+        if not _lexists(source) and not _lexists(target):
+            return f"{entry} is neither staged nor in the package"
+        if _lexists(source) and _lexists(target) and _lexists(kept):
+            return f"{entry} is staged, kept and in the package at once"
+    staged = [_lexists(staging / entry) for entry in entries]
+    if staged != sorted(staged):  # the moves go in order: the moved entries come first
+        return "its entries were not moved in order"
+    return None
+
+
+def _kept_entries(staging: Path) -> list[str]:
+    """What a killed publish had moved aside (in staging/previous/), in publishing order; links
+    are never restored (a publish keeps what it moved, and moves no link in)."""
+    kept = staging / PREVIOUS
+    if kept.is_symlink() or not kept.is_dir():
+        return []
+    admitted = kept / ADMITTED
+    real = admitted.is_dir() and not admitted.is_symlink()
+    names = sorted(p.name for p in admitted.iterdir()) if real else []
+    entries = [f"{ADMITTED}/{name}" for name in names] + list(PACKAGE_ENTRIES)
+    return [e for e in entries if is_package_place(e) and _lexists(kept / e) and not (kept / e).is_symlink()]
+
+
+def _roll_back(staging: Path, out: Path) -> list[str]:
+    """Put back what a killed publish had moved aside, discarding what it had moved in over it;
+    returns the entries put back. Whatever the publish added where nothing was before (a newly
+    admitted country) stays: it cannot be told from what was there."""
+    restored = []
+    for entry in _kept_entries(staging):
+        link = _link_on_the_way(out, entry)
+        if link is not None:
+            raise UsageError(f"{link} is a symbolic link, not a folder of the package: remove it")
+        target = out / entry
+        if _lexists(target):  # what the killed writer moved in: removed with its staging folder
+            os.replace(target, Path(tempfile.mkdtemp(prefix="discarded-", dir=staging)) / "entry")
+        target.parent.mkdir(exist_ok=True)
+        os.replace(staging / PREVIOUS / entry, target)
+        restored.append(entry)
+    if restored:
+        _sync_folder(out)
+    return restored
+
+
+def _recover_one(staging: Path, out: Path) -> str:
+    """Finish or undo one killed writer's staging folder, then remove it; what was done, said."""
+    entries, why = read_journal(staging)
+    if entries is not None:
+        unfinishable = _unfinishable(staging, out, entries)
+        if unfinishable is None:
+            _roll_forward(staging, out, entries)
+            shutil.rmtree(staging)
+            moved = ", ".join(entries)
+            return f"finished the publish a killed writer began in {out} ({staging.name}: {moved} in place)"
+        why = f"its journal cannot be finished ({unfinishable})"
+    restored = _roll_back(staging, out)
+    shutil.rmtree(staging)
+    if restored:
+        return f"rolled back {staging.name} in {out}: {why}; put back the previous {', '.join(restored)}"
+    return f"removed {staging.name} from {out}: {why}, and it had not touched the package"
+
+
+def recover(out: Path, notify: Notify | None = None) -> list[Path]:
+    """Finish or undo what killed writers left in `out`, saying one line for each. Call it holding
+    the lock: then no other writer is alive, so every staging folder is a leftover, whatever its
+    owner.pid says.
+
+    A leftover whose journal is complete (the commit point passed) and whose moves can still be
+    finished is rolled forward; any other (no journal, an empty, truncated or malformed one) is
+    rolled back: what it had moved aside is put back. Every leftover is then removed; nothing
+    outside the package's own places is touched and no link is followed. Returns the folders
+    dealt with."""
+    say = notify or _say
+    out = Path(out)
     handled = []
-    for folder in sorted(Path(out).glob(f"{STAGING_PREFIX}*")):
+    for folder in sorted(out.glob(f"{STAGING_PREFIX}*")):
         if folder.is_symlink():  # never ours (ours are made by mkdtemp): remove the link only
             folder.unlink()
+            say(f"removed {folder.name} from {out}: a symbolic link where a staging folder belongs")
             continue
         if not folder.is_dir():
-            continue
-        if (folder / JOURNAL).is_file():
-            _roll_forward(folder, Path(out))
-        shutil.rmtree(folder)
+            continue  # a file of that name is not ours: left alone
+        say(printable(_recover_one(folder, out)))
         handled.append(folder)
-    return handled + remove_stale_staging(Path(out), GX_STAGING_PREFIX)  # a killed build's GX worker
+    workers = remove_stale_staging(out, GX_STAGING_PREFIX)  # a killed build's GX worker
+    for folder in workers:
+        say(f"removed {folder.name} from {out}: the expectation worker's folder of a killed build")
+    return handled + workers
+
+
+def has_leftovers(out: Path) -> bool:
+    """Whether a writer's staging folder is in `out` (a killed one's, or a live writer's)."""
+    return Path(out).is_dir() and any(Path(out).glob(f"{STAGING_PREFIX}*"))
+
+
+def recover_leftovers(out: Path, notify: Notify | None = None) -> list[Path]:
+    """Recover `out` under its lock before judging what it holds: a build killed mid-swap leaves
+    data/ without a descriptor (or the reverse) until its journal is rolled forward, so `build`,
+    `admit` and `check` call this before they look for a package. Takes no lock (and writes
+    nothing) when there is nothing to recover."""
+    if not has_leftovers(out):
+        return []
+    with package_lock(out, notify):
+        return recover(out, notify)
 
 
 def is_package_folder(folder: Path) -> bool:
@@ -206,10 +372,13 @@ def check_target(out: Path, force: bool = False) -> None:
     """Refuse (exit 2) to build into a folder of other files: a build replaces data/ whole.
 
     Allowed: a new or empty folder, or one holding an ippmd package. `force` allows a folder with
-    other files too, but never one whose data/ or datapackage.json are not an ippmd package's."""
+    other files too, but never one whose data/ or datapackage.json are not an ippmd package's.
+    What killed writers left is recovered first (a build killed mid-swap leaves data/ without
+    its descriptor until then)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} is a file, not a folder")
+    recover_leftovers(out)
     if not out.exists() or is_package_folder(out):
         return
     entries = sorted(p.name for p in out.iterdir() if not p.name.startswith(".ippmd"))

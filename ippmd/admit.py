@@ -31,6 +31,7 @@ from ippmd.core.publish import (
     package_lock,
     publish,
     recover,
+    recover_leftovers,
 )
 from ippmd.core.schema import SUBMISSION_TABLES
 from ippmd.quality.archive import open_submission
@@ -64,6 +65,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None, engine: Engin
     """Validate `path`; if valid, add (or replace) its country in the package at `out`
     (`engine` of the package's expectation suites, as in `ippmd.build.build`)."""
     out = Path(out)
+    recover_leftovers(out)  # a build killed mid-swap leaves no descriptor until it is rolled forward
     if not is_package_folder(out):
         raise UsageError(
             f"{out} holds no ippmd package to admit into: build one there first (`ippmd build --out {out}`)"

@@ -132,6 +132,36 @@ def test_a_kill_at_any_step_leaves_the_old_or_the_new_package(old_package: Path,
         assert frictionless_validate(out)["valid"]
 
 
+DAMAGES = {
+    "deleted": lambda journal: journal.unlink(),
+    "emptied": lambda journal: journal.write_bytes(b""),
+    "truncated": lambda journal: journal.write_bytes(journal.read_bytes()[:-3]),
+    "a list": lambda journal: journal.write_text(json.dumps(ENTRIES), encoding="utf-8"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("step", KILL_STEPS[1:])  # from the commit point on: a journal to damage
+def test_a_kill_with_a_damaged_journal_rolls_back_to_the_old_package(
+    old_package: Path, step: str, damage: str
+) -> None:
+    """A journal that cannot be trusted cannot be finished: what the killed publish had moved
+    aside is put back, whatever step it reached, and the next writer says so in one line."""
+    out = old_package
+    assert _publish_in_child(out, step) == -signal.SIGKILL
+    (leftover,) = out.glob(f"{STAGING_PREFIX}*")
+    DAMAGES[damage](leftover / JOURNAL)
+    told: list[str] = []
+    with package_lock(out):
+        assert recover(out, told.append) == [leftover]
+    assert len(told) == 1 and leftover.name in told[0]
+    began = step != "committed"  # something was moved aside at every later step
+    assert told[0].startswith("rolled back" if began else "removed"), told
+    assert _version(out) == "old"
+    assert (out / "admitted" / "SEN" / "metadata.yaml").read_text(encoding="utf-8") == "old"
+    assert not list(out.glob(f"{STAGING_PREFIX}*"))
+
+
 def test_an_uninterrupted_publish_replaces_everything(old_package: Path) -> None:
     assert _publish_in_child(old_package, None) == 0
     assert _version(old_package) == "new"
