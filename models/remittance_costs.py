@@ -23,7 +23,8 @@ also tested with the wild cluster restricted bootstrap (sender absorbed, quarter
 
 The original file is read with `ippmd.indicators.rpw.read_corridors` from
 `../shared/data/external` (checked against its recorded SHA-256, so the vintage label is right);
-when it is absent the benchmark is skipped with a note.
+when it is absent `cost_benchmark` raises InputError, and the report says why the part is skipped
+(`ippmd.reporting.benchmark.try_cost_benchmark`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from ippmd.core.errors import InputError
 from ippmd.core.home import shared_dir
 from ippmd.indicators.provenance import check_originals, sources
 from ippmd.indicators.rpw import read_corridors
@@ -368,14 +368,3 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
     bench.comparison = comparison
     bench.seconds = time.perf_counter() - started
     return bench
-
-
-def try_cost_benchmark(
-    package_countries: list[str], focus: str, source_dir: Path | None = None
-) -> tuple[CostBenchmark | None, str | None]:
-    """The benchmark, or None and why it was skipped (the original file absent or changed)."""
-    try:
-        return cost_benchmark(package_countries, focus, source_dir), None
-    except InputError as exc:
-        reasons = "; ".join(p.message for p in exc.problems)
-        return None, f"Skipped: the World Bank RPW original is not available ({reasons})."
