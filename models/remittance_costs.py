@@ -286,7 +286,7 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
         n_corridors=panel["corridor"].n_unique(),
         n_receivers=fit.n_receivers,
         n_senders=panel["sender"].n_unique(),
-        periods=(panel["quarter"].min(), panel["quarter"].max()),
+        periods=(str(panel["quarter"].min()), str(panel["quarter"].max())),
         source=f"{source.producer}, {source.title}",
         vintage=source.vintage,
         citation=source.title,

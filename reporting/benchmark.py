@@ -67,7 +67,7 @@ Progress = Callable[[str], None]
 class Setting:
     """What every step needs: the specs, the package, the focus and how its outputs are labelled."""
 
-    specs: list[ModelSpec]
+    specs: tuple[ModelSpec, ...]
     data: PackageData
     focus: str
     country_name: str
@@ -166,6 +166,7 @@ def _run_benchmark(
     caught: list[warnings.WarningMessage],
     pool: ChartPool,
 ) -> dict[str, Any]:
+    """The steps in order; see `run_benchmark` for what is returned."""
     clock = Stopwatch()
     with clock.timed("load", since_start=True):
         setting = prepare(package_dir, focus, out_dir, progress)
@@ -176,21 +177,14 @@ def _run_benchmark(
     with clock.timed("inference"):
         inferred = infer(setting, fits, progress)
     with clock.timed("tables"):
-        found = finding_sections(
-            fits, inferred.estimates, inferred.comparison, inferred.planted, inferred.diagnostics,
-            setting.focus, setting.country_name, setting.origins, setting.footer,
-        )  # fmt: skip
+        found = find(setting, fits, inferred)
         charts = {**found.charts, **described.figure_charts, **costed.charts, **described.indicator_charts}
         progress(f"rendering {len(charts)} charts (SVG, PNG at {PNG_SCALE}x) and writing tables")
         pool.start({k: v for k, v in found.charts.items() if k not in pool.names}, setting.charts_dir)
         files = write_tables(setting, fits, inferred, described, costed)
     with clock.timed("charts"):
         files.update(pool.finish())
-    leftover = [
-        Message("benchmark", "report", "", w.category.__name__, " ".join(str(w.message).split())[:300])
-        for w in caught
-    ]
-    sections = report_sections(setting, fits, inferred, described, costed, found, leftover)
+    sections = report_sections(setting, fits, inferred, described, costed, found, library_notes(caught))
     files["report"] = write_report(setting, sections, charts, progress)
     remove_stale(setting.out_dir, files)
     clock.timings["total"] = time.perf_counter() - clock.started
@@ -314,6 +308,22 @@ def infer(setting: Setting, fits: list[SpecFit], progress: Progress) -> Inferred
         planted=planted_table(fits, setting.synthetic) if setting.synthetic else None,
         diagnostics=diagnostics_table(fits),
     )
+
+
+def find(setting: Setting, fits: list[SpecFit], inferred: Inferred) -> Findings:
+    """The findings of every spec and treatment: sections, effect charts, sentences, summary rows."""
+    return finding_sections(
+        fits, inferred.estimates, inferred.comparison, inferred.planted, inferred.diagnostics,
+        setting.focus, setting.country_name, setting.origins, setting.footer,
+    )  # fmt: skip
+
+
+def library_notes(caught: list[warnings.WarningMessage]) -> list[Message]:
+    """Warnings raised outside the model fits (which turn their own into notes), for Diagnostics."""
+    return [
+        Message("benchmark", "report", "", w.category.__name__, " ".join(str(w.message).split())[:300])
+        for w in caught
+    ]
 
 
 def write_tables(

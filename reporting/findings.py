@@ -185,20 +185,23 @@ def finding_sections(
     compared = {(r["spec"], r["term"]): r for r in comparison.iter_rows(named=True)}
     flagged = diagnostics.filter(pl.col("few_clusters") & (pl.col("country") == focus))
     few = {(r["spec"], r["term"]): r["few_clusters_reason"] for r in flagged.iter_rows(named=True)}
-    found = Findings([], {}, [], [])
+    sections: list[Section] = []
+    charts: Charts = {}
+    sentences: list[str] = []
+    summary: list[list[str]] = []
     for fit in fits:
         spec = fit.spec
         for term in spec.treatments:
             row = compared[(spec.id, term)]
             rows = estimates.filter((pl.col("spec") == spec.id) & (pl.col("term") == term))
             chart = chart_name(spec, term)
-            found.charts[chart] = term_chart(fit, term, rows, row, planted_rows, focus, footer)
+            charts[chart] = term_chart(fit, term, rows, row, planted_rows, focus, footer)
             present = [c for c, n in fit.n_by_country.items() if n > 0]
             peers_synthetic = combined_origin([c for c in present if c != focus], origins) == SYNTHETIC
             sentence = finding_sentence(
                 spec, row, country_name, synthetic=synthetic, peers_synthetic=peers_synthetic
             )
-            found.sentences.append(sentence)
+            sentences.append(sentence)
             pooled = rows.filter(pl.col("country") == POOLED).row(0, named=True)
             pooled_synthetic = combined_origin(present, origins) == SYNTHETIC
             paragraphs = [
@@ -219,9 +222,9 @@ def finding_sections(
                 )
             if spec.note:
                 paragraphs.append(html.escape(spec.note))
-            found.sections.append(_finding_section(spec, term, paragraphs, chart))
-            found.summary.append(_summary_row(spec, term, row))
-    return found
+            sections.append(_finding_section(spec, term, paragraphs, chart))
+            summary.append(_summary_row(spec, term, row))
+    return Findings(sections, charts, sentences, summary)
 
 
 def _pooled_sentence(fit: SpecFit, pooled: dict[str, Any], synthetic: bool) -> str:

@@ -140,12 +140,12 @@ def indicator_sections(
             continue
         sourced = current.drop_nulls("source")
         known = sources()
-        names = {
+        cited = {
             known[i].producer + ", " + known[i].title if i in known else i
             for i in sourced["source"].to_list()
         }
         footer = real_footer(
-            "; ".join(sorted(names)) or "package country_indicators",
+            "; ".join(sorted(cited)) or "package country_indicators",
             "; ".join(sorted(set(sourced["vintage"].drop_nulls().to_list()))) or "not stated",
         )
         chart = (
