@@ -469,7 +469,7 @@ def benchmark(
         )
         raise typer.Exit(2)
     _require_package(package)
-    from ippmd.models.benchmark import run_benchmark
+    from ippmd.reporting.benchmark import run_benchmark
 
     out = out or _home_path("reports", code)
     refuse_output_over(out, package_files(package), "--out")

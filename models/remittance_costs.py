@@ -23,7 +23,8 @@ also tested with the wild cluster restricted bootstrap (sender absorbed, quarter
 
 The original file is read with `ippmd.indicators.rpw.read_corridors` from
 `../shared/data/external` (checked against its recorded SHA-256, so the vintage label is right);
-when it is absent the benchmark is skipped with a note.
+when it is absent `cost_benchmark` raises InputError, and the report says why the part is skipped
+(`ippmd.reporting.benchmark.try_cost_benchmark`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from ippmd.core.errors import InputError
 from ippmd.core.home import shared_dir
 from ippmd.indicators.provenance import check_originals, sources
 from ippmd.indicators.rpw import read_corridors
@@ -194,15 +194,22 @@ def _bootstrap_premium(panel: pl.DataFrame, focus: str, peers: list[str]) -> tup
     return contrast.p_value(0.0), low, high
 
 
-def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | None = None) -> CostBenchmark:
-    """The panel fit and the focus comparison; InputError when the original is missing or differs
-    from the recorded file (then the caller skips this part with a note)."""
-    import time
+@dataclass(frozen=True)
+class ReceiverFit:
+    """The panel's receiver effects (against the mean receiver) and what the comparisons need."""
 
-    started = time.perf_counter()
-    directory = source_dir or shared_dir() / "data" / "external"
-    check_originals(directory, [SOURCE_ID])
-    panel = corridor_panel(original_path(directory))
+    theta: np.ndarray  # effect of each estimable receiver
+    cov: np.ndarray
+    row_of: dict[str, int]  # receiver -> its row in theta
+    df: float  # corridors - 1
+    q: float  # the t quantile of the intervals
+    by_receiver: dict[str, dict[str, Any]]  # n_corridors, n_obs, raw_mean_cost, first/last period
+    n_receivers: int
+    notes: list[str]  # pyfixest's warnings, in our words
+
+
+def fit_receivers(panel: pl.DataFrame) -> ReceiverFit:
+    """The fixed-effects fit of the whole panel, and each receiver's corridors and raw mean cost."""
     config = settings()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -210,9 +217,7 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
     notes = [_our_words(" ".join(str(w.message).split())) for w in caught]
     receivers = sorted(panel["receiver"].unique().to_list())
     theta, cov, row_of = receiver_contrasts(model, receivers)
-    n_corridors = panel["corridor"].n_unique()
-    df = float(n_corridors - 1)
-    q = t_quantile(df, config.level)
+    df = float(panel["corridor"].n_unique() - 1)
     stats = panel.group_by("receiver").agg(
         pl.col("corridor").n_unique().alias("n_corridors"),
         pl.len().alias("n_obs"),
@@ -221,23 +226,29 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
         pl.col("quarter").max().alias("last_period"),
     )
     by_receiver = {row["receiver"]: row for row in stats.iter_rows(named=True)}
+    q = t_quantile(df, config.level)
+    return ReceiverFit(theta, cov, row_of, df, q, by_receiver, len(receivers), notes)
+
+
+def country_effects(fit: ReceiverFit, package_countries: list[str]) -> pl.DataFrame:
+    """One row per package country: its effect and interval, or (no corridor) zero counts."""
     rows = []
     for country in sorted(package_countries):
-        if country not in row_of:
+        if country not in fit.row_of:
             rows.append({"country": country, "n_corridors": 0, "n_obs": 0})
             continue
-        i = row_of[country]
-        estimate, se = float(theta[i]), math.sqrt(cov[i, i])
+        i = fit.row_of[country]
+        estimate, se = float(fit.theta[i]), math.sqrt(fit.cov[i, i])
         rows.append(
             {
                 "country": country,
                 "estimate": estimate,
                 "std_error": se,
-                "ci_low": estimate - q * se,
-                "ci_high": estimate + q * se,
-                "p_value": t_p_value(estimate / se, df),
+                "ci_low": estimate - fit.q * se,
+                "ci_high": estimate + fit.q * se,
+                "p_value": t_p_value(estimate / se, fit.df),
                 **{
-                    k: by_receiver[country][k]
+                    k: fit.by_receiver[country][k]
                     for k in ("raw_mean_cost", "n_corridors", "n_obs", "first_period", "last_period")
                 },
             }
@@ -248,40 +259,86 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
         "n_obs": pl.Int64,
         "first_period": pl.String, "last_period": pl.String,
     }  # fmt: skip
-    countries = pl.DataFrame(rows, schema=schema).select(COUNTRY_COLUMNS)
-    present = [c for c in sorted(package_countries) if c in row_of]
-    without = [c for c in sorted(package_countries) if c not in row_of]
+    return pl.DataFrame(rows, schema=schema).select(COUNTRY_COLUMNS)
+
+
+def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | None = None) -> CostBenchmark:
+    """The panel fit and the focus comparison; InputError when the original is missing or differs
+    from the recorded file (then the caller skips this part with a note)."""
+    import time
+
+    started = time.perf_counter()
+    directory = source_dir or shared_dir() / "data" / "external"
+    check_originals(directory, [SOURCE_ID])
+    panel = corridor_panel(original_path(directory))
+    fit = fit_receivers(panel)
+    present = [c for c in sorted(package_countries) if c in fit.row_of]
     source = sources()[SOURCE_ID]
     bench = CostBenchmark(
         focus=focus,
-        countries=countries,
+        countries=country_effects(fit, package_countries),
         pairs=pl.DataFrame(
             schema=dict.fromkeys(PAIR_COLUMNS, pl.Float64) | {"focus": pl.String, "peer": pl.String}
         ),
         comparison={},
-        without_corridor=without,
+        without_corridor=[c for c in sorted(package_countries) if c not in fit.row_of],
         n_obs=panel.height,
-        n_corridors=n_corridors,
-        n_receivers=len(receivers),
+        n_corridors=panel["corridor"].n_unique(),
+        n_receivers=fit.n_receivers,
         n_senders=panel["sender"].n_unique(),
-        periods=(panel["quarter"].min(), panel["quarter"].max()),
+        periods=(str(panel["quarter"].min()), str(panel["quarter"].max())),
         source=f"{source.producer}, {source.title}",
         vintage=source.vintage,
         citation=source.title,
-        notes=notes,
+        notes=fit.notes,
     )
     peers = [c for c in present if c != focus]
-    if focus not in row_of or not peers:
+    if focus not in fit.row_of or not peers:
         bench.notes.append(
             f"{focus} has no corridor in the file: no premium."
-            if focus not in row_of
+            if focus not in fit.row_of
             else "No peer has a corridor."
         )
-        bench.seconds = time.perf_counter() - started
-        return bench
-    index = [row_of[c] for c in present]
-    sub_theta, sub_cov = theta[index], cov[np.ix_(index, index)]
+    else:
+        bench.pairs, bench.comparison = focus_premium(fit, present, focus)
+        few = few_corridor_premium(panel, focus, peers, bench.comparison)
+        bench.comparison.update(few)
+        if few:
+            bench.notes.append(
+                f"{focus}'s premium rests on {bench.comparison['focus_corridors']} corridor(s) (fewer than "
+                f"{settings().few_treated_clusters}): the corridor-clustered CRV1 interval is then too "
+                "narrow; the wild cluster restricted bootstrap interval is given beside it."
+            )
+    bench.seconds = time.perf_counter() - started
+    return bench
+
+
+def few_corridor_premium(
+    panel: pl.DataFrame, focus: str, peers: list[str], comparison: dict[str, Any]
+) -> dict[str, Any]:
+    """The bootstrap columns of the comparison when the focus has fewer corridors than the
+    few-cluster threshold (else none)."""
+    config = settings()
+    if comparison["focus_corridors"] >= config.few_treated_clusters:
+        return {}
+    p_boot, low, high = _bootstrap_premium(panel, focus, peers)
+    return {
+        "bootstrap_method": config.method_label(WCR),
+        "bootstrap_p_value": p_boot,
+        "bootstrap_ci_low": low,
+        "bootstrap_ci_high": high,
+    }
+
+
+def focus_premium(fit: ReceiverFit, present: list[str], focus: str) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The focus against each peer (Holm, BH) and against the peer mean: fixed and random-effects
+    peer means, the difference, the rank and its interval (1 = the most expensive)."""
+    config = settings()
+    peers = [c for c in present if c != focus]
+    index = [fit.row_of[c] for c in present]
+    sub_theta, sub_cov = fit.theta[index], fit.cov[np.ix_(index, index)]
     f = present.index(focus)
+    q, df = fit.q, fit.df
 
     def combination(weights: np.ndarray) -> tuple[float, float]:
         return float(weights @ sub_theta), math.sqrt(float(weights @ sub_cov @ weights))
@@ -292,31 +349,15 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
     difference, difference_se = combination(focus_weights - peer_weights)
     ses = np.sqrt(np.diag(sub_cov))
     random = dersimonian_laird(
-        [theta[row_of[c]] for c in peers], [ses[present.index(c)] for c in peers], config.level
+        [fit.theta[fit.row_of[c]] for c in peers], [ses[present.index(c)] for c in peers], config.level
     )
     rng = seeded_rng(config.rank_seed, f"rpw:{focus}")
     corr = sub_cov / np.outer(ses, ses)
     rank_low, rank_high = rank_interval(sub_theta, ses, corr, f, 1.0, config.level, config.rank_draws, rng)
-    pair_rows = []
-    for peer in peers:
-        value, se = combination(focus_weights - np.eye(len(present))[present.index(peer)])
-        pair_rows.append(
-            {
-                "focus": focus,
-                "peer": peer,
-                "difference": value,
-                "std_error": se,
-                "ci_low": value - q * se,
-                "ci_high": value + q * se,
-                "p_value": t_p_value(value / se, df),
-            }
-        )
-    p = [r["p_value"] for r in pair_rows]
-    for r, ph, qb in zip(pair_rows, holm(p), benjamini_hochberg(p), strict=True):
-        r["p_holm"], r["q_bh"] = ph, qb
-    bench.pairs = pl.DataFrame(pair_rows).select(PAIR_COLUMNS)
-    focus_corridors = int(by_receiver[focus]["n_corridors"])
-    raw = np.array([by_receiver[c]["raw_mean_cost"] for c in present])
+    pairs = [
+        (peer, *combination(focus_weights - np.eye(len(present))[present.index(peer)])) for peer in peers
+    ]
+    raw = np.array([fit.by_receiver[c]["raw_mean_cost"] for c in present])
     comparison: dict[str, Any] = {
         "focus": focus,
         "n_peers": len(peers),
@@ -324,7 +365,7 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
         "raw_rank": point_rank(raw, f, 1.0),
         "focus_estimate": float(sub_theta[f]),
         "focus_std_error": float(ses[f]),
-        "focus_corridors": focus_corridors,
+        "focus_corridors": int(fit.by_receiver[focus]["n_corridors"]),
         "peer_mean": peer_mean,
         "peer_mean_std_error": peer_se,
         "peer_mean_ci_low": peer_mean - q * peer_se,
@@ -352,30 +393,24 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
         "bootstrap_ci_low": None,
         "bootstrap_ci_high": None,
     }
-    if focus_corridors < config.few_treated_clusters:
-        p_boot, low, high = _bootstrap_premium(panel, focus, peers)
-        comparison.update(
-            bootstrap_method=config.method_label(WCR),
-            bootstrap_p_value=p_boot,
-            bootstrap_ci_low=low,
-            bootstrap_ci_high=high,
-        )
-        bench.notes.append(
-            f"{focus}'s premium rests on {focus_corridors} corridor(s) (fewer than "
-            f"{config.few_treated_clusters}): the corridor-clustered CRV1 interval is then too narrow; "
-            "the wild cluster restricted bootstrap interval is given beside it."
-        )
-    bench.comparison = comparison
-    bench.seconds = time.perf_counter() - started
-    return bench
+    return pair_table(focus, pairs, q, df), comparison
 
 
-def try_cost_benchmark(
-    package_countries: list[str], focus: str, source_dir: Path | None = None
-) -> tuple[CostBenchmark | None, str | None]:
-    """The benchmark, or None and why it was skipped (the original file absent or changed)."""
-    try:
-        return cost_benchmark(package_countries, focus, source_dir), None
-    except InputError as exc:
-        reasons = "; ".join(p.message for p in exc.problems)
-        return None, f"Skipped: the World Bank RPW original is not available ({reasons})."
+def pair_table(focus: str, pairs: list[tuple[str, float, float]], q: float, df: float) -> pl.DataFrame:
+    """focus - each peer: (peer, difference, standard error) with intervals, p, Holm and BH."""
+    rows: list[dict[str, Any]] = [
+        {
+            "focus": focus,
+            "peer": peer,
+            "difference": value,
+            "std_error": se,
+            "ci_low": value - q * se,
+            "ci_high": value + q * se,
+            "p_value": t_p_value(value / se, df),
+        }
+        for peer, value, se in pairs
+    ]
+    p = [r["p_value"] for r in rows]
+    for r, ph, qb in zip(rows, holm(p), benjamini_hochberg(p), strict=True):
+        r["p_holm"], r["q_bh"] = ph, qb
+    return pl.DataFrame(rows).select(PAIR_COLUMNS)

@@ -29,9 +29,9 @@ from ippmd.models.estimate import (
     focus_comparison,
 )
 from ippmd.models.frames import empty_frame, join_tables
-from ippmd.models.narrative import finding_sentence
 from ippmd.models.planted import FLOOR, attainable, planted_table
 from ippmd.models.spec import SPECS_DIR, get_spec, load_specs, parse_spec
+from ippmd.reporting.narrative import finding_sentence
 from ippmd.synth.generator import planted_effects
 from scipy import stats
 
@@ -306,7 +306,7 @@ def test_the_benchmark_command_reports_a_broken_spec_with_its_file_and_key(
 
     spec_file = "01_vocational_training_on_plans.yaml"
     folder = _specs_copy(tmp_path, spec_file, "sample: age >= 15", "sample: age >= 15 AND wroking = 1")
-    monkeypatch.setattr("ippmd.models.benchmark.load_specs", lambda: load_specs(folder))
+    monkeypatch.setattr("ippmd.reporting.benchmark.load_specs", lambda: load_specs(folder))
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["benchmark", "--package", str(package_dir), "--out", str(out)])
     assert result.exit_code == 1, result.output

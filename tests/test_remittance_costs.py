@@ -21,8 +21,8 @@ from ippmd.models.remittance_costs import (
     fit_panel,
     original_path,
     receiver_contrasts,
-    try_cost_benchmark,
 )
+from ippmd.reporting.benchmark import try_cost_benchmark
 
 pytestmark = pytest.mark.external
 COUNTRIES = ["ARM", "BFA", "CIV", "CRI", "DOM", "GEO", "HTI", "KHM", "MAR", "PHL"]

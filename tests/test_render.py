@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ippmd.models.charts import FONT, VL_VERSION
-from ippmd.models.render import FONTS_CONF, ChartWorkers
+from ippmd.reporting.charts import FONT, VL_VERSION
+from ippmd.reporting.render import FONTS_CONF, ChartWorkers
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
@@ -30,7 +30,7 @@ def draw_in_a_new_process(specs: dict[str, dict], folder: Path, ours: bool = Tru
     script = (
         "import json, sys\nfrom pathlib import Path\n"
         "specs, folder, ours = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == '1'\n"
-        "if ours:\n    from ippmd.models.render import render\n"
+        "if ours:\n    from ippmd.reporting.render import render\n"
         f"    for name, s in specs.items(): render(s, name, str(folder), {VL_VERSION!r}, 2)\n"
         "else:\n    import vl_convert\n    folder.mkdir(parents=True, exist_ok=True)\n"
         "    for name, s in specs.items():\n"

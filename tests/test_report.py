@@ -17,18 +17,20 @@ import numpy as np
 import polars as pl
 import pytest
 from ippmd.core.errors import InputError
-from ippmd.models.benchmark import indicator_sections, run_benchmark, with_data_origin
 from ippmd.models.country_indicators import indicator_benchmarks
 from ippmd.models.data import PackageData
 from ippmd.models.descriptives import DESCRIPTIVE_COLUMNS
 from ippmd.models.estimate import ESTIMATE_COLUMNS
-from ippmd.models.narrative import (
+from ippmd.models.spec import get_spec
+from ippmd.reporting.benchmark import run_benchmark
+from ippmd.reporting.narrative import (
     descriptive_sentences,
     finding_sentence,
     fmt_effect,
     shows_sentence,
 )
-from ippmd.models.spec import get_spec
+from ippmd.reporting.provenance import with_data_origin
+from ippmd.reporting.sections import indicator_sections
 
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.build import build
@@ -363,7 +365,7 @@ def test_the_same_package_gives_the_same_files(
 
 
 def test_a_rerun_removes_its_own_stale_outputs_only(tmp_path: Path) -> None:
-    from ippmd.models.benchmark import remove_stale
+    from ippmd.reporting.outputs import remove_stale
 
     out = tmp_path / "out"
     (out / "charts").mkdir(parents=True)
@@ -402,9 +404,11 @@ def test_every_chart_renders_in_a_headless_browser(result: dict[str, Any], tmp_p
 @pytest.fixture(scope="module")
 def phl_sections(indicator_package: Path) -> dict[str, Any]:
     """The regression sections of a PHL report, built from the same fits as a full run would."""
-    from ippmd.models.benchmark import diagnostics_table, finding_sections, method_paragraphs
+    from ippmd.models.diagnostics import diagnostics_table
     from ippmd.models.estimate import comparison_table, estimates_table, fit_all
     from ippmd.models.planted import planted_table
+    from ippmd.reporting.findings import finding_sections
+    from ippmd.reporting.sections import method_paragraphs
 
     data = PackageData.load(indicator_package)
     chosen = (
@@ -414,14 +418,14 @@ def phl_sections(indicator_package: Path) -> dict[str, Any]:
     )
     fits = fit_all(data, tuple(get_spec(spec_id) for spec_id in chosen))  # three specs keep it quick
     comparison = comparison_table(fits, "PHL")
-    sections, charts, sentences, _ = finding_sections(
+    found = finding_sections(
         fits, estimates_table(fits), comparison, planted_table(fits), diagnostics_table(fits), "PHL",
         "Philippines",
     )  # fmt: skip
     return {
-        "sections": sections,
-        "charts": charts,
-        "sentences": sentences,
+        "sections": found.sections,
+        "charts": found.charts,
+        "sentences": found.sentences,
         "method": method_paragraphs("Philippines", "PHL", len(fits), 9),
     }
 
@@ -476,7 +480,7 @@ def test_chart_specs_are_valid_vega_lite(report: str) -> None:
     """The benchmark builds specs without altair's validation (speed): validate them here."""
     import altair as alt
     from altair.utils.schemapi import validate_jsonschema
-    from ippmd.models.charts import FONT
+    from ippmd.reporting.charts import FONT
 
     specs = json.loads(re.search(r"const charts = (\{.*?\});\n", report, re.S).group(1))
     schema = alt.vegalite.v6.schema.core.load_schema()
@@ -506,7 +510,7 @@ def test_pngs_are_drawn_at_twice_the_svg_size(result: dict[str, Any]) -> None:
 
 
 def test_end_of_line_labels_are_moved_apart() -> None:
-    from ippmd.models.charts import dodge
+    from ippmd.reporting.charts import dodge
 
     values = [6.0, 6.05, 11.0, 4.5, 6.02]  # three lines ending within 0.05 of each other
     placed = dodge(values, 0.5)

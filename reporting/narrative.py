@@ -14,6 +14,8 @@ from typing import Any
 import polars as pl
 from ippmd.models.spec import ModelSpec
 
+SEED_REPORT = "the Cambodia report (OECD/CDRI 2017)"  # the seed chapter the findings quote
+
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))

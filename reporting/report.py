@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ippmd.models.charts import VL_VERSION
+from ippmd.reporting.charts import VL_VERSION
 
 
 @dataclass

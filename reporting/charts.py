@@ -25,6 +25,7 @@ import polars as pl
 SCHEMA_URL = "https://vega.github.io/schema/vega-lite/v6.4.1.json"
 VL_VERSION = "v6_4"
 Spec = dict[str, Any]
+Charts = dict[str, Spec]  # chart name -> Vega-Lite spec
 FOCUS_COLOUR = "#c0392b"
 PEER_COLOUR = "#4c78a8"
 PEER_MEAN_COLOUR = "#e67e22"

@@ -2,7 +2,7 @@
 
 vl-convert draws every Vega-Lite chart in one JavaScript runtime per process, so threads queue
 behind each other. `ChartWorkers` starts plain child processes (`python -m
-ippmd.models.render`, not multiprocessing: nothing of the caller's script is re-run in them),
+ippmd.reporting.render`, not multiprocessing: nothing of the caller's script is re-run in them),
 each with its own runtime, warmed up at once; jobs go to them as JSON lines and come back as
 the paths written. This module imports vl-convert only, so a worker starts in a fraction of a
 second. The same spec gives the same bytes in any process; when a worker cannot be started or
@@ -84,7 +84,7 @@ class ChartWorkers:
     def _spawn(self) -> subprocess.Popen[str] | None:
         try:
             return subprocess.Popen(
-                [sys.executable, "-m", "ippmd.models.render", self.version, str(self.scale)],
+                [sys.executable, "-m", "ippmd.reporting.render", self.version, str(self.scale)],
                 env={**os.environ, "FONTCONFIG_FILE": str(FONTS_CONF)},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

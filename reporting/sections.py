@@ -1,0 +1,325 @@
+"""The report's other sections, in words: how the benchmarks were made, the descriptive figures,
+the country indicators, the real-data remittance-cost benchmark, the diagnostics, the files and
+the provenance stamp. Every generated sentence about a synthetic country says so ("Cambodia
+(synthetic data): ..."); published (real) figures are labelled REAL."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import polars as pl
+from ippmd.indicators.provenance import sources
+from ippmd.models.country_indicators import REMITTANCE_COST, SDG_TARGET, STOCKS
+from ippmd.models.descriptives import figure_definitions
+from ippmd.models.estimate import Message, SpecFit
+from ippmd.models.inference import CR2, WCR, Settings, settings
+from ippmd.models.remittance_costs import CostBenchmark
+from ippmd.reporting import charts as ch
+from ippmd.reporting.charts import Charts
+from ippmd.reporting.narrative import SEED_REPORT, descriptive_sentences, fmt_p, indicator_sentences
+from ippmd.reporting.provenance import real_footer
+from ippmd.reporting.report import Section, html_table
+
+FAR_WIDER = 1.5  # a bootstrap interval this many times the CRV1 width is called "far wider" (assumed)
+
+
+def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int) -> list[str]:
+    name = html.escape(country_name)
+    config = settings()
+    ssc = ", ".join(f"{key}={value}" for key, value in config.ssc.items())
+    against = f" against its {n_peers} peer countries" if n_peers else ""
+    alone = (
+        f" The package holds no other country: there are no peers, so the report gives the effects for "
+        f"{name} without ranks, peer means or differences."
+        if not n_peers
+        else ""
+    )
+    return [
+        f"Benchmarks of {name} ({focus}){against} on {n_specs} regressions. Each tests a finding "
+        f"that {html.escape(SEED_REPORT)}, ch. 1, reported for Cambodia; the quotes are that report's "
+        f"words about Cambodia, and the text under each says what the estimate for {name} shows. "
+        f"Also the descriptive Figures 1.5-1.7 of that chapter, a fixed-effects benchmark of "
+        f"remittance costs on real data, and published country indicators.{alone}",
+        "<strong>The survey estimates are on SYNTHETIC data. They illustrate the method and are not "
+        f"findings about {name} or any real country.</strong> The synthetic microdata contain planted "
+        "relationships of assumed size; every effect chart marks the planted size (black tick) so that "
+        "the reader can see whether the method recovers it.",
+        "Method: weighted least squares with the household sampling weights (a linear probability model "
+        "for yes/no outcomes, log-linear for amounts; Poisson with fixed effects where zeros are kept), "
+        "region fixed effects (regions are nested in countries, so country fixed effects are absorbed) "
+        "and the controls listed in each spec. The pooled model gives one effect; a second model "
+        "interacts the treatment with the country, <code>i(country, treatment)</code>, and gives each "
+        "country's effect with common controls. Standard errors are CRV1, clustered by community (the "
+        "primary sampling unit), with the weights and pyfixest's small-sample correction set explicitly "
+        f"({html.escape(ssc)}); <strong>there is no survey-design variance (no strata, no "
+        "finite-population correction)</strong>. A country's interval and test use t(G<sub>c</sub> - 1), "
+        "G<sub>c</sub> = that country's communities in the sample; descriptive intervals t(m - 1).",
+        "Few clusters: a treatment given to whole communities (the public employment programme), or one "
+        f"with fewer than {config.few_treated_clusters} treated (or untreated) communities in a country "
+        "(threshold assumed, in models/inference.yaml), gets few-cluster inference by the rule of that "
+        f"file: {few_cluster_rule(config)}. "
+        "The <code>method</code> column of every row says which inference it carries; the focus-against-"
+        "peers test of such a term uses the same method for the focus, every peer and the difference.",
+        "Peers. The fixed peer mean is the simple average of the peer countries' effects (estimand: "
+        "these peers, each counted once); its interval and the test of the focus country against it "
+        "use the covariance of the interacted model. The random-effects mean (DerSimonian-Laird) treats "
+        "the peers as a draw from a population of countries: it reports tau<sup>2</sup>, Cochran's Q and "
+        "a 95% prediction interval for a typical peer. Rank 1 is the largest effect in the direction "
+        f"of the finding (the most negative effect when the finding is negative); the rank's 95% "
+        f"interval comes from {config.rank_draws:,} draws of the joint distribution of the estimates "
+        "(seeded). Multiplicity: Holm (family-wise) and Benjamini-Hochberg (false discovery rate) "
+        "adjust over the comparisons of this report, and over all country tests in estimates.csv.",
+    ]
+
+
+def few_cluster_rule(config: Settings) -> str:
+    """The few-cluster methods in words, as models/inference.yaml chooses them."""
+    words = {
+        CR2: "CR2 standard errors with Bell-McCaffrey degrees of freedom (fixed effects absorbed, the "
+        "survey weights kept, a homoskedastic working model; intervals t(df) with df from the "
+        "leverage of the clusters, often 2 to 5 with few treated communities)",
+        WCR: f"the wild cluster restricted bootstrap (Webb weights, survey weights kept, fixed effects "
+        f"absorbed, {config.bootstrap_draws} draws, seed {config.bootstrap_seed}; its interval inverts "
+        "the bootstrap test and may be unbounded)",
+    }
+    where = {"community_level": "community-level treatments", "within_community": "other flagged terms"}
+    chosen = config.few_cluster_methods
+    if len(set(chosen.values())) == 1:
+        return words[next(iter(chosen.values()))]
+    return "; ".join(f"{where[k]}: {words[v]}" for k, v in chosen.items())
+
+
+def descriptive_sections(
+    shares: pl.DataFrame, focus: str, country_name: str, synthetic: bool = True, footer: tuple[str, ...] = ()
+) -> tuple[list[Section], Charts]:
+    sections: list[Section] = []
+    charts: Charts = {}
+    for key, figure in figure_definitions().items():
+        subset = shares.filter(pl.col("figure") == key)
+        title = f"{figure['seed_figure']}: {figure['title']}"
+        charts[key] = ch.share_chart(subset, focus, title, figure["measure"], footer)
+        paragraphs = [
+            html.escape(
+                figure["measure"] + "; weighted, 95% CI t(m - 1) with m the communities in the cell, "
+                "clustered by community."
+            )
+        ]
+        sentences = descriptive_sentences(subset, focus, country_name, synthetic=synthetic)
+        paragraphs += [html.escape(s) for s in sentences]
+        sections.append(Section(title, paragraphs, chart=key, level=3))
+    return sections, charts
+
+
+def indicator_sections(
+    indicators: pl.DataFrame | None, focus: str, country_name: str
+) -> tuple[list[Section], Charts]:
+    """Remittance cost against the SDG target and migrant stocks; a 'skipped' note when the
+    package has no country_indicators resource."""
+    if indicators is None:
+        note = (
+            "Skipped: this package has no <code>country_indicators</code> resource in datapackage.json, "
+            f"so remittance costs (against the {SDG_TARGET:g}% SDG target) and migrant stocks are not "
+            "shown. They appear here once the resource is added to the package."
+        )
+        return [
+            Section("Remittance costs and migrant stocks: skipped", [note], level=3, css_class="skipped")
+        ], {}
+    parts = (
+        ("remittance_cost", "Cost of remitting USD 200", [REMITTANCE_COST], SDG_TARGET),
+        ("migrant_stocks", "Migrant stocks", list(STOCKS), None),
+    )
+    sections: list[Section] = []
+    charts: Charts = {}
+    for key, heading, names, target in parts:
+        frame = indicators.filter(pl.col("indicator").is_in(names))
+        current = frame.filter(pl.col("reference"))
+        if current["value"].is_null().all():
+            sections.append(Section(f"{heading}: no data in the package", level=3, css_class="skipped"))
+            continue
+        sourced = current.drop_nulls("source")
+        known = sources()
+        cited = {
+            known[i].producer + ", " + known[i].title if i in known else i
+            for i in sourced["source"].to_list()
+        }
+        footer = real_footer(
+            "; ".join(sorted(cited)) or "package country_indicators",
+            "; ".join(sorted(set(sourced["vintage"].drop_nulls().to_list()))) or "not stated",
+        )
+        chart = (
+            ch.cost_chart(frame, focus, SDG_TARGET, footer)
+            if target is not None
+            else ch.stock_chart(frame, focus, footer)
+        )
+        charts[key] = chart
+        sentences = indicator_sentences(current, focus, country_name, target)
+        sections.append(Section(heading, [html.escape(s) for s in sentences], chart=key, level=3))
+    return sections, charts
+
+
+def cost_benchmark_sections(
+    bench: CostBenchmark | None, skipped: str | None, focus: str, country_name: str, names: dict[str, str]
+) -> tuple[list[Section], Charts]:
+    """The real-data fixed-effects benchmark of remittance costs (or why it was skipped)."""
+    heading = "Remittance costs by corridor: fixed-effects benchmark (REAL data)"
+    if bench is None:
+        return [Section(heading, [html.escape(skipped or "Skipped.")], level=3, css_class="skipped")], {}
+    paragraphs = _cost_model_paragraphs(bench, names)
+    charts: Charts = {}
+    if bench.comparison:
+        c = bench.comparison
+        paragraphs.append(f'<span class="finding-text">{html.escape(_premium_text(c, country_name))}</span>')
+        pairs = bench.pairs
+        kept = pairs.filter(pl.col("p_holm") < 0.05)["peer"].to_list()
+        paragraphs.append(
+            html.escape(
+                f"{country_name} against each of its {pairs.height} peers: {len(kept)} of the differences "
+                f"survive Holm's adjustment at 5% ({', '.join(kept) or 'none'})."
+            )
+        )
+        footer = real_footer(bench.source, bench.vintage)
+        charts["remittance_cost_premium"] = ch.premium_chart(bench.countries, focus, c["peer_mean"], footer)
+    for note in bench.notes:
+        paragraphs.append(html.escape(f"Note: {note}"))
+    table = _pairs_table(bench.pairs) if bench.pairs.height else None
+    chart = "remittance_cost_premium" if charts else None
+    return [Section(heading, paragraphs, table_html=table, chart=chart, level=3)], charts
+
+
+def _cost_model_paragraphs(bench: CostBenchmark, names: dict[str, str]) -> list[str]:
+    """The data (REAL) and the model of the remittance-cost benchmark."""
+    none = [names.get(c, c) for c in bench.without_corridor]
+    missing = (
+        f" {', '.join(none)} {'has' if len(none) == 1 else 'have'} no corridor in the file: no estimate, "
+        "never imputed."
+        if none
+        else ""
+    )
+    return [
+        "<strong>REAL data</strong>: "
+        + html.escape(
+            f"{bench.source}, vintage {bench.vintage}; {bench.n_obs:,} corridor-quarters, "
+            f"{bench.n_corridors} corridors, {bench.n_receivers} receiving and {bench.n_senders} sending "
+            f"countries, {bench.periods[0]}-{bench.periods[1]}: every corridor of the file."
+        ),
+        html.escape(
+            "Model (pyfixest): cost of sending USD 200 (% of the amount sent) ~ receiving-country effects "
+            "| sending-country + quarter fixed effects. Weighting: none; each priced corridor-quarter "
+            "counts once (a corridor priced in more quarters weighs more; no volume weights). Standard "
+            "errors CRV1 clustered by corridor. Effects are in percentage points of the amount sent, "
+            "against the mean of all receiving countries; the premium compares costs for the same "
+            "sender and quarter." + missing
+        ),
+    ]
+
+
+def _premium_text(c: dict[str, Any], country_name: str) -> str:
+    """The focus country's premium over its peers, its rank, and (few corridors) the bootstrap."""
+    rank = (
+        f"rank {c['rank']} of {c['n_ranked']} (95% interval {c['rank_low']}-{c['rank_high']}; "
+        "1 = the most expensive)"
+    )
+    text = (
+        f"{country_name} (REAL data): premium over the peer mean {c['difference']:+.2f} pp of the amount "
+        f"sent (95% CI {c['difference_ci_low']:+.2f} to {c['difference_ci_high']:+.2f}, {c['method']}; "
+        f"{fmt_p(c['difference_p_value'])}), {rank}; fixed peer mean {c['peer_mean']:+.2f} pp "
+        f"(95% CI {c['peer_mean_ci_low']:+.2f} to {c['peer_mean_ci_high']:+.2f}), random-effects peer "
+        f"mean {c['peer_mean_re']:+.2f} pp (tau2 = {c['tau2']:.2f}; Cochran's Q = {c['cochran_q']:.1f}, "
+        f"{fmt_p(c['cochran_q_p_value'])}; a typical peer: {c['prediction_low']:+.2f} to "
+        f"{c['prediction_high']:+.2f} pp)."
+    )
+    text += (
+        f" Unadjusted (the simple mean of its corridor-quarters), remitting to {country_name} costs "
+        f"{c['focus_raw_mean_cost']:.2f}% of the amount sent, rank {c['raw_rank']} of {c['n_ranked']}: "
+        "the premium compares it with its peers for the same sender and quarter instead."
+    )
+    if not c.get("bootstrap_method"):
+        return text
+
+    def bound(value: float) -> str:
+        return "unbounded" if math.isinf(value) else f"{value:+.2f}"
+
+    text += (
+        f" With {c['focus_corridors']} corridor(s) to {country_name}, the {c['bootstrap_method']} "
+        f"gives {fmt_p(c['bootstrap_p_value'])} and a 95% interval {bound(c['bootstrap_ci_low'])} to "
+        f"{bound(c['bootstrap_ci_high'])} pp of the amount sent"
+    )
+    width = c["bootstrap_ci_high"] - c["bootstrap_ci_low"]
+    if width > FAR_WIDER * (c["difference_ci_high"] - c["difference_ci_low"]):
+        return text + ", far wider: read the CRV1 interval as optimistic."
+    return text + ", close to the CRV1 interval."
+
+
+def _pairs_table(pairs: pl.DataFrame) -> str:
+    """The focus against each peer, with Holm and BH adjustments."""
+    return html_table(
+        ["Peer", "Difference (pp)", "95% CI", "p", "Holm p", "BH q"],
+        [
+            [
+                r["peer"],
+                f"{r['difference']:+.2f}",
+                f"{r['ci_low']:+.2f} to {r['ci_high']:+.2f}",
+                fmt_p(r["p_value"]),
+                fmt_p(r["p_holm"]),
+                fmt_p(r["q_bh"]),
+            ]
+            for r in pairs.iter_rows(named=True)
+        ],
+    )
+
+
+def diagnostics_section(fits: list[SpecFit], extra: list[Message]) -> Section:
+    """Library warnings in our words, and where the few-cluster rule applied."""
+    messages = [m for fit in fits for m in fit.messages] + extra
+    rows = [[m.spec, m.model, m.country or "all", m.kind, m.text] for m in messages]
+    few = sum(len(fit.few_clusters) for fit in fits)
+    paragraphs = [
+        html.escape(
+            f"{len(messages)} warning(s) raised while fitting, each turned into a note here and in "
+            f"diagnostics.csv (nothing printed raw); the few-cluster rule applies to {few} country-terms "
+            "(diagnostics.csv, columns few_clusters_reason and method)."
+        )
+    ]
+    table = html_table(["Spec", "Model", "Country", "Kind", "Note"], rows) if rows else None
+    return Section("Diagnostics", paragraphs, table_html=table, level=2)
+
+
+def files_paragraph(has_planted: bool, has_costs: bool) -> str:
+    planted = "<a href='planted.csv'>planted.csv</a>, " if has_planted else ""
+    costs = (
+        "; real-data remittance costs in "
+        "<a href='remittance_cost_effects.csv'>remittance_cost_effects.csv</a>, "
+        "<a href='remittance_cost_pairs.csv'>remittance_cost_pairs.csv</a> and "
+        "<a href='remittance_cost_comparison.csv'>remittance_cost_comparison.csv</a>"
+        if has_costs
+        else ""
+    )
+    return (
+        "Estimates: <a href='estimates.csv'>estimates.csv</a> (pooled rows have country ALL; "
+        "<code>method</code> names each row's inference: <code>std_error</code> is CRV1 on every row, "
+        "few-cluster rows take their p-value and interval from their method (CR2 rows: df = the "
+        "Bell-McCaffrey degrees of freedom; bootstrap rows: no df); "
+        "<code>p_holm</code>/<code>q_bh</code> adjust "
+        "over all country rows, and separately over the pooled rows), "
+        "<a href='comparison.csv'>comparison.csv</a> (focus against peers; <code>rank_low</code>-"
+        "<code>rank_high</code> is the rank's 95% interval, rank 1 = the largest effect in the "
+        "direction of the finding; <code>p_holm</code>/<code>q_bh</code> adjust the difference tests "
+        "of this report, <code>focus_p_holm</code>/<code>focus_q_bh</code> its effects against zero), "
+        f"<a href='diagnostics.csv'>diagnostics.csv</a>, {planted}"
+        "<a href='descriptives.csv'>descriptives.csv</a>; regression tables in "
+        "<a href='tables/regression_tables.md'>Markdown</a>, "
+        "<a href='tables/regression_tables.html'>HTML</a> and "
+        f"<a href='tables/regression_tables.tex'>LaTeX</a>; charts as PNG and SVG in charts/{costs}."
+    )
+
+
+def stamp_paragraph(stamp: dict[str, str]) -> str:
+    return html.escape(
+        f"ippmd {stamp['ippmd_version']}; package version {stamp['package_version']}, data hash "
+        f"{stamp['data_hash']} (SHA-256 over the resource hashes in datapackage.json), synthetic seed "
+        f"{stamp['package_seed']} at scale {stamp['package_scale']}; bootstrap seed "
+        f"{stamp['bootstrap_seed']}, "
+        f"rank-draw seed {stamp['rank_seed']}; report date {stamp['date']}."
+    )
