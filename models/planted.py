@@ -3,7 +3,7 @@
 Two corrections make the planted size a fair yardstick:
 
 * Attainable size. The generator draws 0/1 outcomes with probability clip(b + shifts, 0.005,
-  0.995) (synth/generator.py). Where the untreated rate p0 is below the size of a negative
+  0.995) (synth/sampler.py). Where the untreated rate p0 is below the size of a negative
   effect (e.g. informal channels in Haiti: p0 about 0.10, planted -0.20) the treated cannot fall
   below 0.005, so the data carry clip(p0 + effect) - p0, not the planted effect. We compare with
   that first-order attainable size (heterogeneity inside a country, e.g. by age, can still

@@ -1,7 +1,7 @@
 """Where a report's numbers come from: the provenance stamp and the origin of each country's data.
 
-Every report and chart is stamped with the ippmd version, the package version, a hash of the
-package's data (from the resource hashes in datapackage.json), the seeds and a date
+Every report and chart is stamped with the ippmd version, the package version, the package's
+`dataHash` (the descriptor's, the same string the extracts, DDI and citation carry), the seeds and a date
 (SOURCE_DATE_EPOCH when set, for reproducible files). Every CSV made from the microdata carries a
 `data_origin` column ("synthetic" or "survey", from the package's `countries` table): per country,
 and for rows that combine countries (pooled ALL rows, the focus-against-peers comparison)
@@ -11,32 +11,25 @@ and for rows that combine countries (pooled ALL rows, the focus-against-peers co
 from __future__ import annotations
 
 import datetime
-import hashlib
-import os
-from typing import Any
 
 import polars as pl
+from ippmd.core.env import env_epoch
 from ippmd.models.data import PackageData
 from ippmd.models.estimate import POOLED, SpecFit
 from ippmd.models.inference import settings
+from ippmd.package.read import SURVEY, SYNTHETIC, combined_origin
+
+__all__ = ["SURVEY", "SYNTHETIC", "combined_origin", "country_origins", "model_origins", "provenance"]
 
 from ippmd import __version__
-
-SYNTHETIC, SURVEY = "synthetic", "survey"
-
-
-def data_hash(descriptor: dict[str, Any]) -> str:
-    """A short fingerprint of the package's data: SHA-256 over the resources' recorded hashes."""
-    lines = sorted(f"{r.get('name')}:{r.get('hash', '')}" for r in descriptor.get("resources", []))
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
 
 
 def report_date() -> str:
     """SOURCE_DATE_EPOCH (reproducible builds) when set, else today's date (UTC)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = env_epoch("SOURCE_DATE_EPOCH")
     moment = (
-        datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC)
-        if epoch and epoch.isdigit()
+        datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
+        if epoch is not None
         else datetime.datetime.now(tz=datetime.UTC)
     )
     return moment.date().isoformat()
@@ -49,7 +42,7 @@ def provenance(data: PackageData) -> dict[str, str]:
     return {
         "ippmd_version": __version__,
         "package_version": str(data.descriptor.get("version", "")),
-        "data_hash": data_hash(data.descriptor),
+        "data_hash": data.package.data_hash,  # the descriptor's dataHash: the string extracts cite
         "package_seed": str(build.get("seed", "")),
         "package_scale": str(build.get("scale", "")),
         "bootstrap_seed": str(config.bootstrap_seed),
@@ -62,7 +55,8 @@ def synthetic_footer(stamp: dict[str, str]) -> tuple[str, ...]:
     return (
         "SYNTHETIC DATA: illustrates the method; not a finding about any real country.",
         f"Source: ippmd {stamp['ippmd_version']} benchmark of the synthetic IPPMD package "
-        f"{stamp['package_version']} (data {stamp['data_hash']}, seed {stamp['package_seed']}).",
+        f"{stamp['package_version']} (seed {stamp['package_seed']}).",
+        f"Data hash {stamp['data_hash']}.",
     )
 
 
@@ -71,22 +65,8 @@ def real_footer(source: str, vintage: str) -> tuple[str, ...]:
 
 
 def country_origins(data: PackageData) -> dict[str, str]:
-    """iso3 -> "synthetic" or "survey", from the countries table. Anything but an explicit
-    "survey" (a missing column or value, an unknown word) counts as synthetic."""
-    table = data.tables["countries"]
-    if "data_origin" not in table.columns:
-        return dict.fromkeys(table["iso3"].to_list(), SYNTHETIC)
-    return {
-        iso3: SURVEY if origin == SURVEY else SYNTHETIC
-        for iso3, origin in table.select("iso3", "data_origin").iter_rows()
-    }
-
-
-def combined_origin(countries: list[str] | set[str], origins: dict[str, str]) -> str:
-    """The origin of a figure computed from several countries: synthetic if any of them is."""
-    if not countries or any(origins.get(c, SYNTHETIC) != SURVEY for c in countries):
-        return SYNTHETIC
-    return SURVEY
+    """iso3 -> "synthetic" or "survey": the package reader's one rule (`ippmd.package.read`)."""
+    return dict(data.package.origins)
 
 
 def model_origins(fits: list[SpecFit], origins: dict[str, str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ippmd.core.env import env_cache
 from ippmd.reporting.charts import VL_VERSION
 
 
@@ -35,7 +36,7 @@ class Section:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ippmd"
+    return (env_cache("XDG_CACHE_HOME") or Path.home() / ".cache") / "ippmd"
 
 
 @cache

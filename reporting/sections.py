@@ -318,7 +318,7 @@ def files_paragraph(has_planted: bool, has_costs: bool) -> str:
 def stamp_paragraph(stamp: dict[str, str]) -> str:
     return html.escape(
         f"ippmd {stamp['ippmd_version']}; package version {stamp['package_version']}, data hash "
-        f"{stamp['data_hash']} (SHA-256 over the resource hashes in datapackage.json), synthetic seed "
+        f"{stamp['data_hash']} (the dataHash of datapackage.json), synthetic seed "
         f"{stamp['package_seed']} at scale {stamp['package_scale']}; bootstrap seed "
         f"{stamp['bootstrap_seed']}, "
         f"rank-draw seed {stamp['rank_seed']}; report date {stamp['date']}."

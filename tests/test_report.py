@@ -524,18 +524,17 @@ def test_end_of_line_labels_are_moved_apart() -> None:
 def test_the_report_is_stamped_with_version_data_hash_seed_and_date(
     result: dict[str, Any], report: str, indicator_package: Path
 ) -> None:
-    import hashlib
-
     from ippmd import __version__
 
     descriptor = json.loads((indicator_package / "datapackage.json").read_text(encoding="utf-8"))
-    lines = sorted(f"{r['name']}:{r.get('hash', '')}" for r in descriptor["resources"])
-    expected = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+    expected = descriptor["dataHash"]  # the one hash: the same string the extracts, DDI and citation cite
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", expected)
     stamp = result["provenance"]
     assert stamp["data_hash"] == expected and f"data hash {expected}" in report
     assert f"ippmd {__version__}" in report and f"synthetic seed {descriptor['build']['seed']}" in report
     assert re.search(r"report date \d{4}-\d{2}-\d{2}", report)
-    assert f"data {expected}" in report  # in each chart's source line too
+    svgs = sorted((result["out_dir"] / "charts").glob("effect_*.svg"))
+    assert svgs and all(expected in svg.read_text(encoding="utf-8") for svg in svgs)  # each chart's source line
 
 
 def test_the_comparison_csv_documents_ranks_and_multiplicity(result: dict[str, Any], report: str) -> None:
