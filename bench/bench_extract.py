@@ -16,9 +16,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from ippmd.extract import FORMATS, make_extract
-
 from ippmd.build import build
+from ippmd.extract import FORMATS, make_extract
 
 MIB = 1024 * 1024
 

@@ -33,13 +33,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from ippmd.build import build
 from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.estimate import fit_spec, prepare_few_cluster
 from ippmd.models.inference import CR2, WCR, settings, t_quantile
 from ippmd.models.planted import planted_table
 from ippmd.models.spec import get_spec
-
-from ippmd.build import build
 
 SPEC = "public_employment_programme_on_emigrant"
 TERM = "public_employment_programme"

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+
 from ippmd.core.errors import UsageError
 from ippmd.core.home import package_data
 

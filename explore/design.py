@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.errors import UsageError
 from ippmd.core.io import read_descriptor
 

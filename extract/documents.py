@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ippmd import SYNTHETIC_NOTICE
 from ippmd.extract.formats import FORMATS
 from ippmd.extract.selection import Selection, country_column
 from ippmd.extract.source import Source
 from ippmd.package.codebook import render
 from ippmd.package.missing import CODES
-
-from ippmd import SYNTHETIC_NOTICE
 
 MICRODATA_NOTE = {
     "csv": "In the CSV files an empty cell is *unknown* (asked, not answered: don't know, refused or "

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.text import first_formula_cell
 from ippmd.extract.statfiles import write_stat_file

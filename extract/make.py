@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from ippmd import SYNTHETIC_NOTICE
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.io import refuse_inside_a_package, sha256_file
 from ippmd.core.schema import row_mask
@@ -38,8 +40,6 @@ from ippmd.extract.source import Source, open_package
 from ippmd.package.ddi import render_ddi
 from ippmd.package.missing import can_be_missing, missing_kinds
 from ippmd.package.write import parquet_file_metadata
-
-from ippmd import SYNTHETIC_NOTICE
 
 MANIFEST_VERSION = 1
 # Resource properties that describe the package's own files, replaced for the extract's.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.io import check_parquet_table, verified_file
 from ippmd.package.write import data_hash

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from ippmd import SYNTHETIC_NOTICE, __version__
 from ippmd.core.errors import InputError, Problem
 from ippmd.indicators.provenance import sources
 from ippmd.models import charts as ch
@@ -67,8 +69,6 @@ from ippmd.models.remittance_costs import CostBenchmark, try_cost_benchmark
 from ippmd.models.report import Section, html_table, render_report, vega_bundle
 from ippmd.models.spec import ModelSpec, load_specs
 from ippmd.models.tables import write_regression_tables
-
-from ippmd import SYNTHETIC_NOTICE, __version__
 
 SEED_REPORT = "the Cambodia report (OECD/CDRI 2017)"
 SIGNIFICANT_DIGITS = 12

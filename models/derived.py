@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 import yaml
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml

@@ -29,10 +29,11 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+from scipy import linalg, sparse, stats
+
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml
 from ippmd.models.design import within
-from scipy import linalg, sparse, stats
 
 SETTINGS_FILE = package_data(__package__, "inference.yaml")
 # Webb (2014) six-point distribution: mean 0, variance 1, each value with probability 1/6.

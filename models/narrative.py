@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import polars as pl
+
 from ippmd.models.spec import ModelSpec
 
 

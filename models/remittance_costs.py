@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
 from ippmd.core.errors import InputError
 from ippmd.core.home import shared_dir
 from ippmd.indicators.provenance import check_originals, sources

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.io import read_descriptor
 
 

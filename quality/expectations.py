@@ -29,6 +29,7 @@ from typing import Any
 
 import polars as pl
 import yaml
+
 from ippmd.core.calibration import target_measures
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import countries_dir, package_data

@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 import yaml
+
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import package_data, shared_dir
 from ippmd.core.io import load_user_yaml, load_yaml

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 import yaml
+
 from ippmd.core.errors import Problem
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml

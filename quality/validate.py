@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
+
 from ippmd.core.errors import InputError, Problem, problem_catalogue
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import descriptor_countries, load_yaml, read_descriptor

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 import yaml
+
+from ippmd import SYNTHETIC_NOTICE, __version__
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml
 from ippmd.core.metadata import load_country, region_list, source_citation
 from ippmd.core.schema import SUBMISSION_TABLES, conform, submission_schema
-
-from ippmd import SYNTHETIC_NOTICE, __version__
 
 EFFECTS_FILE = package_data(__package__, "planted_effects.yaml")
 NONRESPONSE_FILE = package_data(__package__, "item_nonresponse.yaml")

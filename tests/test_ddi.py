@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ippmd.core.home import shared_dir
 from ippmd.package.ddi import NAMESPACE, render_ddi
 

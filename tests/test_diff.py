@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from ippmd.package.diff import diff_packages
 
 from ippmd.build import build
+from ippmd.package.diff import diff_packages
 
 
 @pytest.fixture(scope="module")

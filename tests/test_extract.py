@@ -15,12 +15,12 @@ import pandas as pd
 import polars as pl
 import pyreadstat
 import pytest
+
 from ippmd.core.errors import InputError
 from ippmd.core.home import schemas_dir
 from ippmd.extract import list_variables, make_extract, variable_catalog
 from ippmd.extract.names import stat_names
 from ippmd.extract.statfiles import clip, write_stat_file
-
 from tests.conftest import frictionless_validate
 
 TABLES = ["countries", "communities", "households", "persons", "emigrants", "country_indicators"]

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 import yaml
 from frictionless import Schema
+
 from ippmd.core.errors import InputError
 from ippmd.core.home import schemas_dir
 from ippmd.indicators import bilateral, codes, remittance_flows, rpw, un_desa

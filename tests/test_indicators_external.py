@@ -13,13 +13,13 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+
 from ippmd.core.io import sha256_file
 from ippmd.indicators import codes
 from ippmd.indicators.figures import figure_1_2, figure_1_3
 from ippmd.indicators.ingest import committed_csv, ingest, write_indicators
 from ippmd.indicators.provenance import sources
 from ippmd.indicators.table import SCHEMA_FILE
-
 from tests.conftest import frictionless_validate
 
 EXTERNAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"

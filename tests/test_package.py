@@ -12,13 +12,13 @@ import duckdb
 import jsonschema
 import polars as pl
 import pytest
+
+from ippmd.build import build
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import load_yaml
 from ippmd.core.metadata import country_codes
 from ippmd.core.schema import PACKAGE_RESOURCES, harmonized_schema
 from ippmd.package.write import SORT_KEYS, PackageWriter, _csv_view, partition_column
-
-from ippmd.build import build
 from tests.conftest import ROOT, frictionless_validate
 
 

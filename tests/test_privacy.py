@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from ippmd.core.errors import InputError
 from ippmd.core.metadata import load_country
 from ippmd.harmonize.destinations import UnknownCountryName, match_destinations, to_iso3
@@ -21,7 +22,6 @@ from ippmd.harmonize.pipeline import harmonize
 from ippmd.harmonize.submission import read_submission
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
-
 from tests.conftest import edit_meta, set_cell
 
 HOSTILE_DESTINATIONS = ["Thailand tel 12 345 678", "France (Jean Dupont)", "France or Niger"]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from ippmd.models.charts import FONT, VL_VERSION
 from ippmd.models.render import FONTS_CONF, ChartWorkers
 

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+
+from ippmd import SYNTHETIC_NOTICE
+from ippmd.build import build
 from ippmd.core.errors import InputError
 from ippmd.models.benchmark import indicator_sections, run_benchmark, with_data_origin
 from ippmd.models.country_indicators import indicator_benchmarks
@@ -28,9 +31,6 @@ from ippmd.models.narrative import (
     shows_sentence,
 )
 from ippmd.models.spec import get_spec
-
-from ippmd import SYNTHETIC_NOTICE
-from ippmd.build import build
 
 CHROMIUM = Path("/usr/bin/chromium")
 MICRODATA_CSVS = ("estimates", "comparison", "descriptives", "diagnostics", "planted")
@@ -475,6 +475,7 @@ def test_chart_specs_are_valid_vega_lite(report: str) -> None:
     """The benchmark builds specs without altair's validation (speed): validate them here."""
     import altair as alt
     from altair.utils.schemapi import validate_jsonschema
+
     from ippmd.models.charts import FONT
 
     specs = json.loads(re.search(r"const charts = (\{.*?\});\n", report, re.S).group(1))

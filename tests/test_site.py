@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from ippmd.core.metadata import load_country
-from ippmd.explore.site import variable_file, write_site
 from PIL import Image
 from typer.testing import CliRunner
 
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.cli import app
+from ippmd.core.metadata import load_country
+from ippmd.explore.site import variable_file, write_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 MICRODATA = ("communities", "households", "persons", "emigrants")

@@ -12,11 +12,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+
 from ippmd.core.errors import InputError
 from ippmd.harmonize.pipeline import harmonize
 from ippmd.harmonize.submission import read_submission
 from ippmd.synth.generator import generate, planted_effect, write_submission
-
 from tests.conftest import copy_package, set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")

@@ -22,17 +22,17 @@ import numpy as np
 import openpyxl
 import polars as pl
 import pytest
+from rich.console import Console
+from scipy import stats
+from typer.testing import CliRunner
+
+from ippmd.cli import app
 from ippmd.explore.design import Package, survey_design
 from ippmd.explore.listing import listing_markdown, render_listing
 from ippmd.explore.student_t import t_quantile
 from ippmd.explore.tabulate import Query, design_estimate, tabulate
 from ippmd.extract import variable_catalog
 from ippmd.extract.source import open_package
-from rich.console import Console
-from scipy import stats
-from typer.testing import CliRunner
-
-from ippmd.cli import app
 
 TOLERANCE = 1e-10
 QUERIES = {
