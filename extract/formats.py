@@ -32,7 +32,7 @@ class Format:
     deflate: bool  # compress inside the zip (Parquet is already zstd-compressed)
 
 
-FORMATS: dict[str, Format] = {
+FORMATS: dict[FormatName, Format] = {
     "csv": Format("csv", "csv", "text/csv", "CSV (UTF-8)", True),
     "parquet": Format("parquet", "parquet", "application/vnd.apache.parquet", "Apache Parquet", False),
     "dta": Format("dta", "dta", "application/x-stata-dta", "Stata 14+ (.dta format 118)", True),

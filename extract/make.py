@@ -142,7 +142,13 @@ def table_fields(source: Source, selection: Selection, table: str) -> list[dict[
 
 
 def _resource(
-    source: Source, selection: Selection, table: str, fmt: str, path: str, rows: pl.DataFrame, csv: bool
+    source: Source,
+    selection: Selection,
+    table: str,
+    fmt: FormatName,
+    path: str,
+    rows: pl.DataFrame,
+    csv: bool,
 ) -> dict[str, Any]:
     """The extract's resource: the package's, narrowed to the chosen rows and fields."""
     original = source.resources[table]
@@ -220,7 +226,7 @@ def _manifest(
     selection: Selection,
     written: list[_Table],
     docs: dict[str, bytes],
-    fmt: str,
+    fmt: FormatName,
     command_line: str | None,
     countries: list[str] | None,
     tables: list[str] | None,

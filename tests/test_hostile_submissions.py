@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -50,7 +51,7 @@ def test_a_stata_or_spss_table_is_refused_from_its_header_before_it_is_read(
     reads: list[bool] = []
     real = pyreadstat.read_sav
 
-    def counting(path: str, **options: object) -> object:
+    def counting(path: str, **options: Any) -> object:
         reads.append(bool(options.get("metadataonly")))
         return real(path, **options)
 

@@ -99,7 +99,7 @@ def test_immigrant_shares_equal_table_3_for_all_ten(frame: pl.DataFrame) -> None
         rows = list(book["Table 3"].iter_rows(min_row=17, values_only=True))
     finally:
         book.close()
-    m49 = {
+    m49: dict[object, str] = {  # keyed by the cell values of column D
         51: "ARM",
         854: "BFA",
         116: "KHM",
@@ -168,11 +168,8 @@ def test_rows_carry_their_sources_provenance(frame: pl.DataFrame) -> None:
 
 
 def test_sources_yaml_checksums_match_sha256sums() -> None:
-    listed = dict(
-        reversed(line.split(maxsplit=1))
-        for line in (EXTERNAL / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    )
+    lines = (EXTERNAL / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    listed = {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
     for source in sources().values():
         assert listed[source.file] == source.sha256 == sha256_file(EXTERNAL / source.file), source.id
 
