@@ -7,6 +7,7 @@ fails here, not silently in the committed table.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from pathlib import Path
@@ -379,6 +380,16 @@ def test_knomad_unknown_name_raises_with_row(tmp_path: Path) -> None:
         remittance_flows.knomad_rows(path, SOURCE, ["KHM"], range(2010, 2018))
     problem = caught.value.problems[0]
     assert (problem.row, problem.field, problem.value) == (4, "A", "Atlantis")
+
+
+def test_a_date_where_a_number_belongs_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """openpyxl reads a date-formatted cell as a datetime; it is reported like any other non-number."""
+    rows = [*KNOMAD_ROWS[:2], ["Georgia", datetime.datetime(2015, 1, 1), 1, 2, 3, 4]]
+    path = knomad_workbook(tmp_path / "knomad.xlsx", rows)
+    with pytest.raises(InputError, match="expected a number") as caught:
+        remittance_flows.knomad_rows(path, SOURCE, ["GEO"], range(2010, 2018))
+    problem = caught.value.problems[0]
+    assert (problem.row, problem.field, problem.value) == (4, "B", "2015-01-01 00:00:00")
 
 
 def test_knomad_two_rows_for_one_country_raise(tmp_path: Path) -> None:
