@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all install data codebook benchmark site test test-fast lint bench clean
+.PHONY: all install data codebook benchmark site test test-fast lint typecheck bench clean
 
 all: data codebook benchmark site
 
@@ -30,10 +30,14 @@ site: data  # the offline codebook site (open reports/site/index.html)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python .ci/typecheck.py
 	$(BIN)/pytest -q -n 2
 
 test-fast: $(STAMP)  # the subset without package builds, GX runs or the frictionless CLI
 	$(BIN)/pytest -q -m "not slow"
+
+typecheck: $(STAMP)  # mypy over the ippmd namespace (laid out as links: .ci/typecheck.py), tests/ and bench/
+	$(BIN)/python .ci/typecheck.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -49,5 +53,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_tabulate.py
 
 clean:
-	rm -rf $(VENV) build dist data reports .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) build dist data reports .pytest_cache .ruff_cache .mypy_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -72,6 +73,19 @@ def run(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, float]:
     return seconds, usage.ru_maxrss / 1024, sampler.peak_kib / 1024
 
 
+@dataclass(frozen=True)
+class Scale:
+    """One scale's measurements; validate_* is None where frictionless was not run."""
+
+    scale: int
+    rows: int
+    build_s: float
+    build_mib: float
+    tree_mib: float
+    validate_s: float | None
+    validate_mib: float | None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -85,7 +99,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs at the smallest scale (best kept)")
     args = parser.parse_args()
     scales = sorted({int(s) for s in args.scales.split(",")})
-    rows: list[dict[str, float | int | None]] = []
+    rows: list[Scale] = []
     with tempfile.TemporaryDirectory(prefix="ippmd-bench-") as tmp:
         for scale in scales:
             out = Path(tmp) / f"x{scale}"
@@ -103,19 +117,17 @@ def main() -> None:
             build_s = min(b[0] for b in builds)
             build_mib, tree_mib = max(b[1] for b in builds), max(b[2] for b in builds)
             package = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
-            row: dict[str, float | int | None] = {
-                "scale": scale,
-                "rows": sum(r["rows"] for r in package["resources"]),
-                "build_s": build_s,
-                "build_mib": build_mib,
-                "tree_mib": tree_mib,
-                "validate_s": None,
-                "validate_mib": None,
-            }
-            if validations:
-                row["validate_s"] = min(v[0] for v in validations)
-                row["validate_mib"] = max(v[1] for v in validations)
-            rows.append(row)
+            rows.append(
+                Scale(
+                    scale=scale,
+                    rows=sum(r["rows"] for r in package["resources"]),
+                    build_s=build_s,
+                    build_mib=build_mib,
+                    tree_mib=tree_mib,
+                    validate_s=min(v[0] for v in validations) if validations else None,
+                    validate_mib=max(v[1] for v in validations) if validations else None,
+                )
+            )
             print(
                 f"scale {scale}: build {build_s:.1f} s, peak {build_mib:,.0f} MiB",
                 file=sys.stderr,
@@ -130,23 +142,22 @@ def main() -> None:
         f"{'(all procs)':>12} {'validate s':>11} {'validate peak MiB':>18} {'build/validate':>15}"
     )
     for r in rows:
-        ratio = None if r["validate_s"] is None else r["build_s"] / r["validate_s"]
+        ratio = None if r.validate_s is None else r.build_s / r.validate_s
         print(
-            f"{r['scale']:>5} {r['rows']:>11,} {r['build_s']:>9.2f} {r['rows'] / r['build_s']:>10,.0f} "
-            f"{r['build_mib']:>15,.0f} {r['tree_mib']:>12,.0f} {cell(r['validate_s'], '.2f'):>11} "
-            f"{cell(r['validate_mib'], ',.0f'):>18} {cell(ratio, '.2f'):>15}"
+            f"{r.scale:>5} {r.rows:>11,} {r.build_s:>9.2f} {r.rows / r.build_s:>10,.0f} "
+            f"{r.build_mib:>15,.0f} {r.tree_mib:>12,.0f} {cell(r.validate_s, '.2f'):>11} "
+            f"{cell(r.validate_mib, ',.0f'):>18} {cell(ratio, '.2f'):>15}"
         )
     base = rows[0]
     print()
     for r in rows[1:]:
         print(
-            f"build {r['scale']}x / build {base['scale']}x: {r['build_s'] / base['build_s']:.1f} "
-            f"(rows ratio {r['rows'] / base['rows']:.1f}); peak {r['build_mib'] / 1024:.2f} GiB "
-            f"({r['tree_mib'] / 1024:.2f} GiB summed over its processes)"
+            f"build {r.scale}x / build {base.scale}x: {r.build_s / base.build_s:.1f} "
+            f"(rows ratio {r.rows / base.rows:.1f}); peak {r.build_mib / 1024:.2f} GiB "
+            f"({r.tree_mib / 1024:.2f} GiB summed over its processes)"
         )
-    if base["validate_s"] is not None:
-        ratio = base["build_s"] / base["validate_s"]
-        print(f"build / frictionless validate at {base['scale']}x: {ratio:.2f}")
+    if base.validate_s is not None:
+        print(f"build / frictionless validate at {base.scale}x: {base.build_s / base.validate_s:.2f}")
 
 
 if __name__ == "__main__":

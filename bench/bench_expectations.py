@@ -25,6 +25,7 @@ SCENARIOS = {"one country (KHM)": ["KHM"], "all ten countries": None}
 def child(engine: str, package: Path, countries: list[str] | None) -> None:
     """Runs in the child process: read the tables, then time import + run of one engine."""
     import polars as pl
+
     from ippmd.core.schema import RESOURCES
 
     tables = {name: pl.read_parquet(package / "data" / f"{name}.parquet") for name in RESOURCES}

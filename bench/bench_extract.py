@@ -14,13 +14,23 @@ import json
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from ippmd.build import build
 from ippmd.extract import FORMATS, make_extract
 
-from ippmd.build import build
-
 MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Result:
+    """One format's best time and sizes (bytes: the zip, and the data files inside it)."""
+
+    format: str
+    seconds: float
+    zip: int
+    data: int
 
 
 def main() -> None:
@@ -39,7 +49,7 @@ def main() -> None:
         descriptor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
         rows = sum(r["rows"] for r in descriptor["resources"])
         countries = len(descriptor.get("countries", []))
-        results = []
+        results: list[Result] = []
         for fmt in FORMATS:
             out = Path(tmp) / f"extract-{fmt}.zip"
             times = []
@@ -49,15 +59,15 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
             with zipfile.ZipFile(out) as zf:
                 data = sum(i.file_size for i in zf.infolist() if i.filename.startswith("data/"))
-            results.append({"format": fmt, "seconds": min(times), "zip": out.stat().st_size, "data": data})
+            results.append(Result(fmt, min(times), out.stat().st_size, data))
     print(f"\nfull extract: {countries} countries, {len(descriptor['resources'])} tables, {rows:,} rows")
     header = ("format", "seconds", "rows/s", "zip MiB", "data MiB", "time/csv", "zip/csv")
     print("{:8} {:>8} {:>11} {:>8} {:>9} {:>9} {:>8}".format(*header))
     base = results[0]
     for r in results:
         print(
-            f"{r['format']:8} {r['seconds']:>8.2f} {rows / r['seconds']:>11,.0f} {r['zip'] / MIB:>8.2f} "
-            f"{r['data'] / MIB:>9.2f} {r['seconds'] / base['seconds']:>9.2f} {r['zip'] / base['zip']:>8.2f}"
+            f"{r.format:8} {r.seconds:>8.2f} {rows / r.seconds:>11,.0f} {r.zip / MIB:>8.2f} "
+            f"{r.data / MIB:>9.2f} {r.seconds / base.seconds:>9.2f} {r.zip / base.zip:>8.2f}"
         )
 
 

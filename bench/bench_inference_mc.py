@@ -33,13 +33,14 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from ippmd.build import build
+from ippmd.core.scalars import as_number
 from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.estimate import fit_spec, prepare_few_cluster
 from ippmd.models.inference import CR2, WCR, settings, t_quantile
 from ippmd.models.planted import planted_table
 from ippmd.models.spec import get_spec
-
-from ippmd.build import build
 
 SPEC = "public_employment_programme_on_emigrant"
 TERM = "public_employment_programme"
@@ -160,16 +161,16 @@ def summary_text(table: pl.DataFrame, seeds: list[int], label: str) -> str:
 
     def block(frame: pl.DataFrame, name: str) -> list[str]:
         n = frame.height
-        bias_se = frame["error"].std() / math.sqrt(n) if n > 1 else math.nan
+        bias_se = as_number(frame["error"].std()) / math.sqrt(n) if n > 1 else math.nan
         cells = [
             name,
-            f"{frame['clusters'].median():.0f}",
-            f"{frame['treated'].min()}-{frame['treated'].max()}",
-            f"{frame['bm_df'].median():.1f}",
-            f"{frame['error'].mean():+.4f} ({bias_se:.4f})",
+            f"{as_number(frame['clusters'].median()):.0f}",
+            f"{as_number(frame['treated'].min())}-{as_number(frame['treated'].max())}",
+            f"{as_number(frame['bm_df'].median()):.1f}",
+            f"{as_number(frame['error'].mean()):+.4f} ({bias_se:.4f})",
         ]
         for column in rates:
-            rate = float(frame[column].mean())
+            rate = float(as_number(frame[column].mean()))
             cells.append(f"{rate:.3f} ({math.sqrt(rate * (1 - rate) / n):.3f})")
         return cells
 

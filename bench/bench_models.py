@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
 from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.design import design
 from ippmd.models.estimate import fit_spec, fixed_effects_for

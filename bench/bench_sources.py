@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ippmd.core.home import shared_dir
@@ -19,7 +20,7 @@ from ippmd.indicators.ingest import ingest
 from ippmd.indicators.provenance import check_originals, sources
 
 
-def best_of(runs: int, action) -> float:
+def best_of(runs: int, action: Callable[[], object]) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -39,7 +40,7 @@ def read_originals(source_dir: Path) -> None:
         if path.suffix == ".xlsx":
             openpyxl.load_workbook(path, read_only=True, data_only=True).close()
         elif path.suffix == ".xls":
-            xlrd.open_workbook(path, on_demand=True).release_resources()
+            xlrd.open_workbook(str(path), on_demand=True).release_resources()
         else:
             path.read_bytes().decode("utf-8", errors="replace")
 

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import polars as pl
-from ippmd.explore.design import Package
-from ippmd.explore.tabulate import Query, tabulate
 
 from ippmd.build import build
+from ippmd.explore.design import Package
+from ippmd.explore.tabulate import Query, tabulate
 
 QUERIES = [
     Query("remittances_received", "households", ("country",)),

@@ -40,12 +40,12 @@ def best_of(n: int, fn: Callable[[], object]) -> float:
 
 def main() -> None:
     from frictionless import validate as frictionless_validate
+
+    from ippmd.build import build
     from ippmd.core.metadata import country_codes
     from ippmd.core.schema import RESOURCES, harmonized_schema
     from ippmd.quality.structural import check_tables
     from ippmd.synth.generator import write_submission
-
-    from ippmd.build import build
 
     with tempfile.TemporaryDirectory(prefix="ippmd-bench-") as tmp:
         root = Path(tmp)

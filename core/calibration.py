@@ -10,9 +10,11 @@ from functools import cache
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.home import countries_dir
 from ippmd.core.io import load_yaml
 from ippmd.core.metadata import load_country
+from ippmd.core.scalars import as_number
 
 
 @cache
@@ -41,11 +43,11 @@ def weighted_share(frame: pl.DataFrame, value: str, universe: str | None) -> dic
     n = scoped.height
     if n == 0:
         return {"estimate": float("nan"), "std_error": float("nan"), "n": 0}
-    total_weight = scoped["weight"].sum()
-    estimate = float((scoped["y"] * scoped["weight"]).sum() / total_weight)
+    total_weight = as_number(scoped["weight"].sum())
+    estimate = as_number((scoped["y"] * scoped["weight"]).sum()) / total_weight
     clusters = scoped.group_by("cluster").agg(z=((pl.col("y") - estimate) * pl.col("weight")).sum())
     m = clusters.height
-    variance = (m / max(m - 1, 1)) * float((clusters["z"] ** 2).sum()) / total_weight**2
+    variance = (m / max(m - 1, 1)) * as_number((clusters["z"] ** 2).sum()) / total_weight**2
     return {"estimate": estimate, "std_error": variance**0.5, "n": n}
 
 

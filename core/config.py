@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import package_data
 

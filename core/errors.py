@@ -7,6 +7,7 @@ from functools import cache
 from importlib import resources
 
 import yaml
+
 from ippmd.core.text import printable
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from ippmd.core.config import DuplicateKey, unique_keys_loader
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.limits import limit
@@ -203,6 +204,7 @@ def check_parquet_table(path: Path, name: str) -> Path:
     its hash updated to match would otherwise reach the models as a crash, or a panic in Rust.
     Returns `path`."""
     import polars as pl
+
     from ippmd.core.schema import PACKAGE_RESOURCES, harmonized_schema, polars_schema
 
     if name not in PACKAGE_RESOURCES:

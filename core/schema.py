@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.errors import UsageError
 from ippmd.core.home import schemas_dir
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.errors import UsageError
 from ippmd.package.read import DEFAULT_DESIGNS, SurveyDesign, read_package, survey_design
 

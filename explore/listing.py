@@ -11,22 +11,31 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from ippmd.core.errors import UsageError
-from ippmd.explore.design import suggest
 from rich.console import Console
 from rich.table import Table
 
+from ippmd.core.errors import UsageError
+from ippmd.explore.design import suggest
+
 
 class VariableLike(Protocol):
-    """What the listing needs of a variable (ippmd.extract.Variable has it)."""
+    """What the listing needs of a variable (ippmd.extract.Variable has it); read-only, so a frozen
+    dataclass fits."""
 
-    table: str
-    name: str
-    label: str
-    type: str
-    key: bool
-    unit: str | None
-    categories: tuple[tuple[Any, str], ...]
+    @property
+    def table(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def key(self) -> bool: ...
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def categories(self) -> tuple[tuple[Any, str], ...]: ...
 
 
 def chosen_tables(descriptor: Mapping[str, Any], tables: Sequence[str] | None) -> list[str]:
@@ -47,7 +56,8 @@ def _country_column(resource: Mapping[str, Any]) -> str | None:
 
 def _table_line(resource: Mapping[str, Any]) -> str:
     column = _country_column(resource)
-    origin = {True: " SYNTHETIC microdata.", False: " Real data."}.get(resource.get("synthetic"), "")
+    synthetic = resource.get("synthetic")
+    origin = " SYNTHETIC microdata." if synthetic is True else " Real data." if synthetic is False else ""
     by = f"; countries by `{column}`" if column else ""
     return f"{resource.get('rows', 0):,} rows{by}.{origin}"
 

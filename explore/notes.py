@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.calibration import target_measures
 from ippmd.core.metadata import load_country, region_list, source_citation
 

@@ -14,11 +14,11 @@ import zipfile
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from ippmd.explore.tabulate import RESULT_COLUMNS, Tabulation
 from rich.console import Console
 from rich.table import Table
 
 from ippmd import SYNTHETIC_NOTICE
+from ippmd.explore.tabulate import RESULT_COLUMNS, Tabulation
 
 Format = Literal["csv", "md", "html", "xlsx"]
 FORMATS: tuple[Format, ...] = get_args(Format)
@@ -161,7 +161,7 @@ def to_xlsx(tab: Tabulation) -> bytes:
     from openpyxl import Workbook  # heavy; only this format needs it
 
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]  # a new workbook's one (active) sheet
     sheet.title = "tabulation"
     sheet.append(tab.frame.columns)
     for row in tab.frame.iter_rows():

@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from ippmd import SYNTHETIC_NOTICE, synthetic_notice
 from ippmd.core.home import package_data
 from ippmd.core.io import claim_output_folder, load_yaml, write_atomic
 from ippmd.explore.design import COUNTRY, Package
 from ippmd.explore.notes import comparability_notes
 from ippmd.explore.stats import QUANTILES, VariableSummary, summarise_table
 from ippmd.explore.svg import bar_chart, line_chart
-
-from ippmd import SYNTHETIC_NOTICE, synthetic_notice
 
 INDICATORS = "country_indicators"
 REAL_NOTICE = (

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+
 from ippmd.explore.design import COUNTRY
 from ippmd.explore.tabulate import group_sums, variable_kind
 

@@ -32,11 +32,13 @@ is valid, the data hold nothing for it); unknown names raise `UsageError` with s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
+
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.schema import row_mask
 from ippmd.explore.design import COUNTRY, Package, SurveyDesign, suggest
@@ -75,8 +77,8 @@ class Tabulation:
     design: SurveyDesign
     frame: pl.DataFrame
     synthetic: bool
-    by_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
-    joined: dict[str, str] = field(default_factory=dict)  # column -> the linked table it comes from
+    by_fields: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    joined: dict[str, str] = dataclasses.field(default_factory=dict)  # column -> its linked table
 
     @property
     def category_labels(self) -> dict[Any, str]:

@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ippmd.extract.formats import FORMATS
+from ippmd import SYNTHETIC_NOTICE, synthetic_notice
+from ippmd.extract.formats import FORMATS, FormatName
 from ippmd.extract.selection import Selection, country_column
 from ippmd.extract.source import Source
 from ippmd.package.codebook import render
 from ippmd.package.missing import CODES
-
-from ippmd import SYNTHETIC_NOTICE, synthetic_notice
 
 MICRODATA_NOTE = {
     "csv": "In the CSV files an empty cell is *unknown* (asked, not answered: don't know, refused or "
@@ -77,7 +76,7 @@ def citation_cff(source: Source) -> str:
     return "\n".join(lines) + "\n"
 
 
-def file_notes(source: Source, table: str, synthetic: list[str], fmt: str) -> list[str]:
+def file_notes(source: Source, table: str, synthetic: list[str], fmt: FormatName) -> list[str]:
     """Notes stored in a Stata or SPSS file: what it is, the missing codes, how to cite."""
     notes = []
     if synthetic:
@@ -197,7 +196,7 @@ def codebook(
     root: Path,
     source: Source,
     selection: Selection,
-    fmt: str,
+    fmt: FormatName,
     renamed: dict[str, dict[str, str]],
 ) -> str:
     """codebook.md: the package codebook's per-table sections (ippmd.package.codebook.render) for the

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.text import first_formula_cell
 from ippmd.extract.statfiles import write_stat_file
@@ -31,7 +32,7 @@ class Format:
     deflate: bool  # compress inside the zip (Parquet is already zstd-compressed)
 
 
-FORMATS: dict[str, Format] = {
+FORMATS: dict[FormatName, Format] = {
     "csv": Format("csv", "csv", "text/csv", "CSV (UTF-8)", True),
     "parquet": Format("parquet", "parquet", "application/vnd.apache.parquet", "Apache Parquet", False),
     "dta": Format("dta", "dta", "application/x-stata-dta", "Stata 14+ (.dta format 118)", True),

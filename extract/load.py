@@ -23,14 +23,14 @@ from typing import Any
 from weakref import finalize
 
 import polars as pl
+
+from ippmd import synthetic_notice
 from ippmd.core.errors import UsageError
 from ippmd.core.home import project_home
 from ippmd.extract.documents import synthetic_countries
 from ippmd.extract.make import _typed_table, table_fields
 from ippmd.extract.selection import resolve
 from ippmd.extract.source import open_package
-
-from ippmd import synthetic_notice
 
 # Metadata of the polars frames `load` returned, by id, dropped when the frame is collected
 # (polars frames carry no metadata of their own, and a derived frame is a new frame).

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from ippmd import synthetic_notice
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.io import refuse_inside_a_package, sha256_file
 from ippmd.core.schema import row_mask
@@ -38,8 +40,6 @@ from ippmd.extract.source import Source, open_package
 from ippmd.package.ddi import render_ddi
 from ippmd.package.missing import can_be_missing, missing_kinds
 from ippmd.package.write import parquet_file_metadata
-
-from ippmd import synthetic_notice
 
 MANIFEST_VERSION = 1
 # Resource properties that describe the package's own files, replaced for the extract's.
@@ -142,7 +142,13 @@ def table_fields(source: Source, selection: Selection, table: str) -> list[dict[
 
 
 def _resource(
-    source: Source, selection: Selection, table: str, fmt: str, path: str, rows: pl.DataFrame, csv: bool
+    source: Source,
+    selection: Selection,
+    table: str,
+    fmt: FormatName,
+    path: str,
+    rows: pl.DataFrame,
+    csv: bool,
 ) -> dict[str, Any]:
     """The extract's resource: the package's, narrowed to the chosen rows and fields."""
     original = source.resources[table]
@@ -220,7 +226,7 @@ def _manifest(
     selection: Selection,
     written: list[_Table],
     docs: dict[str, bytes],
-    fmt: str,
+    fmt: FormatName,
     command_line: str | None,
     countries: list[str] | None,
     tables: list[str] | None,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.extract.source import Source
 

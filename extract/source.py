@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.package.read import BuiltPackage, FileKind, read_package
 
 

@@ -24,6 +24,8 @@ from typing import Any
 import pandas as pd
 import polars as pl
 import pyreadstat
+
+from ippmd.core.scalars import as_number
 from ippmd.extract.names import StatFormat, stat_names
 from ippmd.package.labels import label_sets
 from ippmd.package.missing import (
@@ -58,7 +60,7 @@ def clip(text: str, limit: int) -> str:
 def _integer_column(series: pl.Series) -> pl.Series:
     """Int32 when every value fits Stata's `long`, else Float64 (readstat has no int64)."""
     low, high = series.min(), series.max()
-    if low is None or (STATA_LONG[0] <= low and high <= STATA_LONG[1]):
+    if low is None or (STATA_LONG[0] <= as_number(low) and as_number(high) <= STATA_LONG[1]):
         return series.cast(pl.Int32)
     return series.cast(pl.Float64)
 
@@ -88,8 +90,8 @@ def _spss_format(series: pl.Series) -> str:
             (d for d in range(7) if ((values * 10**d).round() - values * 10**d).abs().max() < 1e-6),
             6,
         )
-    digits = len(str(int(values.abs().max())))
-    sign = 1 if values.min() < 0 else 0
+    digits = len(str(int(as_number(values.abs().max()))))
+    sign = 1 if as_number(values.min()) < 0 else 0
     width = min(40, max(1, sign + digits + (decimals + 1 if decimals else 0)))
     return f"F{width}.{decimals}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.metadata import region_list
 from ippmd.core.schema import conform, harmonized_schema

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.limits import limit
 from ippmd.core.metadata import read_submission_metadata

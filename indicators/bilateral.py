@@ -72,7 +72,9 @@ def read_matrix(sheet: Sheet) -> Matrix:
 def migration_rows(path: Path, source: Source, countries: Iterable[str]) -> list[Row]:
     """Origins down, destinations across: emigrant_stock (World column) and the ten largest destinations."""
     matrix = read_matrix(read_sheets(path, [0], source.file)[0])
-    sheet, problems, out = matrix.sheet, [], []
+    sheet = matrix.sheet
+    problems: list[Problem] = []
+    out: list[Row] = []
     if matrix.total_col is None:
         raise InputError([sheet.problem("no World column")])
     for iso3 in sorted(set(countries) & matrix.rows.keys()):
@@ -99,7 +101,9 @@ def migration_rows(path: Path, source: Source, countries: Iterable[str]) -> list
 def remittance_rows(path: Path, source: Source, countries: Iterable[str]) -> list[Row]:
     """Senders down, receivers across: remittance_inflows (WORLD row) and the ten largest senders."""
     matrix = read_matrix(read_sheets(path, [0], source.file)[0])
-    sheet, problems, out = matrix.sheet, [], []
+    sheet = matrix.sheet
+    problems: list[Problem] = []
+    out: list[Row] = []
     if matrix.total_row is None:
         raise InputError([sheet.problem("no WORLD row")])
     for iso3 in sorted(set(countries) & matrix.cols.keys()):

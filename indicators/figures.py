@@ -13,6 +13,7 @@ from pathlib import Path
 
 import altair as alt
 import polars as pl
+
 from ippmd.indicators.codes import ippmd_countries
 from ippmd.indicators.provenance import sources, targets
 from ippmd.indicators.table import write_csv

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+
 from ippmd.core.home import package_data
 from ippmd.indicators import bilateral, remittance_flows, rpw, un_desa
 from ippmd.indicators.codes import ippmd_countries

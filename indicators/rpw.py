@@ -75,11 +75,9 @@ def read_corridors(path: Path, label: str | None = None) -> list[CorridorCost]:
                 for f, v in (("Sending Countries Code", sender), ("Receiving Countries Code", receiver))
             ]
             bad = [(f, v) for f, v in bad if not _ISO3.match(v)]
-            for field, value in bad:
+            for field, code in bad:
                 problems.append(
-                    Problem(
-                        file=label, message="not an ISO3 country code", row=line, field=field, value=value
-                    )
+                    Problem(file=label, message="not an ISO3 country code", row=line, field=field, value=code)
                 )
             if bad:
                 continue

@@ -104,7 +104,8 @@ def _read_xlsx(path: Path, sheets: Sequence[str | int], label: str) -> dict[str 
         out = {}
         for wanted in sheets:
             name = _sheet_name(book.sheetnames, wanted, label)
-            out[wanted] = Sheet(label, name, list(book[name].iter_rows(values_only=True)))
+            rows = [tuple(map(plain_cell, row)) for row in book[name].iter_rows(values_only=True)]
+            out[wanted] = Sheet(label, name, rows)
         return out
     finally:
         book.close()
@@ -113,18 +114,18 @@ def _read_xlsx(path: Path, sheets: Sequence[str | int], label: str) -> dict[str 
 def _read_xls(path: Path, sheets: Sequence[str | int], label: str) -> dict[str | int, Sheet]:
     import xlrd
 
-    book = xlrd.open_workbook(path, on_demand=True)
+    book = xlrd.open_workbook(str(path), on_demand=True)
     try:
         out = {}
         for wanted in sheets:
             name = _sheet_name(book.sheet_names(), wanted, label)
             sheet = book.sheet_by_name(name)
-            rows = []
+            rows: list[tuple[Cell, ...]] = []
             for r in range(sheet.nrows):
                 types, values = sheet.row_types(r), sheet.row_values(r)
                 rows.append(
                     tuple(
-                        None if t in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK) else v
+                        None if t in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK) else plain_cell(v)
                         for t, v in zip(types, values, strict=True)
                     )
                 )
@@ -132,6 +133,12 @@ def _read_xls(path: Path, sheets: Sequence[str | int], label: str) -> dict[str |
         return out
     finally:
         book.release_resources()
+
+
+def plain_cell(value: object) -> Cell:
+    """A workbook value as a Cell: text and numbers as they are, anything else (a date, a formula
+    object) as its text, which the parsers then report as "not a number" instead of crashing on."""
+    return value if value is None or isinstance(value, str | int | float) else str(value)
 
 
 def header_text(value: Cell) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.home import schemas_dir
 from ippmd.indicators.provenance import Source
 

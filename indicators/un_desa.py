@@ -129,7 +129,8 @@ def read_by_country(sheet: Sheet, annex: Annex, block: str = "both sexes") -> li
     year_cols = [(c, y) for c in range(start, end) if (y := year_of(sheet.cell(years, c))) is not None]
     if not year_cols:
         raise InputError([sheet.problem(f"no year under the '{block}' block", years)])
-    values, problems = [], []
+    values: list[Value] = []
+    problems: list[Problem] = []
     for r, iso3 in _country_rows(sheet, h, annex):
         for c, year in year_cols:
             number = number_or_problem(sheet, r, c, problems)

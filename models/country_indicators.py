@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 import polars as pl
+
 from ippmd.models.data import PackageData
 
 RESOURCE = "country_indicators"

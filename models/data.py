@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.models.frames import join_tables
 from ippmd.models.spec import ModelSpec, SpecError
 from ippmd.package.read import BuiltPackage, read_package

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core import config
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data

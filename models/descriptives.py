@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml
 from ippmd.models.data import PackageData

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+
 from ippmd.models.spec import ModelSpec
 
 

@@ -4,6 +4,7 @@ rule and the inference method used, with our notes on every library warning rais
 from __future__ import annotations
 
 import polars as pl
+
 from ippmd.models.estimate import SpecFit
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
 from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.design import codes, design
 from ippmd.models.inference import (

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 
 import polars as pl
+
 from ippmd.core.schema import harmonized_schema, polars_schema
 
 UNITS = ("persons", "households", "communities")

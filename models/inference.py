@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import linalg, sparse, stats
+
 from ippmd.core.config import install_error, load_checked
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import package_data
 from ippmd.models.design import within
-from scipy import linalg, sparse, stats
 
 SETTINGS_FILE = package_data(__package__, "inference.yaml")
 # Webb (2014) six-point distribution: mean 0, variance 1, each value with probability 1/6.

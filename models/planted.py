@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+
 from ippmd.models.design import codes, design, within, wls
 from ippmd.models.estimate import SpecFit
 from ippmd.models.spec import ModelSpec

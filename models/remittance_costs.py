@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
 from ippmd.core.home import shared_dir
 from ippmd.indicators.provenance import check_originals, sources
 from ippmd.indicators.rpw import read_corridors

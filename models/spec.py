@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import polars as pl
+
 from ippmd.core.config import schema_problems
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from ippmd.core.io import write_atomic
-from ippmd.package.missing import CODES, NIU_LABEL, UNKNOWN_LABEL, can_be_missing, missing_kinds
 
 from ippmd import SYNTHETIC_NOTICE, __version__
+from ippmd.core.io import write_atomic
+from ippmd.core.scalars import as_number
+from ippmd.package.missing import CODES, NIU_LABEL, UNKNOWN_LABEL, can_be_missing, missing_kinds
 
 NAMESPACE = "ddi:codebook:2_5"
 SCHEMA_LOCATION = (
@@ -57,7 +58,9 @@ def _var_id(resource: str, field: str) -> str:
     return f"V_{resource}_{field}"
 
 
-def _number(value: float | int) -> str:
+def _number(value: object) -> str:
+    """A statistic of a numeric column: 6 significant digits, or a whole number as an integer."""
+    value = as_number(value)
     if isinstance(value, float) and not value.is_integer():
         return f"{value:.6g}"
     return str(int(value))
@@ -185,8 +188,9 @@ def _variable(
     if numeric and not categories and valid.len():
         _el(var, "sumStat", _number(valid.min()), type="min")
         _el(var, "sumStat", _number(valid.max()), type="max")
-        _el(var, "sumStat", f"{valid.cast(pl.Float64).mean():.6g}", type="mean")
-        _el(var, "sumStat", f"{valid.cast(pl.Float64).std():.6g}" if valid.len() > 1 else "0", type="stdev")
+        mean, std = valid.cast(pl.Float64).mean(), valid.cast(pl.Float64).std()
+        _el(var, "sumStat", f"{as_number(mean):.6g}", type="mean")
+        _el(var, "sumStat", f"{as_number(std):.6g}" if valid.len() > 1 else "0", type="stdev")
     if field.get("description"):
         _el(var, "txt", field["description"])
     if categories:

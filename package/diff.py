@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.package.read import read_package
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.schema import universe_mask
 
 NIU_LABEL = "Not in universe"

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 import polars as pl
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.io import (
     DESCRIPTOR,

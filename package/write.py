@@ -20,6 +20,8 @@ from typing import Any, BinaryIO
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ippmd import __version__, synthetic_notice
 from ippmd.core.errors import InputError, Problem, problem_catalogue
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import load_yaml, sha256_file
@@ -34,8 +36,6 @@ from ippmd.core.schema import (
 )
 from ippmd.core.text import first_formula_cell
 from ippmd.indicators.ingest import committed_csv
-
-from ippmd import __version__, synthetic_notice
 
 DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 NIU = "NIU"
@@ -60,7 +60,7 @@ def published_sizes(iso3: str) -> tuple[dict[str, Any] | None, str | None]:
         country = load_country(iso3)
     except Exception:  # an eleventh country admitted without a country.yaml
         return None, None
-    cited = {}  # citation -> the sizes it gives
+    cited: dict[str, list[str]] = {}  # citation -> the sizes it gives
     for key in ("households", "persons", "communities"):
         entry = country["published"].get(key)
         if entry and not entry.get("assumed"):

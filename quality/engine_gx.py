@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
+
 from ippmd.quality.expectations import MAX_EXAMPLES, Check, Failure, Outcome, Prepared, failures_of, prepare
 from ippmd.quality.suites import AGGREGATE_TYPES
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
+
 from ippmd.quality.expectations import Check, Failure, Outcome, Prepared, failures_of, prepare
 from ippmd.quality.suites import AGGREGATE_TYPES
 

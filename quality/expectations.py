@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.calibration import target_measures
 from ippmd.core.home import countries_dir
 from ippmd.core.metadata import load_country

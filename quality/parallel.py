@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import IO, Any
 
 import polars as pl
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.io import remove_stale_staging, staging_folder
 from ippmd.core.schema import RESOURCES

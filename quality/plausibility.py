@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.config import install_error, load_checked
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import package_data, shared_dir

@@ -8,10 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
+
 from ippmd.core.errors import Problem
 from ippmd.core.io import write_atomic
 from ippmd.core.text import printable
-from rich.console import Console
 
 
 @dataclass

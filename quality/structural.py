@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.errors import Problem, problem_catalogue
 from ippmd.core.limits import limit
 

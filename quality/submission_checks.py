@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 import yaml
+
 from ippmd.core.config import install_error, load_checked
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.core.calibration import target_measures
 from ippmd.core.config import load_checked
 from ippmd.core.errors import InputError, Problem

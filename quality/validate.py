@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import polars as pl
+
 from ippmd.core.errors import InputError, Problem, UsageError, problem_catalogue
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import load_yaml

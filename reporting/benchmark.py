@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from ippmd import SYNTHETIC_NOTICE
 from ippmd.core.errors import InputError, Problem
 from ippmd.models.country_indicators import indicator_benchmarks
 from ippmd.models.data import PackageData, analysis_frame
@@ -57,8 +59,6 @@ from ippmd.reporting.sections import (
     stamp_paragraph,
 )
 from ippmd.reporting.tables import write_regression_tables
-
-from ippmd import SYNTHETIC_NOTICE
 
 Progress = Callable[[str], None]
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+
 from ippmd.models.estimate import POOLED, SpecFit, estimates_table, focus_comparison
 from ippmd.models.planted import planted_table
 from ippmd.models.spec import ModelSpec

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import polars as pl
+
 from ippmd.models.spec import ModelSpec
 
 SEED_REPORT = "the Cambodia report (OECD/CDRI 2017)"  # the seed chapter the findings quote

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
 from ippmd.models.remittance_costs import CostBenchmark
 from ippmd.reporting import charts as ch
 from ippmd.reporting import render

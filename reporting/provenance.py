@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 
 import polars as pl
+
 from ippmd.core.env import env_epoch
 from ippmd.models.data import PackageData
 from ippmd.models.estimate import POOLED, SpecFit

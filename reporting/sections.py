@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import polars as pl
+
 from ippmd.indicators.provenance import sources
 from ippmd.models.country_indicators import REMITTANCE_COST, SDG_TARGET, STOCKS
 from ippmd.models.descriptives import figure_definitions

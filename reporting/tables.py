@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from ippmd.models.estimate import SpecFit
 
 HEADS = ["Pooled", "By country"]

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 import yaml
+
+from ippmd import SYNTHETIC_NOTICE, __version__
 from ippmd.core.home import package_data
 from ippmd.core.io import load_yaml
 from ippmd.core.metadata import load_country, region_list, source_citation
@@ -42,8 +44,6 @@ from ippmd.synth.phases import (
     draw_remittances,
 )
 from ippmd.synth.sampler import Floats, Ints, Sampler
-
-from ippmd import SYNTHETIC_NOTICE, __version__
 
 EFFECTS_FILE = package_data(__package__, "planted_effects.yaml")
 NONRESPONSE_FILE = package_data(__package__, "item_nonresponse.yaml")

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
 from ippmd.synth.sampler import Flags, Floats, Ints, Sampler, rank_within, solve_intercept
 
 Codes = npt.NDArray[np.str_]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from ippmd.core.schema import RESOURCES
 
 from ippmd.build import build
+from ippmd.core.schema import RESOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
 

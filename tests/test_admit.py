@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from ippmd.build import build
 from ippmd.core.errors import InputError
 from ippmd.quality.validate import check_package, validate_submission
 from ippmd.synth.generator import write_submission
-
-from ippmd.build import build
 from ippmd.template import write_template
 from tests.conftest import frictionless_validate, set_cell
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+
 from ippmd.core.calibration import calibration_report, weighted_share
 from ippmd.core.metadata import country_codes
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from ippmd.core.config import key_path, load_checked, read_yaml, schema_file, schema_problems
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.limits import load_limits

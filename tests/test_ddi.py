@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ippmd.core.home import shared_dir
 from ippmd.package.ddi import NAMESPACE, render_ddi
 
@@ -26,6 +27,16 @@ def ddi_schema() -> Any:
     return xmlschema.XMLSchema(str(XSD))
 
 
+def _find(node: ET.Element, path: str) -> ET.Element:
+    found = node.find(path, NS)
+    assert found is not None, f"no {path}"
+    return found
+
+
+def _text(node: ET.Element, path: str) -> str:
+    return _find(node, path).text or ""
+
+
 @pytest.fixture(scope="module")
 def ddi(package_dir: Path, descriptor: dict) -> bytes:
     return render_ddi(descriptor, package_dir)
@@ -40,28 +51,28 @@ def test_package_ddi_is_valid_ddi_codebook_2_5(ddi: bytes, tmp_path: Path) -> No
 def test_ddi_documents_study_files_variables_weights_and_missing(ddi: bytes, descriptor: dict) -> None:
     root = ET.fromstring(ddi)
     assert root.get("version") == "2.5"
-    citation = root.find("d:stdyDscr/d:citation", NS)
-    assert citation.find("d:verStmt/d:version", NS).text == descriptor["version"]
-    assert descriptor["dataHash"] in citation.find("d:verStmt/d:notes", NS).text
-    assert "SYNTHETIC DATA" in root.find("d:stdyDscr/d:dataAccs/d:useStmt/d:disclaimer", NS).text
-    assert "strata are ASSUMED" in root.find("d:stdyDscr/d:method/d:dataColl/d:sampProc", NS).text
+    citation = _find(root, "d:stdyDscr/d:citation")
+    assert _text(citation, "d:verStmt/d:version") == descriptor["version"]
+    assert descriptor["dataHash"] in _text(citation, "d:verStmt/d:notes")
+    assert "SYNTHETIC DATA" in _text(root, "d:stdyDscr/d:dataAccs/d:useStmt/d:disclaimer")
+    assert "strata are ASSUMED" in _text(root, "d:stdyDscr/d:method/d:dataColl/d:sampProc")
     files = {f.get("ID"): f for f in root.findall("d:fileDscr", NS)}
     assert list(files) == [f"F_{r['name']}" for r in descriptor["resources"]]
     for resource in descriptor["resources"]:
-        dims = files[f"F_{resource['name']}"].find("d:fileTxt/d:dimensns", NS)
-        assert int(dims.find("d:caseQnty", NS).text) == resource["rows"]
-        assert int(dims.find("d:varQnty", NS).text) == len(resource["schema"]["fields"])
+        dims = _find(files[f"F_{resource['name']}"], "d:fileTxt/d:dimensns")
+        assert int(_text(dims, "d:caseQnty")) == resource["rows"]
+        assert int(_text(dims, "d:varQnty")) == len(resource["schema"]["fields"])
     variables = {v.get("ID"): v for v in root.findall("d:dataDscr/d:var", NS)}
     assert variables["V_persons_weight"].get("wgt") == "wgt"
     assert variables["V_persons_age"].get("wgt-var") == "V_persons_weight"
     plans = variables["V_persons_plans_to_emigrate"]
-    assert plans.find("d:universe", NS).text == "age >= 15"
-    cats = {c.find("d:catValu", NS).text: c for c in plans.findall("d:catgry", NS)}
-    assert cats["NIU"].get("missing") == "Y" and int(cats["NIU"].find("d:catStat", NS).text) > 0
-    assert cats["1"].find("d:labl", NS).text == "Yes"
+    assert _text(plans, "d:universe") == "age >= 15"
+    cats = {_text(c, "d:catValu"): c for c in plans.findall("d:catgry", NS)}
+    assert cats["NIU"].get("missing") == "Y" and int(_text(cats["NIU"], "d:catStat")) > 0
+    assert _text(cats["1"], "d:labl") == "Yes"
     remittances = variables["V_households_remittances_lcu"]
     unknown = [c for c in remittances.findall("d:catgry", NS) if c.get("missType") == "unknown"]
-    assert int(unknown[0].find("d:catStat", NS).text) > 0  # planted item nonresponse
+    assert int(_text(unknown[0], "d:catStat")) > 0  # planted item nonresponse
 
 
 def test_cli_writes_ddi_and_markdown_stays_the_default(package_dir: Path, tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from ippmd.package.diff import diff_packages
 
 from ippmd.build import build
+from ippmd.package.diff import diff_packages
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,9 @@ def test_different_seeds_report_changed_rows(two_builds: tuple[Path, Path]) -> N
     assert "## households" in result.describe() and "| HTI |" in result.describe()
 
 
-def test_same_build_is_identical_and_schema_changes_are_named(two_builds: tuple[Path, Path], tmp_path: Path):
+def test_same_build_is_identical_and_schema_changes_are_named(
+    two_builds: tuple[Path, Path], tmp_path: Path
+) -> None:
     old, _ = two_builds
     assert diff_packages(old, old).identical
     changed = tmp_path / "changed"

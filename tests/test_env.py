@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from ippmd.core.env import (
     VARIABLES,
     Variable,

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ippmd.synth.generator import write_submission
 
+from ippmd.synth.generator import write_submission
 from tests.conftest import set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from ippmd.core.calibration import target_measures
 from ippmd.core.errors import InputError
 from ippmd.core.schema import RESOURCES, harmonized_schema, universe_mask

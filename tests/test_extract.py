@@ -9,18 +9,20 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pandas as pd
 import polars as pl
 import pyreadstat
 import pytest
+
 from ippmd.core.errors import InputError
 from ippmd.core.home import schemas_dir
+from ippmd.core.scalars import as_number
 from ippmd.extract import list_variables, make_extract, variable_catalog
 from ippmd.extract.names import stat_names
 from ippmd.extract.statfiles import clip, write_stat_file
-
 from tests.conftest import frictionless_validate
 
 TABLES = ["countries", "communities", "households", "persons", "emigrants", "country_indicators"]
@@ -81,7 +83,7 @@ def test_list_variables_shows_tables_variables_keys_and_countries(package_dir: P
 @pytest.mark.slow
 def test_full_csv_extract_is_valid_and_identical_to_the_package(
     full_csv: Path, package_dir: Path, tmp_path: Path
-):
+) -> None:
     folder = _unzip(full_csv, tmp_path / "x")
     names = zipfile.ZipFile(full_csv).namelist()
     assert names == [
@@ -271,9 +273,9 @@ def test_stata_files_read_back_with_values_and_labels(khm_stat: dict[str, Path],
         path = folder / resource["path"]
         assert resource["mediatype"] == "application/x-stata-dta"
         with pd.io.stata.StataReader(path) as reader:
-            frame = reader.read(convert_categoricals=False)
+            frame = reader.read(convert_categoricals=False)  # type: ignore[attr-defined]  # pandas-stubs lack StataReader.read and .time_stamp
             variable_labels, value_labels = reader.variable_labels(), reader.value_labels()
-            assert reader.time_stamp == "01 Jan 1980 00:00"
+            assert reader.time_stamp == "01 Jan 1980 00:00"  # type: ignore[attr-defined]  # pandas-stubs lack StataReader.read and .time_stamp
         _, meta = pyreadstat.read_dta(str(path), metadataonly=True)
         labelled = {}
         for field in resource["schema"]["fields"]:
@@ -309,7 +311,7 @@ def test_spss_files_read_back_with_values_and_labels(khm_stat: dict[str, Path], 
             _same(frame[name], expected[field.get("originalName", name)], field)
             assert meta.column_names_to_labels[name] == field["title"]
             if field["type"] == "integer":
-                assert meta.original_variable_types[name].endswith(".0"), name  # F<w>.0: an integer
+                assert str(meta.original_variable_types[name]).endswith(".0"), name  # F<w>.0: an integer
             cats = {c["value"]: clip(c["label"], 120) for c in field.get("categories", [])}
             got = {
                 v: t for v, t in meta.variable_value_labels.get(name, {}).items() if v not in (-9, -8, "NIU")
@@ -339,7 +341,7 @@ def test_stat_names_are_valid_and_deterministic() -> None:
 
 def test_a_long_name_is_shortened_in_the_file_with_its_labels(tmp_path: Path) -> None:
     long = "has_member_planning_to_emigrate_within_twelve_months"
-    fields = [
+    fields: list[dict[str, Any]] = [
         {"name": "household_id", "type": "string", "title": "Household identifier"},
         {"name": long, "type": "integer", "title": "Plans", "categories": [{"value": 0, "label": "No"}]},
     ]
@@ -351,7 +353,7 @@ def test_a_long_name_is_shortened_in_the_file_with_its_labels(tmp_path: Path) ->
     assert meta.column_names_to_labels[renamed[long]] == "Plans"
     labels = meta.variable_value_labels[renamed[long]]
     assert {k: v for k, v in labels.items() if not isinstance(k, str)} == {0: "No"}
-    assert labels["u"].startswith("Unknown") and back[renamed[long]].isna().tolist() == [False, True]
+    assert labels["u"].startswith("Unknown")  # type: ignore[index]  # pyreadstat's stubs: numeric keys only and back[renamed[long]].isna().tolist() == [False, True]
 
 
 def test_cli_extract_exit_codes(package_dir: Path, tmp_path: Path) -> None:
@@ -468,7 +470,9 @@ def test_a_name_already_on_the_table_is_attached_with_a_prefix(package_dir: Path
         ({"out_name": "x.tar"}, "must end in .zip"),
     ],
 )
-def test_bad_where_and_out_are_usage_errors(package_dir: Path, tmp_path: Path, request_: dict, expected: str):
+def test_bad_where_and_out_are_usage_errors(
+    package_dir: Path, tmp_path: Path, request_: dict, expected: str
+) -> None:
     from ippmd.core.errors import UsageError
 
     out = tmp_path / request_.pop("out_name", "x.zip")
@@ -520,7 +524,7 @@ def test_stata_and_spss_keep_not_in_universe_and_unknown_apart(
         assert meta.missing_user_values[column] == ["n", "u"]
         assert meta.notes[0].startswith("SYNTHETIC DATA") and "Synthetic countries: KHM" in meta.notes[0]
         assert ".n = not in universe" in meta.notes[1]
-        assert meta.file_label.startswith("SYNTHETIC ")
+        assert str(meta.file_label).startswith("SYNTHETIC ")
         frame, meta = pyreadstat.read_sav(str(khm_stat["sav"] / "data" / f"{table}.sav"), user_missing=True)
         values = pl.Series(frame[column].tolist())
         assert ((values == -9) == niu).all() and ((values == -8) == unknown).all(), column
@@ -529,10 +533,11 @@ def test_stata_and_spss_keep_not_in_universe_and_unknown_apart(
             -9.0: "Not in universe",
             -8.0: "Unknown (don't know, refused or not reported)",
         }
-        assert meta.notes[0].startswith("SYNTHETIC DATA") and meta.file_label.startswith("SYNTHETIC")
+        assert meta.notes[0].startswith("SYNTHETIC DATA") and str(meta.file_label).startswith("SYNTHETIC")
     _, meta = pyreadstat.read_dta(str(khm_stat["dta"] / "data" / "persons.dta"), metadataonly=True)
     assert meta.variable_to_label["working"] == meta.variable_to_label["born_abroad"] == "yesno"
-    assert meta.value_labels["yesno"][0] == "No" and meta.value_labels["yesno"]["n"] == "Not in universe"
+    yesno = meta.value_labels["yesno"]
+    assert yesno[0] == "No" and yesno["n"] == "Not in universe"  # type: ignore[index]  # pyreadstat's stubs: numeric keys only
 
 
 def test_every_extract_has_a_valid_ddi_and_a_citation(khm_stat: dict[str, Path]) -> None:
@@ -573,7 +578,7 @@ def test_load_returns_a_labelled_frame(package_dir: Path) -> None:
     frame = ippmd.load(
         "persons", countries=["KHM"], attach=["households.urban"], where="age >= 15", package=package_dir
     )
-    assert isinstance(frame, pl.DataFrame) and frame["age"].min() >= 15
+    assert isinstance(frame, pl.DataFrame) and as_number(frame["age"].min()) >= 15
     assert frame.schema["sex"] == pl.Enum(["Male", "Female"]) and "urban" in frame.columns
     meta = ippmd.labels_of(frame)
     assert meta["variable_labels"]["age"] == "Age in completed years"

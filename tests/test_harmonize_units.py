@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+
 from ippmd.core.errors import InputError
 from ippmd.harmonize.currency import to_usd
 from ippmd.harmonize.destinations import UnknownCountryName, fold, to_iso3
@@ -96,6 +97,7 @@ def test_fold_removes_accents_case_and_spacing() -> None:
 
 def test_iso3166_table_equals_country_converter() -> None:
     import country_converter as coco
+
     from ippmd.core.metadata import iso3166
 
     data = coco.CountryConverter().data

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from ippmd.core import home
 from ippmd.core.errors import UsageError
 from ippmd.core.metadata import country_codes

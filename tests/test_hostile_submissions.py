@@ -9,15 +9,16 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+
+from ippmd.build import build, write_checksums
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.publish import JOURNAL, package_lock, recover
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
-
-from ippmd.build import build, write_checksums
 from tests.conftest import copy_package, set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
@@ -40,8 +41,9 @@ def copy(submission: Path, tmp_path: Path) -> Path:
 def test_a_stata_or_spss_table_is_refused_from_its_header_before_it_is_read(
     copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ippmd.harmonize.submission as submission
     import pyreadstat
+
+    import ippmd.harmonize.submission as submission
 
     frame = pl.read_csv(copy / "communities.csv").to_pandas()
     pyreadstat.write_sav(frame, str(copy / "communities.sav"), compress=True)
@@ -49,7 +51,7 @@ def test_a_stata_or_spss_table_is_refused_from_its_header_before_it_is_read(
     reads: list[bool] = []
     real = pyreadstat.read_sav
 
-    def counting(path: str, **options: object) -> object:
+    def counting(path: str, **options: Any) -> object:
         reads.append(bool(options.get("metadataonly")))
         return real(path, **options)
 

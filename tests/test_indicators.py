@@ -7,9 +7,11 @@ fails here, not silently in the committed table.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import openpyxl
@@ -17,6 +19,8 @@ import polars as pl
 import pytest
 import yaml
 from frictionless import Schema
+from openpyxl.worksheet.worksheet import Worksheet
+
 from ippmd.core.errors import InputError
 from ippmd.core.home import schemas_dir
 from ippmd.indicators import bilateral, codes, remittance_flows, rpw, un_desa
@@ -37,14 +41,21 @@ BANNER = ["United Nations", "Population Division", None, "Trends in Internationa
 # ---------------------------------------------------------------- generated originals
 
 
-def _banner(ws: openpyxl.worksheet.worksheet.Worksheet, rows: int = 14) -> None:
+def _first_sheet(book: openpyxl.Workbook) -> Worksheet:
+    """A new workbook's one sheet (openpyxl's stubs type `active` as optional and any kind of sheet)."""
+    sheet = book.active
+    assert isinstance(sheet, Worksheet)
+    return sheet
+
+
+def _banner(ws: Worksheet, rows: int = 14) -> None:
     """Banner rows like the UN workbooks: a few titles in column E, blank rows around."""
     for i in range(rows):
         text = BANNER[i - 4] if 4 <= i < 4 + len(BANNER) else None
         ws.append([None, None, None, None, text])
 
 
-def _annex(ws: openpyxl.worksheet.worksheet.Worksheet, countries: list[tuple[int, str]]) -> None:
+def _annex(ws: Worksheet, countries: list[tuple[int, str]]) -> None:
     _banner(ws)
     ws.append(["Country code", "Country or area", "Sort order", "Major area", "Code", "Sort order", "Region"])
     for code, name in countries:
@@ -62,7 +73,7 @@ ANNEX = [
 ]
 
 
-def _un_table(ws: openpyxl.worksheet.worksheet.Worksheet, measure: str, rows: list[list]) -> None:
+def _un_table(ws: Worksheet, measure: str, rows: list[list[Any]]) -> None:
     """Table 1/2/3 layout: banner, measure row (both sexes, then male), years row, data rows."""
     _banner(ws)
     ws.append(
@@ -83,9 +94,9 @@ def _un_table(ws: openpyxl.worksheet.worksheet.Worksheet, measure: str, rows: li
         ws.append(row)
 
 
-def stock_workbook(path: Path, extra_rows: list[list] | None = None) -> Path:
+def stock_workbook(path: Path, extra_rows: list[list[Any]] | None = None) -> Path:
     book = openpyxl.Workbook()
-    book.active.title = "CONTENTS"
+    _first_sheet(book).title = "CONTENTS"
     data = {  # code -> (name, notes, Table 1 2000, 2015, Table 2 2000, 2015, Table 3 2000, 2015)
         900: ("WORLD", None, 172703309, 243700236, 6126622.121, 7349472.099, 2.8, 3.3),
         901: ("Developed regions", "(b)", 103375363, 140481955, 1188811.731, 1251351.086, 8.7, 11.2),
@@ -112,7 +123,7 @@ def stock_workbook(path: Path, extra_rows: list[list] | None = None) -> Path:
 def origin_destination_workbook(path: Path, origins: list[str]) -> Path:
     """Table 16 layout: destinations down (with codes), origin names across in the second header row."""
     book = openpyxl.Workbook()
-    ws = book.active
+    ws = _first_sheet(book)
     ws.title = "Table 16"
     _banner(ws)
     ws.append(
@@ -149,10 +160,10 @@ def origin_destination_workbook(path: Path, origins: list[str]) -> Path:
     return path
 
 
-def knomad_workbook(path: Path, rows: list[list]) -> Path:
+def knomad_workbook(path: Path, rows: list[list[Any]]) -> Path:
     """KNOMAD layout: title + years on row 1 (with an estimate column), names down, footer notes."""
     book = openpyxl.Workbook()
-    ws = book.active
+    ws = _first_sheet(book)
     ws.title = "Remittance inflows"
     ws.append(
         ["Migrant remittance inflows (US$ million)", 2014, 2015, 2016, 2017, "2018e", None, "Share of GDP"]
@@ -169,7 +180,7 @@ def knomad_workbook(path: Path, rows: list[list]) -> Path:
     return path
 
 
-KNOMAD_ROWS = [
+KNOMAD_ROWS: list[list[Any]] = [
     ["Cambodia", 376.75, 400.019008, 370.59, 386.29, 413.5, None, 0.017],
     ["Cote d'Ivoire*", 0, 336.2, " ", 341.6, 380.6, None, 0.008],  # 0 and " " = missing
     ["Georgia", None, 1458.7, 1520.8, 1793.9, 2140.2, None, 0.13],
@@ -371,16 +382,26 @@ def test_knomad_unknown_name_raises_with_row(tmp_path: Path) -> None:
     assert (problem.row, problem.field, problem.value) == (4, "A", "Atlantis")
 
 
+def test_a_date_where_a_number_belongs_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """openpyxl reads a date-formatted cell as a datetime; it is reported like any other non-number."""
+    rows = [*KNOMAD_ROWS[:2], ["Georgia", datetime.datetime(2015, 1, 1), 1, 2, 3, 4]]
+    path = knomad_workbook(tmp_path / "knomad.xlsx", rows)
+    with pytest.raises(InputError, match="expected a number") as caught:
+        remittance_flows.knomad_rows(path, SOURCE, ["GEO"], range(2010, 2018))
+    problem = caught.value.problems[0]
+    assert (problem.row, problem.field, problem.value) == (4, "B", "2015-01-01 00:00:00")
+
+
 def test_knomad_two_rows_for_one_country_raise(tmp_path: Path) -> None:
     path = knomad_workbook(tmp_path / "knomad.xlsx", [*KNOMAD_ROWS[:2], ["Kampuchea, Cambodia", 1, 2, 3, 4]])
     with pytest.raises(InputError, match="second row for KHM"):
         remittance_flows.knomad_rows(path, SOURCE, ["KHM"], range(2010, 2018))
 
 
-def wdi_workbook(path: Path, series: str, rows: list[list]) -> Path:
+def wdi_workbook(path: Path, series: str, rows: list[list[Any]]) -> Path:
     """WDI export layout: two banner rows, a blank row, header on row 4, and the metadata sheet."""
     book = openpyxl.Workbook()
-    data = book.active
+    data = _first_sheet(book)
     data.title = "Data"
     data.append(["Data Source", "World Development Indicators"])
     data.append(["Last Updated Date", 45056])
@@ -402,7 +423,7 @@ def wdi_workbook(path: Path, series: str, rows: list[list]) -> Path:
 
 
 def test_wdi_drops_aggregates_and_converts_units(tmp_path: Path) -> None:
-    rows = [
+    rows: list[list[Any]] = [
         ["Cambodia", "KHM", 1103123111.7, 1185470632.9, None],
         ["East Asia & Pacific", "EAS", 1e11, 1e11, 1e11],
         ["Not classified", "INX", None, None, None],  # no metadata: a declared non-country code
@@ -471,7 +492,7 @@ def test_rpw_bad_code_and_bad_value_raise_with_line(tmp_path: Path) -> None:
 
 def bilateral_workbook(path: Path, title: str, total: str) -> Path:
     book = openpyxl.Workbook()
-    ws = book.active
+    ws = _first_sheet(book)
     ws.title = "Bilateral"
     ws.append([title])
     ws.append([None, "Cambodia", "Thailand", "United States", "Korea, Rep.", total])

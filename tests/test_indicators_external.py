@@ -13,13 +13,13 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+
 from ippmd.core.io import sha256_file
 from ippmd.indicators import codes
 from ippmd.indicators.figures import figure_1_2, figure_1_3
 from ippmd.indicators.ingest import committed_csv, ingest, write_indicators
 from ippmd.indicators.provenance import sources
 from ippmd.indicators.table import SCHEMA_FILE
-
 from tests.conftest import frictionless_validate
 
 EXTERNAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "external"
@@ -99,7 +99,7 @@ def test_immigrant_shares_equal_table_3_for_all_ten(frame: pl.DataFrame) -> None
         rows = list(book["Table 3"].iter_rows(min_row=17, values_only=True))
     finally:
         book.close()
-    m49 = {
+    m49: dict[object, str] = {  # keyed by the cell values of column D
         51: "ARM",
         854: "BFA",
         116: "KHM",
@@ -168,11 +168,8 @@ def test_rows_carry_their_sources_provenance(frame: pl.DataFrame) -> None:
 
 
 def test_sources_yaml_checksums_match_sha256sums() -> None:
-    listed = dict(
-        reversed(line.split(maxsplit=1))
-        for line in (EXTERNAL / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    )
+    lines = (EXTERNAL / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    listed = {name: digest for digest, name in (line.split(maxsplit=1) for line in lines if line.strip())}
     for source in sources().values():
         assert listed[source.file] == source.sha256 == sha256_file(EXTERNAL / source.file), source.id
 

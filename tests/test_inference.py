@@ -26,6 +26,10 @@ import pandas as pd
 import polars as pl
 import pytest
 import statsmodels.api as sm
+from scipy import stats
+from statsmodels.stats.meta_analysis import combine_effects
+from statsmodels.stats.multitest import multipletests
+
 from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.design import codes, design
 from ippmd.models.estimate import fit_spec, fixed_effects_for
@@ -44,9 +48,6 @@ from ippmd.models.inference import (
     webb_weights,
 )
 from ippmd.models.spec import get_spec
-from scipy import stats
-from statsmodels.stats.meta_analysis import combine_effects
-from statsmodels.stats.multitest import multipletests
 
 SSC = settings().ssc
 

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from ippmd.core.io import MAX_YAML_BYTES, MAX_YAML_DEPTH
 from ippmd.quality.archive import MAX_ENTRIES, MAX_UNPACKED_BYTES
 from ippmd.quality.structural import MAX_ROWS
@@ -84,6 +85,7 @@ def test_a_folder_over_the_size_or_entry_limit_is_refused_from_its_listing(
 def test_limits_are_stated_once_and_checked_when_loaded(tmp_path: Path) -> None:
     """limits.yaml is the one place of every limit; a bad entry names the file and the key."""
     import yaml
+
     from ippmd.core.errors import UsageError
     from ippmd.core.home import package_data
     from ippmd.core.limits import load_limits

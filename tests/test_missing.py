@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from ippmd.core.schema import harmonized_schema
 from ippmd.package.missing import missing_kinds
 from ippmd.synth.generator import generate, item_nonresponse

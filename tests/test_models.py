@@ -13,6 +13,8 @@ import numpy as np
 import polars as pl
 import pytest
 import yaml
+from scipy import stats
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.derived import CATALOGUE_PATH, load_catalogue
@@ -33,7 +35,6 @@ from ippmd.models.planted import FLOOR, attainable, planted_table
 from ippmd.models.spec import SPECS_DIR, get_spec, load_specs, parse_spec
 from ippmd.reporting.narrative import finding_sentence
 from ippmd.synth.generator import planted_effects
-from scipy import stats
 
 REQUIRED_SPECS = {
     "vocational_training_on_plans",

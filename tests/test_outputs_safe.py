@@ -10,12 +10,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.text import first_formula_cell
 from ippmd.extract.formats import write_csv
 from ippmd.package.write import PackageWriter
 from ippmd.synth.generator import write_submission
-
 from tests.conftest import set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
@@ -113,6 +113,7 @@ def test_the_three_control_character_checks_agree() -> None:
     """`printable` (Python re), the cell check (polars, Rust regex) and `visible` are built from
     one list of code points: they agree on every character of the Basic Multilingual Plane."""
     import polars as pl
+
     from ippmd.core.text import CONTROL_CHARS, CONTROL_PATTERN, printable
     from ippmd.quality.submission_checks import visible
 

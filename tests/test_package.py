@@ -12,13 +12,13 @@ import duckdb
 import jsonschema
 import polars as pl
 import pytest
+
+from ippmd.build import build
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import load_yaml
 from ippmd.core.metadata import country_codes
 from ippmd.core.schema import PACKAGE_RESOURCES, harmonized_schema
 from ippmd.package.write import SORT_KEYS, PackageWriter, _csv_view, partition_column
-
-from ippmd.build import build
 from tests.conftest import ROOT, frictionless_validate
 
 
@@ -213,7 +213,9 @@ def test_readme_duckdb_query_over_the_partitions(package_dir: Path, monkeypatch:
     queries = [q for q in re.findall(r"```sql\n(.*?)```", readme, re.DOTALL) if "read_parquet" in q]
     assert len(queries) == 1, "README.md shows one DuckDB query over data/parquet/"
     monkeypatch.chdir(package_dir)  # the README runs it from the package folder
-    got = duckdb.sql(queries[0]).pl()
+    relation = duckdb.sql(queries[0])
+    assert relation is not None, "the README's query returns rows"
+    got = relation.pl()
     assert got.columns == ["sex", "persons"]
     expected = (
         pl.read_parquet(package_dir / "data" / "persons.parquet")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from ippmd.quality.parallel import SuiteRunner, WorkerError
 from ippmd.quality.validate import expectation_problems
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+
 from ippmd.core.errors import UsageError
 from ippmd.quality.plausibility import (
     THRESHOLDS_FILE,
@@ -25,7 +26,6 @@ from ippmd.quality.plausibility import (
 )
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
-
 from tests.conftest import edit_meta, set_cell
 
 

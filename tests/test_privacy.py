@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from ippmd.core.errors import InputError
 from ippmd.core.metadata import load_country
 from ippmd.harmonize.destinations import UnknownCountryName, match_destinations, to_iso3
@@ -21,7 +22,6 @@ from ippmd.harmonize.pipeline import harmonize
 from ippmd.harmonize.submission import read_submission
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
-
 from tests.conftest import edit_meta, set_cell
 
 HOSTILE_DESTINATIONS = ["Thailand tel 12 345 678", "France (Jean Dupont)", "France or Niger"]
@@ -202,7 +202,7 @@ def test_a_terminal_escape_in_a_cell_is_refused_and_never_echoed(copy: Path) -> 
     hits = [p for p in report.errors if p.code == "control-character"]
     assert [(p.file, p.row, p.field) for p in hits] == [("emigrants.csv", 8, "destination")]
     assert all("\x1b" not in str(p) for p in report.problems)
-    assert hits[0].value.startswith("\\x1b[2J")
+    assert hits[0].value is not None and hits[0].value.startswith("\\x1b[2J")
 
 
 def test_a_line_break_inside_a_quoted_cell_is_refused(copy: Path) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from ippmd.core.errors import Problem, problem_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from ippmd.core.errors import UsageError
 from ippmd.core.publish import (
     JOURNAL,
@@ -24,7 +25,6 @@ from ippmd.core.publish import (
     package_lock,
     recover,
 )
-
 from tests.conftest import frictionless_validate
 
 ENTRIES = ["admitted/SEN", "data", "datapackage.json"]

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from ippmd.core.errors import InputError, UsageError
 from ippmd.explore.design import Package
 from ippmd.extract.source import open_package
 from ippmd.models.data import PackageData
 from ippmd.package.read import SURVEY, SYNTHETIC, combined_origin, origin_of, read_package
-
 from tests.conftest import ROOT, copy_package
 
 IPPMD = str(Path(sys.executable).with_name("ippmd"))

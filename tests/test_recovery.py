@@ -15,6 +15,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from ippmd.admit import admit
+from ippmd.build import build
 from ippmd.core.io import DESCRIPTOR, OWNER_FILE, staging_folder
 from ippmd.core.publish import (
     GX_STAGING_PREFIX,
@@ -28,9 +31,6 @@ from ippmd.core.publish import (
 )
 from ippmd.quality.validate import check_package
 from ippmd.synth.generator import write_submission
-
-from ippmd.admit import admit
-from ippmd.build import build
 
 IPPMD = Path(sys.executable).with_name("ippmd")
 BUILD = ["--countries", "KHM", "--quiet", "--engine", "polars"]

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 import statsmodels.api as sm
+
 from ippmd.models.remittance_costs import (
     CostBenchmark,
     corridor_panel,

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from ippmd.reporting.charts import FONT, VL_VERSION
 from ippmd.reporting.render import FONTS_CONF, ChartWorkers
 

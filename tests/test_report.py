@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+
+from ippmd import SYNTHETIC_NOTICE
+from ippmd.build import build
 from ippmd.core.errors import InputError
 from ippmd.models.country_indicators import indicator_benchmarks
 from ippmd.models.data import PackageData
@@ -31,9 +34,6 @@ from ippmd.reporting.narrative import (
 )
 from ippmd.reporting.provenance import with_data_origin
 from ippmd.reporting.sections import indicator_sections
-
-from ippmd import SYNTHETIC_NOTICE
-from ippmd.build import build
 
 CHROMIUM = Path("/usr/bin/chromium")
 MICRODATA_CSVS = ("estimates", "comparison", "descriptives", "diagnostics", "planted")
@@ -480,6 +480,7 @@ def test_chart_specs_are_valid_vega_lite(report: str) -> None:
     """The benchmark builds specs without altair's validation (speed): validate them here."""
     import altair as alt
     from altair.utils.schemapi import validate_jsonschema
+
     from ippmd.reporting.charts import FONT
 
     specs = json.loads(re.search(r"const charts = (\{.*?\});\n", report, re.S).group(1))
@@ -534,7 +535,8 @@ def test_the_report_is_stamped_with_version_data_hash_seed_and_date(
     assert f"ippmd {__version__}" in report and f"synthetic seed {descriptor['build']['seed']}" in report
     assert re.search(r"report date \d{4}-\d{2}-\d{2}", report)
     svgs = sorted((result["out_dir"] / "charts").glob("effect_*.svg"))
-    assert svgs and all(expected in svg.read_text(encoding="utf-8") for svg in svgs)  # each chart's source line
+    # each chart's source line
+    assert svgs and all(expected in svg.read_text(encoding="utf-8") for svg in svgs)
 
 
 def test_the_comparison_csv_documents_ranks_and_multiplicity(result: dict[str, Any], report: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from frictionless import Schema
+
 from ippmd.core.home import schemas_dir
 from ippmd.core.schema import RESOURCES, SUBMISSION_TABLES
 
@@ -40,6 +41,7 @@ def test_categories_agree_with_enum(path: Path) -> None:
 
 def test_universes_name_existing_fields() -> None:
     import polars as pl
+
     from ippmd.core.schema import harmonized_schema, polars_schema
 
     for resource in RESOURCES:

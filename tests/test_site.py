@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from ippmd.core.metadata import load_country
-from ippmd.explore.site import variable_file, write_site
 from PIL import Image
 from typer.testing import CliRunner
 
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.cli import app
+from ippmd.core.metadata import load_country
+from ippmd.core.scalars import as_number
+from ippmd.explore.site import variable_file, write_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 MICRODATA = ("communities", "households", "persons", "emigrants")
@@ -139,7 +140,8 @@ def test_weighted_and_unweighted_frequencies_match_the_data(site: Path, package_
     countries = sorted(households["country"].unique().to_list())
     for iso3, cell in zip(countries, yes[2:], strict=True):
         one = households.filter(pl.col("country") == iso3)
-        share = (one["weight"] * one["remittances_received"]).sum() / one["weight"].sum()
+        weight = as_number(one["weight"].sum())
+        share = as_number((one["weight"] * one["remittances_received"]).sum()) / weight
         assert cell == f"{share * 100:.1f}% n={int(one['remittances_received'].sum()):,}", iso3
     persons = pl.read_parquet(package_dir / "data" / "persons.parquet").join(
         households.select("household_id", "weight"), on="household_id"
@@ -148,11 +150,11 @@ def test_weighted_and_unweighted_frequencies_match_the_data(site: Path, package_
     for row in rows:
         iso3 = row[0][-4:-1]
         one = persons.filter(pl.col("country") == iso3)
-        mean = (one["weight"] * one["age"]).sum() / one["weight"].sum()
+        mean = as_number((one["weight"] * one["age"]).sum()) / as_number(one["weight"].sum())
         ordered = one.sort("age", maintain_order=True)
         cumulative = (ordered["weight"].cum_sum() / ordered["weight"].sum()).to_numpy()
         median = ordered["age"].to_numpy()[np.searchsorted(cumulative, 0.5 - 1e-12)]
-        assert row[1:4] == [f"{one.height:,}", f"{mean:#,.4g}", f"{one['age'].mean():#,.4g}"], iso3
+        assert row[1:4] == [f"{one.height:,}", f"{mean:#,.4g}", f"{as_number(one['age'].mean()):#,.4g}"], iso3
         assert row[5] == f"{median:,}", iso3  # age is whole years: the weighted median is one of them
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+
 from ippmd.core.errors import UsageError
 from ippmd.quality.validate import ENGINES, engine_named, validate_submission
 from ippmd.synth.generator import write_submission
-
 from tests.conftest import set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
@@ -383,9 +383,9 @@ def test_identifier_values_in_extra_columns(copy: Path, kind: str, value: str) -
 def test_structural_layer_catches_what_frictionless_catches(tmp_path: Path) -> None:
     """Same defective package files: every cell frictionless flags, the polars layer flags too."""
     from frictionless import validate as frictionless_validate
-    from ippmd.quality.validate import check_package
 
     from ippmd.build import build
+    from ippmd.quality.validate import check_package
 
     package = tmp_path / "pkg"
     build(package, ["KHM"], expectations=False)

@@ -11,13 +11,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from typer.testing import CliRunner
+
+from ippmd.cli import app
 from ippmd.package.write import describe_countries
 from ippmd.quality.report import Report, render_html
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
-from typer.testing import CliRunner
-
-from ippmd.cli import app
 from ippmd.template import guide, write_template
 from tests.conftest import set_cell
 
