@@ -31,7 +31,7 @@ from ippmd.commands import (
     validate,
 )
 from ippmd.commands.options import Home
-from ippmd.commands.output import Unanswered, Unusable, console
+from ippmd.commands.output import Unanswered, Unusable, console, say
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import HOME_ENV
 from ippmd.core.text import shown
@@ -52,15 +52,14 @@ COMMANDS = (
     template.template,
     admit.admit,
 )
-Reported = UsageError | InputError | Unanswered | OSError
 
 
 def _no_type_for_flags() -> None:
     """`--help`, `--quiet` and the other flags take no value: show no `<bool>` type for them.
 
-    The one use of a private typer method (`TyperOption.display_type_rich`, typer 0.29): if an
-    upgrade renames it, this patch fails at import, and tests/test_validation_report.py's
-    `test_help_shows_no_type_for_flags` says so."""
+    The one use of a private typer method, `TyperOption.display_type_rich` (typer 0.29), kept
+    here: if an upgrade renames it, importing the CLI fails (AttributeError); if it changes what
+    it does, tests/test_validation_report.py's `test_help_shows_no_type_for_flags` fails."""
     from typer.core import TyperOption
 
     shown_type = TyperOption.display_type_rich
@@ -74,7 +73,7 @@ def _no_type_for_flags() -> None:
 _no_type_for_flags()
 
 
-def report(exc: Reported) -> int:
+def report(exc: UsageError | InputError | Unanswered | OSError) -> int:
     """Say what went wrong, once, in one form; return the exit code (1 bad data, 2 usage or
     environment). Messages are never folded (paths stay copyable) nor read as markup."""
     if isinstance(exc, UsageError):  # one line per message (extract names each unknown it was given)
@@ -86,9 +85,9 @@ def report(exc: Reported) -> int:
         return 1
     if isinstance(exc, InputError):  # every problem, one a line, then how to go on (exc.add_note)
         _error(f"{len(exc.problems)} problem(s) in the input")
-        console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        say(str(exc), fold=False)
         for note in getattr(exc, "__notes__", ()):
-            console.print(note, markup=False, highlight=False, soft_wrap=True)
+            say(note, fold=False)
         return 2 if isinstance(exc, Unusable) else 1
     # an OSError: the environment (read-only, disk full, wrong path), not a bug
     _error(f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""))
@@ -161,8 +160,8 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("IPPMD_DEBUG"):
             raise
-        console.print(f"internal error: {exc.__class__.__name__}: {exc}", markup=False, highlight=False)
-        console.print("This is a bug in ippmd; rerun with IPPMD_DEBUG=1 for the traceback and report it.")
+        say(f"internal error: {exc.__class__.__name__}: {exc}")
+        say("This is a bug in ippmd; rerun with IPPMD_DEBUG=1 for the traceback and report it.")
         sys.exit(1)
 
 

@@ -8,7 +8,7 @@ path given as `KH\\x1b[2JM` would clear the screen; it is written out (core.text
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,9 +22,9 @@ from ippmd.core.text import shown
 class SafeConsole(Console):
     """A console that writes out the control characters of what it prints (see the module)."""
 
-    def print(self, *objects: object, **options: object) -> None:  # type: ignore[override]
+    def print(self, *objects: Any, **options: Any) -> None:  # rich's signature: any renderable, its options
         cleaned = (shown(o) if isinstance(o, str) else o for o in objects)
-        super().print(*cleaned, **options)  # type: ignore[arg-type]
+        super().print(*cleaned, **options)
 
 
 console = SafeConsole(stderr=True)
