@@ -1,8 +1,9 @@
 """One console for every command, and the outcomes a command reports that are not plain errors.
 
-Everything is printed to stderr, so that standard output carries only data (a tabulation, a
-report, a listing). The console never hands the terminal a control character: a country code or
-path given as `KH\\x1b[2JM` would clear the screen; it is written out (core.text.shown).
+Messages go to stderr (`console`, `say`), so that standard output carries only what a command
+answers (`terminal()`: a tabulation, a quality report, a listing, a diff). The console never
+hands the terminal a control character: a country code or path given as `KH\\x1b[2JM` would
+clear the screen; it is written out (core.text.shown).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def say(text: str, *, fold: bool = True) -> None:
 
 
 def warn_synthetic() -> None:
-    """The notice every command that writes or shows synthetic microdata prints first."""
+    """The notice every command that writes or shows synthetic microdata prints with it."""
     console.print(f"[yellow]{SYNTHETIC_NOTICE}[/]")
 
 
