@@ -59,7 +59,7 @@ def read_descriptor(package_dir: Path) -> dict[str, Any]:
     naming the file (exit 1). Never a traceback, whatever the JSON's shape or depth."""
     path = Path(package_dir) / DESCRIPTOR
     if not path.is_file():
-        raise UsageError(f"no package in {package_dir}: no {DESCRIPTOR} (not built yet: run `ippmd build`)")
+        raise UsageError(f"no {DESCRIPTOR} in {package_dir}: not built yet, run `ippmd build` first")
     descriptor = parse_json_bounded(path, MAX_DESCRIPTOR_DEPTH)
     if not isinstance(descriptor, dict):
         kind = type(descriptor).__name__

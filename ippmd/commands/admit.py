@@ -1,0 +1,37 @@
+"""`ippmd admit`: a validated submission added to (or replacing its country in) a package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ippmd.commands.check import show_report
+from ippmd.commands.options import SuiteEngine, home_path, suite_engine
+from ippmd.commands.output import console, say, verdict
+from ippmd.core.errors import UsageError
+from ippmd.core.io import refuse_inside_a_package
+from ippmd.core.text import printable
+
+
+def admit(
+    path: Annotated[Path, typer.Argument(help="Submission folder or .zip.")],
+    out: Annotated[Path | None, typer.Option(help="Folder of the package to update (default: home).")] = None,
+    engine: SuiteEngine = "gx",
+) -> None:
+    """Validate a submission and add (or replace) its country in the package; all or nothing."""
+    suites = suite_engine(engine)
+    if not path.exists():
+        raise UsageError(f"{printable(str(path))} does not exist")
+    from ippmd.admit import admit as admit_submission
+
+    out = out or home_path()
+    refuse_inside_a_package(out, "--out")  # a package inside another's data/ or admitted/
+    with console.status("admitting") as status:
+        report = admit_submission(path, out, progress=lambda step: status.update(step), engine=suites)
+    show_report(report)
+    if not report.valid:
+        console.print("[bold red]not admitted:[/] the package is unchanged")
+        verdict(False)
+    say(f"admitted {report.country} into {out / 'datapackage.json'}")

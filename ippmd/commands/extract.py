@@ -1,0 +1,90 @@
+"""`ippmd extract`: a self-contained extract of chosen countries, tables and variables."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, cast
+
+import typer
+
+from ippmd.commands.options import Countries, Package, package_folder, split
+from ippmd.commands.output import say, terminal, warn_synthetic
+from ippmd.core.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from ippmd.extract.formats import FormatName
+
+
+def extract(
+    countries: Countries = None,
+    tables: Annotated[str | None, typer.Option(help="Comma-separated tables (default: all).")] = None,
+    variables: Annotated[
+        str | None, typer.Option(help="Comma-separated variables (keys always kept).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet, dta (Stata) or sav (SPSS).")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="The zip file to write.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Print the tables and variables, then exit.")] = False,
+    package: Package = None,
+    attach: Annotated[
+        str | None,
+        typer.Option(
+            help="Variables of linked tables to put on each row, e.g. households.weight,households.urban."
+        ),
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(help='Case selection (SQL), e.g. "age >= 15", on the tables that have its columns.'),
+    ] = None,
+) -> None:
+    """Write a self-contained extract (data, descriptor, codebook, DDI, licence, citation, checksums)."""
+    package = package_folder(package, verify=False)
+    from ippmd.extract import make_extract
+
+    fmt = fmt.strip().lower()
+
+    if list_:
+        _list_extractable(package, split(tables))
+        return
+    if out is None:
+        raise UsageError("--out FILE.zip is required")
+    selections = {"countries": countries, "tables": tables, "variables": variables, "attach": attach}
+    request = (
+        ["ippmd", "extract"]
+        + [f"--{name} {value}" for name, value in selections.items() if value]
+        + ([f'--where "{where}"'] if where else [])
+        + [f"--format {fmt}"]
+    )
+    started = time.perf_counter()
+    try:
+        summary = make_extract(
+            package,
+            out,
+            countries=split(countries),
+            tables=split(tables),
+            variables=split(variables),
+            fmt=cast("FormatName", fmt),  # checked there, with the other selections (naming the closest)
+            command_line=" ".join(request),
+            attach=split(attach),
+            where=where,
+        )
+    except InputError as exc:
+        given = {fmt, *(split(",".join(v for v in selections.values() if v)) or [])}
+        if all(p.value is not None and p.value in given for p in exc.problems):
+            # an unknown table, variable or format given on the command line: one line each
+            raise UsageError(*(p.message for p in exc.problems)) from None
+        raise
+    if '"synthetic": true' in package.joinpath("datapackage.json").read_text(encoding="utf-8"):
+        warn_synthetic()
+    say(summary.describe())
+    say(f"wrote {out} in {time.perf_counter() - started:.1f} s")
+
+
+def _list_extractable(package: Path, tables: list[str] | None) -> None:
+    """`extract --list`: rich tables in a terminal, unwrapped Markdown when piped (`--tables` honoured)."""
+    from ippmd.explore.listing import render_listing
+    from ippmd.extract import variable_catalog
+    from ippmd.extract.source import open_package
+
+    source = open_package(package)
+    render_listing(terminal(), source.descriptor, source.country_names, variable_catalog(source), tables)
