@@ -436,9 +436,7 @@ def descriptor(
         if info["microdata"]:
             resource["synthetic"] = bool(synthetic_countries)
             if synthetic_countries:
-                resource["notice"] = (
-                    synthetic_notice(synthetic_countries)
-                )
+                resource["notice"] = synthetic_notice(synthetic_countries)
         resource["rows"] = written.rows
         resource["parquet"] = _file_entry(written.parquet, root, mediatype=PARQUET_MEDIATYPE)
         resource["partitions"] = _partitions(name, written, root)
