@@ -32,9 +32,12 @@ def child(engine: str, package: Path, countries: list[str] | None) -> None:
     started = time.perf_counter()
     if engine == "gx":
         from ippmd.quality.engine_gx import run_suites
+
+        failures = run_suites(tables, countries)
     else:
-        from ippmd.quality.engine_polars import run_suites_polars as run_suites
-    failures = run_suites(tables, countries)
+        from ippmd.quality.engine_polars import run_suites_polars
+
+        failures = run_suites_polars(tables, countries)
     seconds = time.perf_counter() - started
     print(
         json.dumps(

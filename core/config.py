@@ -37,7 +37,7 @@ class DuplicateKey(Exception):
 def unique_keys_loader(base: type) -> type:
     """`base` (a safe loader) refusing a key given twice in one mapping (DuplicateKey)."""
 
-    class UniqueKeys(base):  # type: ignore[misc, valid-type]
+    class UniqueKeys(base):
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: dict[Any, int] = {}
             for key_node, _ in node.value:

@@ -7,7 +7,7 @@ reported at once with its close matches, so a typo never yields a silently small
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,12 +44,12 @@ def key_fields(schema: dict[str, Any]) -> list[str]:
     return keys
 
 
-def design_fields(resource: dict[str, Any]) -> list[str]:
+def design_fields(resource: Mapping[str, Any]) -> list[str]:
     """The survey-design variables (weight, PSU, strata) a resource declares: always extracted."""
     return list(dict.fromkeys(resource.get("surveyDesign", {}).values()))
 
 
-def link_key(resource: dict[str, Any]) -> str | None:
+def link_key(resource: Mapping[str, Any]) -> str | None:
     """The one-column primary key by which another table's rows point at this one."""
     keys = resource["schema"].get("primaryKey", [])
     return keys[0] if len(keys) == 1 else None

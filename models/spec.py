@@ -193,6 +193,7 @@ def _check_frame(spec: ModelSpec, catalogue: Mapping[str, DerivedVariable], orig
         for name in names:
             if name in frame.columns:
                 continue
+            hint: str | None
             if name in catalogue:
                 hint = f"{name!r} is a derived variable: list it under `derived`"
             else:

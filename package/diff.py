@@ -94,7 +94,7 @@ class PackageDiff:
         return "\n".join(lines)
 
 
-def _fields(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _fields(resource: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["name"]: f for f in resource["schema"]["fields"]}
 
 

@@ -169,7 +169,7 @@ def _gx_validate_shares(
         .add_batch_definition_whole_dataframe("all")
         .get_batch(batch_parameters={"dataframe": table.to_pandas(use_pyarrow_extension_array=False)})
     )
-    rules = [
+    rules: list[tuple[str, dict[str, Any]]] = [
         ("expect_column_values_to_not_be_null", {"column": "observed"}),
         (
             "expect_column_pair_values_a_to_be_greater_than_b",

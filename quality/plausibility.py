@@ -223,6 +223,7 @@ def _exchange_rate(meta: dict[str, Any], iso3: str, at: Any) -> list[Problem]:
     given, year = float(rate["lcu_per_usd"]), int(rate.get("year", meta["survey_year"]))
     path = ("exchange_rate", "lcu_per_usd")
     legal = _legal_currencies(iso3, int(meta["survey_year"]))
+    reference: float | None
     if meta["currency"] == "USD":
         reference, source = 1.0, "1 (the currency is the US dollar)"
     elif legal and meta["currency"] != legal[0]:

@@ -486,9 +486,9 @@ def deduplicate(problems: list[Problem]) -> list[Problem]:
     seen: set[tuple] = set()
     for p in problems:
         if p.code == "primary-key" and p.row is not None:
-            p = merged.pop((p.file, p.field, p.value), None)
-            if p is None:
+            if (p.file, p.field, p.value) not in merged:
                 continue
+            p = merged.pop((p.file, p.field, p.value))
         elif p.code == "constraint-error" and "unique" in p.message and (p.file, p.row) in key_rows:
             continue  # the same duplicate, already reported as a duplicate key
         identity = (p.file, p.row, p.field, p.value, p.code, p.message)
