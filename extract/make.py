@@ -383,78 +383,18 @@ def make_extract(
             [Problem(str(out), "the extract must be a file path (e.g. extract.zip), not a folder")]
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    form = FORMATS[fmt]
-    top = out.stem
     staging = Path(tempfile.mkdtemp(prefix=".ippmd-extract-", dir=out.parent))
     try:
         (staging / "data").mkdir()
         (staging / "codebook").mkdir()
-        written: list[_Table] = []
-        resources, logical = [], []
-        kept_parents: dict[str, pl.Series] = {}  # keys kept of tables the selection cut
-        for table in selection.tables:
-            columns = selection.output_columns(table)
-            fields = table_fields(source, selection, table)
-            typed, niu, keep = _typed_table(source, selection, table, kept_parents)
-            primary = source.resources[table]["schema"].get("primaryKey", [])
-            if keep is not None and len(primary) == 1 and primary[0] in typed.columns:
-                kept_parents[table] = typed[primary[0]]
-            dest = staging / "data" / f"{table}.{form.extension}"
-            renamed: dict[str, str] = {}
-            microdata = country_column(source.resources[table]["schema"]) == "country"
-            synthetic = [c for c in synthetic_countries(source, selection) if microdata]
-            if fmt == "csv":
-                rows = write_csv(_csv_table(source, selection, table, keep), dest)
-                if rows != typed.height:
-                    raise InputError([Problem(str(source.file(table, "csv")), "CSV and Parquet rows differ")])
-            else:
-                title = source.resources[table].get("title", table)
-                mark = "SYNTHETIC " if synthetic else ""
-                renamed = write_typed(
-                    typed.select(columns),
-                    fields,
-                    fmt,
-                    dest,
-                    f"{mark}{title}, ippmd {source.descriptor.get('version')} extract",
-                    niu=niu,
-                    notes=file_notes(source, table, synthetic, fmt),
-                    file_metadata=parquet_file_metadata(table, list(selection.countries), synthetic),
-                )
-            # render() reads per-country availability from Parquet, so it gets `country` as well
-            extra = ["country"] if "country" in typed.columns and "country" not in columns else []
-            typed.select([*columns, *extra]).write_parquet(staging / "codebook" / f"{table}.parquet")
-            written.append(_Table(table, dest, typed.height, renamed, sha256_file(dest)))
-            resource = _resource(source, selection, table, fmt, written[-1].entry, typed, fmt == "csv")
-            resource["bytes"] = dest.stat().st_size
-            resource["hash"] = f"sha256:{written[-1].sha256}"
-            logical.append(copy.deepcopy(resource) | {"parquet": {"path": f"codebook/{table}.parquet"}})
-            resources.append(resource)
+        written, resources, logical = _write_tables(source, selection, fmt, staging)
         renames = {t.name: t.renamed for t in written if t.renamed}
-        descriptor = _package(source, selection, resources)
-        _rename(descriptor, renames)
-        logical_package = _package(source, selection, logical)
-        docs: dict[str, bytes] = {
-            "datapackage.json": json_bytes(descriptor),
-            "NOTICE.md": notice(source, selection).encode("utf-8"),
-            "LICENSE.md": license_text(source, selection).encode("utf-8"),
-            "CITATION.cff": citation_cff(source).encode("utf-8"),
-            "codebook.md": codebook(logical_package, staging, source, selection, fmt, renames).encode(
-                "utf-8"
-            ),
-            "ddi.xml": render_ddi(logical_package, staging, fmt),
-        }
+        docs = _documents(source, selection, fmt, staging, resources, logical, renames)
         manifest = _manifest(
             source, selection, written, docs, fmt, command_line, countries, tables, variables, attach, where
         )
         docs["manifest.json"] = json_bytes(manifest)
-        sums = [(name, _sha256_bytes(content)) for name, content in docs.items()]
-        sums += [(t.entry, t.sha256) for t in written]
-        entries: list[tuple[str, Path | bytes, bool]] = [
-            (f"{top}/{name}", content, True) for name, content in docs.items()
-        ]
-        entries += [(f"{top}/{t.entry}", t.path, form.deflate) for t in written]
-        entries.append((f"{top}/SHA256SUMS", sha256sums(sums).encode("utf-8"), True))
-        write_zip(entries, out)
+        write_zip(_zip_entries(out.stem, docs, written, FORMATS[fmt].deflate), out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ExtractSummary(
@@ -468,3 +408,103 @@ def make_extract(
         dropped_foreign_keys=selection.dropped_foreign_keys,
         renamed=renames,
     )
+
+
+def _write_tables(
+    source: Source, selection: Selection, fmt: FormatName, staging: Path
+) -> tuple[list[_Table], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each chosen table's data file, its Parquet copy for the codebook, and its two descriptor
+    entries (as shipped, and pointing at the codebook copy), in the selection's order."""
+    written: list[_Table] = []
+    resources: list[dict[str, Any]] = []
+    logical: list[dict[str, Any]] = []
+    kept_parents: dict[str, pl.Series] = {}  # keys kept of tables the selection cut
+    for table in selection.tables:
+        typed, niu, keep = _typed_table(source, selection, table, kept_parents)
+        primary = source.resources[table]["schema"].get("primaryKey", [])
+        if keep is not None and len(primary) == 1 and primary[0] in typed.columns:
+            kept_parents[table] = typed[primary[0]]
+        written.append(_write_table(source, selection, table, fmt, staging, typed, niu, keep))
+        resource = _resource(source, selection, table, fmt, written[-1].entry, typed, fmt == "csv")
+        resource["bytes"] = written[-1].path.stat().st_size
+        resource["hash"] = f"sha256:{written[-1].sha256}"
+        logical.append(copy.deepcopy(resource) | {"parquet": {"path": f"codebook/{table}.parquet"}})
+        resources.append(resource)
+    return written, resources, logical
+
+
+def _write_table(
+    source: Source,
+    selection: Selection,
+    table: str,
+    fmt: FormatName,
+    staging: Path,
+    typed: pl.DataFrame,
+    niu: dict[str, pl.Series],
+    keep: pl.Series | None,
+) -> _Table:
+    """One table's data file in `fmt` (the package's CSV bytes, or a typed Stata/SPSS/Parquet
+    file with labels and notes), and its Parquet copy that the codebook reads."""
+    columns = selection.output_columns(table)
+    dest = staging / "data" / f"{table}.{FORMATS[fmt].extension}"
+    renamed: dict[str, str] = {}
+    microdata = country_column(source.resources[table]["schema"]) == "country"
+    synthetic = [c for c in synthetic_countries(source, selection) if microdata]
+    if fmt == "csv":
+        rows = write_csv(_csv_table(source, selection, table, keep), dest)
+        if rows != typed.height:
+            raise InputError([Problem(str(source.file(table, "csv")), "CSV and Parquet rows differ")])
+    else:
+        title = source.resources[table].get("title", table)
+        mark = "SYNTHETIC " if synthetic else ""
+        renamed = write_typed(
+            typed.select(columns),
+            table_fields(source, selection, table),
+            fmt,
+            dest,
+            f"{mark}{title}, ippmd {source.descriptor.get('version')} extract",
+            niu=niu,
+            notes=file_notes(source, table, synthetic, fmt),
+            file_metadata=parquet_file_metadata(table, list(selection.countries), synthetic),
+        )
+    # render() reads per-country availability from Parquet, so it gets `country` as well
+    extra = ["country"] if "country" in typed.columns and "country" not in columns else []
+    typed.select([*columns, *extra]).write_parquet(staging / "codebook" / f"{table}.parquet")
+    return _Table(table, dest, typed.height, renamed, sha256_file(dest))
+
+
+def _documents(
+    source: Source,
+    selection: Selection,
+    fmt: FormatName,
+    staging: Path,
+    resources: list[dict[str, Any]],
+    logical: list[dict[str, Any]],
+    renames: dict[str, dict[str, str]],
+) -> dict[str, bytes]:
+    """The texts that travel with the data: descriptor, notice, licence, citation, codebook, DDI."""
+    descriptor = _package(source, selection, resources)
+    _rename(descriptor, renames)
+    logical_package = _package(source, selection, logical)
+    return {
+        "datapackage.json": json_bytes(descriptor),
+        "NOTICE.md": notice(source, selection).encode("utf-8"),
+        "LICENSE.md": license_text(source, selection).encode("utf-8"),
+        "CITATION.cff": citation_cff(source).encode("utf-8"),
+        "codebook.md": codebook(logical_package, staging, source, selection, fmt, renames).encode("utf-8"),
+        "ddi.xml": render_ddi(logical_package, staging, fmt),
+    }
+
+
+def _zip_entries(
+    top: str, docs: dict[str, bytes], written: list[_Table], deflate: bool
+) -> list[tuple[str, Path | bytes, bool]]:
+    """The zip's entries, all in one folder `top`: documents, data files, then SHA256SUMS."""
+    sums = [(name, _sha256_bytes(content)) for name, content in docs.items()]
+    sums += [(t.entry, t.sha256) for t in written]
+    entries: list[tuple[str, Path | bytes, bool]] = [
+        (f"{top}/{name}", content, True) for name, content in docs.items()
+    ]
+    entries += [(f"{top}/{t.entry}", t.path, deflate) for t in written]
+    entries.append((f"{top}/SHA256SUMS", sha256sums(sums).encode("utf-8"), True))
+    return entries
