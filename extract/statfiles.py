@@ -285,59 +285,94 @@ def write_stat_file(
         "column_labels": {k: v for k, v in column_labels.items() if v},
     }
     if fmt == "dta":
-        sets_of = label_sets(by_name[n] for n in labelled)
-        sets: dict[str, dict[int, str]] = {}
-        assigned: dict[str, str] = {}
-        for name in data.columns:
-            if name in labelled and data[name].dtype.is_integer():
-                sets.setdefault(sets_of[name], dict(labels[name] or {}))
-                assigned[mapping[name]] = sets_of[name]
-            elif name in declared and data[name].dtype.is_integer():
-                assigned[mapping[name]] = MISSING_SET
-        for name in sets:
-            sets[name] |= {
-                _stata_missing_code(STATA_NIU): NIU_LABEL,
-                _stata_missing_code(STATA_UNKNOWN): UNKNOWN_LABEL,
-            }
-        sets[MISSING_SET] = {
+        stata_notes = [clip(n, 67_784) for n in notes or []]
+        _write_dta(coded, path, data, by_name, labels, labelled, declared, mapping, stata_notes, common)
+    else:
+        # SPSS documents are lines of at most 80 bytes
+        documents = [line for note in notes or [] for line in textwrap.wrap(note, 80)] or None
+        _write_sav(coded, path, frame.columns, by_name, labels, declared, mapping, documents, common)
+    pin_timestamp(path, fmt)
+    return {old: new for old, new in mapping.items() if old != new}
+
+
+def _write_dta(
+    coded: Any,
+    path: Path,
+    data: pl.DataFrame,
+    by_name: dict[str, dict[str, Any]],
+    labels: dict[str, Any],
+    labelled: list[str],
+    declared: dict[str, Any],
+    mapping: dict[str, str],
+    notes: list[str],
+    common: dict[str, Any],
+) -> None:
+    """The .dta file: value-label sets shared by fields with the same labels, every integer
+    column with missing codes labelled `.n` not in universe and `.u` unknown, and the notes."""
+    sets_of = label_sets(by_name[n] for n in labelled)
+    sets: dict[str, dict[int, str]] = {}
+    assigned: dict[str, str] = {}
+    for name in data.columns:
+        if name in labelled and data[name].dtype.is_integer():
+            sets.setdefault(sets_of[name], dict(labels[name] or {}))
+            assigned[mapping[name]] = sets_of[name]
+        elif name in declared and data[name].dtype.is_integer():
+            assigned[mapping[name]] = MISSING_SET
+    for name in sets:
+        sets[name] |= {
             _stata_missing_code(STATA_NIU): NIU_LABEL,
             _stata_missing_code(STATA_UNKNOWN): UNKNOWN_LABEL,
         }
-        pyreadstat.write_dta(
-            coded,
-            str(path),
-            version=DTA_VERSION,
-            missing_user_values={mapping[n]: v for n, v in declared.items()},
-            **common,
-        )
-        share_dta_labels(path, sets, assigned, [clip(n, 67_784) for n in notes or []])
-    else:
-        value_labels = {}
-        for name in data.columns:
-            new = mapping[name]
-            base = dict(labels[name] or {})
-            if name in declared and coded[new].dtype.is_numeric():
-                base |= {SPSS_NIU: NIU_LABEL, SPSS_UNKNOWN: UNKNOWN_LABEL}
-            elif name in declared:
-                base |= {"NIU": NIU_LABEL}
-            if base:
-                value_labels[new] = {k: clip(v, VALUE_LABEL_LIMIT[fmt]) for k, v in base.items()}
-        formats, measures = {}, {}
-        for name in frame.columns:
-            new, field = mapping[name], by_name[name]
-            if coded[new].dtype.is_numeric():
-                formats[new] = _spss_format(coded[new])
-            measures[new] = "nominal" if field.get("categories") or field["type"] == "string" else "scale"
-        pyreadstat.write_sav(
-            coded,
-            str(path),
-            variable_format=formats,
-            variable_measure=measures,
-            variable_value_labels=value_labels,
-            missing_ranges={mapping[n]: v for n, v in declared.items()},
-            # SPSS documents are lines of at most 80 bytes
-            note=[line for note in notes or [] for line in textwrap.wrap(note, 80)] or None,
-            **common,
-        )
-    pin_timestamp(path, fmt)
-    return {old: new for old, new in mapping.items() if old != new}
+    sets[MISSING_SET] = {
+        _stata_missing_code(STATA_NIU): NIU_LABEL,
+        _stata_missing_code(STATA_UNKNOWN): UNKNOWN_LABEL,
+    }
+    pyreadstat.write_dta(
+        coded,
+        str(path),
+        version=DTA_VERSION,
+        missing_user_values={mapping[n]: v for n, v in declared.items()},
+        **common,
+    )
+    share_dta_labels(path, sets, assigned, notes)
+
+
+def _write_sav(
+    coded: Any,
+    path: Path,
+    names: list[str],
+    by_name: dict[str, dict[str, Any]],
+    labels: dict[str, Any],
+    declared: dict[str, Any],
+    mapping: dict[str, str],
+    documents: list[str] | None,
+    common: dict[str, Any],
+) -> None:
+    """The .sav file: value labels with the user-missing codes (-9 not in universe, -8 unknown;
+    `NIU` for strings), formats, measurement levels and the documents."""
+    value_labels = {}
+    for name in names:
+        new = mapping[name]
+        base = dict(labels[name] or {})
+        if name in declared and coded[new].dtype.is_numeric():
+            base |= {SPSS_NIU: NIU_LABEL, SPSS_UNKNOWN: UNKNOWN_LABEL}
+        elif name in declared:
+            base |= {"NIU": NIU_LABEL}
+        if base:
+            value_labels[new] = {k: clip(v, VALUE_LABEL_LIMIT["sav"]) for k, v in base.items()}
+    formats, measures = {}, {}
+    for name in names:
+        new, field = mapping[name], by_name[name]
+        if coded[new].dtype.is_numeric():
+            formats[new] = _spss_format(coded[new])
+        measures[new] = "nominal" if field.get("categories") or field["type"] == "string" else "scale"
+    pyreadstat.write_sav(
+        coded,
+        str(path),
+        variable_format=formats,
+        variable_measure=measures,
+        variable_value_labels=value_labels,
+        missing_ranges={mapping[n]: v for n, v in declared.items()},
+        note=documents,
+        **common,
+    )
