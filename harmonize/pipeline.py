@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -105,11 +106,39 @@ def _check_reference(
 
 def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
     """The harmonized communities, households, persons and emigrants of one country."""
-    meta = sub.metadata
-    iso3 = sub.iso3
-    rate = float(meta["exchange_rate"]["lcu_per_usd"])
-    t, f = sub.tables, sub.files
+    _check_links(sub)
+    widths = IdWidths(
+        community=_width(sub.tables["communities"], "community_number", 3),
+        household=_width(sub.tables["households"], "household_number", 5),
+    )
+    communities = _communities(sub, widths)
+    households = _households(sub, widths, communities)
+    persons = _persons(sub, widths)
+    emigrants = _emigrants(sub, widths)
+    households = household_flags(households, persons, emigrants)
+    design = households.select("household_id", *DESIGN)
+    persons = persons.join(design, on="household_id", how="left", maintain_order="left")
+    emigrants = emigrants.join(design, on="household_id", how="left", maintain_order="left")
+    return {
+        "communities": conform(communities, harmonized_schema("communities")),
+        "households": conform(households, harmonized_schema("households")),
+        "persons": conform(persons, harmonized_schema("persons")),
+        "emigrants": conform(emigrants, harmonized_schema("emigrants")),
+    }
 
+
+@dataclass(frozen=True)
+class IdWidths:
+    """Digits of the community and household numbers in the ids (at least 3 and 5; wider when
+    a submission's numbers are longer), so that ids sort as numbers do."""
+
+    community: int
+    household: int
+
+
+def _check_links(sub: Submission) -> None:
+    """Each table's key is unique and every row's parent exists (named problems, exit 1)."""
+    t, f = sub.tables, sub.files
     _check_keys(t["communities"], ["community_number"], f["communities"])
     _check_keys(t["households"], ["household_number"], f["households"])
     _check_keys(t["persons"], ["household_number", "line_number"], f["persons"])
@@ -118,20 +147,28 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
     _check_reference(t["persons"], t["households"], "household_number", f["persons"], f["households"])
     _check_reference(t["emigrants"], t["households"], "household_number", f["emigrants"], f["households"])
 
-    c_width = _width(t["communities"], "community_number", 3)
-    h_width = _width(t["households"], "household_number", 5)
-    communities = harmonize_regions(t["communities"], region_list(meta), file=f["communities"]).with_columns(
-        community_id=_id(pl.lit(iso3), "C", "community_number", c_width),
-        country=pl.lit(iso3),
+
+def _communities(sub: Submission, widths: IdWidths) -> pl.DataFrame:
+    frame = harmonize_regions(
+        sub.tables["communities"], region_list(sub.metadata), file=sub.files["communities"]
+    )
+    return frame.with_columns(
+        community_id=_id(pl.lit(sub.iso3), "C", "community_number", widths.community),
+        country=pl.lit(sub.iso3),
         weight=pl.lit(1.0),  # communities are analysed unweighted, as in the reports
     )
 
-    households = (
-        t["households"]
+
+def _households(sub: Submission, widths: IdWidths, communities: pl.DataFrame) -> pl.DataFrame:
+    """Households with ids, money in local currency and USD, response status, and their
+    community's region and urban flag."""
+    rate = float(sub.metadata["exchange_rate"]["lcu_per_usd"])
+    return (
+        sub.tables["households"]
         .with_columns(
-            household_id=_id(pl.lit(iso3), "H", "household_number", h_width),
-            community_id=_id(pl.lit(iso3), "C", "community_number", c_width),
-            country=pl.lit(iso3),
+            household_id=_id(pl.lit(sub.iso3), "H", "household_number", widths.household),
+            community_id=_id(pl.lit(sub.iso3), "C", "community_number", widths.community),
+            country=pl.lit(sub.iso3),
             **{f"{stem}_lcu": pl.col(col) for col, stem in MONEY.items()},
             **{f"{stem}_usd": to_usd(pl.col(col), rate) for col, stem in MONEY.items()},
         )
@@ -144,33 +181,63 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
         )
     )
 
+
+def _persons(sub: Submission, widths: IdWidths) -> pl.DataFrame:
     persons = harmonize_education(
-        t["persons"], meta["education_levels"], code_column="education_code", file=f["persons"]
+        sub.tables["persons"],
+        sub.metadata["education_levels"],
+        code_column="education_code",
+        file=sub.files["persons"],
     )
-    persons = persons.with_columns(
-        household_id=_id(pl.lit(iso3), "H", "household_number", h_width),
-        country=pl.lit(iso3),
+    line_width = _width(sub.tables["persons"], "line_number", 2)
+    return persons.with_columns(
+        household_id=_id(pl.lit(sub.iso3), "H", "household_number", widths.household),
+        country=pl.lit(sub.iso3),
         src_education_code=pl.col("education_code"),
     ).with_columns(
         *response_status("persons"),
         person_id=pl.format(
-            "{}-{}",
-            pl.col("household_id"),
-            pl.col("line_number").cast(pl.String).str.zfill(_width(t["persons"], "line_number", 2)),
+            "{}-{}", pl.col("household_id"), pl.col("line_number").cast(pl.String).str.zfill(line_width)
         ),
     )
 
+
+def _emigrants(sub: Submission, widths: IdWidths) -> pl.DataFrame:
     emigrants = harmonize_education(
-        t["emigrants"], meta["education_levels"], code_column="education_code", file=f["emigrants"]
+        sub.tables["emigrants"],
+        sub.metadata["education_levels"],
+        code_column="education_code",
+        file=sub.files["emigrants"],
     )
+    iso = _destination_codes(sub, emigrants)
+    number_width = _width(sub.tables["emigrants"], "emigrant_number", 1)
+    return emigrants.with_columns(
+        household_id=_id(pl.lit(sub.iso3), "H", "household_number", widths.household),
+        country=pl.lit(sub.iso3),
+        src_education_code=pl.col("education_code"),
+        src_destination_name=pl.col("destination"),
+        destination=pl.col("destination").replace_strict(iso, default=None),
+    ).with_columns(
+        *response_status("emigrants"),
+        emigrant_id=pl.format(
+            "{}-E{}",
+            pl.col("household_id"),
+            pl.col("emigrant_number").cast(pl.String).str.zfill(number_width),
+        ),
+    )
+
+
+def _destination_codes(sub: Submission, emigrants: pl.DataFrame) -> dict[str, str]:
+    """Destination name -> ISO3 (country_converter and the submission's own spellings); an
+    unknown name is a problem naming its rows (at most 20)."""
     try:
-        iso = to_iso3(emigrants["destination"].drop_nulls().to_list(), meta.get("destinations"))
+        return to_iso3(emigrants["destination"].drop_nulls().to_list(), sub.metadata.get("destinations"))
     except UnknownCountryName as exc:
         rows = emigrants.with_row_index("__row").filter(pl.col("destination").is_in(exc.names))
         raise InputError(
             [
                 Problem(
-                    f["emigrants"],
+                    sub.files["emigrants"],
                     "unknown destination country name: add it to destinations in "
                     "metadata.yaml with its ISO3 code",
                     row=int(r) + 2,
@@ -181,31 +248,6 @@ def harmonize(sub: Submission) -> dict[str, pl.DataFrame]:
                 for r, v in rows.select("__row", "destination").head(20).iter_rows()
             ]
         ) from exc
-    emigrants = emigrants.with_columns(
-        household_id=_id(pl.lit(iso3), "H", "household_number", h_width),
-        country=pl.lit(iso3),
-        src_education_code=pl.col("education_code"),
-        src_destination_name=pl.col("destination"),
-        destination=pl.col("destination").replace_strict(iso, default=None),
-    ).with_columns(
-        *response_status("emigrants"),
-        emigrant_id=pl.format(
-            "{}-E{}",
-            pl.col("household_id"),
-            pl.col("emigrant_number").cast(pl.String).str.zfill(_width(t["emigrants"], "emigrant_number", 1)),
-        ),
-    )
-
-    households = household_flags(households, persons, emigrants)
-    design = households.select("household_id", *DESIGN)
-    persons = persons.join(design, on="household_id", how="left", maintain_order="left")
-    emigrants = emigrants.join(design, on="household_id", how="left", maintain_order="left")
-    return {
-        "communities": conform(communities, harmonized_schema("communities")),
-        "households": conform(households, harmonized_schema("households")),
-        "persons": conform(persons, harmonized_schema("persons")),
-        "emigrants": conform(emigrants, harmonized_schema("emigrants")),
-    }
 
 
 def country_row(
