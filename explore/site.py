@@ -491,85 +491,101 @@ def _indicator_page(site: Site, indicator: str, label: str, frame: pl.DataFrame)
     ]
     for (source, vintage), group in frame.group_by("source", "vintage", maintain_order=True):
         unit = ", ".join(sorted(group["unit"].unique().to_list()))
-        block = _indicator_sources().get(source, {})
-        files = sorted(group["source_file"].unique().to_list())
-        described = [descriptor_sources.get(f, {}) for f in files]
-        title = block.get("title") or next((d.get("title") for d in described if d.get("title")), source)
-        url = block.get("url") or next((d.get("path") for d in described if d.get("path")), "")
         parts.append(f"<h2>{_e(vintage)}</h2>")
-        meta = [
-            ("Source", f"{_e(title)}" + (f' (<a href="{_e(url)}">{_e(url)}</a>)' if url else "")),
-            ("Citation", _e(block.get("citation", ""))),
-            (
-                "Vintage",
-                _e(vintage) + (f", released {_e(block['released'])}" if block.get("released") else ""),
-            ),
-            ("Original file", ", ".join(f"<code>{_e(f)}</code>" for f in files)),
-            ("Licence", _e(block.get("license", ""))),
-            ("Unit", _e(unit)),
-            ("Method (first row)", _e(group["method"][0])),
-        ]
-        parts.append(
-            '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta if v) + "</dl>"
+        parts.append(_vintage_meta(str(source), str(vintage), unit, group, descriptor_sources))
+        parts += _world_parts(
+            site, indicator, str(vintage), unit, group.filter(pl.col("partner_iso3") == "WLD")
         )
-        world = group.filter(pl.col("partner_iso3") == "WLD")
-        if world.height:
-            annual = world.filter(~pl.col("period").str.contains("Q"))
-            world = annual if annual.height else world
-            periods = sorted(world["period"].unique().to_list())
-            if len(periods) > 1:
-                series = {
-                    site.names.get(code, code): [
-                        (_period_x(p), v) for p, v in g.select("period", "value").iter_rows()
-                    ]
-                    for (code,), g in world.sort("iso3", "period").group_by("iso3", maintain_order=True)
-                }
-                parts.append(line_chart(series, f"{indicator}, {vintage} (real data)", axis_label=unit))
-            else:
-                bars = [
-                    (site.names.get(c, c), v, None, None)
-                    for c, v in world.sort("iso3").select("iso3", "value").iter_rows()
-                ]
-                parts.append(
-                    bar_chart(bars, f"{indicator}, {periods[0]}, {vintage} (real data)", axis_label=unit)
-                )
-            latest = world.sort("iso3", "period").group_by("iso3", maintain_order=True).last()
-            rows = [
-                [
-                    _e(site.country_label(r["iso3"])),
-                    _e(r["period"]),
-                    _number(r["value"], 6),
-                    _e(r["n_corridors"] if r["n_corridors"] is not None else ""),
-                ]
-                for r in latest.iter_rows(named=True)
-            ]
-            parts.append("<p>Latest value of each country in this vintage:</p>")
-            parts.append(_table(["country", "period", "value", "corridors"], rows, numeric_from=2))
         bilateral = group.filter(pl.col("partner_iso3") != "WLD").sort(
             ["iso3", "value"], descending=[False, True]
         )
-        if bilateral.height:
-            top = bilateral.group_by("iso3", maintain_order=True).head(3)
-            bars = [
-                (f"{r['iso3']} - {r['partner_iso3']}", r["value"], None, None)
-                for r in top.iter_rows(named=True)
-            ]
-            parts.append(
-                bar_chart(
-                    bars, f"{indicator}: three largest partners, {vintage} (real data)", axis_label=unit
-                )
-            )
-            rows = [
-                [
-                    _e(site.country_label(r["iso3"])),
-                    _e(r["partner_iso3"]),
-                    _e(r["period"]),
-                    _number(r["value"], 6),
-                ]
-                for r in bilateral.iter_rows(named=True)
-            ]
-            parts.append(_table(["country", "partner", "period", "value"], rows, numeric_from=3))
+        parts += _bilateral_parts(site, indicator, str(vintage), unit, bilateral)
     return page(f"{indicator} (real country indicator)", "".join(parts), depth=1)
+
+
+def _vintage_meta(
+    source: str, vintage: str, unit: str, group: pl.DataFrame, descriptor_sources: dict[Any, dict[str, Any]]
+) -> str:
+    """Where one vintage's values come from: source, citation, release, file, licence, unit, method."""
+    block = _indicator_sources().get(source, {})
+    files = sorted(group["source_file"].unique().to_list())
+    described = [descriptor_sources.get(f, {}) for f in files]
+    title = block.get("title") or next((d.get("title") for d in described if d.get("title")), source)
+    url = block.get("url") or next((d.get("path") for d in described if d.get("path")), "")
+    meta = [
+        ("Source", f"{_e(title)}" + (f' (<a href="{_e(url)}">{_e(url)}</a>)' if url else "")),
+        ("Citation", _e(block.get("citation", ""))),
+        (
+            "Vintage",
+            _e(vintage) + (f", released {_e(block['released'])}" if block.get("released") else ""),
+        ),
+        ("Original file", ", ".join(f"<code>{_e(f)}</code>" for f in files)),
+        ("Licence", _e(block.get("license", ""))),
+        ("Unit", _e(unit)),
+        ("Method (first row)", _e(group["method"][0])),
+    ]
+    return '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta if v) + "</dl>"
+
+
+def _world_parts(site: Site, indicator: str, vintage: str, unit: str, world: pl.DataFrame) -> list[str]:
+    """A country's own values (partner WLD): a line chart over periods (annual preferred), or
+    bars for one period, and each country's latest value."""
+    if not world.height:
+        return []
+    annual = world.filter(~pl.col("period").str.contains("Q"))
+    world = annual if annual.height else world
+    periods = sorted(world["period"].unique().to_list())
+    parts = []
+    if len(periods) > 1:
+        series = {
+            site.names.get(code, code): [
+                (_period_x(p), v) for p, v in g.select("period", "value").iter_rows()
+            ]
+            for (code,), g in world.sort("iso3", "period").group_by("iso3", maintain_order=True)
+        }
+        parts.append(line_chart(series, f"{indicator}, {vintage} (real data)", axis_label=unit))
+    else:
+        bars = [
+            (site.names.get(c, c), v, None, None)
+            for c, v in world.sort("iso3").select("iso3", "value").iter_rows()
+        ]
+        parts.append(bar_chart(bars, f"{indicator}, {periods[0]}, {vintage} (real data)", axis_label=unit))
+    latest = world.sort("iso3", "period").group_by("iso3", maintain_order=True).last()
+    rows = [
+        [
+            _e(site.country_label(r["iso3"])),
+            _e(r["period"]),
+            _number(r["value"], 6),
+            _e(r["n_corridors"] if r["n_corridors"] is not None else ""),
+        ]
+        for r in latest.iter_rows(named=True)
+    ]
+    parts.append("<p>Latest value of each country in this vintage:</p>")
+    parts.append(_table(["country", "period", "value", "corridors"], rows, numeric_from=2))
+    return parts
+
+
+def _bilateral_parts(
+    site: Site, indicator: str, vintage: str, unit: str, bilateral: pl.DataFrame
+) -> list[str]:
+    """Values by partner country: the three largest partners of each country, then every row."""
+    if not bilateral.height:
+        return []
+    top = bilateral.group_by("iso3", maintain_order=True).head(3)
+    bars = [(f"{r['iso3']} - {r['partner_iso3']}", r["value"], None, None) for r in top.iter_rows(named=True)]
+    rows = [
+        [
+            _e(site.country_label(r["iso3"])),
+            _e(r["partner_iso3"]),
+            _e(r["period"]),
+            _number(r["value"], 6),
+        ]
+        for r in bilateral.iter_rows(named=True)
+    ]
+    return [
+        bar_chart(bars, f"{indicator}: three largest partners, {vintage} (real data)", axis_label=unit),
+        _table(["country", "partner", "period", "value"], rows, numeric_from=3),
+    ]
 
 
 def _indicator_pages(site: Site) -> dict[str, str]:
