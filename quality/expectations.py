@@ -12,6 +12,7 @@ import contextlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -324,22 +325,21 @@ def failures_of(prepared: Prepared, outcome: Outcome) -> list[Failure]:
     check = outcome.check
     if outcome.success:
         return []
-    common = {
-        "resource": check.resource,
-        "expectation_type": check.type,
-        "columns": check.columns,
-        "rule": str(check.meta.get("rule", check.type)),
-        "hint": str(check.meta.get("hint", "")),
-        "key_column": prepared.key,
-        "condition": check.where,
-    }
+    failure = partial(  # the fields every failure of this check shares
+        Failure,
+        resource=check.resource,
+        expectation_type=check.type,
+        columns=check.columns,
+        rule=str(check.meta.get("rule", check.type)),
+        hint=str(check.meta.get("hint", "")),
+        key_column=prepared.key,
+        condition=check.where,
+    )
     own_country = check.meta.get("country")
     if outcome.error is not None:
-        return [Failure(**common, country=own_country, unexpected_count=None, error=outcome.error)]
+        return [failure(country=own_country, unexpected_count=None, error=outcome.error)]
     if check.type in AGGREGATE_TYPES:
-        return [
-            Failure(**common, country=own_country, unexpected_count=None, observed=plain(outcome.observed))
-        ]
+        return [failure(country=own_country, unexpected_count=None, observed=plain(outcome.observed))]
     groups: dict[Any, list[tuple[Any, Any]]] = {}
     for country, key, value in outcome.rows:
         groups.setdefault(country, []).append((key, value))
@@ -354,8 +354,7 @@ def failures_of(prepared: Prepared, outcome: Outcome) -> list[Failure]:
                 if len(values) == MAX_EXAMPLES:
                     break
         failures.append(
-            Failure(
-                **common,
+            failure(
                 country=country,
                 unexpected_count=len(rows),
                 unexpected_values=tuple(values),

@@ -6,7 +6,9 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -231,7 +233,9 @@ def test_an_aggregate_is_not_a_row_condition(package_dir: Path, tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []
 
 
-def _edit_parquet_and_its_hash(package: Path, table: str, edit) -> None:
+def _edit_parquet_and_its_hash(
+    package: Path, table: str, edit: Callable[[pl.DataFrame], pl.DataFrame]
+) -> None:
     """Change a table's Parquet file and write its new hash into the descriptor, as someone
     hand-editing a package would: the hash check alone then passes."""
     import hashlib
@@ -259,7 +263,7 @@ def _edit_parquet_and_its_hash(package: Path, table: str, edit) -> None:
 def test_a_hand_edited_table_with_a_matching_hash_is_named_not_a_crash(
     package_dir: Path,
     tmp_path: Path,
-    edit,
+    edit: Callable[[pl.DataFrame], pl.DataFrame],
     field: str | None,
     says: str,
 ) -> None:
@@ -311,7 +315,9 @@ def test_an_escape_in_an_argument_is_written_out_not_sent_to_the_terminal(
         (lambda d: d.update(build={"seed": "abc"}), "build.seed"),
     ],
 )
-def test_a_hand_edited_descriptor_field_is_named(package_dir: Path, edit, field: str) -> None:
+def test_a_hand_edited_descriptor_field_is_named(
+    package_dir: Path, edit: Callable[[dict[str, Any]], object], field: str
+) -> None:
     """What admit and benchmark read of the descriptor is checked, naming the field (exit 1)."""
     import json
 

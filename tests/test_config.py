@@ -72,7 +72,7 @@ def _broken(tmp_path: Path, source: Path, edit: Edit) -> Path:
     return path
 
 
-def _delete(*keys: str) -> Edit:
+def _delete(*keys: str | int) -> Edit:
     def edit(data: Any) -> None:
         for key in keys[:-1]:
             data = data[key]

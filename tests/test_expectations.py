@@ -11,7 +11,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -98,6 +98,7 @@ def test_null_rules_match_schema_universes(tables: Tables) -> None:
                 if c.type == "expect_column_values_to_be_null" and c.kwargs["column"] == f["name"]
             ]
             assert len(blank) == 1, f"{prep.resource}.{f['name']}: one null rule outside its universe"
+            assert blank[0].mask is not None, f"{prep.resource}.{f['name']}: null rule without a mask"
             outside = frame[blank[0].mask]
             assert (outside == ~inside).all(), (
                 f"{prep.resource}.{f['name']}: null rule != NOT ({f['universe']})"
@@ -130,7 +131,7 @@ def test_suites_are_well_formed() -> None:
 
 
 @pytest.fixture
-def suites_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def suites_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A copy of quality/suites/ that the loader reads instead (caches cleared around the test)."""
     import shutil
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONSTRUCTOR = "Problem"
 PROBLEM_FIELDS = [f.name for f in dataclasses.fields(Problem)]
 PASSED_ON: set[str] = set()  # a code argument that is the enclosing function's parameter
-DEFAULT_CODE = next(f.default for f in dataclasses.fields(Problem) if f.name == "code")
+DEFAULT_CODE = Problem(file="", message="").code  # the code of a Problem built without one
 # Code arguments the scan cannot follow (a code unpacked from a dict of rules), by "file:function",
 # with the functions that build those rules as (code, ...) tuples: their codes are read from them.
 UNFOLLOWED = {
@@ -170,13 +170,15 @@ class _Scanner:
                 if name not in names:
                     continue
                 bound, index = True, names.index(name)
+                found: set[str] | None
                 if isinstance(node.iter, ast.Tuple | ast.List):
-                    found = set()
+                    elements: set[str] = set()
                     for item in node.iter.elts:
                         element = self._constant(item.elts[index]) if isinstance(item, ast.Tuple) else None
                         if element is None:
                             return None
-                        found |= element
+                        elements |= element
+                    found = elements
                 elif isinstance(node.iter, ast.Call):
                     found = self._returned_tuples(_name(node.iter), index, set())
                 else:

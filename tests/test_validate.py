@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from ippmd.core.errors import UsageError
+from ippmd.quality.report import Report
 from ippmd.quality.validate import ENGINES, engine_named, validate_submission
 from ippmd.synth.generator import write_submission
 from tests.conftest import set_cell
@@ -47,7 +48,7 @@ def _edit_meta(folder: Path, edit: Callable[[dict], None]) -> None:
     (folder / "metadata.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
 
 
-def _codes(report) -> set[str]:
+def _codes(report: Report) -> set[str]:
     return {p.code for p in report.errors}
 
 
@@ -86,8 +87,8 @@ def test_valid_variants_are_accepted(copy: Path, variant: str) -> None:
     assert report.valid, [str(p) for p in report.problems[:5]]
 
 
-# (defect name, how to plant it, expected code, file, field)
-DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None]] = [
+# (defect name, how to plant it (its return value unused), expected code, file, field)
+DEFECTS: list[tuple[str, Callable[[Path], object], str, str, str | None]] = [
     (
         "latin-1",
         lambda f: (f / "emigrants.csv").write_bytes(
@@ -269,7 +270,7 @@ DEFECTS: list[tuple[str, Callable[[Path], None], str, str, str | None]] = [
 
 @pytest.mark.parametrize(("name", "plant", "code", "file", "field"), DEFECTS, ids=[d[0] for d in DEFECTS])
 def test_each_defect_is_reported_with_file_and_field(
-    copy: Path, name: str, plant: Callable[[Path], None], code: str, file: str, field: str | None
+    copy: Path, name: str, plant: Callable[[Path], object], code: str, file: str, field: str | None
 ) -> None:
     plant(copy)
     report = validate_submission(copy)
@@ -318,7 +319,9 @@ def _symlink_entry(zf: zipfile.ZipFile) -> None:
         ("nested", lambda zf: zf.writestr("submission/inner.zip", b"PK")),
     ],
 )
-def test_hostile_archives_are_refused(valid: Path, tmp_path: Path, name: str, extra) -> None:
+def test_hostile_archives_are_refused(
+    valid: Path, tmp_path: Path, name: str, extra: Callable[[zipfile.ZipFile], None]
+) -> None:
     before = set(tmp_path.parent.iterdir())
     report = validate_submission(_zip(valid, tmp_path / f"{name}.zip", extra))
     assert not report.valid

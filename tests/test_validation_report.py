@@ -83,12 +83,12 @@ def test_one_run_reports_a_defect_of_every_layer_at_its_line_and_column(kit: Pat
     assert planted == set(found), [str(p) for p in report.errors]  # every defect once, nothing else
     hints = [found[key].hint for key in sorted(planted, key=str)]
     assert all(hints) and len(set(hints)) == len(hints), hints  # each its own hint
-    assert "parent" in found[("persons.csv", parent, "age", "expectation-failed")].message.lower()
-    assert found[("persons.csv", parent, "age", "expectation-failed")].context.startswith(
-        "harmonized persons.age, KHM-H"
-    )
+    age = found[("persons.csv", parent, "age", "expectation-failed")]
+    assert "parent" in age.message.lower()
+    assert age.context is not None and age.context.startswith("harmonized persons.age, KHM-H"), age.context
     assert "lines 3, 4" in found[("households.csv", 4, "household_number", "primary-key")].message
-    assert "synth" in found[("metadata.yaml", None, "currency", "metadata-error")].hint
+    currency_hint = found[("metadata.yaml", None, "currency", "metadata-error")].hint
+    assert currency_hint is not None and "synth" in currency_hint, currency_hint
 
 
 def test_a_table_problem_skips_only_what_cannot_run(kit: Path) -> None:
