@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ippmd.core.scalars import as_number
 from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.design import codes, design
 from ippmd.models.inference import (
@@ -237,10 +238,10 @@ def fixed_effects_for(spec: ModelSpec, frame: pl.DataFrame) -> tuple[str, ...]:
             chosen.append(fe)
             continue
         per_group = frame.group_by(fe).agg(pl.col("country").n_unique().alias("k"))
-        if per_group["k"].max() > 1:
+        if as_number(per_group["k"].max()) > 1:
             raise SpecError(f"{spec.id}: fixed effect {fe} is not nested in country")
         varies = frame.group_by(fe).agg(pl.col(t).n_unique().alias(t) for t in spec.treatments)
-        if all(varies[t].max() > 1 for t in spec.treatments):
+        if all(as_number(varies[t].max()) > 1 for t in spec.treatments):
             chosen.append(fe)
     return tuple(chosen) or ("country",)
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import polars as pl
 
+from ippmd.core.scalars import as_number
+
 # The Vega-Lite version of the pinned altair (altair.SCHEMA_URL; a test checks they agree) and
 # vl-convert's name for it (altair.utils._importers.vl_version_for_vl_convert).
 SCHEMA_URL = "https://vega.github.io/schema/vega-lite/v6.4.1.json"
@@ -180,7 +182,7 @@ def effect_chart(
     finite = pl.concat([frame["estimate"], frame["ci_low"], frame["ci_high"]]).filter(
         pl.concat([frame["estimate"], frame["ci_low"], frame["ci_high"]]).is_finite()
     )
-    span = float(finite.abs().max() or 1.0) * UNBOUNDED_REACH
+    span = float(as_number(finite.abs().max() or 1.0)) * UNBOUNDED_REACH
     frame = frame.with_columns(
         pl.col("ci_low").clip(-span, span),
         pl.col("ci_high").clip(-span, span),
@@ -278,11 +280,11 @@ def cost_chart(costs: pl.DataFrame, focus: str, target: float, footer: tuple[str
     )
     frame = frame.select("country", "period", "value", "role", "reference")
     height = 260
-    top = max(float(frame["value"].max() or 1.0), target) * 1.05
+    top = max(float(as_number(frame["value"].max() or 1.0)), target) * 1.05
     at_reference = frame.filter(pl.col("reference"))
     positions = dodge(at_reference["value"].to_list(), LABEL_GAP_PX * top / height)
     label_rows = at_reference.with_columns(label_y=pl.Series(positions, dtype=pl.Float64))
-    reference = costs.filter(pl.col("reference"))["period"].drop_nulls().first() or ""
+    reference = str(costs.filter(pl.col("reference"))["period"].drop_nulls().first() or "")
     data = _data(_records(frame))
     periods = sorted(frame["period"].unique().to_list())
     x = {"field": "period", "type": "ordinal", "title": None, "sort": periods, "axis": {"labelAngle": 0}}
@@ -358,7 +360,7 @@ def stock_chart(stocks: pl.DataFrame, focus: str, footer: tuple[str, ...] = ()) 
         .with_columns(pl.col("indicator").replace_strict(labels, default=pl.col("indicator")).alias("stock"))
         .select("country", "stock", "value", "period")
     )
-    period = stocks.filter(pl.col("reference"))["period"].drop_nulls().first() or ""
+    period = str(stocks.filter(pl.col("reference"))["period"].drop_nulls().first() or "")
     return _top(
         {
             "data": _data(_records(frame)),

@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from ippmd.core.scalars import as_number
 from ippmd.models.spec import ModelSpec
 
 SEED_REPORT = "the Cambodia report (OECD/CDRI 2017)"  # the seed chapter the findings quote
@@ -31,7 +32,7 @@ def labelled(name: str, synthetic: bool) -> str:
 
 
 def fmt_effect(value: float | None, scale: str, unit: bool = True) -> str:
-    if _missing(value):
+    if value is None or _missing(value):
         return "n/a"
     if scale == "probability":
         return f"{value * 100:+.1f}" + (" pp" if unit else "")
@@ -39,7 +40,7 @@ def fmt_effect(value: float | None, scale: str, unit: bool = True) -> str:
 
 
 def fmt_p(p: float | None) -> str:
-    if _missing(p):
+    if p is None or _missing(p):
         return "p = n/a"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
@@ -176,7 +177,7 @@ def indicator_sentences(
     sentences = []
     for indicator in frame["indicator"].unique(maintain_order=True).to_list():
         rows = frame.filter(pl.col("indicator") == indicator)
-        period = rows["period"].drop_nulls().first()
+        period = str(rows["period"].drop_nulls().first())  # "None" when no row names a period
         own = rows.filter(pl.col("country") == focus)["value"].first()
         missing = rows.filter(pl.col("value").is_null())["country"].to_list()
         ranked = (
@@ -186,13 +187,14 @@ def indicator_sentences(
         if own is None:
             text = f"{country_name}: no value of the {label} for {period}."
         else:
+            value = as_number(own)
             unit = "% of the amount sent" if indicator == "remittance_cost_usd200" else "% of the population"
             text = (
-                f"{country_name}: {label} {own:.2f}{unit} in {period}, "
+                f"{country_name}: {label} {value:.2f}{unit} in {period}, "
                 f"rank {ranked.index(focus) + 1} of {len(ranked)} (1 = highest)"
             )
             if target is not None:
-                text += f", {own - target:+.2f} points against the {target:g}% SDG target"
+                text += f", {value - target:+.2f} points against the {target:g}% SDG target"
             text += "."
         if missing:
             text += f" No data (not imputed): {', '.join(missing)}."

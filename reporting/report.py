@@ -47,10 +47,13 @@ def vega_bundle() -> str:
     import vl_convert
 
     version = VL_VERSION
-    path = _cache_dir() / f"vega-bundle-{version}-vl-convert-{vl_convert.__version__}.js"
+    # vl-convert's stub declares no __version__ (the module has one: the distribution's is 1.9.0.post1)
+    vl_convert_version = vl_convert.__version__  # type: ignore[attr-defined]
+    path = _cache_dir() / f"vega-bundle-{version}-vl-convert-{vl_convert_version}.js"
     if path.is_file():
         return path.read_text(encoding="utf-8")
-    bundle = vl_convert.javascript_bundle(vl_version=version)
+    # the stub makes `snippet` required; at runtime it defaults to None (the bundle exposing vegaEmbed)
+    bundle = vl_convert.javascript_bundle(vl_version=version)  # type: ignore[call-arg]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")

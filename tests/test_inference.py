@@ -311,7 +311,7 @@ def test_dersimonian_laird_equals_statsmodels() -> None:
     rng = np.random.default_rng(4)
     effects = rng.normal(0.05, 0.04, size=9)
     errors = rng.uniform(0.01, 0.05, size=9)
-    ours = dersimonian_laird(effects, errors, 0.95)
+    ours = dersimonian_laird(effects.tolist(), errors.tolist(), 0.95)
     theirs = combine_effects(effects, errors**2, method_re="dl")
     assert ours.mean == pytest.approx(theirs.mean_effect_re, rel=1e-10)
     assert ours.std_error == pytest.approx(theirs.sd_eff_w_re, rel=1e-10)

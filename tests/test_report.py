@@ -446,6 +446,19 @@ def test_a_philippines_report_attributes_the_quotes_and_speaks_of_its_own_focus(
     assert "reported for Cambodia" in method and "Benchmarks of Philippines (PHL)" in method
 
 
+def _found(pattern: str, text: str, flags: int = 0) -> str:
+    """The first group of the pattern's first match in the text; no match fails the test."""
+    match = re.search(pattern, text, flags)
+    assert match is not None, f"{pattern!r} not found in {text[:200]!r}"
+    return match.group(1)
+
+
+def _chart_specs(report: str) -> dict[str, Any]:
+    """The Vega-Lite specs the page embeds, by chart id."""
+    specs: dict[str, Any] = json.loads(_found(r"const charts = (\{.*?\});\n", report, re.S))
+    return specs
+
+
 def _subtitle(spec: dict[str, Any]) -> list[str]:
     title = spec["title"]
     return [title["subtitle"]] if isinstance(title["subtitle"], str) else list(title["subtitle"])
@@ -454,7 +467,7 @@ def _subtitle(spec: dict[str, Any]) -> list[str]:
 def test_every_chart_stands_alone(result: dict[str, Any], report: str) -> None:
     """Outcome ~ treatment in the title, SYNTHETIC or REAL and the source in the subtitle,
     different titles for men and women, effects in percentage points as in the text."""
-    specs = json.loads(re.search(r"const charts = (\{.*?\});\n", report, re.S).group(1))
+    specs = _chart_specs(report)
     assert len(specs) == result["n_charts"]
     for chart_id, spec in specs.items():
         subtitle = " ".join(_subtitle(spec))
@@ -483,7 +496,7 @@ def test_chart_specs_are_valid_vega_lite(report: str) -> None:
 
     from ippmd.reporting.charts import FONT
 
-    specs = json.loads(re.search(r"const charts = (\{.*?\});\n", report, re.S).group(1))
+    specs = _chart_specs(report)
     schema = alt.vegalite.v6.schema.core.load_schema()
     for spec in specs.values():
         validate_jsonschema(spec, schema)  # raises on the first invalid spec
@@ -504,8 +517,8 @@ def test_pngs_are_drawn_at_twice_the_svg_size(result: dict[str, Any]) -> None:
     for png in sorted((result["out_dir"] / "charts").glob("*.png"))[:6]:
         width, height = struct.unpack(">II", png.read_bytes()[16:24])
         svg = png.with_suffix(".svg").read_text(encoding="utf-8")[:600]
-        svg_width = float(re.search(r'width="([\d.]+)"', svg).group(1))
-        svg_height = float(re.search(r'height="([\d.]+)"', svg).group(1))
+        svg_width = float(_found(r'width="([\d.]+)"', svg))
+        svg_height = float(_found(r'height="([\d.]+)"', svg))
         assert width == pytest.approx(2 * svg_width, abs=2), png.name
         assert height == pytest.approx(2 * svg_height, abs=2), png.name
 
