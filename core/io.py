@@ -170,12 +170,25 @@ def verified_file(package_dir: Path, entry: Mapping[str, Any]) -> Path:
     root = Path(package_dir)
     relative = str(entry.get("path", ""))
     path = root / relative
-    if not relative or Path(relative).is_absolute() or not path.resolve().is_relative_to(root.resolve()):
+    try:
+        outside = (
+            not relative or Path(relative).is_absolute() or not path.resolve().is_relative_to(root.resolve())
+        )
+        regular = path.is_file()
+    except (OSError, RuntimeError, ValueError) as exc:  # a NUL, a link loop, a name too long
+        raise InputError(
+            [Problem(str(root / DESCRIPTOR), f"path {relative[:200]!r} cannot be used: {exc}")]
+        ) from None
+    if outside:
         raise InputError([Problem(str(root / DESCRIPTOR), f"path {relative!r} leads out of the package")])
-    if not path.is_file():
-        raise InputError([Problem(str(path), "data file listed in datapackage.json is missing")])
+    if not regular:
+        raise InputError(
+            [Problem(str(path), "data file listed in datapackage.json is missing (or not a file)")]
+        )
     expected = str(entry.get("hash", ""))
-    if expected.startswith("sha256:") and sha256_file(path) != expected.removeprefix("sha256:"):
+    if not expected.startswith("sha256:"):  # an unknown method would skip the check: refused
+        raise InputError([Problem(str(root / DESCRIPTOR), f"the hash of {relative!r} is not a SHA-256")])
+    if sha256_file(path) != expected.removeprefix("sha256:"):
         raise InputError(
             [
                 Problem(
@@ -241,7 +254,12 @@ def check_parquet_table(path: Path, name: str) -> Path:
         raise InputError(problems)
     required = {f["name"] for f in schema["fields"] if f.get("constraints", {}).get("required")}
     floats = {column for column, dtype in expected.items() if dtype.is_float()}
-    frame = pl.read_parquet(path, columns=sorted(required | floats), glob=False)
+    try:  # every page read once: a corrupt page is named here, not met later as a crash
+        frame = pl.read_parquet(path, glob=False)
+    except Exception as exc:  # polars raises its own untyped errors for damaged pages
+        raise InputError(
+            [Problem(str(path), f"not a readable Parquet file: {exc}", code="package")]
+        ) from None
     if frame.height == 0:  # every table of a built package has rows
         raise InputError([Problem(str(path), "the table has no rows", code="package")])
     for column in sorted(required | floats):

@@ -68,15 +68,33 @@ _AGGREGATE = re.compile(
 )
 
 
-def row_mask(frame: pl.DataFrame, where: str, option: str = "--where") -> pl.Series:
-    """Rows a user's SQL condition selects (NULL counts as not selected): the one reading of a
-    `--where` for every command, refusing with UsageError (exit 2) what is not a true/false condition."""
-    aggregate = _AGGREGATE.search(re.sub(r"'(?:[^']|'')*'", "''", where))
+# A query inside a condition (a subquery, or a table function such as read_parquet) would read
+# other tables or any file on disk, and wait forever on a FIFO: a condition reads its own row.
+_QUERY = re.compile(r"\b(select|from|with)\b|\b(read|scan)_\w+\s*\(", re.IGNORECASE)
+
+
+def check_condition(where: str, option: str = "--where") -> None:
+    """A user's SQL condition selects rows by their own values: no aggregate, window function,
+    subquery or table function (UsageError, exit 2), checked before polars parses it."""
+    bare = re.sub(r"'(?:[^']|'')*'", "''", where)  # text in quotes is a value, not SQL
+    aggregate = _AGGREGATE.search(bare)
     if aggregate:  # it would compare each row with the whole table, not select rows by their values
         raise UsageError(
             f"{option} {where!r} uses {aggregate.group(1).upper()}(...), an aggregate: a condition "
             "selects rows by their own values (compare with a number instead)"
         )
+    query = _QUERY.search(bare)
+    if query:
+        raise UsageError(
+            f"{option} {where!r} holds a query ({query.group(0).strip()}): a condition compares the "
+            'row\'s own columns with values, e.g. "age >= 15 AND sex = 2"'
+        )
+
+
+def row_mask(frame: pl.DataFrame, where: str, option: str = "--where") -> pl.Series:
+    """Rows a user's SQL condition selects (NULL counts as not selected): the one reading of a
+    `--where` for every command, refusing with UsageError (exit 2) what is not a true/false condition."""
+    check_condition(where, option)
     try:
         mask = frame.select(pl.sql_expr(where).alias("where")).to_series()
     except Exception as exc:  # polars raises SQL, column and type errors of several classes

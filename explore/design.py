@@ -53,6 +53,7 @@ class Package:
         self.descriptor = self.built.descriptor
         self.resources: dict[str, Mapping[str, Any]] = {n: r.raw for n, r in self.built.resources.items()}
         self._frames: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
+        self._checked: dict[str, Path] = {}
 
     @cached_property
     def survey_tables(self) -> list[str]:
@@ -115,12 +116,11 @@ class Package:
             raise UsageError(f"unknown {what} {name!r} for table {table!r}{suggest(name, known)}{hint}")
 
     def parquet_path(self, table: str) -> Path:
-        resource = self.resource(table)
-        entry = resource.get("parquet") or {}
-        path = self.root / entry.get("path", f"data/{table}.parquet")
-        if not path.is_file():
-            raise UsageError(f"{path} is missing: rebuild the package (`ippmd build`)")
-        return path
+        """The table's Parquet file, checked (hash, schema, rows) once per package object."""
+        self.resource(table)  # an unknown table is a usage error naming the close matches
+        if table not in self._checked:
+            self._checked[table] = self.built.file(table, "parquet")
+        return self._checked[table]
 
     def read(self, table: str, names: Sequence[str]) -> pl.DataFrame:
         """`table`'s rows with the named columns, those it lacks joined from the tables it links

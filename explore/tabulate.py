@@ -40,7 +40,7 @@ from typing import Any, Literal
 import polars as pl
 
 from ippmd.core.errors import InputError, Problem, UsageError
-from ippmd.core.schema import row_mask
+from ippmd.core.schema import check_condition, row_mask
 from ippmd.explore.design import COUNTRY, Package, SurveyDesign, suggest
 from ippmd.explore.student_t import t_quantile
 
@@ -143,6 +143,7 @@ def _categories(field_schema: dict[str, Any], observed: pl.Series) -> list[Any]:
 
 
 def _where_names(where: str) -> list[str]:
+    check_condition(where)
     try:
         return list(pl.sql_expr(where).meta.root_names())
     except Exception as exc:  # polars raises SQL parser errors of several classes

@@ -46,6 +46,12 @@ def how_to_cite(source: Source) -> str:
     )
 
 
+def _yaml_text(value: object) -> str:
+    """A YAML double-quoted scalar (JSON's string syntax is YAML's): quotes and line breaks in a
+    descriptor's text stay inside the value instead of adding keys to CITATION.cff."""
+    return json.dumps(str(value), ensure_ascii=False)
+
+
 def citation_cff(source: Source) -> str:
     """CITATION.cff (Citation File Format 1.2.0) of the source package, version and data hash."""
     package = source.descriptor
@@ -54,15 +60,15 @@ def citation_cff(source: Source) -> str:
         'message: "If you use these data, cite them as below. The microdata are SYNTHETIC; '
         'the package is not published or endorsed by the OECD."',
         "type: dataset",
-        f'title: "{package.get("title", package.get("name"))}"',
-        f'version: "{package.get("version")}"',
+        f"title: {_yaml_text(package.get('title', package.get('name')))}",
+        f"version: {_yaml_text(package.get('version'))}",
         "authors:",
         '  - name: "ippmd maintainers"',
         'license: "CC-BY-4.0"',
-        f'abstract: "{how_to_cite(source)}"',
+        f"abstract: {_yaml_text(how_to_cite(source))}",
         "identifiers:",
         "  - type: other",
-        f'    value: "{source.data_hash()}"',
+        f"    value: {_yaml_text(source.data_hash())}",
         '    description: "SHA-256 data hash of the package (datapackage.json dataHash)"',
         "references:",
         "  - type: report",

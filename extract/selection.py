@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from ippmd.core.errors import InputError, Problem, UsageError
+from ippmd.core.schema import check_condition
 from ippmd.extract.source import Source
 
 
@@ -157,6 +158,7 @@ def _attachments(
 
 def where_columns(expression: str) -> list[str]:
     """The column names a polars SQL condition reads (a syntax error is a usage error)."""
+    check_condition(expression)
     try:
         return pl.sql_expr(expression).meta.root_names()
     except Exception as exc:  # polars raises several SQL error types

@@ -15,7 +15,6 @@ The typed objects keep their descriptor entry (`raw`) for the writers that copy 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +24,7 @@ from typing import Any, Literal, get_args
 
 import polars as pl
 
+from ippmd.core.config import schema_problems
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.io import (
     DESCRIPTOR,
@@ -34,12 +34,13 @@ from ippmd.core.io import (
     read_descriptor,
     verified_file,
 )
+from ippmd.core.schema import RESOURCES
+from ippmd.core.text import CONTROL_CHARS
 from ippmd.package.write import data_hash as hash_of_resources
 
 Origin = Literal["synthetic", "survey"]
 SYNTHETIC, SURVEY = get_args(Origin)
 FileKind = Literal["csv", "parquet"]
-HASH_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 NULL_MARKERS = ["", "NIU"]
 
 
@@ -215,8 +216,22 @@ class BuiltPackage:
         if kind == "csv":
             return verified_file(self.root, resource.raw)
         if resource.parquet_path is None:
-            raise self.problem(f"resource {table!r} lists no Parquet file", field=f"{table}.parquet")
-        return check_parquet_table(verified_file(self.root, resource.raw["parquet"]), table)
+            raise self.problem("lists no Parquet file", field=f"resources.{table}.parquet")
+        path = check_parquet_table(verified_file(self.root, resource.raw["parquet"]), table)
+        columns = pl.scan_parquet(path, glob=False).collect_schema().names()
+        if columns != resource.field_names:
+            gone = [n for n in resource.field_names if n not in columns]
+            extra = [n for n in columns if n not in resource.field_names]
+            detail = (
+                f"not in the file: {gone[:3]}" if gone else f"not listed: {extra[:3]}" if extra else "order"
+            )
+            message = f"the fields listed are not the columns of {resource.parquet_path} ({detail})"
+            raise self.problem(message, field=f"resources.{table}.schema.fields")
+        rows = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
+        if rows != resource.rows:
+            message = f"says {resource.rows:,} rows; {resource.parquet_path} has {rows:,}"
+            raise self.problem(message, field=f"resources.{table}.rows")
+        return path
 
     def verify(self) -> None:
         """Every Parquet file checked (hash and schema) before a command reads the package."""
@@ -281,176 +296,165 @@ class BuiltPackage:
 
 
 def read_package(package_dir: Path | str) -> BuiltPackage:
-    """Open a built package: its descriptor parsed, bounded in depth and checked for shape."""
+    """Open a built package: its descriptor parsed (bounded in depth), held to the built-package
+    schema (schemas/config/built-package.schema.json) and to itself (keys name fields that
+    exist, the dataHash is its files'), then read into typed objects."""
     root = Path(package_dir)
-    return _package(root, root / DESCRIPTOR, read_descriptor(root))
+    path = root / DESCRIPTOR
+    descriptor = read_descriptor(root)
+    problems = schema_problems(descriptor, "built-package", path, code=DESCRIPTOR_ERROR)
+    problems = problems or _text_problems(descriptor, path) or _consistency_problems(descriptor, path)
+    if problems:
+        raise InputError(problems)
+    return _package(root, descriptor)
+
+
+DESCRIPTOR_ERROR = "descriptor-error"
 
 
 def _fail(path: Path, message: str, field: str | None = None) -> InputError:
-    return InputError([Problem(str(path), message, field=field, code="descriptor-error")])
+    return InputError([Problem(str(path), message, field=field, code=DESCRIPTOR_ERROR)])
 
 
-def _text(entry: Mapping[str, Any], key: str, path: Path, where: str, required: bool = True) -> str:
-    value = entry.get(key)
-    if isinstance(value, str) and (value or not required):
-        return value
-    if value is None and not required:
-        return ""
-    raise _fail(path, "missing or not a non-empty text", field=f"{where}.{key}")
+def _text_problems(descriptor: dict[str, Any], path: Path) -> list[Problem]:
+    """Control characters (terminal escapes, bidi overrides; tab and line feed allowed) and lone
+    surrogates in any text of the descriptor: they would reach reports, charts, extracts and
+    terminals, where they corrupt the output or cannot be encoded."""
+    problems: list[Problem] = []
+    stack: list[tuple[object, str]] = [(descriptor, "")]
+    while stack and len(problems) < 10:
+        value, where = stack.pop()
+        if isinstance(value, dict):
+            stack += [(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()]
+            stack += [(k, f"{where} (a key)") for k in value if isinstance(k, str)]
+        elif isinstance(value, list):
+            stack += [(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        elif isinstance(value, str) and (
+            any(c in CONTROL_CHARS and c not in "\t\n" for c in value)
+            or any("\ud800" <= c <= "\udfff" for c in value)
+        ):
+            problems.append(
+                Problem(
+                    str(path),
+                    "holds a control character or a lone surrogate",
+                    field=where,
+                    code=DESCRIPTOR_ERROR,
+                )
+            )
+    return problems
 
 
-def _count(entry: Mapping[str, Any], key: str, path: Path, where: str) -> int | None:
-    value = entry.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _fail(path, "not a whole number >= 0", field=f"{where}.{key}")
-    return value
+def _consistency_problems(descriptor: dict[str, Any], path: Path) -> list[Problem]:
+    """What a schema cannot say: resource names are distinct; keys, links and designs name fields
+    that exist; the dataHash is the one its files' hashes give."""
+    resources = descriptor["resources"]
+    fields = {r["name"]: [f["name"] for f in r["schema"]["fields"]] for r in resources}
+    problems: list[Problem] = []
+
+    def add(message: str, where: str) -> None:
+        problems.append(Problem(str(path), message, field=where, code=DESCRIPTOR_ERROR))
+
+    if len(fields) != len(resources):
+        add("a resource name is listed twice", "resources")
+    for table in RESOURCES:  # every built package holds the four microdata tables and countries
+        if table not in fields:
+            add(f"lists no {table} table", "resources")
+    for resource in resources:
+        name, schema = resource["name"], resource["schema"]
+        where = f"resources.{name}"
+        named = [("schema.primaryKey", schema.get("primaryKey", []))]
+        design = resource.get("surveyDesign") or {}
+        named += [(f"surveyDesign.{k}", v) for k, v in design.items() if v is not None]
+        for i, key in enumerate(schema.get("foreignKeys", [])):
+            named.append((f"schema.foreignKeys[{i}].fields", key["fields"]))
+            other = key["reference"]["resource"]
+            if other not in fields:
+                add(
+                    f"refers to resource {other!r}, which the package does not list",
+                    f"{where}.schema.foreignKeys[{i}]",
+                )
+            else:
+                missing = [n for n in _as_list(key["reference"]["fields"]) if n not in fields[other]]
+                if missing:
+                    add(
+                        f"{other} has no field {missing[0]!r}",
+                        f"{where}.schema.foreignKeys[{i}].reference.fields",
+                    )
+        for key, names in named:
+            missing = [n for n in _as_list(names) if n not in fields[name]]
+            if missing:
+                add(f"names field {missing[0]!r}, which the table does not have", f"{where}.{key}")
+    if not problems and descriptor["dataHash"] != hash_of_resources(resources):
+        add("does not match the hashes of the files listed (the descriptor was edited)", "dataHash")
+    return problems
 
 
-def _package(root: Path, path: Path, descriptor: dict[str, Any]) -> BuiltPackage:
-    listed = descriptor.get("resources")
-    if not isinstance(listed, list):
-        raise _fail(path, "not a data package descriptor (no resources list)", field="resources")
-    resources: dict[str, Resource] = {}
-    for index, entry in enumerate(listed):
-        resource = _resource(entry, path, f"resources[{index}]")
-        if resource.name in resources:
-            raise _fail(path, f"resource {resource.name!r} is listed twice", field=f"resources[{index}].name")
-        resources[resource.name] = resource
-    stated = descriptor.get("dataHash")
-    if stated is None:  # a package built before dataHash: the same hash, from the recorded file hashes
-        stated = hash_of_resources([dict(r.raw) for r in resources.values()])
-    if not isinstance(stated, str) or not HASH_PATTERN.fullmatch(stated):
-        raise _fail(path, "not 'sha256:' and 64 hexadecimal digits", field="dataHash")
-    version = descriptor.get("version", "")
+def _as_list(names: str | list[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)
+
+
+def _package(root: Path, descriptor: dict[str, Any]) -> BuiltPackage:
+    resources = {entry["name"]: _resource(entry) for entry in descriptor["resources"]}
     return BuiltPackage(
         root=root,
         descriptor=descriptor,
-        name=str(descriptor.get("name", "")),
-        version=version if isinstance(version, str) else str(version),
-        data_hash=stated,
+        name=descriptor["name"],
+        version=descriptor["version"],
+        data_hash=descriptor["dataHash"],
         synthetic=descriptor.get("synthetic") is not False,
         resources=MappingProxyType(resources),
     )
 
 
-def _resource(entry: object, path: Path, where: str) -> Resource:
-    if not isinstance(entry, dict):
-        raise _fail(path, "not a resource (a JSON object)", field=where)
-    name = _text(entry, "name", path, where)
-    schema = entry.get("schema", {})
-    if not isinstance(schema, dict) or not isinstance(schema.get("fields", []), list):
-        raise _fail(path, "not a Table Schema with a fields list", field=f"{where}.schema")
-    fields = tuple(
-        _field(item, path, f"{where}.schema.fields[{i}]") for i, item in enumerate(schema.get("fields", []))
-    )
-    parquet = entry.get("parquet")
-    if parquet is not None and not (isinstance(parquet, dict) and isinstance(parquet.get("path"), str)):
-        raise _fail(path, "not a file entry with a path", field=f"{where}.parquet")
+def _resource(entry: dict[str, Any]) -> Resource:
+    """A resource entry, already held to the schema, as a typed Resource."""
+    schema = entry["schema"]
+    partitions = entry.get("partitions", {}).get("files", [])
     return Resource(
-        name=name,
-        title=_text(entry, "title", path, where, required=False) or name,
-        path=_text(entry, "path", path, where),
-        hash=_text(entry, "hash", path, where, required=False),
-        rows=_count(entry, "rows", path, where),
+        name=entry["name"],
+        title=entry["title"],
+        path=entry["path"],
+        hash=entry["hash"],
+        rows=entry["rows"],
         synthetic=entry.get("synthetic") is not False,
-        fields=fields,
-        primary_key=_names(schema.get("primaryKey", []), path, f"{where}.schema.primaryKey"),
-        foreign_keys=_foreign_keys(schema.get("foreignKeys", []), path, f"{where}.schema.foreignKeys"),
-        missing_values=_missing_values(
-            schema.get("missingValues", []), path, f"{where}.schema.missingValues"
+        fields=tuple(_field(item) for item in schema["fields"]),
+        primary_key=tuple(_as_list(schema.get("primaryKey", []))),
+        foreign_keys=tuple(
+            ForeignKey(
+                fields=tuple(_as_list(key["fields"])),
+                resource=key["reference"]["resource"],
+                reference=tuple(_as_list(key["reference"]["fields"])),
+            )
+            for key in schema.get("foreignKeys", [])
+        ),
+        missing_values=MappingProxyType(
+            {
+                m if isinstance(m, str) else m["value"]: "" if isinstance(m, str) else m.get("label", "")
+                for m in schema.get("missingValues", [])
+            }
         ),
         design=survey_design(entry),
-        parquet_path=parquet["path"] if parquet is not None else None,
-        partitions=_partitions(entry.get("partitions"), path, f"{where}.partitions"),
+        parquet_path=entry["parquet"]["path"] if "parquet" in entry else None,
+        partitions=tuple(
+            Partition(country=f["country"], path=f["path"], rows=f.get("rows"), hash=f["hash"])
+            for f in partitions
+        ),
         raw=entry,
     )
 
 
-def _field(entry: object, path: Path, where: str) -> Field:
-    if not isinstance(entry, dict):
-        raise _fail(path, "not a field (a JSON object)", field=where)
+def _field(entry: dict[str, Any]) -> Field:
     constraints = entry.get("constraints", {})
-    categories = entry.get("categories", [])
-    if not isinstance(constraints, dict) or not isinstance(categories, list):
-        raise _fail(path, "constraints must be an object and categories a list", field=where)
-    labels: dict[object, str] = {}
-    for i, category in enumerate(categories):
-        if not isinstance(category, dict) or "value" not in category:
-            raise _fail(path, "not a category with a value", field=f"{where}.categories[{i}]")
-        labels[category["value"]] = str(category.get("label", category["value"]))
-    universe, unit = entry.get("universe"), entry.get("unit")
     return Field(
-        name=_text(entry, "name", path, where),
-        type=_text(entry, "type", path, where, required=False) or "string",
-        title=_text(entry, "title", path, where, required=False),
-        description=_text(entry, "description", path, where, required=False),
+        name=entry["name"],
+        type=entry["type"],
+        title=entry.get("title", ""),
+        description=entry.get("description", ""),
         required=constraints.get("required") is True,
-        universe=universe if isinstance(universe, str) else None,
-        unit=unit if isinstance(unit, str) else None,
-        value_labels=MappingProxyType(labels),
+        universe=entry.get("universe"),
+        unit=entry.get("unit"),
+        value_labels=MappingProxyType(
+            {c["value"]: str(c.get("label", c["value"])) for c in entry.get("categories", [])}
+        ),
         raw=entry,
     )
-
-
-def _names(value: object, path: Path, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _fail(path, "not a list of field names", field=where)
-    return tuple(value)
-
-
-def _foreign_keys(value: object, path: Path, where: str) -> tuple[ForeignKey, ...]:
-    if not isinstance(value, list):
-        raise _fail(path, "not a list of foreign keys", field=where)
-    keys = []
-    for i, item in enumerate(value):
-        reference = item.get("reference") if isinstance(item, dict) else None
-        if not isinstance(reference, dict) or not isinstance(reference.get("resource"), str):
-            raise _fail(path, "not a foreign key with a referenced resource", field=f"{where}[{i}]")
-        keys.append(
-            ForeignKey(
-                fields=_names(item.get("fields"), path, f"{where}[{i}].fields"),
-                resource=reference["resource"],
-                reference=_names(reference.get("fields"), path, f"{where}[{i}].reference.fields"),
-            )
-        )
-    return tuple(keys)
-
-
-def _missing_values(value: object, path: Path, where: str) -> Mapping[str, str]:
-    if not isinstance(value, list):
-        raise _fail(path, "not a list of missing values", field=where)
-    found: dict[str, str] = {}
-    for i, item in enumerate(value):
-        if isinstance(item, str):
-            found[item] = ""
-        elif isinstance(item, dict) and isinstance(item.get("value"), str):
-            found[item["value"]] = str(item.get("label", ""))
-        else:
-            raise _fail(path, "not a missing value (text, or value and label)", field=f"{where}[{i}]")
-    return MappingProxyType(found)
-
-
-def _partitions(value: object, path: Path, where: str) -> tuple[Partition, ...]:
-    if value is None:
-        return ()
-    files = value.get("files") if isinstance(value, dict) else None
-    if not isinstance(files, list):
-        raise _fail(path, "not a partition layout with a files list", field=where)
-    partitions = []
-    for i, item in enumerate(files):
-        here = f"{where}.files[{i}]"
-        if not isinstance(item, dict):
-            raise _fail(path, "not a partition file entry", field=here)
-        partitions.append(
-            Partition(
-                country=_text(item, "country", path, here),
-                path=_text(item, "path", path, here),
-                rows=_count(item, "rows", path, here),
-                hash=_text(item, "hash", path, here, required=False),
-            )
-        )
-    return tuple(partitions)

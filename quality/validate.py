@@ -21,7 +21,7 @@ import polars as pl
 
 from ippmd.core.errors import InputError, Problem, UsageError, problem_catalogue
 from ippmd.core.home import schemas_dir
-from ippmd.core.io import load_yaml
+from ippmd.core.io import load_yaml, sha256_file
 from ippmd.core.metadata import read_submission_metadata, region_list
 from ippmd.core.schema import (
     PACKAGE_RESOURCES,
@@ -525,7 +525,6 @@ def _one_per_cell(problems: list[Problem]) -> list[Problem]:
 
 def descriptor_problems(package_dir: Path) -> list[Problem]:
     """The descriptor against the Data Package v2 profile, and every file's bytes and SHA-256."""
-    import hashlib
     import json
 
     import jsonschema
@@ -560,21 +559,25 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
                     problem("descriptor-error", label, f"path {entry['path']!r} leads out of the package")
                 )
                 continue
-            if not path.exists():
+            if not path.is_file():  # never opens a FIFO or a device
                 problems.append(
-                    problem("missing-file", entry["path"], "file listed in the descriptor is missing")
+                    problem(
+                        "missing-file",
+                        entry["path"],
+                        "file listed in the descriptor is missing (or not a file)",
+                    )
                 )
                 continue
-            data = path.read_bytes()
-            if entry.get("bytes") != len(data):
+            size = path.stat().st_size
+            if entry.get("bytes") != size:
                 problems.append(
                     problem(
                         "byte-count",
                         entry["path"],
-                        f"file has {len(data)} bytes, the descriptor says {entry.get('bytes')}",
+                        f"file has {size} bytes, the descriptor says {entry.get('bytes')}",
                     )
                 )
-            if entry.get("hash") != "sha256:" + hashlib.sha256(data).hexdigest():
+            if entry.get("hash") != "sha256:" + sha256_file(path):
                 problems.append(
                     problem("hash-count", entry["path"], "file does not match its SHA-256 in the descriptor")
                 )

@@ -39,7 +39,7 @@ def report_date() -> str:
 def provenance(data: PackageData) -> dict[str, str]:
     """What every report and chart says about where its numbers come from."""
     config = settings()
-    build = data.descriptor.get("build", {})
+    build = data.package.build_options  # checked: whole numbers in range
     return {
         "ippmd_version": __version__,
         "package_version": str(data.descriptor.get("version", "")),

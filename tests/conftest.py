@@ -87,6 +87,24 @@ def copy_package(source: Path, folder: Path) -> Path:
     return folder
 
 
+def reseal(folder: Path, table: str) -> None:
+    """After a test edits data/<table>.parquet on purpose: write its hash, bytes and rows into the
+    descriptor, and the dataHash, as a careful editor would (the reader checks all four)."""
+    import hashlib
+
+    from ippmd.package.write import data_hash
+
+    path = folder / "data" / f"{table}.parquet"
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    resource = next(r for r in descriptor["resources"] if r["name"] == table)
+    resource["parquet"].update(
+        hash="sha256:" + hashlib.sha256(path.read_bytes()).hexdigest(), bytes=path.stat().st_size
+    )
+    resource["rows"] = pl.scan_parquet(path).select(pl.len()).collect().item()
+    descriptor["dataHash"] = data_hash(descriptor["resources"])
+    (folder / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+
+
 def edit_meta(folder: Path, edit: Callable[[dict], None]) -> None:
     """Change a submission's metadata.yaml through a function of its parsed mapping."""
     import yaml

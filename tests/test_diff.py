@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ippmd.build import build
-from ippmd.package.diff import diff_packages
+from ippmd.package.diff import TableDiff, _compare_schema, diff_packages
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +50,17 @@ def test_same_build_is_identical_and_schema_changes_are_named(
     descriptor = json.loads((old / "datapackage.json").read_text(encoding="utf-8"))
     persons = next(r for r in descriptor["resources"] if r["name"] == "persons")
     persons["schema"]["fields"][-1]["title"] = "Born abroad (relabelled)"
-    persons["schema"]["fields"].append({"name": "new_field", "type": "integer"})
     (changed / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
     shutil.copytree(old / "data", changed / "data", copy_function=os.link)  # inside the package
     tables = {t.name: t for t in diff_packages(old, changed).tables}
-    assert tables["persons"].fields_added == ["new_field"]
     assert tables["persons"].fields_changed == {"born_abroad": ["title"]}
+    assert tables["persons"].fields_added == [] and tables["persons"].by_country[0]["changed"] == 0
+    # a field added or removed (a package of another schema version: its data have the column too)
+    added = copy.deepcopy(persons)
+    added["schema"]["fields"].append({"name": "new_field", "type": "integer"})
+    schema_diff = TableDiff("persons")
+    _compare_schema(persons, added, schema_diff)
+    assert schema_diff.fields_added == ["new_field"] and schema_diff.fields_removed == []
 
 
 def test_cli_diff_exit_codes(two_builds: tuple[Path, Path], tmp_path: Path) -> None:

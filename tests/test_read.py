@@ -18,6 +18,7 @@ from ippmd.explore.design import Package
 from ippmd.extract.source import open_package
 from ippmd.models.data import PackageData
 from ippmd.package.read import SURVEY, SYNTHETIC, combined_origin, origin_of, read_package
+from ippmd.package.write import data_hash
 from tests.conftest import ROOT, copy_package
 
 IPPMD = str(Path(sys.executable).with_name("ippmd"))
@@ -75,6 +76,7 @@ def test_origins_come_from_the_countries_table_and_only_survey_is_survey(
     meta = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
     entry = next(r for r in meta["resources"] if r["name"] == "countries")["parquet"]
     entry["hash"] = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    meta["dataHash"] = data_hash(meta["resources"])
     (folder / "datapackage.json").write_text(json.dumps(meta), encoding="utf-8")
     package = read_package(folder)
     assert package.origin("KHM") == SURVEY
@@ -113,6 +115,14 @@ def _nest(depth: int) -> str:
     return '{"resources": ' + "[" * depth + "]" * depth + "}"
 
 
+def _households(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    return _edit(lambda m: change(next(r for r in m["resources"] if r["name"] == "households")))
+
+
+def _rename_field(resource: dict) -> None:
+    next(f for f in resource["schema"]["fields"] if f["name"] == "agricultural")["name"] = "farming"
+
+
 HOSTILE: dict[str, tuple[Callable[[Path], None], str, str | None]] = {
     "not json": (_write("{resources: ["), "not readable JSON", None),
     "not utf-8": (_write(b'{"name": "\xff"}'), "not UTF-8", None),
@@ -122,34 +132,94 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], str, str | None]] = {
     "no resources": (_edit(lambda m: m.pop("resources")), "no resources list", "resources"),
     "a resource that is a number": (
         _edit(lambda m: m["resources"].append(7)),
-        "not a resource",
+        "not of type 'object'",
         "resources[6]",
     ),
     "a nameless resource": (
         _edit(lambda m: m["resources"][0].pop("name")),
-        "missing or not a non-empty text",
+        "missing required key",
         "resources[0].name",
     ),
     "a field name that is a list": (
-        _edit(lambda m: m["resources"][2]["schema"]["fields"][0].update(name=["x"])),
-        "missing or not a non-empty text",
-        "resources[2].schema.fields[0].name",
+        _households(lambda r: r["schema"]["fields"][0].update(name=["x"])),
+        "must be a field name",
+        "resources.households.schema.fields[0].name",
     ),
     "a resource listed twice": (
         _edit(lambda m: m["resources"].append(m["resources"][1])),
         "listed twice",
-        "resources[6].name",
+        "resources",
     ),
-    "a malformed data hash": (_edit(lambda m: m.update(dataHash="md5:1")), "sha256", "dataHash"),
+    "a malformed data hash": (_edit(lambda m: m.update(dataHash="md5:1")), "must be 'sha256:'", "dataHash"),
+    "a data hash that is not its files'": (
+        _edit(lambda m: m.update(dataHash="sha256:" + "0" * 64)),
+        "does not match the hashes",
+        "dataHash",
+    ),
+    "a file hash of no known method": (
+        _households(lambda r: r["parquet"].update(hash="none")),
+        "must be 'sha256:'",
+        "resources.households.parquet.hash",
+    ),
     "rows that are text": (
-        _edit(lambda m: m["resources"][1].update(rows="many")),
-        "whole number",
-        "resources[1].rows",
+        _households(lambda r: r.update(rows="many")),
+        "must be a whole number >= 0",
+        "resources.households.rows",
     ),
     "partitions without files": (
-        _edit(lambda m: m["resources"][2].update(partitions={"layout": "hive"})),
-        "files list",
-        "resources[2].partitions",
+        _households(lambda r: r.update(partitions={"layout": "hive"})),
+        "missing required key",
+        "resources.households.partitions.files",
+    ),
+    "a category value that is a list": (
+        _households(
+            lambda r: next(f for f in r["schema"]["fields"] if "categories" in f)["categories"][0].update(
+                value=[1]
+            )
+        ),
+        "must be a text, number or true/false",
+        None,
+    ),
+    "a path with a NUL": (
+        _households(lambda r: r["parquet"].update(path="data/x\x00")),
+        "relative path inside the package",
+        "resources.households.parquet.path",
+    ),
+    "countries that are numbers": (
+        _edit(lambda m: m.update(countries=[1, 2])),
+        "must be an ISO3 code",
+        "countries[0]",
+    ),
+    "a build that is a list": (_edit(lambda m: m.update(build=[1])), "not of type 'object'", "build"),
+    "a control character in a title": (
+        _households(lambda r: r.update(title="\x1b[2JFAKE VALID")),
+        "control character",
+        "resources[2].title",
+    ),
+    "a lone surrogate in a description": (
+        _edit(lambda m: m.update(description="\ud800")),
+        "lone surrogate",
+        "description",
+    ),
+    "a design naming a missing field": (
+        _households(lambda r: r.update(surveyDesign={"weight": "weight", "psu": "nope", "strata": None})),
+        "names field 'nope'",
+        "resources.households.surveyDesign.psu",
+    ),
+    "a partial design": (
+        _households(lambda r: r.update(surveyDesign={"weight": "weight", "psu": "community_id"})),
+        "missing required key",
+        "resources.households.surveyDesign.strata",
+    ),
+    "a link to a table not listed": (
+        _households(lambda r: r["schema"]["foreignKeys"][0]["reference"].update(resource="villages")),
+        "refers to resource 'villages'",
+        "resources.households.schema.foreignKeys[0]",
+    ),
+    "a table dropped": (
+        _edit(lambda m: m.update(resources=[r for r in m["resources"] if r["name"] != "persons"])),
+        "lists no persons table",
+        "resources",
     ),
 }
 
@@ -161,9 +231,10 @@ def test_a_pathological_descriptor_is_a_named_problem(package_dir: Path, tmp_pat
     plant(folder)
     with pytest.raises(InputError) as caught:
         read_package(folder)
-    (problem,) = caught.value.problems
+    problem = caught.value.problems[0]
     assert problem.file == str(folder / "datapackage.json")
-    assert message in problem.message and problem.field == field
+    assert message in problem.message, problem
+    assert field is None or problem.field == field, problem
 
 
 def test_no_descriptor_is_not_built_yet_for_every_reader(tmp_path: Path) -> None:
@@ -199,3 +270,67 @@ def test_a_deep_descriptor_never_reaches_a_traceback_from_the_cli(package_dir: P
         assert result.returncode == code, (args, output)
         assert "nested deeper than" in output and "bug" not in output, (args, output)
         assert "Traceback" not in output
+
+
+def test_rows_that_differ_from_the_file_are_named_when_it_is_read(package_dir: Path, tmp_path: Path) -> None:
+    folder = copy_package(package_dir, tmp_path / "pkg")
+    _households(lambda r: r.update(rows=12))(folder)
+    package = read_package(folder)  # the descriptor alone is consistent
+    with pytest.raises(InputError) as caught:
+        package.file("households", "parquet")
+    (problem,) = caught.value.problems
+    assert problem.field == "resources.households.rows" and "says 12 rows" in problem.message
+    with pytest.raises(InputError):
+        PackageData.load(folder)
+
+
+def test_fields_renamed_in_the_descriptor_are_named_when_the_file_is_read(
+    package_dir: Path, tmp_path: Path
+) -> None:
+    folder = copy_package(package_dir, tmp_path / "pkg")
+    _households(_rename_field)(folder)
+    with pytest.raises(InputError) as caught:
+        read_package(folder).file("households", "parquet")
+    (problem,) = caught.value.problems
+    assert problem.field == "resources.households.schema.fields" and "'farming'" in problem.message
+
+
+def test_a_damaged_page_with_a_matching_hash_is_named(package_dir: Path, tmp_path: Path) -> None:
+    """Bytes in the middle of a Parquet file overwritten and its hash updated: the footer still
+    reads, the pages do not; the reader names the file instead of crashing later."""
+    folder = copy_package(package_dir, tmp_path / "pkg")
+    path = folder / "data" / "households.parquet"
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 2000] = bytes(2000)
+    path.write_bytes(bytes(data))
+    meta = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    resource = next(r for r in meta["resources"] if r["name"] == "households")
+    resource["parquet"]["hash"] = "sha256:" + hashlib.sha256(bytes(data)).hexdigest()
+    meta["dataHash"] = data_hash(meta["resources"])
+    (folder / "datapackage.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_package(folder).read_table("households")
+    assert caught.value.problems[0].file == str(path)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "1=1 OR (SELECT 1 FROM read_parquet('/etc/passwd'))",
+        "read_csv('/etc/passwd') IS NULL",
+        "age IN (SELECT age FROM persons)",
+        "scan_parquet('x') IS NULL",
+    ],
+)
+def test_a_condition_holding_a_query_is_refused(where: str) -> None:
+    from ippmd.core.schema import check_condition
+
+    with pytest.raises(UsageError, match="holds a query"):
+        check_condition(where)
+
+
+def test_query_words_inside_quotes_are_values() -> None:
+    from ippmd.core.schema import check_condition
+
+    check_condition("region_name = 'select from read_csv(x)' AND age >= 15")

@@ -4,6 +4,7 @@ with a small fake `country_indicators` resource)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import os
@@ -25,6 +26,7 @@ from ippmd.models.data import PackageData
 from ippmd.models.descriptives import DESCRIPTIVE_COLUMNS
 from ippmd.models.estimate import ESTIMATE_COLUMNS
 from ippmd.models.spec import get_spec
+from ippmd.package.write import data_hash
 from ippmd.reporting.benchmark import run_benchmark
 from ippmd.reporting.narrative import (
     descriptive_sentences,
@@ -101,18 +103,26 @@ def indicator_package(package_dir: Path, tmp_path_factory: pytest.TempPathFactor
         writer.writerows(_fake_indicators())
     descriptor = json.loads((package_dir / "datapackage.json").read_text(encoding="utf-8"))
     resources = [r for r in descriptor["resources"] if r["name"] != "country_indicators"]
+    table = root / "data" / "country_indicators.csv"
     resources.append(
         {
             "name": "country_indicators",
+            "title": "Country indicators (fake values for the test)",
             "path": "data/country_indicators.csv",
             "format": "csv",
+            "hash": "sha256:" + hashlib.sha256(table.read_bytes()).hexdigest(),
+            "rows": len(_fake_indicators()),
             "schema": {"fields": [{"name": n, "type": t} for n, t in INDICATOR_FIELDS]},
         }
     )
-    (root / "datapackage.json").write_text(
-        json.dumps({**descriptor, "resources": resources}), encoding="utf-8"
-    )
+    _write_descriptor(root, {**descriptor, "resources": resources})
     return root
+
+
+def _write_descriptor(root: Path, descriptor: dict[str, Any]) -> None:
+    """A descriptor whose dataHash is its listed files' (the reader holds the two together)."""
+    descriptor["dataHash"] = data_hash(descriptor["resources"])
+    (root / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -122,9 +132,7 @@ def package_without_indicators(package_dir: Path, tmp_path_factory: pytest.TempP
     shutil.copytree(package_dir / "data", root / "data", copy_function=os.link)  # inside the package
     descriptor = json.loads((package_dir / "datapackage.json").read_text(encoding="utf-8"))
     resources = [r for r in descriptor["resources"] if r["name"] != "country_indicators"]
-    (root / "datapackage.json").write_text(
-        json.dumps({**descriptor, "resources": resources}), encoding="utf-8"
-    )
+    _write_descriptor(root, {**descriptor, "resources": resources})
     return root
 
 

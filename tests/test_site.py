@@ -32,6 +32,7 @@ from ippmd.cli import app
 from ippmd.core.metadata import load_country
 from ippmd.core.scalars import as_number
 from ippmd.explore.site import variable_file, write_site
+from tests.conftest import reseal
 
 CHROMIUM = Path("/usr/bin/chromium")
 MICRODATA = ("communities", "households", "persons", "emigrants")
@@ -98,6 +99,7 @@ def test_availability_is_computed_from_the_data(package_dir: Path, tmp_path: Pat
         pl.when(pl.col("country") == "KHM").then(None).otherwise(pl.col("bank_account")).alias("bank_account")
     )
     emptied.write_parquet(copy / "data" / "households.parquet")
+    reseal(copy, "households")
     out = tmp_path / "site"
     write_site(copy, out)
     matrix = (out / "availability.html").read_text(encoding="utf-8")
