@@ -4,7 +4,8 @@ Every stage that reads a built package (benchmarks, extracts, tabulation, the si
 check) opens it with `read_package`, so there is one error policy, one data hash and one rule
 for a country's origin (after frictionless-py's Package/Resource and ipumspy's Codebook):
 
-- no descriptor: the package is not built yet, a step to take (`UsageError`, exit 2);
+- no descriptor, or no data/ beside it (a clean checkout): the package is not built yet, a step
+  to take (`UsageError`, exit 2);
 - a descriptor that is not JSON, nested deeper than any package needs, or not of a package's
   shape, and a data file that is missing, edited or outside the package: a named problem of
   the data (`InputError`, exit 1) naming the file and the field. Never a traceback.
@@ -25,7 +26,7 @@ from typing import Any, Literal, get_args
 import polars as pl
 
 from ippmd.core.config import schema_problems
-from ippmd.core.errors import InputError, Problem
+from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.io import (
     DESCRIPTOR,
     check_parquet_table,
@@ -302,6 +303,12 @@ def read_package(package_dir: Path | str) -> BuiltPackage:
     root = Path(package_dir)
     path = root / DESCRIPTOR
     descriptor = read_descriptor(root)
+    if not (root / "data").is_dir():
+        # A clean checkout carries the descriptor but not the data it describes: not built yet,
+        # which is a step to take (exit 2), not a corrupt package (exit 1).
+        raise UsageError(
+            f"the package in {root} is not built yet (no data/ folder): run `ippmd build` (or `make`) first"
+        )
     problems = schema_problems(descriptor, "built-package", path, code=DESCRIPTOR_ERROR)
     problems = problems or _text_problems(descriptor, path) or _consistency_problems(descriptor, path)
     if problems:

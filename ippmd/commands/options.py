@@ -99,13 +99,6 @@ def package_folder(package: Path | None, verify: bool = True) -> Path:
     corrupt or edited file), for the commands that read them."""
     package = package or home_path()
     built = read_package(package)  # the one reader: not built yet (2), or a named problem (1)
-    if verify and not (package / "data").is_dir():
-        # A clean checkout carries the descriptor but not the data it describes: not built yet,
-        # which is a step to take (exit 2), not a corrupt package (exit 1).
-        raise UsageError(
-            f"the package in {package} is not built yet (no data/ folder): "
-            "run `ippmd build` (or `make`) first"
-        )
     if verify:
         built.verify()
     return package
