@@ -518,104 +518,141 @@ def _focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
     from draws."""
     if focus not in fit.countries:
         raise ValueError(f"focus {focus!r} is not one of {fit.countries}")
-    model = fit.by_country
-    index = _coefficients(model)
-    beta = np.asarray(model._beta_hat, dtype=float)
-    vcov = np.asarray(model._vcov, dtype=float)
+    combinations = Combinations.of(fit)
+    return [_term_comparison(fit, focus, term, combinations) for term in fit.spec.treatments]
+
+
+def _country_term(country: str, term: str) -> str:
+    return f"country::{country}:{term}"
+
+
+@dataclass(frozen=True)
+class Combinations:
+    """Linear combinations of the interacted model's country effects (its coefficients and CRV1
+    covariance), with the term's few-cluster method when it has one."""
+
+    fit: SpecFit
+    index: dict[str, int]
+    beta: np.ndarray
+    vcov: np.ndarray
+
+    @classmethod
+    def of(cls, fit: SpecFit) -> Combinations:
+        model = fit.by_country
+        beta = np.asarray(model._beta_hat, dtype=float)
+        return cls(fit, _coefficients(model), beta, np.asarray(model._vcov, dtype=float))
+
+    def interval(
+        self, label: str, term: str, weights: dict[str, float], df: float, method: str
+    ) -> dict[str, float]:
+        """Estimate, SE (CRV1), CI and p-value of sum(weight x country effect), the CI and
+        p-value from the term's few-cluster method (WCR or CR2) when it has one, else CRV1 with t(df)."""
+        c = np.zeros(self.beta.size)
+        for country, w in weights.items():
+            c[self.index[_country_term(country, term)]] = w
+        value, se = float(c @ self.beta), float(np.sqrt(c @ self.vcov @ c))
+        out = {label: value, f"{label}_std_error": se}
+        if method != CRV1:
+            named = {_country_term(k, term): w for k, w in weights.items()}
+            contrast = self.fit.few_cluster_contrast(term, named)
+            low, high = contrast.interval(LEVEL)
+            out.update(
+                {f"{label}_ci_low": low, f"{label}_ci_high": high, f"{label}_p_value": contrast.p_value()}
+            )
+        else:
+            q = t_quantile(df, LEVEL)
+            out.update(
+                {
+                    f"{label}_ci_low": value - q * se,
+                    f"{label}_ci_high": value + q * se,
+                    f"{label}_p_value": t_p_value(value / se, df),
+                }
+            )
+        return out
+
+
+def _term_comparison(fit: SpecFit, focus: str, term: str, combinations: Combinations) -> dict[str, Any]:
+    """One row of the comparison: the focus, its peers' means, the difference and the rank."""
+    effects = fit.effects
+    available = [c for c in fit.countries if (c, term) in effects]
+    peers = [c for c in available if c != focus]
+    method = fit.term_method(term) if (focus, term) in effects else CRV1
+    # Every column on every row (null where it does not apply, e.g. no peers), so that the
+    # table has the same columns whatever the package holds.
+    row: dict[str, Any] = dict.fromkeys(COMPARISON_SCHEMA)
+    row.update(spec=fit.spec.id, term=term, focus=focus, n_peers=len(peers))
+    row["direction"] = fit.spec.direction.get(term)
+    row["method"] = "none (no peers)" if not peers else "none (no focus estimate)"
+    own = effects.get((focus, term))
+    for key in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high"):
+        row[f"focus_{key}"] = own[key] if own else float("nan")
+    row["focus_method"] = own["method"] if own else None
+    if peers:
+        peer_df = float(min(fit.clusters_by_country[c] for c in peers) - 1)
+        row.update(
+            combinations.interval("peer_mean", term, {c: 1 / len(peers) for c in peers}, peer_df, method)
+        )
+        row.update(_random_effects_peer_mean(effects, peers, term))
+    if peers and own:
+        focus_df = float(fit.clusters_by_country.get(focus, 0) - 1)
+        weights = {focus: 1.0, **{c: -1 / len(peers) for c in peers}}
+        row.update(combinations.interval("difference", term, weights, focus_df, method))
+        difference_df: float | None = focus_df
+        if method == WCR:
+            difference_df = None
+        elif method == CR2:
+            difference_df = fit.cr2_contrast({_country_term(c, term): w for c, w in weights.items()}).df
+        row["method"] = settings().method_label(method, difference_df)
+        row.update(_rank_columns(fit, focus, term, available, combinations))
+    return row
+
+
+def _random_effects_peer_mean(
+    effects: dict[tuple[str, str], dict[str, Any]], peers: list[str], term: str
+) -> dict[str, float]:
+    """The peers' random-effects mean (DerSimonian-Laird): tau^2, Cochran's Q, prediction interval."""
+    random = dersimonian_laird(
+        [effects[(c, term)]["estimate"] for c in peers],
+        [_effective_se(effects[(c, term)]) for c in peers],
+        LEVEL,
+    )
+    return {
+        "peer_mean_re": random.mean,
+        "peer_mean_re_std_error": random.std_error,
+        "peer_mean_re_ci_low": random.ci_low,
+        "peer_mean_re_ci_high": random.ci_high,
+        "tau2": random.tau2,
+        "cochran_q": random.q,
+        "cochran_q_df": random.q_df,
+        "cochran_q_p_value": random.q_p_value,
+        "prediction_low": random.prediction_low,
+        "prediction_high": random.prediction_high,
+    }
+
+
+def _rank_columns(
+    fit: SpecFit, focus: str, term: str, available: list[str], combinations: Combinations
+) -> dict[str, Any]:
+    """The focus's rank among the countries with an estimate, and its interval from draws of
+    the estimates with their correlation (seeded per spec, term and focus)."""
     config = settings()
     effects = fit.effects
-    rows = []
-    for term in fit.spec.treatments:
-        available = [c for c in fit.countries if (c, term) in effects]
-        peers = [c for c in available if c != focus]
-        method = fit.term_method(term) if (focus, term) in effects else CRV1
-        # Every column on every row (null where it does not apply, e.g. no peers), so that the
-        # table has the same columns whatever the package holds.
-        row: dict[str, Any] = dict.fromkeys(COMPARISON_SCHEMA)
-        row.update(spec=fit.spec.id, term=term, focus=focus, n_peers=len(peers))
-        row["direction"] = fit.spec.direction.get(term)
-        row["method"] = "none (no peers)" if not peers else "none (no focus estimate)"
-        own = effects.get((focus, term))
-        for key in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high"):
-            row[f"focus_{key}"] = own[key] if own else float("nan")
-        row["focus_method"] = own["method"] if own else None
-
-        def name(country: str, term: str = term) -> str:
-            return f"country::{country}:{term}"
-
-        def interval(
-            label: str, weights: dict[str, float], df: float, method: str = method, term: str = term
-        ) -> dict[str, float]:
-            """A linear combination of country effects: estimate, SE (CRV1), CI and p-value,
-            from the term's few-cluster method (WCR or CR2) when it has one, else CRV1 with t(df)."""
-            c = np.zeros(beta.size)
-            for country, w in weights.items():
-                c[index[name(country)]] = w
-            value, se = float(c @ beta), float(np.sqrt(c @ vcov @ c))
-            out = {label: value, f"{label}_std_error": se}
-            if method != CRV1:
-                contrast = fit.few_cluster_contrast(term, {name(k): w for k, w in weights.items()})
-                low, high = contrast.interval(LEVEL)
-                out.update(
-                    {f"{label}_ci_low": low, f"{label}_ci_high": high, f"{label}_p_value": contrast.p_value()}
-                )
-            else:
-                q = t_quantile(df, LEVEL)
-                out.update(
-                    {
-                        f"{label}_ci_low": value - q * se,
-                        f"{label}_ci_high": value + q * se,
-                        f"{label}_p_value": t_p_value(value / se, df),
-                    }
-                )
-            return out
-
-        focus_df = float(fit.clusters_by_country.get(focus, 0) - 1)
-        if peers:
-            peer_df = float(min(fit.clusters_by_country[c] for c in peers) - 1)
-            row.update(interval("peer_mean", {c: 1 / len(peers) for c in peers}, peer_df))
-            random = dersimonian_laird(
-                [effects[(c, term)]["estimate"] for c in peers],
-                [_effective_se(effects[(c, term)]) for c in peers],
-                LEVEL,
-            )
-            row.update(
-                peer_mean_re=random.mean,
-                peer_mean_re_std_error=random.std_error,
-                peer_mean_re_ci_low=random.ci_low,
-                peer_mean_re_ci_high=random.ci_high,
-                tau2=random.tau2,
-                cochran_q=random.q,
-                cochran_q_df=random.q_df,
-                cochran_q_p_value=random.q_p_value,
-                prediction_low=random.prediction_low,
-                prediction_high=random.prediction_high,
-            )
-        if peers and own:
-            row.update(interval("difference", {focus: 1.0, **{c: -1 / len(peers) for c in peers}}, focus_df))
-            difference_df: float | None = focus_df
-            if method == WCR:
-                difference_df = None
-            elif method == CR2:
-                weights = {name(focus): 1.0, **{name(c): -1 / len(peers) for c in peers}}
-                difference_df = fit.cr2_contrast(weights).df
-            row["method"] = config.method_label(method, difference_df)
-            estimates = np.array([effects[(c, term)]["estimate"] for c in available])
-            ses = np.array([_effective_se(effects[(c, term)]) for c in available])
-            positions = [index[name(c)] for c in available]
-            block = vcov[np.ix_(positions, positions)]
-            scale = np.sqrt(np.diag(block))
-            correlation = block / np.outer(scale, scale)
-            where = available.index(focus)
-            sign = fit.spec.sign(term)
-            rng = seeded_rng(config.rank_seed, f"{fit.spec.id}:{term}:{focus}")
-            row["rank"] = point_rank(estimates, where, sign)
-            row["rank_low"], row["rank_high"] = rank_interval(
-                estimates, ses, correlation, where, sign, LEVEL, config.rank_draws, rng
-            )
-            row["n_ranked"] = len(available)
-        rows.append(row)
-    return rows
+    estimates = np.array([effects[(c, term)]["estimate"] for c in available])
+    ses = np.array([_effective_se(effects[(c, term)]) for c in available])
+    positions = [combinations.index[_country_term(c, term)] for c in available]
+    block = combinations.vcov[np.ix_(positions, positions)]
+    scale = np.sqrt(np.diag(block))
+    correlation = block / np.outer(scale, scale)
+    where = available.index(focus)
+    sign = fit.spec.sign(term)
+    rng = seeded_rng(config.rank_seed, f"{fit.spec.id}:{term}:{focus}")
+    low, high = rank_interval(estimates, ses, correlation, where, sign, LEVEL, config.rank_draws, rng)
+    return {
+        "rank": point_rank(estimates, where, sign),
+        "rank_low": low,
+        "rank_high": high,
+        "n_ranked": len(available),
+    }
 
 
 def comparison_table(fits: list[SpecFit], focus: str) -> pl.DataFrame:
