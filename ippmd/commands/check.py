@@ -38,8 +38,8 @@ def refuse_an_interrupted_publish(package: Path) -> None:
     if not has_descriptor(package):
         raise UsageError(
             f"a publish into {package} was interrupted ({leftovers[0].name} is left, datapackage.json "
-            f"is missing or not a file): the next `ippmd build --out {package}` or `ippmd admit ... --out {package}` "
-            "finishes or rolls it back"
+            f"is missing or not a file): the next `ippmd build --out {package}` or "
+            f"`ippmd admit ... --out {package}` finishes or rolls it back"
         )
     say(
         f"warning: {package} holds {leftovers[0].name}, the staging folder of a writer that is running "
