@@ -504,9 +504,10 @@ def has_descriptor(out: Path) -> bool:
 
 def recover_leftovers(out: Path, notify: Notify | None = None) -> list[Path]:
     """Recover `out` under its lock before judging what it holds: a build killed mid-swap leaves
-    data/ without a descriptor (or the reverse) until its journal is rolled forward, so `build`,
-    `admit` and `check` call this before they look for a package. Takes no lock (and writes
-    nothing) when there is nothing to recover."""
+    data/ without a descriptor (or the reverse) until its journal is rolled forward, so `build`
+    and `admit` call this before they look for a package (`check` only reads: it never does,
+    see ippmd/commands/check.py). Takes no lock (and writes nothing) when there is nothing to
+    recover."""
     if not has_leftovers(out):
         return []
     with package_lock(out, notify):
