@@ -4,9 +4,11 @@ A writer takes the package's lock, stages everything it will publish in a hidden
 the package, writes a journal (the commit point), then moves the staged entries into place, the
 descriptor last. Killed before the journal, the staging folder is removed by the next writer and
 the old package was never touched; killed after it, the next writer finishes the moves (roll
-forward). A leftover whose journal is missing, empty, truncated or malformed is rolled back
-(what it had moved aside is put back). Either way the next writer leaves one consistent package
-and no leftovers, and says in one line what it did.
+forward), unless the package no longer lets them finish: then they are undone (roll back). A
+leftover whose journal is missing or cannot be trusted (empty, truncated, malformed, a staged
+entry no publish stages) never moved anything, since the journal is written before any move:
+what it kept only fills a place of the package that is empty, never replaces what is there.
+Either way the next writer leaves no leftovers and says in one line what it did.
 
 `IPPMD_KILL_AT=<step>` kills the process with SIGKILL at that step: a test hook, so the tests can
 prove that every step is safe (see `STEPS`).
@@ -141,6 +143,9 @@ def publish(staging: Path, out: Path, entries: Sequence[str]) -> None:
     missing = [e for e in entries if not (staging / e).exists()]
     if missing:
         raise FileNotFoundError(errno.ENOENT, "staged entry missing", str(staging / missing[0]))
+    blocked = [obstacle for e in entries if (obstacle := _obstacle_on_the_way(Path(out), e)) is not None]
+    if blocked:  # refused before the journal: a move could not land there, nothing is touched
+        raise UsageError(f"cannot publish into {out}: {blocked[0]}: move it away")
     kill_point("staged")
     write_atomic(staging / JOURNAL, json.dumps({"entries": list(entries)}))
     kill_point("committed")
@@ -197,28 +202,78 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+_KINDS: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISREG, "a regular file"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def _kind(mode: int) -> str:
+    """What a file mode says is there, for a message."""
+    return next((name for test, name in _KINDS if test(mode)), "a socket")
+
+
+def _read_regular(path: Path, limit: int = -1) -> bytes | None:
+    """Up to `limit` bytes (-1: all) of `path` if it is a regular file, else None. A folder, FIFO,
+    device or link is never opened through (a FIFO would block the reader for ever); OSError when
+    nothing is there or it cannot be read."""
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)  # it may have been replaced since the lstat
+    except OSError:
+        os.close(fd)
+        raise
+    if not regular:
+        os.close(fd)
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(limit)
+
+
+class _DuplicateKey(ValueError):
+    """A JSON object naming a key twice: which value counts is the parser's guess, never trusted."""
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [key for key, _value in pairs]
+    twice = next((key for key in keys if keys.count(key) > 1), None)
+    if twice is not None:
+        raise _DuplicateKey(twice)
+    return dict(pairs)
+
+
 def read_journal(staging: Path) -> tuple[tuple[str, ...] | None, str]:
     """The entries of a staging folder's journal, or None and why it cannot be trusted.
 
     A journal is trusted only whole: a regular file (never through a link) of at most
-    JOURNAL_MAX_BYTES holding {"entries": [...]}, a non-empty list of distinct places of the
-    package (`is_package_place`)."""
+    JOURNAL_MAX_BYTES holding {"entries": [...]} (no key twice), a non-empty list of distinct
+    places of the package (`is_package_place`)."""
+    path = staging / JOURNAL
     try:
-        fd = os.open(staging / JOURNAL, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        mode = os.lstat(path).st_mode
+        data = _read_regular(path, JOURNAL_MAX_BYTES + 1)
     except FileNotFoundError:
         return None, "it has no journal"
-    except OSError as exc:  # a link (ELOOP), unreadable
+    except OSError as exc:  # unreadable, or replaced while we looked
         return None, f"its journal cannot be read ({exc.strerror})"
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None, "its journal is not a regular file"
-        data = handle.read(JOURNAL_MAX_BYTES + 1)
+    if stat.S_ISLNK(mode):
+        return None, "its journal cannot be read (it is a symbolic link)"
+    if data is None:
+        return None, f"its journal is {_kind(mode)}, not a regular file"
     if len(data) > JOURNAL_MAX_BYTES:
         return None, f"its journal is larger than {JOURNAL_MAX_BYTES} bytes"
     if not data.strip():
         return None, "its journal is empty"
     try:
-        journal = json.loads(data.decode("utf-8"))
+        journal = json.loads(data.decode("utf-8"), object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKey as exc:
+        return None, f"its journal names the key {printable(str(exc))!r} twice"
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None, "its journal is not JSON (truncated?)"
     entries = journal.get("entries") if isinstance(journal, dict) else None
@@ -232,28 +287,57 @@ def read_journal(staging: Path) -> tuple[tuple[str, ...] | None, str]:
     return tuple(entries), "its journal is complete"
 
 
-def _link_on_the_way(root: Path, entry: str) -> Path | None:
-    """The first folder between `root` and `root/entry` that is a symbolic link, if any: a move
-    through it would land outside the package."""
+def _wrong_kind(path: Path, entry: str) -> str | None:
+    """Why `path` is not what a publish stages or keeps for `entry`, if it is not: the descriptor
+    is a regular file, data/ and admitted/<name> are real folders (never links, FIFOs, devices)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    wanted = (stat.S_ISREG, "a regular file") if entry == DESCRIPTOR else (stat.S_ISDIR, "a folder")
+    return None if wanted[0](mode) else f"is {_kind(mode)}, not {wanted[1]}"
+
+
+def _obstacle_on_the_way(root: Path, entry: str) -> str | None:
+    """What stands between `root` and `root/entry` where a folder belongs, if anything: a
+    symbolic link (a move through it would land outside the package) or what is not a folder (a
+    move into it fails). A missing folder is no obstacle: it is made when needed."""
     place = root
     for part in Path(entry).parts[:-1]:
         place = place / part
-        if place.is_symlink():
-            return place
+        try:
+            mode = os.lstat(place).st_mode
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return f"{place} cannot be read ({exc.strerror})"
+        if not stat.S_ISDIR(mode):
+            return f"{place} is {_kind(mode)}, not a folder"
+    return None
+
+
+def _untrusted(staging: Path, entries: Sequence[str]) -> str | None:
+    """Why a staging folder with a complete journal was still not left by a publish, if it was
+    not: a staged entry of the wrong kind (a publish stages only folders and a regular
+    descriptor), or a link on the way to a staged or kept entry."""
+    for entry in entries:
+        for root, rel in ((staging, entry), (staging, f"{PREVIOUS}/{entry}")):
+            if (obstacle := _obstacle_on_the_way(root, rel)) is not None:
+                return obstacle
+        source = staging / entry
+        if _lexists(source) and (wrong := _wrong_kind(source, entry)) is not None:
+            return f"its staged {entry} {wrong}"
     return None
 
 
 def _unfinishable(staging: Path, out: Path, entries: Sequence[str]) -> str | None:
-    """Why the journal's moves cannot be finished, if they cannot: the folders are not in a state
-    the moves can leave (an entry neither staged nor in the package, a staged link, a link on
-    the way)."""
+    """Why the journal's moves cannot be finished, if they cannot: the package is not in a state
+    the moves can leave (an entry neither staged nor in the package, a link or a file where a
+    folder of the package belongs)."""
     for entry in entries:
         source, target, kept = staging / entry, out / entry, staging / PREVIOUS / entry
-        for root, rel in ((staging, entry), (out, entry), (staging, f"{PREVIOUS}/{entry}")):
-            if (link := _link_on_the_way(root, rel)) is not None:
-                return f"{link} is a symbolic link"
-        if source.is_symlink():
-            return f"the staged {entry} is a symbolic link"
+        if (obstacle := _obstacle_on_the_way(out, entry)) is not None:
+            return obstacle
         if not _lexists(source) and not _lexists(target):
             return f"{entry} is neither staged nor in the package"
         if _lexists(source) and _lexists(target) and _lexists(kept):
@@ -264,55 +348,110 @@ def _unfinishable(staging: Path, out: Path, entries: Sequence[str]) -> str | Non
     return None
 
 
-def _kept_entries(staging: Path) -> list[str]:
-    """What a killed publish had moved aside (in staging/previous/), in publishing order; links
-    are never restored (a publish keeps what it moved, and moves no link in)."""
+def _kept_entries(staging: Path, entries: Sequence[str] | None = None) -> list[str]:
+    """What a killed publish had moved aside (in staging/previous/) and may be put back, in
+    publishing order: of the journal's `entries` if given, else any place of the package; only
+    entries of the right kind (`_wrong_kind`: a link is never restored)."""
     kept = staging / PREVIOUS
     if kept.is_symlink() or not kept.is_dir():
         return []
-    admitted = kept / ADMITTED
-    real = admitted.is_dir() and not admitted.is_symlink()
-    names = sorted(p.name for p in admitted.iterdir()) if real else []
-    entries = [f"{ADMITTED}/{name}" for name in names] + list(PACKAGE_ENTRIES)
-    return [e for e in entries if is_package_place(e) and _lexists(kept / e) and not (kept / e).is_symlink()]
+    if entries is None:
+        admitted = kept / ADMITTED
+        real = admitted.is_dir() and not admitted.is_symlink()
+        names = sorted(p.name for p in admitted.iterdir()) if real else []
+        entries = [f"{ADMITTED}/{name}" for name in names] + list(PACKAGE_ENTRIES)
+    return [
+        e
+        for e in entries
+        if is_package_place(e)
+        and _lexists(kept / e)
+        and _obstacle_on_the_way(kept, e) is None
+        and _wrong_kind(kept / e, e) is None
+    ]
 
 
-def _roll_back(staging: Path, out: Path) -> list[str]:
-    """Put back what a killed publish had moved aside, discarding what it had moved in over it;
-    returns the entries put back. Whatever the publish added where nothing was before (a newly
-    admitted country) stays: it cannot be told from what was there."""
+def _put_back(staging: Path, out: Path, entry: str) -> None:
+    target = out / entry
+    target.parent.mkdir(exist_ok=True)
+    os.replace(staging / PREVIOUS / entry, target)
+
+
+def _roll_back(staging: Path, out: Path, entries: Sequence[str]) -> list[str]:
+    """Undo a publish whose journal is trusted: put back what it had moved aside, discarding what it
+    had moved in over it; returns the entries put back. Whatever the publish added where nothing
+    was before (a newly admitted country) stays: it cannot be told from what was there."""
     restored = []
-    for entry in _kept_entries(staging):
-        link = _link_on_the_way(out, entry)
-        if link is not None:
-            raise UsageError(f"{link} is a symbolic link, not a folder of the package: remove it")
+    for entry in _kept_entries(staging, entries):
+        obstacle = _obstacle_on_the_way(out, entry)
+        if obstacle is not None:  # what was kept is the package's own: never lost, the user decides
+            raise UsageError(f"cannot put back the previous {entry}: {obstacle}: move it away")
         target = out / entry
         if _lexists(target):  # what the killed writer moved in: removed with its staging folder
             os.replace(target, Path(tempfile.mkdtemp(prefix="discarded-", dir=staging)) / "entry")
-        target.parent.mkdir(exist_ok=True)
-        os.replace(staging / PREVIOUS / entry, target)
+        _put_back(staging, out, entry)
         restored.append(entry)
     if restored:
         _sync_folder(out)
     return restored
 
 
-def _recover_one(staging: Path, out: Path) -> str:
-    """Finish or undo one killed writer's staging folder, then remove it; what was done, said."""
-    entries, why = read_journal(staging)
-    if entries is not None:
-        unfinishable = _unfinishable(staging, out, entries)
-        if unfinishable is None:
-            _roll_forward(staging, out, entries)
-            shutil.rmtree(staging)
-            moved = ", ".join(entries)
-            return f"finished the publish a killed writer began in {out} ({staging.name}: {moved} in place)"
-        why = f"its journal cannot be finished ({unfinishable})"
-    restored = _roll_back(staging, out)
+def _fill_empty_places(staging: Path, out: Path) -> tuple[list[str], list[str]]:
+    """Undo a staging folder whose journal is missing or untrusted. A journal is written before any
+    move, so such a folder moved nothing: what it keeps is put back only where the package's own
+    place is empty, never over what is there. Returns the entries put back and those left."""
+    restored, left = [], []
+    for entry in _kept_entries(staging):
+        if _lexists(out / entry) or _obstacle_on_the_way(out, entry) is not None:
+            left.append(entry)
+        else:
+            _put_back(staging, out, entry)
+            restored.append(entry)
+    if restored:
+        _sync_folder(out)
+    return restored, left
+
+
+def _recover_trusted(staging: Path, out: Path, entries: Sequence[str]) -> str:
+    """Finish the moves of a trusted journal, or, when the package no longer lets them finish, undo
+    them; what was done, said."""
+    unfinishable = _unfinishable(staging, out, entries)
+    if unfinishable is None:
+        _roll_forward(staging, out, entries)
+        shutil.rmtree(staging)
+        moved = ", ".join(entries)
+        return f"finished the publish a killed writer began in {out} ({staging.name}: {moved} in place)"
+    restored = _roll_back(staging, out, entries)
     shutil.rmtree(staging)
+    why = f"its journal cannot be finished ({unfinishable})"
     if restored:
         return f"rolled back {staging.name} in {out}: {why}; put back the previous {', '.join(restored)}"
     return f"removed {staging.name} from {out}: {why}, and it had not touched the package"
+
+
+def _recover_untrusted(staging: Path, out: Path, why: str) -> str:
+    """Remove a staging folder no trusted journal vouches for, having filled the package's empty
+    places from what it kept (`_fill_empty_places`); what was done, said."""
+    restored, left = _fill_empty_places(staging, out)
+    shutil.rmtree(staging)
+    own = f" (the package's own {', '.join(left)} left as it was)" if left else ""
+    if restored:
+        put = f"put back the previous {', '.join(restored)} where it was missing"
+        return f"rolled back {staging.name} in {out}: {why}; {put}{own}"
+    if left:
+        return f"removed {staging.name} from {out}: {why}, so it had moved nothing{own}"
+    return f"removed {staging.name} from {out}: {why}, and it had not touched the package"
+
+
+def _recover_one(staging: Path, out: Path) -> str:
+    """Finish or undo one killed writer's staging folder, then remove it; what was done, said.
+    Only a complete journal over staged entries of the right kind is trusted (`_untrusted`)."""
+    entries, why = read_journal(staging)
+    if entries is None:
+        return _recover_untrusted(staging, out, why)
+    untrusted = _untrusted(staging, entries)
+    if untrusted is not None:
+        return _recover_untrusted(staging, out, untrusted)
+    return _recover_trusted(staging, out, entries)
 
 
 def recover(out: Path, notify: Notify | None = None) -> list[Path]:
@@ -320,15 +459,17 @@ def recover(out: Path, notify: Notify | None = None) -> list[Path]:
     the lock: then no other writer is alive, so every staging folder is a leftover, whatever its
     owner.pid says.
 
-    A leftover whose journal is complete (the commit point passed) and whose moves can still be
-    finished is rolled forward; any other (no journal, an empty, truncated or malformed one) is
-    rolled back: what it had moved aside is put back. Every leftover is then removed; nothing
-    outside the package's own places is touched and no link is followed. Returns the folders
-    dealt with."""
+    A leftover whose journal is complete (the commit point passed), whose staged entries are of the
+    right kind and whose moves can still be finished is rolled forward; one whose moves cannot be
+    finished is rolled back: what it had moved aside is put back. One with no journal, or one
+    that cannot be trusted (empty, truncated, malformed, a key twice, a staged entry of the wrong
+    kind), moved nothing: what it kept fills only the package's empty places, never replaces what
+    is there. Every leftover is then removed; nothing outside the package's own places is touched
+    and no link is followed. Returns the folders dealt with."""
     say = notify or _say
     out = Path(out)
     handled = []
-    for folder in sorted(out.glob(f"{STAGING_PREFIX}*")):
+    for folder in staging_leftovers(out):
         if folder.is_symlink():  # never ours (ours are made by mkdtemp): remove the link only
             folder.unlink()
             say(f"removed {folder.name} from {out}: a symbolic link where a staging folder belongs")
@@ -343,16 +484,30 @@ def recover(out: Path, notify: Notify | None = None) -> list[Path]:
     return handled + workers
 
 
+def staging_leftovers(out: Path) -> list[Path]:
+    """The writers' staging folders in `out` (killed ones', or a live writer's), sorted."""
+    return sorted(Path(out).glob(f"{STAGING_PREFIX}*")) if Path(out).is_dir() else []
+
+
 def has_leftovers(out: Path) -> bool:
     """Whether a writer's staging folder is in `out` (a killed one's, or a live writer's)."""
-    return Path(out).is_dir() and any(Path(out).glob(f"{STAGING_PREFIX}*"))
+    return bool(staging_leftovers(out))
+
+
+def has_descriptor(out: Path) -> bool:
+    """Whether `out` has a datapackage.json that is a regular file (not a link, folder or FIFO)."""
+    try:
+        return stat.S_ISREG(os.lstat(Path(out) / DESCRIPTOR).st_mode)
+    except OSError:
+        return False
 
 
 def recover_leftovers(out: Path, notify: Notify | None = None) -> list[Path]:
     """Recover `out` under its lock before judging what it holds: a build killed mid-swap leaves
-    data/ without a descriptor (or the reverse) until its journal is rolled forward, so `build`,
-    `admit` and `check` call this before they look for a package. Takes no lock (and writes
-    nothing) when there is nothing to recover."""
+    data/ without a descriptor (or the reverse) until its journal is rolled forward, so `build`
+    and `admit` call this before they look for a package (`check` only reads: it never does,
+    see ippmd/commands/check.py). Takes no lock (and writes nothing) when there is nothing to
+    recover."""
     if not has_leftovers(out):
         return []
     with package_lock(out, notify):
@@ -360,10 +515,12 @@ def recover_leftovers(out: Path, notify: Notify | None = None) -> list[Path]:
 
 
 def is_package_folder(folder: Path) -> bool:
-    """Whether `folder` holds a package this program built (its descriptor says so)."""
+    """Whether `folder` holds a package this program built (its descriptor, a regular file, says
+    so; a FIFO or device there is never opened, a link never followed)."""
     try:
-        descriptor = json.loads((Path(folder) / DESCRIPTOR).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = _read_regular(Path(folder) / DESCRIPTOR)
+        descriptor = json.loads(data.decode("utf-8")) if data is not None else None
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(descriptor, dict) and descriptor.get("name") == "ippmd" and "build" in descriptor
 

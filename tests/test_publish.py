@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from ippmd.core.publish import (
     check_target,
     new_staging,
     package_lock,
+    publish,
     recover,
 )
 from tests.conftest import frictionless_validate
@@ -103,13 +105,24 @@ def _publish_in_child(out: Path, kill_at: str | None) -> int:
     return subprocess.run(command, env=env, timeout=60).returncode
 
 
-@pytest.fixture
-def old_package(tmp_path: Path) -> Path:
-    out = tmp_path / "pkg"
+def _write_old(out: Path) -> Path:
     _write_package(out, "old")
     (out / "admitted" / "SEN").mkdir(parents=True)
     (out / "admitted" / "SEN" / "metadata.yaml").write_text("old", encoding="utf-8")
     return out
+
+
+@pytest.fixture
+def old_package(tmp_path: Path) -> Path:
+    return _write_old(tmp_path / "pkg")
+
+
+def _content(place: Path) -> list[tuple[str, str]] | None:
+    """What is at a place of the package, file by file (None: nothing there)."""
+    if not os.path.lexists(place):
+        return None
+    files = [place] if place.is_file() else sorted(p for p in place.rglob("*") if p.is_file())
+    return [(p.relative_to(place).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in files]
 
 
 @pytest.mark.parametrize("step", KILL_STEPS)
@@ -142,24 +155,45 @@ DAMAGES = {
 
 @pytest.mark.parametrize("damage", DAMAGES)
 @pytest.mark.parametrize("step", KILL_STEPS[1:])  # from the commit point on: a journal to damage
-def test_a_kill_with_a_damaged_journal_rolls_back_to_the_old_package(
-    old_package: Path, step: str, damage: str
+def test_a_kill_with_a_damaged_journal_never_replaces_what_the_package_holds(
+    old_package: Path, step: str, damage: str, tmp_path: Path
 ) -> None:
-    """A journal that cannot be trusted cannot be finished: what the killed publish had moved
-    aside is put back, whatever step it reached, and the next writer says so in one line."""
-    out = old_package
+    """A journal that cannot be trusted vouches for no move (a publish writes it before any): what
+    the package holds stays, whatever step the killed publish reached; what it had moved aside
+    only fills a place left empty, and the next writer says so in one line."""
+    out, old = old_package, _write_old(tmp_path / "reference")
     assert _publish_in_child(out, step) == -signal.SIGKILL
     (leftover,) = out.glob(f"{STAGING_PREFIX}*")
     DAMAGES[damage](leftover / JOURNAL)
+    held = {entry: _content(out / entry) for entry in ENTRIES}
     told: list[str] = []
     with package_lock(out):
         assert recover(out, told.append) == [leftover]
     assert len(told) == 1 and leftover.name in told[0]
-    began = step != "committed"  # something was moved aside at every later step
-    assert told[0].startswith("rolled back" if began else "removed"), told
-    assert _version(out) == "old"
-    assert (out / "admitted" / "SEN" / "metadata.yaml").read_text(encoding="utf-8") == "old"
+    empty = [entry for entry, content in held.items() if content is None]
+    assert told[0].startswith("rolled back" if empty else "removed"), told
+    for entry, content in held.items():  # never replaced; an empty place gets the old entry back
+        assert _content(out / entry) == (content if content is not None else _content(old / entry)), entry
+    if step in ("committed", "moved-previous:1"):  # no new entry moved in yet
+        assert _version(out) == "old"
+        assert (out / "admitted" / "SEN" / "metadata.yaml").read_text(encoding="utf-8") == "old"
     assert not list(out.glob(f"{STAGING_PREFIX}*"))
+
+
+def test_a_publish_blocked_by_a_file_where_a_folder_belongs_is_refused_before_its_journal(
+    old_package: Path,
+) -> None:
+    """admitted/ a file of the user's: the move of admitted/SEN cannot land, so the publish is
+    refused (exit 2) before its journal, leaving nothing to recover and the file untouched."""
+    out = old_package
+    shutil.rmtree(out / "admitted")
+    (out / "admitted").write_text("mine\n", encoding="utf-8")
+    staging = new_staging(out)
+    (staging / "admitted" / "SEN").mkdir(parents=True)
+    with pytest.raises(UsageError, match="admitted is a regular file, not a folder"), package_lock(out):
+        publish(staging, out, ["admitted/SEN"])
+    assert not (staging / JOURNAL).exists() and _version(out) == "old"
+    assert (out / "admitted").read_text(encoding="utf-8") == "mine\n"
 
 
 def test_an_uninterrupted_publish_replaces_everything(old_package: Path) -> None:

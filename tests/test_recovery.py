@@ -1,6 +1,8 @@
-"""Recovery never jams: whatever state a killed writer's staging folder is in (no journal; an empty,
-truncated or malformed one; a stale owner.pid; a build killed mid-swap), the next `build` or
-`admit` rolls it back or forward, says so in one line, and leaves a valid package."""
+"""Recovery never jams and never destroys: whatever state a killed writer's staging folder is in (no
+journal; an empty, truncated or malformed one; a stale owner.pid; a build killed mid-swap; a
+planted one), the next `build` or `admit` rolls it back or forward, says so in one line, and
+leaves a valid package. A leftover no trusted journal vouches for never replaces what the
+package holds; a read-only `check` never recovers at all."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,6 +43,22 @@ BUILD = ["--countries", "KHM", "--quiet", "--engine", "polars"]
 def _hashes(folder: Path) -> dict[str, str]:
     files = [folder / DESCRIPTOR, *sorted(p for p in (folder / "data").rglob("*") if p.is_file())]
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    """Everything under `folder`, hidden entries included, by kind and content: what a read-only
+    command must leave as it found."""
+    tree = {}
+    for path in sorted(folder.rglob("*")):
+        mode = path.lstat().st_mode
+        kind = "file " + hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(mode) else str(mode)
+        tree[path.relative_to(folder).as_posix()] = kind
+    return tree
+
+
+def _places(folder: Path) -> dict[str, str]:
+    """`_tree` without the lock and the writers' leftovers: the package and the user's files."""
+    return {name: kind for name, kind in _tree(folder).items() if not name.startswith(".ippmd")}
 
 
 @pytest.fixture(scope="module")
@@ -83,24 +103,32 @@ def _entries(*names: str) -> bytes:
     return json.dumps({"entries": list(names)}).encode()
 
 
-# (journal, swap begun, what the next writer says it did, why)
+# (journal, swap begun, what the next writer says it did, why). A journal is written before any
+# move, so a leftover without a trusted one moved nothing: what the package holds stays ("removed"),
+# even where the planted swap put a staged data/ in (the rebuild then replaces it, as any build).
 STATES = {
     "no journal": (None, False, "removed", "it has no journal"),
-    "no journal, swap begun": (None, True, "rolled back", "it has no journal"),
-    "empty journal": (b"", True, "rolled back", "its journal is empty"),
+    "no journal, swap begun": (None, True, "removed", "it has no journal"),
+    "empty journal": (b"", True, "removed", "its journal is empty"),
     "blank journal": (b" \n", False, "removed", "its journal is empty"),
-    "truncated journal": (b'{"entries": ["data", "datap', True, "rolled back", "not JSON"),
-    "journal nested too deep": (b"[" * 50_000, True, "rolled back", "not JSON"),
-    "journal too large": (b" " * 70_000 + _entries("data", DESCRIPTOR), True, "rolled back", "larger than"),
-    "journal not UTF-8": (b'{"entries": ["\xff"]}', True, "rolled back", "not JSON"),
-    "journal a list": (b'["data", "datapackage.json"]', True, "rolled back", 'not {"entries"'),
-    "journal a number": (b"42", True, "rolled back", 'not {"entries"'),
-    "journal without entries": (b'{"moves": ["data"]}', True, "rolled back", 'not {"entries"'),
-    "journal of no entries": (b'{"entries": []}', True, "rolled back", 'not {"entries"'),
-    "journal entries not paths": (b'{"entries": [1, null]}', True, "rolled back", 'not {"entries"'),
-    "journal entry with ..": (_entries("data/../../victim", DESCRIPTOR), True, "rolled back", "not a place"),
-    "journal entry absolute": (_entries("/tmp/victim", DESCRIPTOR), True, "rolled back", "not a place"),
-    "journal entry twice": (_entries("data", "data", DESCRIPTOR), True, "rolled back", "twice"),
+    "truncated journal": (b'{"entries": ["data", "datap', True, "removed", "not JSON"),
+    "journal nested too deep": (b"[" * 50_000, True, "removed", "not JSON"),
+    "journal too large": (b" " * 70_000 + _entries("data", DESCRIPTOR), True, "removed", "larger than"),
+    "journal not UTF-8": (b'{"entries": ["\xff"]}', True, "removed", "not JSON"),
+    "journal a list": (b'["data", "datapackage.json"]', True, "removed", 'not {"entries"'),
+    "journal a number": (b"42", True, "removed", 'not {"entries"'),
+    "journal without entries": (b'{"moves": ["data"]}', True, "removed", 'not {"entries"'),
+    "journal of no entries": (b'{"entries": []}', True, "removed", 'not {"entries"'),
+    "journal entries not paths": (b'{"entries": [1, null]}', True, "removed", 'not {"entries"'),
+    "journal entry with ..": (_entries("data/../../victim", DESCRIPTOR), True, "removed", "not a place"),
+    "journal entry absolute": (_entries("/tmp/victim", DESCRIPTOR), True, "removed", "not a place"),
+    "journal entry twice": (_entries("data", "data", DESCRIPTOR), True, "removed", "twice"),
+    "journal naming a key twice": (
+        b'{"entries": ["datapackage.json"], "entries": ["data", "datapackage.json"]}',
+        True,
+        "removed",
+        "names the key 'entries' twice",
+    ),
     "journal naming a missing file": (
         _entries("data", "admitted/KHM", DESCRIPTOR),
         True,
@@ -132,19 +160,26 @@ def test_the_next_build_recovers_any_leftover_and_says_so(
     assert victim.read_text(encoding="utf-8") == "precious"
 
 
-@pytest.mark.parametrize("state", ["truncated journal", "journal a list", "complete journal"])
+@pytest.mark.parametrize(
+    "state", ["truncated journal", "journal a list", "journal naming a missing file", "complete journal"]
+)
 def test_recovery_alone_leaves_the_old_package_or_the_new(
     state: str, package: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Rolled back: the package as it was before the killed build; rolled forward: the staged one."""
+    """Rolled back (a trusted journal whose moves cannot be finished): the package as it was before
+    the killed build; rolled forward: the staged one; an untrusted journal: what the package
+    holds, untouched."""
     journal, moved, done, _why = STATES[state]
     before = _hashes(package)
     staging = _plant(package, journal, moved)
+    held = _hashes(package)
     staged = (package / "data" / "persons.csv").read_bytes()
     assert recover_leftovers(package) == [staging]
     assert f"ippmd: {done}" in capsys.readouterr().err
     if done == "rolled back":
         assert _hashes(package) == before
+    elif done == "removed":
+        assert _hashes(package) == held
     else:
         assert (package / "data" / "persons.csv").read_bytes() == staged
     assert recover_leftovers(package) == []  # nothing left: no lock taken, nothing said
@@ -177,7 +212,8 @@ def test_links_in_a_leftover_are_never_followed(
     package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A journal that is a link (to a valid journal outside), a kept entry that is a link: neither
-    is followed; the leftover is rolled back and what the links point to is untouched."""
+    is followed; the leftover is removed, the package's own data left, and what the links point
+    to is untouched."""
     before = _hashes(package)
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -188,10 +224,154 @@ def test_links_in_a_leftover_are_never_followed(
     (staging / PREVIOUS / DESCRIPTOR).symlink_to(outside / "keep.txt")
     build(package, ["KHM"], expectations=False)
     said = capsys.readouterr().err
-    assert "ippmd: rolled back" in said and "journal cannot be read" in said and "previous data" in said
+    assert "ippmd: removed" in said and "journal cannot be read" in said and "own data left" in said
     assert sorted(p.name for p in outside.iterdir()) == ["journal.json", "keep.txt"]
     assert (outside / "keep.txt").read_text(encoding="utf-8") == "precious"
     assert check_package(package, engine="polars").valid and _hashes(package) == before
+
+
+Planter = Callable[[Path, Path], None]
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _plant_staged(journal: bytes, entry: str, make: Callable[[Path], object]) -> Planter:
+    """A leftover whose journal names `entry`, staged by `make` (a file, folder or FIFO)."""
+
+    def plant(staging: Path, package: Path) -> None:
+        make(staging / entry)
+        (staging / JOURNAL).write_bytes(journal)
+
+    return plant
+
+
+def _kept_data_only(staging: Path, package: Path) -> None:
+    (staging / PREVIOUS / "data").mkdir(parents=True)  # an empty folder "kept", no journal
+
+
+def _journal_a_folder(staging: Path, package: Path) -> None:
+    (staging / JOURNAL).mkdir()
+    _kept_data_only(staging, package)
+
+
+def _journal_a_fifo(staging: Path, package: Path) -> None:
+    os.mkfifo(staging / JOURNAL)  # opened for reading, it would block for ever
+
+
+def _admitted_a_file(staging: Path, package: Path) -> None:
+    (package / "admitted").write_text("mine\n", encoding="utf-8")  # the user's file
+    (staging / "admitted" / "KHM").mkdir(parents=True)
+    (staging / JOURNAL).write_bytes(_entries("admitted/KHM"))
+
+
+def _kept_link_for_a_missing_descriptor(staging: Path, package: Path) -> None:
+    (staging / PREVIOUS).mkdir()
+    (package / DESCRIPTOR).rename(staging.parent.parent / "moved-away.json")
+    (staging / PREVIOUS / DESCRIPTOR).symlink_to(staging.parent.parent / "moved-away.json")
+
+
+# A hostile tester's leftovers: (how it is planted, why the next writer says it cannot trust it).
+# None vouches for a move, so what the package holds must stay, byte for byte.
+HOSTILE: dict[str, tuple[Planter, str]] = {
+    "staged data a file": (
+        _plant_staged(_entries("data"), "data", lambda p: p.write_text("junk\n")),
+        "its staged data is a regular file, not a folder",
+    ),
+    "kept data, no journal": (_kept_data_only, "it has no journal, so it had moved nothing"),
+    "journal naming a key twice": (
+        _plant_staged(b'{"entries": ["datapackage.json"], "entries": ["data"]}', "data", Path.mkdir),
+        "its journal names the key 'entries' twice",
+    ),
+    "staged descriptor a folder": (
+        _plant_staged(_entries(DESCRIPTOR), DESCRIPTOR, Path.mkdir),
+        "its staged datapackage.json is a folder, not a regular file",
+    ),
+    "staged descriptor a FIFO": (
+        _plant_staged(_entries(DESCRIPTOR), DESCRIPTOR, _fifo),
+        "its staged datapackage.json is a FIFO, not a regular file",
+    ),
+    "journal a folder": (_journal_a_folder, "its journal is a folder, not a regular file"),
+    "journal a FIFO": (_journal_a_fifo, "its journal is a FIFO, not a regular file"),
+    "admitted a file of the user's": (_admitted_a_file, "admitted is a regular file, not a folder"),
+    "kept descriptor a link, none in the package": (_kept_link_for_a_missing_descriptor, "it has no journal"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_an_untrusted_leftover_never_replaces_what_the_package_holds(case: str, package: Path) -> None:
+    """The hostile tester's leftovers each destroyed a good package (data/ replaced by a 5-byte
+    file or an empty folder, a FIFO or folder moved in as the descriptor) or jammed every writer
+    ("Is a directory", "File exists"): now each is removed in one line, the package untouched."""
+    plant, why = HOSTILE[case]
+    staging = new_staging(package)
+    plant(staging, package)
+    held = _places(package)
+    outside = {p.name: p.read_bytes() for p in package.parent.glob("*.json")}
+    told: list[str] = []
+    assert recover_leftovers(package, told.append) == [staging]
+    assert len(told) == 1 and told[0].startswith(f"removed {staging.name}") and why in told[0], told
+    assert _places(package) == held and not staging.exists()
+    assert {p.name: p.read_bytes() for p in package.parent.glob("*.json")} == outside
+
+
+def test_an_untrusted_leftover_fills_only_an_empty_place(package: Path) -> None:
+    """Its kept data/ goes back where the package has none; a kept entry of the wrong kind never."""
+    before = _hashes(package)
+    staging = new_staging(package)
+    (staging / PREVIOUS).mkdir()
+    os.replace(package / "data", staging / PREVIOUS / "data")
+    os.mkfifo(staging / PREVIOUS / DESCRIPTOR)  # the package has its own: left as it is anyway
+    told: list[str] = []
+    assert recover_leftovers(package, told.append) == [staging]
+    assert len(told) == 1 and "put back the previous data where it was missing" in told[0], told
+    assert _hashes(package) == before and not staging.exists()
+
+
+def test_check_never_writes_and_refuses_a_package_mid_publish(package: Path) -> None:
+    """A read-only `check` leaves a leftover where it is: with the descriptor in place it checks the
+    package after one warning; without it, it exits 2 naming the leftover and the commands that
+    recover. The next CLI build then removes the leftover, the package untouched."""
+    before = _hashes(package)
+    staging = new_staging(package)
+    HOSTILE["staged data a file"][0](staging, package)
+    held = _tree(package)
+    command = [str(IPPMD), "check", "--package", str(package)]
+    checked = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    warned = [line for line in checked.stderr.splitlines() if staging.name in line]
+    assert len(warned) == 1 and warned[0].startswith("warning:") and "the package as it is" in warned[0]
+    assert _tree(package) == held
+    (package / DESCRIPTOR).rename(package / "aside.json")
+    (package / DESCRIPTOR).mkdir()  # not a regular file: no descriptor either
+    held = _tree(package)
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    said = refused.stderr.strip().splitlines()
+    assert len(said) == 1 and said[0].startswith("error: a publish into") and staging.name in said[0], said
+    assert _tree(package) == held
+    (package / DESCRIPTOR).rmdir()
+    (package / "aside.json").rename(package / DESCRIPTOR)
+    built = subprocess.run(
+        [str(IPPMD), "build", "--out", str(package), *BUILD], capture_output=True, text=True, timeout=300
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    said = [line for line in built.stderr.splitlines() if staging.name in line]
+    assert len(said) == 1 and "its staged data is a regular file" in said[0], built.stderr
+    assert not staging.exists() and _hashes(package) == before
+
+
+def test_a_descriptor_that_is_a_fifo_never_hangs_a_writer(package: Path) -> None:
+    """`build` and `admit` read the descriptor to see whether the folder holds a package: a FIFO
+    there is never opened (reading one blocks until a writer comes), so they refuse at once."""
+    (package / DESCRIPTOR).unlink()
+    os.mkfifo(package / DESCRIPTOR)
+    for command in (["build", "--out", str(package), *BUILD], ["admit", str(package), "--out", str(package)]):
+        done = subprocess.run([str(IPPMD), *command], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "not an ippmd package" in done.stderr or "holds no ippmd package" in done.stderr, done.stderr
+    assert stat.S_ISFIFO((package / DESCRIPTOR).lstat().st_mode)
 
 
 KILLED_BUILD = textwrap.dedent(
@@ -216,12 +396,20 @@ def _kill_build_mid_swap(package: Path) -> None:
 
 
 @pytest.mark.slow
-def test_check_and_admit_roll_a_build_killed_mid_swap_forward_first(
+def test_check_refuses_and_admit_rolls_forward_a_build_killed_mid_swap(
     package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = _hashes(package)
     _kill_build_mid_swap(package)
-    assert len(recover_leftovers(package)) == 1  # what `check` runs before it looks
+    (leftover,) = package.glob(f"{STAGING_PREFIX}*")
+    held = _tree(package)
+    checked = subprocess.run([str(IPPMD), "check", "--package", str(package)], capture_output=True, text=True)
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    said = checked.stderr.strip().splitlines()
+    assert len(said) == 1 and "was interrupted" in said[0] and leftover.name in said[0], said
+    assert f"ippmd build --out {package}" in said[0] and "finishes or rolls it back" in said[0]
+    assert _tree(package) == held  # check only reads: the leftover is where it was
+    assert len(recover_leftovers(package)) == 1  # what `build` and `admit` run before they look
     assert "ippmd: finished the publish" in capsys.readouterr().err
     assert _hashes(package) == before and check_package(package, engine="polars").valid
     _kill_build_mid_swap(package)
@@ -236,7 +424,8 @@ def test_check_and_admit_roll_a_build_killed_mid_swap_forward_first(
 @pytest.mark.slow
 def test_the_cli_build_recovers_a_killed_build_whose_journal_is_truncated(package: Path) -> None:
     """The CLI's own target check used to refuse the half-swapped folder ("has a data that is not
-    an ippmd package's"); with the journal also truncated, the only safe way is back."""
+    an ippmd package's"); with the journal also truncated, nothing vouches for the moves: the
+    kept descriptor fills its empty place, the data/ there stays, and the build goes on."""
     before = _hashes(package)
     killed = subprocess.run(
         [str(IPPMD), "build", "--out", str(package), *BUILD],
@@ -254,6 +443,7 @@ def test_the_cli_build_recovers_a_killed_build_whose_journal_is_truncated(packag
     assert done.returncode == 0, done.stdout + done.stderr
     said = [line for line in done.stderr.splitlines() if leftover.name in line]
     assert len(said) == 1 and "rolled back" in said[0] and "not JSON" in said[0], done.stderr
-    assert "previous data, datapackage.json" in said[0]
+    assert "previous datapackage.json where it was missing" in said[0]  # its data/ (the killed build's) stays
+    assert "own data left as it was" in said[0]
     assert not list(package.glob(".ippmd-*")), list(package.iterdir())
     assert _hashes(package) == before and check_package(package, engine="polars").valid
