@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: all install data codebook benchmark site test test-fast lint typecheck bench clean
+.PHONY: all install data codebook benchmark site test test-all test-fast lint typecheck bench clean
 
 all: data codebook benchmark site
 
@@ -28,7 +28,12 @@ benchmark: data
 site: data  # the offline codebook site (open reports/site/index.html)
 	$(BIN)/ippmd site --out reports/site
 
-test: $(STAMP)
+test: $(STAMP)  # ruff, mypy and every test but those marked slow, on both cores (under 3 minutes)
+	$(BIN)/ruff check .
+	$(BIN)/python .ci/typecheck.py
+	$(BIN)/pytest -q -n 2 -m "not slow"
+
+test-all: $(STAMP)  # what CI runs (.ci/run): the same with the slow tests too
 	$(BIN)/ruff check .
 	$(BIN)/python .ci/typecheck.py
 	$(BIN)/pytest -q -n 2

@@ -16,6 +16,8 @@ The typed objects keep their descriptor entry (`raw`) for the writers that copy 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,7 +39,7 @@ from ippmd.core.io import (
 )
 from ippmd.core.schema import RESOURCES
 from ippmd.core.text import CONTROL_CHARS
-from ippmd.package.write import data_hash as hash_of_resources
+from ippmd.package.hashes import data_hash as hash_of_resources
 
 Origin = Literal["synthetic", "survey"]
 SYNTHETIC, SURVEY = get_args(Origin)
@@ -309,11 +311,31 @@ def read_package(package_dir: Path | str) -> BuiltPackage:
         raise UsageError(
             f"the package in {root} is not built yet (no data/ folder): run `ippmd build` (or `make`) first"
         )
-    problems = schema_problems(descriptor, "built-package", path, code=DESCRIPTOR_ERROR)
-    problems = problems or _text_problems(descriptor, path) or _consistency_problems(descriptor, path)
+    problems = _descriptor_problems(descriptor, path)
     if problems:
         raise InputError(problems)
     return _package(root, descriptor)
+
+
+# Verdicts on descriptors already checked in this process, by path and content: the schema check
+# costs about 0.1 s, and a command may open the same package more than once.
+_VERDICTS: dict[tuple[str, str], list[Problem]] = {}
+
+
+def _descriptor_problems(descriptor: dict[str, Any], path: Path) -> list[Problem]:
+    key = (
+        str(path),
+        hashlib.sha256(
+            json.dumps(descriptor, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        ).hexdigest(),
+    )
+    if key not in _VERDICTS:
+        if len(_VERDICTS) > 64:
+            _VERDICTS.clear()
+        problems = schema_problems(descriptor, "built-package", path, code=DESCRIPTOR_ERROR)
+        problems = problems or _text_problems(descriptor, path) or _consistency_problems(descriptor, path)
+        _VERDICTS[key] = problems
+    return list(_VERDICTS[key])
 
 
 DESCRIPTOR_ERROR = "descriptor-error"

@@ -9,7 +9,6 @@ The orchestration (which submissions, the expectation suites, staging and the sw
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from ippmd.core.schema import (
 )
 from ippmd.core.text import first_formula_cell
 from ippmd.indicators.ingest import committed_csv
+from ippmd.package.hashes import DATA_HASH_METHOD, data_hash
 
 DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 NIU = "NIU"
@@ -143,27 +143,6 @@ def package_meta() -> dict[str, Any]:
 def data_version() -> str:
     """The semantic version of the data package (CHANGELOG.md), not of the code."""
     return str(package_meta()["version"])
-
-
-def data_hash(resources: list[dict[str, Any]]) -> str:
-    """One hash naming the package's data: SHA-256 over each file's path and recorded hash.
-
-    Lines `<resource> <path> <hash>` for the CSV and Parquet file of every resource, in
-    package order, joined by newlines; two builds share it only if their data files are equal.
-    """
-    lines = []
-    for resource in resources:
-        lines.append(f"{resource['name']} {resource['path']} {resource['hash']}")
-        if "parquet" in resource:
-            alt = resource["parquet"]
-            lines.append(f"{resource['name']} {alt['path']} {alt['hash']}")
-    return "sha256:" + hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-
-
-DATA_HASH_METHOD = (
-    "sha256 over lines '<resource> <path> <hash>' (CSV and Parquet of every resource, package "
-    "order, newline-joined) of datapackage.json"
-)
 
 
 def labelled_schema(fields: list[dict[str, Any]], schema: pa.Schema) -> pa.Schema:

@@ -13,7 +13,6 @@ from ippmd.commands.options import ForceBeside, Package, Quiet, home_path, packa
 from ippmd.commands.output import progress_bar, say, warn_synthetic
 from ippmd.core.errors import UsageError
 from ippmd.core.io import claim_output_folder, package_files, refuse_output_over
-from ippmd.package.read import read_package
 
 
 def benchmark(
@@ -28,6 +27,8 @@ def benchmark(
     """Fixed-effects benchmarks of the focus country vs its peers: tables, charts, report.html."""
     package = package_folder(package, verify=False)
     code = focus.strip().upper()
+    from ippmd.package.read import read_package  # polars and pyarrow: not at CLI start
+
     known = sorted(read_package(package).countries)  # admitted ones too
     if code not in known:
         raise UsageError(

@@ -11,7 +11,6 @@ from ippmd.commands.options import chosen, home_path, package_folder
 from ippmd.commands.output import say
 from ippmd.core.errors import UsageError
 from ippmd.core.io import package_files, refuse_output_over
-from ippmd.package.read import read_package
 
 FORMATS = ("markdown", "md", "ddi")  # md: markdown's short name
 
@@ -44,6 +43,7 @@ def codebook(
     refuse_output_over(out, package_files(folder), "--out")
     if fmt == "ddi":
         from ippmd.package.ddi import write_ddi
+        from ippmd.package.read import read_package  # polars and pyarrow: not at CLI start
 
         write_ddi(dict(read_package(folder).descriptor), folder, out)
     else:

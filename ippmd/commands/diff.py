@@ -11,7 +11,6 @@ import typer
 from ippmd.commands.output import Unusable, terminal, verdict
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.io import package_files, refuse_output_over, write_atomic
-from ippmd.package.read import read_package
 
 
 def diff(
@@ -25,6 +24,7 @@ def diff(
     and schema changes (as Unix diff: exit 0 identical, 1 different, 2 trouble: a missing,
     unreadable or corrupt package)."""
     from ippmd.package.diff import diff_packages
+    from ippmd.package.read import read_package
 
     for folder in (old, new):
         if not (folder / "datapackage.json").is_file():

@@ -14,7 +14,6 @@ import typer
 
 from ippmd.core.errors import UsageError
 from ippmd.core.home import HOME_ENV, project_home
-from ippmd.package.read import read_package
 
 if TYPE_CHECKING:
     from ippmd.quality.validate import Engine
@@ -98,6 +97,8 @@ def package_folder(package: Path | None, verify: bool = True) -> Path:
     `verify`: check its Parquet files against the descriptor's hashes first (exit 1 naming a
     corrupt or edited file), for the commands that read them."""
     package = package or home_path()
+    from ippmd.package.read import read_package  # polars and pyarrow: not at CLI start
+
     built = read_package(package)  # the one reader: not built yet (2), or a named problem (1)
     if verify:
         built.verify()
