@@ -129,11 +129,14 @@ def env_cache(name: str) -> Path | None:
     return Path(value) if value is not None and Path(value).is_absolute() else None
 
 
+# A plain decimal number in ASCII digits: float() would also take "1_0", "٣" or "infinity".
+DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _number(variable: Variable, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise bad_value(variable, value, "not a number") from None
+    if not DECIMAL.fullmatch(value):
+        raise bad_value(variable, value, "not a number")
+    number = float(value)
     if not math.isfinite(number):
         raise bad_value(variable, value, "not a finite number")
     if (variable.low is not None and number < variable.low) or (

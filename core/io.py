@@ -80,14 +80,34 @@ def parse_json_bounded(path: Path, max_depth: int) -> Any:
     except UnicodeDecodeError as exc:
         raise _descriptor_error(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except RecursionError:
         raise _descriptor_error(path, f"nested deeper than {max_depth} levels") from None
+    except _NotStrictJson as exc:
+        raise _descriptor_error(path, str(exc)) from None
     except ValueError as exc:
         raise _descriptor_error(path, f"not readable JSON ({exc})") from None
     if json_depth(value, max_depth) > max_depth:
         raise _descriptor_error(path, f"nested deeper than {max_depth} levels")
     return value
+
+
+class _NotStrictJson(ValueError):
+    """JSON that parses but means two things: a key given twice (the last silently wins) or a
+    NaN/Infinity literal (not JSON at all, though Python reads it)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _NotStrictJson(f"key {key[:100]!r} is given twice in one object: only one can hold")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotStrictJson(f"{name} is not a JSON number")
 
 
 def json_depth(value: object, stop: int) -> int:

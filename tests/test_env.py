@@ -42,10 +42,12 @@ def clean(monkeypatch: pytest.MonkeyPatch) -> None:
         ("abc", "not a number"),
         ("-5", "out of range"),
         ("86401", "out of range"),
-        ("nan", "not a finite number"),
-        ("inf", "not a finite number"),
+        ("nan", "not a number"),  # float() reads it; a decimal number in ASCII digits only
+        ("inf", "not a number"),
         ("1e400", "not a finite number"),  # float() gives inf
         ("10 s", "not a number"),
+        ("1_0", "not a number"),  # float() reads it as 10
+        ("\u0663", "not a number"),  # Arabic-Indic three: float() reads it as 3
     ],
 )
 def test_seconds_refuse_garbage_naming_the_variable(

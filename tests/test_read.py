@@ -127,6 +127,12 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], str, str | None]] = {
     "not json": (_write("{resources: ["), "not readable JSON", None),
     "not utf-8": (_write(b'{"name": "\xff"}'), "not UTF-8", None),
     "a list": (_write("[1, 2]"), "a JSON list", None),
+    "a key given twice": (
+        _write('{"resources": 5, "name": "x", "resources": []}'),
+        "'resources' is given twice",
+        None,
+    ),
+    "a NaN literal": (_write('{"version": NaN, "resources": []}'), "NaN is not a JSON number", None),
     "deeper than the parser": (_write(_nest(200_000)), "nested deeper than", None),
     "deep but parseable": (_write(_nest(40)), "nested deeper than", None),
     "no resources": (_edit(lambda m: m.pop("resources")), "no resources list", "resources"),
