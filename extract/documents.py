@@ -34,6 +34,12 @@ MICRODATA_NOTE = {
     "sav": "In the SPSS files *not in universe* is the user-missing code -9 and *unknown* -8 "
     "(declared as missing values in the file and labelled; string variables: `NIU`, and an empty "
     "string for unknown). The file's documents (DISPLAY DOCUMENTS) hold the synthetic notice.",
+    "ipums": "The `.dat` files are fixed-width text as IPUMS ships its extracts: each has a DDI "
+    "beside it (`data/<table>.xml`) giving every variable's columns (`location`) and implied "
+    "decimals (`dcml`: the file holds the value times 10 to that power), read by `ipumspy` "
+    "(`read_ipums_ddi`, `read_microdata`) and `ipumsr`. *Not in universe* is -9 and *unknown* -8 "
+    "in numeric variables that cannot be negative (listed as missing categories in the DDI), "
+    "`NIU` and blank in text; other numeric variables leave a missing cell blank.",
 }
 
 

@@ -20,7 +20,7 @@ from ippmd.core.text import first_formula_cell
 from ippmd.extract.statfiles import write_stat_file
 from ippmd.package.write import labelled_schema
 
-FormatName = Literal["csv", "parquet", "dta", "sav"]
+FormatName = Literal["csv", "parquet", "dta", "sav", "ipums"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ FORMATS: dict[FormatName, Format] = {
     "parquet": Format("parquet", "parquet", "application/vnd.apache.parquet", "Apache Parquet", False),
     "dta": Format("dta", "dta", "application/x-stata-dta", "Stata 14+ (.dta format 118)", True),
     "sav": Format("sav", "sav", "application/x-spss-sav", "SPSS (.sav)", True),
+    # IPUMS's own layout: fixed-width text, one DDI per file (data/<table>.xml) placing each variable
+    "ipums": Format(
+        "ipums", "dat", "text/plain", "IPUMS-style fixed-width text (.dat) with a DDI per file", True
+    ),
 }
 
 

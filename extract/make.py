@@ -34,10 +34,11 @@ from ippmd.extract.documents import (
     sha256sums,
     synthetic_countries,
 )
+from ippmd.extract.fixedwidth import write_fixed_width
 from ippmd.extract.formats import FORMATS, FormatName, csv_rows, typed_rows, write_csv, write_typed
 from ippmd.extract.selection import Selection, country_column, kept_foreign_keys, link_key, resolve
 from ippmd.extract.source import Source, open_package
-from ippmd.package.ddi import render_ddi
+from ippmd.package.ddi import Location, render_ddi
 from ippmd.package.missing import can_be_missing, missing_kinds
 from ippmd.package.write import parquet_file_metadata
 
@@ -93,6 +94,7 @@ class _Table:
     rows: int
     renamed: dict[str, str]
     sha256: str = ""
+    locations: dict[str, Location] = field(default_factory=dict)  # fixed-width files only
 
     @property
     def entry(self) -> str:
@@ -389,7 +391,8 @@ def make_extract(
         (staging / "codebook").mkdir()
         written, resources, logical = _write_tables(source, selection, fmt, staging)
         renames = {t.name: t.renamed for t in written if t.renamed}
-        docs = _documents(source, selection, fmt, staging, resources, logical, renames)
+        locations = {t.name: t.locations for t in written if t.locations}
+        docs = _documents(source, selection, fmt, staging, resources, logical, renames, locations)
         manifest = _manifest(
             source, selection, written, docs, fmt, command_line, countries, tables, variables, attach, where
         )
@@ -450,9 +453,14 @@ def _write_table(
     renamed: dict[str, str] = {}
     microdata = country_column(source.resources[table]["schema"]) == "country"
     synthetic = [c for c in synthetic_countries(source, selection) if microdata]
-    if fmt == "csv":
-        rows = write_csv(_csv_table(source, selection, table, keep), dest)
-        if rows != typed.height:
+    locations: dict[str, Location] = {}
+    if fmt in ("csv", "ipums"):
+        text = _csv_table(source, selection, table, keep)
+        if fmt == "csv":
+            write_csv(text, dest)
+        else:
+            locations = write_fixed_width(text, table_fields(source, selection, table), dest)
+        if text.height != typed.height:
             raise InputError([Problem(str(source.file(table, "csv")), "CSV and Parquet rows differ")])
     else:
         title = source.resources[table].get("title", table)
@@ -470,7 +478,7 @@ def _write_table(
     # render() reads per-country availability from Parquet, so it gets `country` as well
     extra = ["country"] if "country" in typed.columns and "country" not in columns else []
     typed.select([*columns, *extra]).write_parquet(staging / "codebook" / f"{table}.parquet")
-    return _Table(table, dest, typed.height, renamed, sha256_file(dest))
+    return _Table(table, dest, typed.height, renamed, sha256_file(dest), locations)
 
 
 def _documents(
@@ -481,19 +489,26 @@ def _documents(
     resources: list[dict[str, Any]],
     logical: list[dict[str, Any]],
     renames: dict[str, dict[str, str]],
+    locations: dict[str, dict[str, Location]],
 ) -> dict[str, bytes]:
-    """The texts that travel with the data: descriptor, notice, licence, citation, codebook, DDI."""
+    """The texts that travel with the data: descriptor, notice, licence, citation, codebook, DDI
+    (and, for fixed-width files, one DDI per file beside it, as IPUMS ships them)."""
     descriptor = _package(source, selection, resources)
     _rename(descriptor, renames)
     logical_package = _package(source, selection, logical)
-    return {
+    docs = {
         "datapackage.json": json_bytes(descriptor),
         "NOTICE.md": notice(source, selection).encode("utf-8"),
         "LICENSE.md": license_text(source, selection).encode("utf-8"),
         "CITATION.cff": citation_cff(source).encode("utf-8"),
         "codebook.md": codebook(logical_package, staging, source, selection, fmt, renames).encode("utf-8"),
-        "ddi.xml": render_ddi(logical_package, staging, fmt),
+        "ddi.xml": render_ddi(logical_package, staging, fmt, locations),
     }
+    if locations:
+        for resource in logical_package["resources"]:
+            one = logical_package | {"resources": [resource | {"path": Path(resource["path"]).name}]}
+            docs[f"data/{resource['name']}.xml"] = render_ddi(one, staging, fmt, locations)
+    return docs
 
 
 def _zip_entries(

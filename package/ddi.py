@@ -13,6 +13,8 @@ time is written, so the same package gives the same bytes.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,16 @@ import polars as pl
 from ippmd import SYNTHETIC_NOTICE, __version__
 from ippmd.core.io import write_atomic
 from ippmd.core.scalars import as_number
-from ippmd.package.missing import CODES, NIU_LABEL, UNKNOWN_LABEL, can_be_missing, missing_kinds
+from ippmd.package.missing import (
+    CODES,
+    NIU_LABEL,
+    SPSS_NIU,
+    SPSS_UNKNOWN,
+    UNKNOWN_LABEL,
+    can_be_missing,
+    missing_kinds,
+    spss_codes_fit,
+)
 
 NAMESPACE = "ddi:codebook:2_5"
 SCHEMA_LOCATION = (
@@ -29,6 +40,35 @@ SCHEMA_LOCATION = (
 )
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 PRODUCER = "ippmd maintainers"
+SERIES = "IPPMD"  # serStmt/serName abbr: the collection, as IPUMS names its own (IPUMS-INTL, ...)
+SERIES_INFO = (
+    "Interrelations between Public Policies, Migration and Development (IPPMD), OECD Development "
+    "Centre, 2013-2017: household, community and stakeholder surveys in ten countries."
+)
+# How each format's data file is laid out (fileTxt/format).
+FILE_FORMATS = {
+    "csv": "comma-delimited",
+    "parquet": "Apache Parquet",
+    "dta": "Stata .dta",
+    "sav": "SPSS .sav",
+    "ipums": "fixed length fields",
+}
+UNITS = ("communities", "households", "persons", "emigrants")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a variable sits in a fixed-width record: 1-based columns, inclusive, and the
+    implied decimal places (IPUMS's `dcml`: the file holds the value times 10**decimals)."""
+
+    start: int
+    width: int
+    decimals: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + self.width - 1
+
 
 SAMPLING = (
     "IPPMD household survey design as published in the country reports: communities (primary "
@@ -77,6 +117,9 @@ def _study(package: dict[str, Any], fmt: str) -> ET.Element:
     production = _el(citation, "prodStmt")
     _el(production, "producer", PRODUCER, role="compiled the harmonized package")
     _el(production, "software", "ippmd", version=__version__)
+    series = _el(citation, "serStmt")
+    _el(series, "serName", "Interrelations between Public Policies, Migration and Development", abbr=SERIES)
+    _el(series, "serInfo", SERIES_INFO)
     version = _el(citation, "verStmt")
     _el(version, "version", str(package.get("version", "")), type="data package")
     _el(version, "notes", f"Data hash {package.get('dataHash', package.get('sourceDataHash', ''))}")
@@ -92,8 +135,10 @@ def _study(package: dict[str, Any], fmt: str) -> ET.Element:
     summary = _el(info, "sumDscr")
     for iso3 in package.get("countries", []):
         _el(summary, "nation", iso3, abbr=iso3)
-    for unit in ("communities", "households", "persons", "emigrants"):
-        _el(summary, "anlyUnit", unit)
+    held = {resource["name"] for resource in package.get("resources", [])}
+    for unit in UNITS:  # only the units this document's files hold
+        if unit in held:
+            _el(summary, "anlyUnit", unit)
     kind = "synthetic microdata" if package.get("synthetic") else "survey microdata"
     _el(summary, "dataKind", f"{kind}; real country-level indicators")
     if package.get("synthetic"):
@@ -116,8 +161,11 @@ def _study(package: dict[str, Any], fmt: str) -> ET.Element:
 
     access = _el(study, "dataAccs")
     use = _el(access, "useStmt")
-    if package.get("citation"):
-        _el(use, "citReq", package["citation"])
+    _el(
+        use,
+        "citReq",
+        package.get("citation") or f"{package.get('title', 'ippmd')}, version {package.get('version')}.",
+    )
     licences = "; ".join(
         f"{lic.get('title', lic.get('name'))} ({lic.get('path', '')})" for lic in package.get("licenses", [])
     )
@@ -131,15 +179,18 @@ def _study(package: dict[str, Any], fmt: str) -> ET.Element:
     return study
 
 
-def _file(resource: dict[str, Any], frame: pl.DataFrame, file_id: str) -> ET.Element:
+def _file(resource: dict[str, Any], frame: pl.DataFrame, file_id: str, fmt: str) -> ET.Element:
     element = ET.Element("fileDscr", ID=file_id)
     text = _el(element, "fileTxt")
     _el(text, "fileName", resource["path"])
     _el(text, "fileCont", f"{resource.get('title', resource['name'])}: {resource.get('description', '')}")
+    _el(text, "fileStrc", type="rectangular")  # one record type per file
     dimensions = _el(text, "dimensns")
     _el(dimensions, "caseQnty", str(frame.height))
     _el(dimensions, "varQnty", str(len(resource["schema"]["fields"])))
-    _el(text, "fileType", resource.get("mediatype", ""))
+    _el(text, "fileType", resource.get("mediatype", ""), charset="UTF-8")
+    _el(text, "format", FILE_FORMATS.get(fmt, fmt))
+    _el(text, "filePlac", "ippmd data package")
     notes = (
         [f"SHA-256 of the file: {resource['hash'].removeprefix('sha256:')}"] if resource.get("hash") else []
     )
@@ -158,6 +209,19 @@ def _file(resource: dict[str, Any], frame: pl.DataFrame, file_id: str) -> ET.Ele
     return element
 
 
+def missing_codes(field: dict[str, Any], fmt: str) -> tuple[str | None, str | None]:
+    """The (not in universe, unknown) codes a data file of `fmt` writes for this field; None
+    where the file has no code and leaves the cell system-missing or blank."""
+    codes = CODES[fmt]
+    if fmt not in ("sav", "ipums"):
+        return codes.niu, codes.unknown
+    if field["type"] == "string":
+        return "NIU", ""
+    if spss_codes_fit(field):
+        return str(SPSS_NIU), str(SPSS_UNKNOWN)
+    return None, None
+
+
 def _variable(
     resource: dict[str, Any],
     field: dict[str, Any],
@@ -165,6 +229,7 @@ def _variable(
     file_id: str,
     weight_id: str | None,
     fmt: str,
+    location: Location | None = None,
 ) -> ET.Element:
     name = field["name"]
     numeric = field["type"] in ("integer", "number")
@@ -175,9 +240,15 @@ def _variable(
         attrs["wgt"] = "wgt"
     elif weight_id:
         attrs["wgt-var"] = weight_id
-    if numeric and field["type"] == "number":
+    if location is not None and numeric:
+        attrs["dcml"] = str(location.decimals)
+    elif numeric and field["type"] == "number":
         attrs["dcml"] = "6"
     var = ET.Element("var", attrs)
+    if location is not None:
+        _el(
+            var, "location", StartPos=str(location.start), EndPos=str(location.end), width=str(location.width)
+        )
     _el(var, "labl", field.get("title", name))
     if field.get("universe"):
         _el(var, "universe", field["universe"], clusion="I")
@@ -191,8 +262,7 @@ def _variable(
         mean, std = valid.cast(pl.Float64).mean(), valid.cast(pl.Float64).std()
         _el(var, "sumStat", f"{as_number(mean):.6g}", type="mean")
         _el(var, "sumStat", f"{as_number(std):.6g}" if valid.len() > 1 else "0", type="stdev")
-    if field.get("description"):
-        _el(var, "txt", field["description"])
+    _el(var, "txt", field.get("description") or field.get("title", name))
     if categories:
         counts = dict(valid.value_counts().iter_rows()) if valid.len() else {}
         for category in categories:
@@ -202,28 +272,37 @@ def _variable(
             _el(catgry, "catStat", str(counts.get(category["value"], 0)), type="freq")
     if can_be_missing(field) and name in frame.columns:
         niu, unknown = missing_kinds(frame, field)
-        codes = CODES[fmt]
-        kinds = [(codes.unknown, UNKNOWN_LABEL, int(unknown.sum()), "unknown")]
+        niu_code, unknown_code = missing_codes(field, fmt)
+        kinds = [(unknown_code, UNKNOWN_LABEL, int(unknown.sum()), "unknown")]
         if field.get("universe"):
-            kinds.insert(0, (codes.niu, NIU_LABEL, int(niu.sum()), "not in universe"))
+            kinds.insert(0, (niu_code, NIU_LABEL, int(niu.sum()), "not in universe"))
         for value, label, count, kind in kinds:
+            if value is None:  # no code in this format: the cell is left system-missing
+                continue
             catgry = _el(var, "catgry", missing="Y", missType=kind)
             _el(catgry, "catValu", value)
             _el(catgry, "labl", label)
             _el(catgry, "catStat", str(count), type="freq")
     if field.get("sourceVariable"):
         _el(var, "codInstr", f"Source variable: {field['sourceVariable']}")
+    _el(var, "concept", resource.get("title", resource["name"]))
     _el(var, "varFormat", type="numeric" if numeric else "character", schema="other")
     if field.get("unit"):
         _el(var, "notes", f"Unit: {field['unit']}")
     return var
 
 
-def render_ddi(package: dict[str, Any], root: Path, fmt: str = "csv") -> bytes:
+def render_ddi(
+    package: dict[str, Any],
+    root: Path,
+    fmt: str = "csv",
+    locations: Mapping[str, Mapping[str, Location]] | None = None,
+) -> bytes:
     """The DDI Codebook 2.5 XML of a package (or extract) whose data are under `root`.
 
     Each resource's `parquet.path` (under `root`) is read for counts and frequencies; `fmt`
-    says which missing-value codes the documented files use (csv, parquet, dta or sav).
+    says which missing-value codes the documented files use (csv, parquet, dta, sav or ipums);
+    `locations` (per resource, per field) places each variable in a fixed-width file.
     """
     ET.register_namespace("", NAMESPACE)
     ET.register_namespace("xsi", XSI)
@@ -239,7 +318,7 @@ def render_ddi(package: dict[str, Any], root: Path, fmt: str = "csv") -> bytes:
     frames = {}
     for resource in package["resources"]:
         frames[resource["name"]] = pl.read_parquet(root / resource["parquet"]["path"], glob=False)
-        book.append(_file(resource, frames[resource["name"]], f"F_{resource['name']}"))
+        book.append(_file(resource, frames[resource["name"]], f"F_{resource['name']}", fmt))
     data = _el(book, "dataDscr")
     for resource in package["resources"]:
         design = resource.get("surveyDesign")
@@ -247,9 +326,12 @@ def render_ddi(package: dict[str, Any], root: Path, fmt: str = "csv") -> bytes:
         names = {f["name"] for f in resource["schema"]["fields"]}
         if design and design["weight"] not in names:  # an extract without the weight column
             weight_id = None
+        placed = (locations or {}).get(resource["name"], {})
         for field in resource["schema"]["fields"]:
+            file_id = f"F_{resource['name']}"
+            location = placed.get(field["name"])
             data.append(
-                _variable(resource, field, frames[resource["name"]], f"F_{resource['name']}", weight_id, fmt)
+                _variable(resource, field, frames[resource["name"]], file_id, weight_id, fmt, location)
             )
     # ElementTree puts each element's namespace on it: qualify every tag with the DDI namespace.
     for element in book.iter():

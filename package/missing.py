@@ -9,6 +9,7 @@ format keeps them apart and every document (codebook, DDI, extract notes) states
 | CSV     | `NIU`                              | empty cell                             |
 | Stata   | extended missing `.n`              | extended missing `.u`                  |
 | SPSS    | user-missing -9 (strings: `NIU`)   | user-missing -8 (strings: empty)       |
+| IPUMS   | -9 (strings: `NIU`)                | -8 (strings: blank)                    |
 | Parquet | null; the row's universe is false  | null; the row's universe is true       |
 
 The SPSS codes are negative, outside every coded or measured value of the microdata (all have
@@ -42,6 +43,8 @@ CODES: dict[str, MissingCodes] = {
     "csv": MissingCodes("NIU", "(empty cell)"),
     "dta": MissingCodes(".n", ".u"),
     "sav": MissingCodes(str(SPSS_NIU), str(SPSS_UNKNOWN)),
+    # IPUMS-style fixed-width text: the SPSS codes; strings NIU and blank
+    "ipums": MissingCodes(str(SPSS_NIU), str(SPSS_UNKNOWN)),
     "parquet": MissingCodes("null where the universe is false", "null where the universe is true"),
 }
 

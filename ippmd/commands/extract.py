@@ -22,7 +22,13 @@ def extract(
     variables: Annotated[
         str | None, typer.Option(help="Comma-separated variables (keys always kept).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv, parquet, dta (Stata) or sav (SPSS).")] = "csv",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="csv, parquet, dta (Stata), sav (SPSS) or ipums (fixed-width .dat, a DDI per file).",
+        ),
+    ] = "csv",
     out: Annotated[Path | None, typer.Option(help="The zip file to write.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the tables and variables, then exit.")] = False,
     package: Package = None,
