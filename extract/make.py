@@ -235,6 +235,7 @@ def _manifest(
     variables: list[str] | None,
     attach: list[str] | None = None,
     where: str | None = None,
+    rectangular: bool = False,
 ) -> dict[str, Any]:
     """manifest.json: what was asked (verbatim and resolved) of which package, and what came out."""
     return {
@@ -255,6 +256,7 @@ def _manifest(
             "variables": variables or None,
             "attach": attach or None,
             "where": where or None,
+            "rectangular": rectangular,
             "format": fmt,
         },
         "selection": {
@@ -312,15 +314,19 @@ def _typed_table(
         for f in resource["schema"]["fields"]
         if can_be_missing(f) and f["name"] in selection.columns[table]
     }
+    parents: dict[str, pl.DataFrame] = {}  # each linked table read once
     for other, column, name in selection.attachments.get(table, ()):
         spec = next(f for f in source.resources[other]["schema"]["fields"] if f["name"] == column)
         key = link_key(source.resources[other])
-        parent = typed_rows(
-            source.file(other, "parquet"),
-            country_column(source.resources[other]["schema"]),
-            selection.countries,
+        if other not in parents:
+            parents[other] = typed_rows(
+                source.file(other, "parquet"),
+                country_column(source.resources[other]["schema"]),
+                selection.countries,
+            )
+        parent = parents[other].select(
+            key, pl.col(column).alias(name), missing_kinds(parents[other], spec)[0].alias("__niu")
         )
-        parent = parent.select(key, pl.col(column).alias(name), missing_kinds(parent, spec)[0].alias("__niu"))
         joined = typed.select(key).join(parent, on=key, how="left", maintain_order="left")
         typed = typed.with_columns(joined[name])
         niu[name] = joined["__niu"].fill_null(False).alias(name)
@@ -342,11 +348,16 @@ def _csv_table(source: Source, selection: Selection, table: str, keep: pl.Series
     """The same rows as text from the package CSVs (NIU kept), attached columns joined on."""
     column = country_column(source.resources[table]["schema"])
     text = csv_rows(source.file(table, "csv"), column, selection.countries)
+    parents: dict[str, pl.DataFrame] = {}  # each linked table read once
     for other, source_column, name in selection.attachments.get(table, ()):
         key = link_key(source.resources[other])
-        parent = csv_rows(
-            source.file(other, "csv"), country_column(source.resources[other]["schema"]), selection.countries
-        ).select(key, pl.col(source_column).alias(name))
+        if other not in parents:
+            parents[other] = csv_rows(
+                source.file(other, "csv"),
+                country_column(source.resources[other]["schema"]),
+                selection.countries,
+            )
+        parent = parents[other].select(key, pl.col(source_column).alias(name))
         text = text.join(parent, on=key, how="left", maintain_order="left")
     if keep is not None:  # the package CSV and Parquet hold the same rows in the same order
         text = text.filter(keep)
@@ -364,13 +375,16 @@ def make_extract(
     command_line: str | None = None,
     attach: list[str] | None = None,
     where: str | None = None,
+    rectangular: bool = False,
 ) -> ExtractSummary:
     """Write one zip at `out` with the chosen countries, tables and variables in `fmt`.
 
     None (or empty) means all countries, all tables, all variables. Key variables, the survey
     design variables and the country always come with their table. `attach` puts variables of
     a linked table on each row (`households.urban` on persons and emigrants); `where` selects
-    cases (polars SQL) in every chosen table that has all the columns it names. Unknown names
+    cases (polars SQL) in every chosen table that has all the columns it names; `rectangular`
+    puts every chosen household and community variable on each person (and emigrant) row
+    instead of writing those tables, as IPUMS's rectangular extracts do. Unknown names
     raise InputError naming close matches (a bad `--out` or `--where`: UsageError, exit 2).
     `command_line` is recorded verbatim in manifest.json (pass the same text to get the same
     bytes). Every entry of the zip is inside one folder named after the zip.
@@ -379,7 +393,7 @@ def make_extract(
     _check_out(out)
     source = open_package(package_dir)
     _check_format(fmt, source)
-    selection = resolve(source, countries, tables, variables, attach, where)
+    selection = resolve(source, countries, tables, variables, attach, where, rectangular)
     if out.is_dir():
         raise InputError(
             [Problem(str(out), "the extract must be a file path (e.g. extract.zip), not a folder")]
@@ -394,7 +408,18 @@ def make_extract(
         locations = {t.name: t.locations for t in written if t.locations}
         docs = _documents(source, selection, fmt, staging, resources, logical, renames, locations)
         manifest = _manifest(
-            source, selection, written, docs, fmt, command_line, countries, tables, variables, attach, where
+            source,
+            selection,
+            written,
+            docs,
+            fmt,
+            command_line,
+            countries,
+            tables,
+            variables,
+            attach,
+            where,
+            rectangular,
         )
         docs["manifest.json"] = json_bytes(manifest)
         write_zip(_zip_entries(out.stem, docs, written, FORMATS[fmt].deflate), out)

@@ -191,11 +191,13 @@ def resolve(
     variables: Sequence[str] | None = None,
     attach: Sequence[str] | None = None,
     where: str | None = None,
+    rectangular: bool = False,
 ) -> Selection:
     """Check a request against the package and resolve it (None or empty means all).
 
     With variables and no tables, the tables are those that have at least one of the variables;
-    with both, a chosen table without any of them still comes with its keys.
+    with both, a chosen table without any of them still comes with its keys. `rectangular`:
+    the records carry the variables of the tables above them (see `_rectangular`).
     """
     problems: list[Problem] = []
     asked_tables, asked_variables = _unique(tables), _unique(variables)
@@ -232,7 +234,6 @@ def resolve(
         raise InputError(problems)
 
     columns: dict[str, tuple[str, ...]] = {}
-    dropped: list[str] = []
     for table in chosen_tables:
         schema = source.resources[table]["schema"]
         always = {*key_fields(schema), *design_fields(source.resources[table])}
@@ -240,14 +241,9 @@ def resolve(
             always.add("country")
         wanted = always | (set(asked_variables) if asked_variables else set(fields[table]))
         columns[table] = tuple(name for name in fields[table] if name in wanted)
-        kept = kept_foreign_keys(schema, chosen_tables)
-        for fk in schema.get("foreignKeys", []):
-            if fk not in kept:
-                ref = fk["reference"]
-                dropped.append(
-                    f"{table}.{','.join(fk['fields'])} -> {ref['resource']}.{','.join(ref['fields'])}"
-                )
     attachments = _attachments(source, chosen_tables, _unique(attach), fields)
+    if rectangular:
+        chosen_tables, columns, attachments = _rectangular(source, chosen_tables, columns, attachments)
     output = {t: (*columns[t], *(n for _, _, n in attachments.get(t, ()))) for t in chosen_tables}
     condition = where.strip() if where and where.strip() else None
     return Selection(
@@ -255,8 +251,58 @@ def resolve(
         tables=tuple(chosen_tables),
         columns=columns,
         variables=tuple(asked_variables) if asked_variables else None,
-        dropped_foreign_keys=tuple(dropped),
+        dropped_foreign_keys=tuple(_dropped_links(source, chosen_tables)),
         attachments=attachments,
         where=condition,
         where_tables=_where_tables(condition, output) if condition else (),
     )
+
+
+def _dropped_links(source: Source, chosen: list[str]) -> list[str]:
+    """The foreign keys of chosen tables whose target table is not chosen, as text."""
+    dropped = []
+    for table in chosen:
+        schema = source.resources[table]["schema"]
+        kept = kept_foreign_keys(schema, chosen)
+        for fk in schema.get("foreignKeys", []):
+            if fk not in kept:
+                ref = fk["reference"]
+                dropped.append(
+                    f"{table}.{','.join(fk['fields'])} -> {ref['resource']}.{','.join(ref['fields'])}"
+                )
+    return dropped
+
+
+Attachments = dict[str, tuple[tuple[str, str, str], ...]]
+
+
+def _rectangular(
+    source: Source, chosen: list[str], columns: dict[str, tuple[str, ...]], attachments: Attachments
+) -> tuple[list[str], dict[str, tuple[str, ...]], Attachments]:
+    """IPUMS's rectangular layout: each record table (one no other chosen table points into)
+    carries every chosen variable of the chosen tables it points into (a person row, its
+    household's and community's), and those tables leave the extract. A variable the record
+    already holds under the same name (its household's weight, community, region) is not
+    repeated: the package copies them down from the household."""
+    parents = {
+        table: [
+            other
+            for other in chosen
+            if other != table and (key := link_key(source.resources[other])) and key in columns[table]
+        ]
+        for table in chosen
+    }
+    above = {parent for found in parents.values() for parent in found}
+    records = [table for table in chosen if table not in above]
+    joined: dict[str, tuple[tuple[str, str, str], ...]] = {}
+    for table in records:
+        added = list(attachments.get(table, ()))
+        held = {*columns[table], *(name for _, _, name in added)}
+        for parent in parents[table]:
+            for column in columns[parent]:
+                if column not in held:
+                    added.append((parent, column, column))
+                    held.add(column)
+        if added:
+            joined[table] = tuple(added)
+    return records, {t: columns[t] for t in records}, joined

@@ -102,3 +102,28 @@ def test_the_same_request_gives_the_same_bytes(package_dir: Path, tmp_path: Path
     for out in (first, second):
         make_extract(package_dir, out, countries=["ARM"], tables=["persons"], fmt="ipums")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_rectangular_puts_each_household_and_community_on_its_person_rows(
+    extracts: dict[str, Path], package_dir: Path, tmp_path: Path
+) -> None:
+    make_extract(
+        package_dir,
+        tmp_path / "rect.zip",
+        countries=["KHM", "HTI"],
+        tables=["communities", "households", "persons"],
+        fmt="ipums",
+        rectangular=True,
+    )
+    folder = _unzip(tmp_path / "rect.zip", tmp_path)
+    assert sorted(p.name for p in (folder / "data").iterdir()) == ["persons.dat", "persons.xml"]
+    _, persons = _read_ipums(folder, "persons")
+    _, households = _read_ipums(extracts["ipums"], "households")
+    _, alone = _read_ipums(extracts["ipums"], "persons")
+    assert len(persons) == len(alone)
+    assert list(persons.columns[: len(alone.columns)]) == list(alone.columns)
+    joined = alone[["household_id"]].merge(households, on="household_id", how="left", validate="many_to_one")
+    for name in households.columns:  # added ones equal the household's; repeated ones already did
+        pd.testing.assert_series_equal(persons[name], joined[name], check_names=False)
+    community = [c for c in persons.columns if c not in alone.columns and c not in households.columns]
+    assert community, "no community variable was put on the person rows"

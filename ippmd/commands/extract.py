@@ -42,6 +42,14 @@ def extract(
         str | None,
         typer.Option(help='Case selection (SQL), e.g. "age >= 15", on the tables that have its columns.'),
     ] = None,
+    rectangular: Annotated[
+        bool,
+        typer.Option(
+            "--rectangular",
+            help="IPUMS's rectangular layout: household and community variables on each person "
+            "(and emigrant) row, instead of their own files.",
+        ),
+    ] = False,
 ) -> None:
     """Write a self-contained extract (data, descriptor, codebook, DDI, licence, citation, checksums)."""
     package = package_folder(package, verify=False)
@@ -60,6 +68,7 @@ def extract(
         + [f"--{name} {value}" for name, value in selections.items() if value]
         + ([f'--where "{where}"'] if where else [])
         + [f"--format {fmt}"]
+        + (["--rectangular"] if rectangular else [])
     )
     started = time.perf_counter()
     try:
@@ -73,6 +82,7 @@ def extract(
             command_line=" ".join(request),
             attach=split(attach),
             where=where,
+            rectangular=rectangular,
         )
     except InputError as exc:
         given = {fmt, *(split(",".join(v for v in selections.values() if v)) or [])}
