@@ -36,6 +36,7 @@ from ippmd.extract.documents import (
 )
 from ippmd.extract.fixedwidth import write_fixed_width
 from ippmd.extract.formats import FORMATS, FormatName, csv_rows, typed_rows, write_csv, write_typed
+from ippmd.extract.rscript import load_r
 from ippmd.extract.selection import Selection, country_column, kept_foreign_keys, link_key, resolve
 from ippmd.extract.source import Source, open_package
 from ippmd.package.ddi import Location, render_ddi
@@ -529,6 +530,10 @@ def _documents(
         "codebook.md": codebook(logical_package, staging, source, selection, fmt, renames).encode("utf-8"),
         "ddi.xml": render_ddi(logical_package, staging, fmt, locations),
     }
+    synthetic = synthetic_countries(source, selection)
+    script = load_r(descriptor, fmt, synthetic_notice(synthetic) if synthetic else None, selection.where)
+    if script is not None:
+        docs["load.R"] = script.encode("utf-8")
     if locations:
         for resource in logical_package["resources"]:
             one = logical_package | {"resources": [resource | {"path": Path(resource["path"]).name}]}

@@ -95,6 +95,7 @@ def test_full_csv_extract_is_valid_and_identical_to_the_package(
             "CITATION.cff",
             "codebook.md",
             "ddi.xml",
+            "load.R",
             "manifest.json",
             *[f"data/{t}.csv" for t in TABLES],
             "SHA256SUMS",
