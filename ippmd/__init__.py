@@ -1,8 +1,9 @@
 """ippmd: harmonized cross-country data package for the OECD IPPMD surveys.
 
-`ippmd.load(...)` (ippmd.extract.load.load) is resolved on first use by the module
-`__getattr__` below: this root module imports nothing, so `import ippmd` stays instant and the
-floors hold (it counts as core; the loader lives in the extract stage).
+`ippmd.load(...)` (ippmd.extract.load.load) and `ippmd.scan(...)` (ippmd.extract.scan.scan) are
+resolved on first use by the module `__getattr__` below: this root module imports nothing, so
+`import ippmd` stays instant and the floors hold (it counts as core; the readers live in the
+extract stage).
 """
 
 from collections.abc import Iterable
@@ -25,11 +26,12 @@ def synthetic_notice(countries: Iterable[str]) -> str:
     return f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(countries)}."
 
 
-_LAZY = {"load": "ippmd.extract.load", "labels_of": "ippmd.extract.load"}
+_LAZY = {"load": "ippmd.extract.load", "labels_of": "ippmd.extract.load", "scan": "ippmd.extract.scan"}
 
 
 def __getattr__(name: str) -> Any:
-    """Lazy attributes: `ippmd.load` and `ippmd.labels_of` import the extract stage on first use."""
+    """Lazy attributes: `ippmd.load`, `ippmd.labels_of` and `ippmd.scan` import the extract stage
+    on first use."""
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'ippmd' has no attribute {name!r}")

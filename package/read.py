@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -235,6 +235,20 @@ class BuiltPackage:
             message = f"says {resource.rows:,} rows; {resource.parquet_path} has {rows:,}"
             raise self.problem(message, field=f"resources.{table}.rows")
         return path
+
+    def partition_files(self, table: str, countries: Sequence[str]) -> list[Path]:
+        """The verified Parquet partition files of `countries` (in that order) of a table
+        partitioned by country: only those files are hashed, so reading one country of a census
+        never reads the others."""
+        resource = self.resource(table)
+        by_country = {p.country: p for p in resource.partitions}
+        files = []
+        for country in countries:
+            if country not in by_country:
+                raise self.problem(f"has no partition of {country}", field=f"resources.{table}.partitions")
+            part = by_country[country]
+            files.append(verified_file(self.root, {"path": part.path, "hash": part.hash}))
+        return files
 
     def verify(self) -> None:
         """Every Parquet file checked (hash and schema) before a command reads the package."""
