@@ -23,7 +23,9 @@ from ippmd import synthetic_notice
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.io import refuse_inside_a_package, sha256_file
 from ippmd.core.schema import row_mask
+from ippmd.extract import corridors
 from ippmd.extract.archive import write_zip
+from ippmd.extract.corridors import TARGET
 from ippmd.extract.documents import (
     citation_cff,
     codebook,
@@ -73,6 +75,7 @@ class ExtractSummary:
     columns: dict[str, tuple[str, ...]]
     dropped_foreign_keys: tuple[str, ...] = ()
     renamed: dict[str, dict[str, str]] = field(default_factory=dict)
+    corridor_matches: dict[str, dict[str, float]] = field(default_factory=dict)  # measure -> country -> share
 
     def describe(self) -> str:
         """A few lines for the terminal."""
@@ -85,6 +88,9 @@ class ExtractSummary:
             lines.append("  links to tables not extracted: " + "; ".join(self.dropped_foreign_keys))
         for table, mapping in self.renamed.items():
             lines += [f"  renamed in {table}: {old} -> {new}" for old, new in mapping.items()]
+        for measure, shares in self.corridor_matches.items():
+            matched = ", ".join(f"{country} {share:.0%}" for country, share in shares.items())
+            lines.append(f"  corridor.{measure}: emigrants matched {matched}")
         return "\n".join(lines)
 
 
@@ -96,6 +102,7 @@ class _Table:
     renamed: dict[str, str]
     sha256: str = ""
     locations: dict[str, Location] = field(default_factory=dict)  # fixed-width files only
+    matched: dict[str, dict[str, float]] = field(default_factory=dict)  # corridor measure -> country -> share
 
     @property
     def entry(self) -> str:
@@ -141,7 +148,14 @@ def table_fields(source: Source, selection: Selection, table: str) -> list[dict[
     """The fields of one extracted table: its own chosen ones, then the attached ones."""
     chosen = set(selection.columns[table])
     own = [copy.deepcopy(f) for f in source.resources[table]["schema"]["fields"] if f["name"] in chosen]
-    return own + [attached_field(source, t, c, n) for t, c, n in selection.attachments.get(table, ())]
+    corridor = (
+        [f for m in selection.corridors for f in corridors.fields(source.package, m)]
+        if table == TARGET
+        else []
+    )
+    return (
+        own + [attached_field(source, t, c, n) for t, c, n in selection.attachments.get(table, ())] + corridor
+    )
 
 
 def _resource(
@@ -271,6 +285,7 @@ def _manifest(
             "foreign_keys_not_declared": list(selection.dropped_foreign_keys),
         },
         "renamed_variables": {t.name: t.renamed for t in written if t.renamed},
+        "corridor_matches": {m: v for t in written for m, v in t.matched.items()},
         "files": [
             {
                 "path": t.entry,
@@ -331,6 +346,12 @@ def _typed_table(
         joined = typed.select(key).join(parent, on=key, how="left", maintain_order="left")
         typed = typed.with_columns(joined[name])
         niu[name] = joined["__niu"].fill_null(False).alias(name)
+    if table == TARGET and selection.corridors:
+        added = corridors.attach(
+            source.package, typed.select("country", "destination"), list(selection.corridors)
+        )
+        typed = typed.with_columns(added)
+        niu |= {name: pl.Series(name, [False] * typed.height) for name in added.columns}
     keep = None
     if table in selection.where_tables and selection.where:
         keep = row_mask(typed, selection.where)
@@ -360,6 +381,11 @@ def _csv_table(source: Source, selection: Selection, table: str, keep: pl.Series
             )
         parent = parents[other].select(key, pl.col(source_column).alias(name))
         text = text.join(parent, on=key, how="left", maintain_order="left")
+    if table == TARGET and selection.corridors:
+        added = corridors.attach(
+            source.package, text.select("country", "destination"), list(selection.corridors)
+        )
+        text = text.with_columns(added.select(pl.all().cast(pl.String)))  # nulls: empty cells
     if keep is not None:  # the package CSV and Parquet hold the same rows in the same order
         text = text.filter(keep)
     return text.select(selection.output_columns(table))
@@ -436,6 +462,7 @@ def make_extract(
         columns={t: selection.output_columns(t) for t in selection.tables},
         dropped_foreign_keys=selection.dropped_foreign_keys,
         renamed=renames,
+        corridor_matches={m: v for t in written for m, v in t.matched.items()},
     )
 
 
@@ -454,6 +481,7 @@ def _write_tables(
         if keep is not None and len(primary) == 1 and primary[0] in typed.columns:
             kept_parents[table] = typed[primary[0]]
         written.append(_write_table(source, selection, table, fmt, staging, typed, niu, keep))
+        written[-1].matched = corridors.matched_shares(typed, selection.corridors) if table == TARGET else {}
         resource = _resource(source, selection, table, fmt, written[-1].entry, typed, fmt == "csv")
         resource["bytes"] = written[-1].path.stat().st_size
         resource["hash"] = f"sha256:{written[-1].sha256}"

@@ -15,6 +15,7 @@ import polars as pl
 
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.schema import check_condition
+from ippmd.extract.corridors import CORRIDOR, MEASURES, TARGET, output_names
 from ippmd.extract.source import Source
 
 
@@ -31,10 +32,12 @@ class Selection:
     attachments: dict[str, tuple[tuple[str, str, str], ...]] = field(default_factory=dict)
     where: str | None = None  # polars SQL case selection
     where_tables: tuple[str, ...] = ()  # the tables it filters: those with every column it names
+    corridors: tuple[str, ...] = ()  # corridor measures put on the emigrants (extract.corridors)
 
     def output_columns(self, table: str) -> tuple[str, ...]:
-        """The table's own columns, then the attached ones."""
-        return (*self.columns[table], *(name for _, _, name in self.attachments.get(table, ())))
+        """The table's own columns, then the attached ones, then the corridor measures."""
+        corridor = [name for m in self.corridors for name in output_names(m)] if table == TARGET else []
+        return (*self.columns[table], *(name for _, _, name in self.attachments.get(table, ())), *corridor)
 
 
 def key_fields(schema: dict[str, Any]) -> list[str]:
@@ -241,10 +244,17 @@ def resolve(
             always.add("country")
         wanted = always | (set(asked_variables) if asked_variables else set(fields[table]))
         columns[table] = tuple(name for name in fields[table] if name in wanted)
-    attachments = _attachments(source, chosen_tables, _unique(attach), fields)
+    asked_attach = _unique(attach)
+    corridors = _corridors(
+        source, chosen_tables, [a for a in asked_attach if a.partition(".")[0] == CORRIDOR]
+    )
+    asked_attach = [a for a in asked_attach if a.partition(".")[0] != CORRIDOR]
+    attachments = _attachments(source, chosen_tables, asked_attach, fields)
     if rectangular:
         chosen_tables, columns, attachments = _rectangular(source, chosen_tables, columns, attachments)
     output = {t: (*columns[t], *(n for _, _, n in attachments.get(t, ()))) for t in chosen_tables}
+    for measure in corridors if TARGET in output else ():
+        output[TARGET] = (*output[TARGET], *output_names(measure))
     condition = where.strip() if where and where.strip() else None
     return Selection(
         countries=chosen_countries,
@@ -255,7 +265,26 @@ def resolve(
         attachments=attachments,
         where=condition,
         where_tables=_where_tables(condition, output) if condition else (),
+        corridors=corridors,
     )
+
+
+def _corridors(source: Source, chosen: list[str], asked: list[str]) -> tuple[str, ...]:
+    """The corridor measures asked for (`corridor.remittance_cost`), each checked."""
+    problems = []
+    for value in asked:
+        measure = value.partition(".")[2]
+        if measure not in MEASURES:
+            message = f"no corridor measure {measure!r}{_suggest(measure, MEASURES)}"
+            message += f" Measures: {', '.join(MEASURES)}"
+        elif TARGET not in chosen:
+            message = f"{value} goes on the {TARGET} table (by destination): choose --tables {TARGET}"
+        else:
+            continue
+        problems.append(Problem(str(source.descriptor_path), message, value=value, code="unknown-variable"))
+    if problems:
+        raise InputError(problems)
+    return tuple(a.partition(".")[2] for a in asked)
 
 
 def _dropped_links(source: Source, chosen: list[str]) -> list[str]:

@@ -118,6 +118,11 @@ def remittance_rows(path: Path, source: Source, countries: Iterable[str]) -> lis
             for partner, r in matrix.rows.items()
             if (v := number_or_problem(sheet, r, c, problems, zero_is_missing=True)) is not None
         ]
+        for partner, value, where in sorted(cells):
+            method = f"{where} (analytical estimate, US$ million)"
+            out.append(
+                Row(iso3, "corridor_remittance_flow", "2017", value, source, method, partner_iso3=partner)
+            )
         for rank, (partner, value, where) in enumerate(top_partners(cells, 10), start=1):
             method = f"{where}; sender rank {rank} (analytical estimate, US$ million)"
             out.append(

@@ -57,6 +57,7 @@ def ingest(source_dir: Path, *, check_sha256: bool = True) -> pl.DataFrame:
     rows += un_desa.stock_rows(path("un_desa_stock_2017"), src["un_desa_stock_2017"], countries)[0]
     corridors = rpw.read_corridors(path("wb_rpw_corridors"), src["wb_rpw_corridors"].file)
     rows += rpw.cost_rows(corridors, src["wb_rpw_corridors"], countries)
+    rows += rpw.corridor_rows(corridors, src["wb_rpw_corridors"], countries)
     rows += remittance_flows.knomad_rows(
         path("knomad_inflows_2018"), src["knomad_inflows_2018"], countries, YEARS_KNOMAD_2018
     )

@@ -166,3 +166,38 @@ def cost_rows(costs: Iterable[CorridorCost], source: Source, countries: Iterable
             )
         )
     return rows
+
+
+def corridor_rows(costs: Iterable[CorridorCost], source: Source, countries: Iterable[str]) -> list[Row]:
+    """corridor_remittance_cost: each corridor (sender -> one of `countries`) and year, the mean of
+    its quarters with data in that year (so the emigrants of a country can carry the cost of
+    sending money home from where they live)."""
+    keep = set(countries)
+    quarters: dict[tuple[str, str, int], dict[str, float]] = defaultdict(dict)
+    lines: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+    for c in costs:
+        if c.receiver in keep:
+            key = (c.receiver, c.sender, int(c.period[:4]))
+            quarters[key][c.period] = c.value
+            lines[key].append(c.line)
+    rows = []
+    for (receiver, sender, year), by_quarter in sorted(quarters.items()):
+        periods = sorted(by_quarter)
+        method = (
+            f"mean of the corridor's {len(periods)} quarterly value(s) of {year} ({', '.join(periods)}); "
+            f"line(s) {', '.join(map(str, sorted(set(lines[(receiver, sender, year)]))))}"
+        )
+        value = _mean(by_quarter[q] for q in periods)
+        rows.append(
+            Row(
+                receiver,
+                "corridor_remittance_cost",
+                str(year),
+                value,
+                source,
+                method,
+                partner_iso3=sender,
+                n_corridors=1,
+            )
+        )
+    return rows

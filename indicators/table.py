@@ -40,6 +40,10 @@ INDICATORS: dict[str, str] = {
     "remittances_by_sender": "US$ million",
     "remittances_pct_gdp": "% of GDP",
     "remittance_cost_usd200_wdi": "% of amount sent",
+    # Corridors (partner = the other end): what `ippmd extract --attach corridor.*` puts on emigrants
+    "corridor_migrant_stock": "persons",
+    "corridor_remittance_flow": "US$ million",
+    "corridor_remittance_cost": "% of amount sent",
 }
 
 # Deterministic order of the rows (the primary key, most significant first).

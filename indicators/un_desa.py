@@ -240,6 +240,10 @@ def origin_destination_rows(
                     "thousands x 1000) x 100",
                 )
             )
+        for partner, value, where in sorted(table.by_destination[iso3]):
+            rows.append(
+                Row(iso3, "corridor_migrant_stock", "2015", value, source, where, partner_iso3=partner)
+            )
         ranked = top_partners(table.by_destination[iso3], 10)
         for rank, (partner, value, where) in enumerate(ranked, start=1):
             rows.append(

@@ -524,6 +524,9 @@ def test_bilateral_matrices_totals_and_partners(tmp_path: Path) -> None:
     rows = bilateral.remittance_rows(money, SOURCE, ["KHM"])
     assert [(r.indicator, r.partner_iso3, r.value) for r in rows] == [
         ("remittance_inflows", "WLD", 335.3),
+        ("corridor_remittance_flow", "KOR", 30.1),  # every sender, in code order
+        ("corridor_remittance_flow", "THA", 184.7),
+        ("corridor_remittance_flow", "USA", 120.5),
         ("remittances_by_sender", "THA", 184.7),
         ("remittances_by_sender", "USA", 120.5),
         ("remittances_by_sender", "KOR", 30.1),

@@ -142,19 +142,28 @@ def test_vintage_trap_cambodia_inflows_2015_kept_per_release(frame: pl.DataFrame
 
 
 def test_bilateral_partners_are_countries(frame: pl.DataFrame) -> None:
-    bilateral = frame.filter(pl.col("indicator").is_in(["emigrants_by_destination", "remittances_by_sender"]))
+    top = ["emigrants_by_destination", "remittances_by_sender"]
+    corridor = ["corridor_migrant_stock", "corridor_remittance_flow", "corridor_remittance_cost"]
+    bilateral = frame.filter(pl.col("indicator").is_in(top))
     counts = bilateral.group_by("iso3", "indicator", "vintage").len()["len"].unique().to_list()
     assert counts == [10]
     assert bilateral.height == 10 * 10 * 3
     iso3_codes = set(codes._converter().data["ISO3"]) | {"CHI"}
-    assert set(bilateral["partner_iso3"]) <= iso3_codes
-    assert not (bilateral["partner_iso3"] == bilateral["iso3"]).any()
-    assert (
-        frame.filter(~pl.col("indicator").is_in(["emigrants_by_destination", "remittances_by_sender"]))[
-            "partner_iso3"
-        ]
-        == "WLD"
-    ).all()
+    corridors = frame.filter(pl.col("indicator").is_in(corridor))
+    for rows in (bilateral, corridors):
+        assert set(rows["partner_iso3"]) <= iso3_codes
+        assert not (rows["partner_iso3"] == rows["iso3"]).any()
+    assert (frame.filter(~pl.col("indicator").is_in(top + corridor))["partner_iso3"] == "WLD").all()
+    # the ten largest partners are the top of every partner's value, in the same release
+    for ranked, every in (
+        ("emigrants_by_destination", "corridor_migrant_stock"),
+        ("remittances_by_sender", "corridor_remittance_flow"),
+    ):
+        tops = frame.filter(pl.col("indicator") == ranked).select("iso3", "partner_iso3", "period", "value")
+        alls = frame.filter(pl.col("indicator") == every).select("iso3", "partner_iso3", "period", "value")
+        same_release = tops.filter(pl.col("period").is_in(alls["period"].unique().implode()))
+        assert same_release.height >= 100
+        assert same_release.join(alls, on=["iso3", "partner_iso3", "period", "value"], how="anti").is_empty()
 
 
 def test_rows_carry_their_sources_provenance(frame: pl.DataFrame) -> None:
