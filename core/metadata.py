@@ -330,7 +330,8 @@ def _scalar_problems(text: str, file: str) -> tuple[list[Problem], list[Problem]
         digits = sum(c.isdigit() for c in event.value) if tag == INT_TAG else 0
         size = len(event.value.encode("utf-8", "surrogatepass"))
         line = event.start_mark.line + 1 if event.start_mark else None
-        found = Problem(file, "", row=line, field=".".join(path) or None, value=_shown(event.value))
+        field = ".".join(part if len(part) <= SHOWN_CHARS else f"{part[:SHOWN_CHARS]}..." for part in path)
+        found = Problem(file, "", row=line, field=field or None, value=_shown(event.value))
         if max_digits and digits > max_digits:
             message = f"a number of {digits:,} digits: no key takes a number this long (it cannot be read)"
             numbers.append(replace(found, message=message, code="metadata-error"))

@@ -334,8 +334,11 @@ def _rows(
     return problems
 
 
-def table_rules(meta: dict[str, Any], structure: Structure, files: dict[str, str]) -> list[Problem]:
-    """Sample size, weights, roster line numbers, year_left and destinations."""
+def table_rules(
+    meta: dict[str, Any], structure: Structure, files: dict[str, str], amounts: bool = True
+) -> list[Problem]:
+    """Sample size, weights, roster line numbers, money amounts (unless `amounts` is False: the
+    exchange rate they are converted with is wrong), household ages, year_left and destinations."""
     limits = thresholds()
     problems: list[Problem] = []
     for name, minimum in (
@@ -380,7 +383,7 @@ def table_rules(meta: dict[str, Any], structure: Structure, files: dict[str, str
                 "line_number",
                 pl.format("{} (household_size {})", pl.col("line_number"), pl.col("household_size")),
             )
-    problems += _amounts(meta, structure, files)
+    problems += _amounts(meta, structure, files) if amounts else []
     problems += _household_ages(structure, files["persons"])
     problems += _year_left(meta, structure, files["emigrants"])
     problems += _destinations(meta, structure, files["emigrants"])
@@ -590,8 +593,9 @@ def submission_rules(folder: Path, meta: dict[str, Any] | None, structure: Struc
         problems += cell_text_problems(table)
     problems += unexpected_files(folder)
     if meta is not None:
-        problems += metadata_rules(meta, lines)
-        problems += table_rules(meta, structure, files)
+        rules = metadata_rules(meta, lines)
+        rate_wrong = any(p.code == "exchange-rate" for p in rules)  # then every amount is off in US$
+        problems += rules + table_rules(meta, structure, files, amounts=not rate_wrong)
     # A placeholder is the one problem of its key: not also an unknown country or a wrong year.
     covered = {p.field for p in placeholders}
     return [p for p in problems if p in placeholders or p.file != METADATA or p.field not in covered]

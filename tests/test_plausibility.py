@@ -353,6 +353,14 @@ def test_an_education_expenditure_of_1e300_is_named_with_its_value_in_usd(copy: 
     assert not report.valid
 
 
+def test_a_wrong_exchange_rate_is_one_problem_not_one_per_amount(copy: Path) -> None:
+    """A rate a million times too small makes every amount huge in US$: the rate is the defect."""
+    edit_meta(copy, lambda m: m["exchange_rate"].update(lcu_per_usd=m["exchange_rate"]["lcu_per_usd"] / 1e6))
+    report = validate_submission(copy)
+    assert [p.field for p in report.errors if p.code == "exchange-rate"] == ["exchange_rate.lcu_per_usd"]
+    assert [p for p in report.problems if p.code == "amount-implausible"] == []
+
+
 @pytest.mark.parametrize(("factor", "flagged"), [(0.99, False), (1.01, True)])
 def test_an_amount_is_held_to_the_multiple_of_gdp_per_capita(
     copy: Path, factor: float, flagged: bool
