@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import countries_dir, package_data, schemas_dir
 from ippmd.core.io import load_user_yaml, load_yaml
+from ippmd.core.limits import limit
 
 
 def country_codes() -> list[str]:
@@ -74,9 +80,28 @@ def _strict_validator() -> Any:
     return jsonschema.validators.extend(jsonschema.Draft7Validator, type_checker=checker)
 
 
-def check_submission_metadata(meta: Any, file: str) -> dict[str, Any]:
-    """Refuse metadata that cannot drive harmonization, naming each wrong or missing piece."""
+def check_submission_metadata(
+    meta: Any, file: str, lines: dict[tuple[str, ...], int] | None = None
+) -> dict[str, Any]:
+    """Refuse metadata that cannot drive harmonization, naming each wrong or missing piece at its
+    key and, given the file's key `lines` (`yaml_lines`), at its line."""
+    try:
+        return _check_metadata(meta, file)
+    except InputError as exc:
+        raise InputError([_at_line(p, lines or {}) for p in exc.problems]) from None
 
+
+def _at_line(problem: Problem, lines: dict[tuple[str, ...], int]) -> Problem:
+    """The problem at the line of its key, or of the nearest enclosing key that has one."""
+    if problem.row is not None or not problem.field:
+        return problem
+    path = tuple(problem.field.split("."))
+    while path and path not in lines:
+        path = path[:-1]
+    return replace(problem, row=lines.get(path)) if path else problem
+
+
+def _check_metadata(meta: Any, file: str) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise InputError([Problem(file, "metadata must be a YAML mapping", code="metadata-error")])
     problems = []
@@ -85,13 +110,13 @@ def check_submission_metadata(meta: Any, file: str) -> dict[str, Any]:
     if problems:
         raise InputError(problems)
     rate = meta["exchange_rate"]["lcu_per_usd"]
-    if isinstance(rate, bool) or not math.isfinite(rate):
+    if isinstance(rate, bool) or not _finite(rate):
         problems.append(
             Problem(
                 file,
                 "exchange rate must be a finite number",
                 field="exchange_rate.lcu_per_usd",
-                value=str(rate),
+                value=_shown(rate),
                 code="metadata-error",
             )
         )
@@ -136,6 +161,23 @@ def check_submission_metadata(meta: Any, file: str) -> dict[str, Any]:
     return meta
 
 
+def _finite(number: int | float) -> bool:
+    """A finite float: NaN, infinity and an integer beyond a float's range are not."""
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:
+        return False
+
+
+SHOWN_CHARS = 40  # of a value quoted in a problem: a 1 MB value is named, not printed
+
+
+def _shown(value: Any) -> str:
+    """The start of a value, for a problem: long text and numbers cut, their length said."""
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
 def _allowed(schema: dict[str, Any]) -> str:
     """What a metadata key accepts, in words (the schema's x-allowed, else from its keywords)."""
     if "x-allowed" in schema:
@@ -177,7 +219,7 @@ def _metadata_problem(error: Any, file: str) -> Problem:
         if not key
         else f"{kind}: it must be {_allowed(schema)}",
         field=key or None,
-        value=None if shown is None else str(shown),
+        value=None if shown is None else _shown(shown),
         code="metadata-error",
     )
 
@@ -189,7 +231,123 @@ def region_list(meta: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def read_submission_metadata(path: Path, label: str | None = None) -> dict[str, Any]:
-    """Read and check metadata.yaml; problems are reported against `label` (default: the path)."""
+    """Read and check metadata.yaml; problems are reported against `label` (default: the path),
+    at their key and line."""
     label = label or str(path)
-    meta = load_user_yaml(path, label)
-    return check_submission_metadata(meta, label)
+    try:
+        meta = load_user_yaml(path, label)
+    except InputError as exc:  # a number Python cannot read fails the whole file: find its key
+        raise InputError(_unreadable_numbers(path, label) or exc.problems) from None
+    text = Path(path).read_bytes().decode("utf-8-sig")  # read above: within the limits, UTF-8
+    oversized = _scalar_problems(text, label)[1]
+    try:
+        check_submission_metadata(meta, label, yaml_lines(text))
+    except InputError as exc:  # one problem a key: an over-long value, not also its pattern
+        long_keys = {p.field for p in oversized}
+        raise InputError(oversized + [p for p in exc.problems if p.field not in long_keys]) from None
+    if oversized:
+        raise InputError(oversized)
+    return meta
+
+
+def yaml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The file line (1-based) of each key path of a YAML document, for problems' rows."""
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, str(i)))
+
+    try:
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return {}
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _scalars(text: str) -> Iterator[tuple[tuple[str, ...], yaml.ScalarEvent]]:
+    """(key path, event) of every scalar, key or value, of a YAML text, from its parse events:
+    nothing is constructed (a number Python cannot hold is still found) and no alias expanded."""
+    stack: list[dict[str, Any]] = []  # the open mappings and sequences, innermost last
+
+    def place(event: yaml.Event) -> tuple[str, ...]:
+        if not stack:
+            return ()
+        top = stack[-1]
+        if top["mapping"] and top["want_key"]:
+            top["key"] = str(event.value) if isinstance(event, yaml.ScalarEvent) else "?"
+            return (*top["path"], top["key"])
+        return (*top["path"], top["key"] if top["mapping"] else str(top["index"]))
+
+    def done() -> None:
+        if stack:
+            top = stack[-1]
+            top["want_key"] = top["mapping"] and not top["want_key"]
+            top["index"] += 1
+
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(event, yaml.ScalarEvent | yaml.AliasEvent):
+            path = place(event)
+            if isinstance(event, yaml.ScalarEvent):
+                yield path, event
+            done()
+        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            mapping = isinstance(event, yaml.MappingStartEvent)
+            stack.append(
+                {"path": place(event), "mapping": mapping, "want_key": mapping, "key": "?", "index": 0}
+            )
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            stack.pop()
+            done()
+
+
+_RESOLVER = yaml.resolver.Resolver()
+INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _scalar_problems(text: str, file: str) -> tuple[list[Problem], list[Problem]]:
+    """(numbers, texts): every whole number of metadata.yaml longer than Python reads
+    (sys.get_int_max_str_digits), and every other scalar longer than a cell of the package may be
+    (core/limits.yaml cell_bytes: it ends up in the countries table, the codebook, the
+    descriptor), at its key and line."""
+    cell_bytes, max_digits = limit("cell_bytes"), sys.get_int_max_str_digits()
+    numbers, texts = [], []
+    for path, event in _scalars(text):
+        tag = (
+            event.tag
+            if event.tag not in (None, "!")
+            else _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+        )
+        digits = sum(c.isdigit() for c in event.value) if tag == INT_TAG else 0
+        size = len(event.value.encode("utf-8", "surrogatepass"))
+        line = event.start_mark.line + 1 if event.start_mark else None
+        field = ".".join(part if len(part) <= SHOWN_CHARS else f"{part[:SHOWN_CHARS]}..." for part in path)
+        found = Problem(file, "", row=line, field=field or None, value=_shown(event.value))
+        if max_digits and digits > max_digits:
+            message = f"a number of {digits:,} digits: no key takes a number this long (it cannot be read)"
+            numbers.append(replace(found, message=message, code="metadata-error"))
+        elif size > cell_bytes:
+            message = f"{size:,} bytes long, over the limit of {cell_bytes:,} bytes for one value"
+            texts.append(replace(found, message=message, code="metadata-error"))
+    return numbers, texts
+
+
+def _unreadable_numbers(path: Path, file: str) -> list[Problem]:
+    """The numbers of metadata.yaml too long to read, at their key and line; none when the file is
+    over the YAML size limit, not UTF-8 or not YAML (the reader's own message names that)."""
+    try:
+        if Path(path).stat().st_size > limit("yaml_bytes"):
+            return []
+        text = Path(path).read_bytes().decode("utf-8-sig")
+        return _scalar_problems(text, file)[0]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []

@@ -23,7 +23,8 @@ from ippmd.core.config import install_error, load_checked
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import package_data, shared_dir
 from ippmd.core.io import load_user_yaml
-from ippmd.core.metadata import iso3166
+from ippmd.core.metadata import iso3166, yaml_lines
+from ippmd.core.schema import SUBMISSION_TABLES, submission_schema
 from ippmd.harmonize.destinations import match_destinations
 from ippmd.quality.structural import MAX_EXAMPLES, Structure, problem
 from ippmd.quality.submission_checks import (
@@ -32,7 +33,6 @@ from ippmd.quality.submission_checks import (
     placeholder_problems,
     unexpected_files,
     visible,
-    yaml_lines,
 )
 
 THRESHOLDS_FILE = package_data(__package__, "plausibility.yaml")
@@ -95,6 +95,7 @@ def metadata_rules(meta: dict[str, Any], lines: dict[tuple[str, ...], int]) -> l
             )
         )
     problems += _fieldwork(meta, at)
+    problems += _origin(meta, at)
     iso3 = str(meta["country_iso3"])
     if iso3 not in iso3166():
         problems.append(
@@ -126,6 +127,35 @@ def _destination_spellings(meta: dict[str, Any], at: Any) -> list[Problem]:
         for name in (meta.get("destinations") or {})
         if len(str(name)) > MAX_SPELLING or not _SPELLING.match(str(name).strip())
     ]
+
+
+def _origin(meta: dict[str, Any], at: Any) -> list[Problem]:
+    """`data_origin` (default survey) agrees with the `synthetic:` block `ippmd synth` writes: survey
+    records with a generator's seed would be published without their synthetic label."""
+    origin = meta.get("data_origin")
+    if "synthetic" in meta and origin != "synthetic":
+        claim = f"data_origin is {origin}" if origin else "data_origin is not given (so: survey)"
+        return [
+            at(
+                "origin-contradiction",
+                f"{claim}, but a synthetic: block (the generator's seed and scale) is present: "
+                "records from a generator are synthetic",
+                ("data_origin",) if origin else ("synthetic",),
+                origin or "synthetic: block",
+            )
+        ]
+    if origin == "synthetic" and "synthetic" not in meta:
+        return [
+            at(
+                "origin-contradiction",
+                "data_origin is synthetic, but there is no synthetic: block: the generator's seed "
+                "and scale are not recorded",
+                ("data_origin",),
+                origin,
+                severity="warning",
+            )
+        ]
+    return []
 
 
 def _fieldwork(meta: dict[str, Any], at: Any) -> list[Problem]:
@@ -304,8 +334,11 @@ def _rows(
     return problems
 
 
-def table_rules(meta: dict[str, Any], structure: Structure, files: dict[str, str]) -> list[Problem]:
-    """Sample size, weights, roster line numbers, year_left and destinations."""
+def table_rules(
+    meta: dict[str, Any], structure: Structure, files: dict[str, str], amounts: bool = True
+) -> list[Problem]:
+    """Sample size, weights, roster line numbers, money amounts (unless `amounts` is False: the
+    exchange rate they are converted with is wrong), household ages, year_left and destinations."""
     limits = thresholds()
     problems: list[Problem] = []
     for name, minimum in (
@@ -350,9 +383,127 @@ def table_rules(meta: dict[str, Any], structure: Structure, files: dict[str, str
                 "line_number",
                 pl.format("{} (household_size {})", pl.col("line_number"), pl.col("household_size")),
             )
+    problems += _amounts(meta, structure, files) if amounts else []
+    problems += _household_ages(structure, files["persons"])
     problems += _year_left(meta, structure, files["emigrants"])
     problems += _destinations(meta, structure, files["emigrants"])
     return problems
+
+
+@cache
+def amount_columns() -> dict[str, tuple[str, ...]]:
+    """Table -> its money amounts: the submission schema's fields whose unit is local currency."""
+    return {
+        table: tuple(f["name"] for f in submission_schema(table)["fields"] if _is_money(f))
+        for table in SUBMISSION_TABLES
+    }
+
+
+def _is_money(field: dict[str, Any]) -> bool:
+    return str(field.get("unit", "")).startswith("local currency")
+
+
+@cache
+def gdp_per_capita(iso3: str, year: int) -> tuple[float, int] | None:
+    """(GDP per capita in current US$, its year) for the year nearest `year`, derived from the real
+    indicators of indicators/country_indicators.csv: WDI personal remittances received (current
+    US$) / WDI remittances (% of GDP) x 100 / UN DESA population (nearest year); None without them."""
+    indicators = pl.read_csv(package_data("ippmd.indicators", "country_indicators.csv"), infer_schema=False)
+    rows = indicators.filter(pl.col("iso3") == iso3, pl.col("partner_iso3") == "WLD").select(
+        "indicator", "source", pl.col("year").cast(pl.Int64), pl.col("value").cast(pl.Float64)
+    )
+
+    def series(indicator: str, source: str) -> dict[int, float]:
+        found = rows.filter(pl.col("indicator") == indicator, pl.col("source") == source)
+        return dict(zip(found["year"].to_list(), found["value"].to_list(), strict=True))
+
+    sources = thresholds()["gdp_per_capita_sources"]
+    received = series("remittance_inflows", sources["remittances_usd_million"])
+    share = series("remittances_pct_gdp", sources["remittances_pct_gdp"])
+    population = series("population", sources["population"])
+    years = sorted(y for y in received.keys() & share.keys() if share[y] > 0 and received[y] > 0)
+    if not years or not population:
+        return None
+    nearest = min(years, key=lambda y: (abs(y - year), -y))
+    people = population[min(population, key=lambda y: (abs(y - nearest), -y))]
+    gdp = received[nearest] * 1e6 / (share[nearest] / 100)
+    return gdp / people, nearest
+
+
+def _amounts(meta: dict[str, Any], structure: Structure, files: dict[str, str]) -> list[Problem]:
+    """Every money amount, in US$ at the submission's exchange rate, within a multiple of the
+    country's GDP per capita (plausibility.yaml; an absolute bound without the GDP figure)."""
+    limits = thresholds()
+    rate, currency = float(meta["exchange_rate"]["lcu_per_usd"]), str(meta["currency"])
+    reference = gdp_per_capita(str(meta["country_iso3"]), int(meta["survey_year"]))
+    if reference is None:
+        bound, why = float(limits["amount_usd_max"]), "the bound for a country without a GDP per capita"
+    else:
+        multiple = limits["amount_gdp_per_capita_multiple"]
+        bound = multiple * reference[0]
+        why = f"{multiple:,} times the GDP per capita, US$ {reference[0]:,.0f} in {reference[1]}"
+    problems: list[Problem] = []
+    for table, columns in amount_columns().items():
+        for column in columns:
+            rows = _with_lines(structure, table, [column])
+            if rows is None:
+                continue
+            usd = pl.col(column).cast(pl.Float64) / rate
+            hits = rows.filter(usd > bound).sort("__line")
+            head = [f"{lcu:,.6g} {currency} = US$ {lcu / rate:,.4g}" for lcu in hits[column][:MAX_EXAMPLES]]
+            shown = pl.Series(head + [None] * (hits.height - len(head)), dtype=pl.String)
+            problems += _rows(
+                "amount-implausible",
+                files[table],
+                f"the amount is more than US$ {bound:,.0f} a year ({why}) at the exchange rate "
+                f"{rate:,.10g} {currency} per US$",
+                hits.with_columns(__shown=shown),
+                column,
+                pl.col("__shown"),
+            )
+    return problems
+
+
+HEAD, SPOUSE, CHILD = 1, 2, 3  # relation_to_head codes (schemas/submission/persons.json)
+
+
+def _household_ages(structure: Structure, file: str) -> list[Problem]:
+    """Each son or daughter of the head at least the minimum gap younger than the head, and at most
+    the maximum gap younger than the younger of head and spouse (the head alone without a spouse)."""
+    persons = _with_lines(structure, "persons", ["household_number", "relation_to_head", "age"])
+    if persons is None:
+        return []
+    limits = thresholds()
+    least, most = limits["parent_child_min_age_gap"], limits["parent_child_max_age_gap"]
+    relation = pl.col("relation_to_head")
+    couple = persons.group_by("household_number").agg(
+        head=pl.col("age").filter(relation == HEAD).max(),
+        spouse=pl.col("age").filter(relation == SPOUSE).min(),
+    )
+    children = persons.filter(relation == CHILD).join(couple, on="household_number", how="inner")
+    younger = pl.min_horizontal("head", "spouse")
+    shown = pl.format(
+        "{} (head {}, spouse {})",
+        pl.col("age"),
+        pl.col("head"),
+        pl.col("spouse").cast(pl.String).fill_null("none"),
+    )
+    return _rows(
+        "household-ages",
+        file,
+        f"a son or daughter of the head is less than {least} years younger than the head",
+        children.filter(pl.col("head") - pl.col("age") < least).sort("__line"),
+        "age",
+        shown,
+    ) + _rows(
+        "household-ages",
+        file,
+        f"a son or daughter of the head is more than {most} years younger than the younger of head "
+        "and spouse",
+        children.filter(younger - pl.col("age") > most).sort("__line"),
+        "age",
+        shown,
+    )
 
 
 def _year_left(meta: dict[str, Any], structure: Structure, file: str) -> list[Problem]:
@@ -442,8 +593,9 @@ def submission_rules(folder: Path, meta: dict[str, Any] | None, structure: Struc
         problems += cell_text_problems(table)
     problems += unexpected_files(folder)
     if meta is not None:
-        problems += metadata_rules(meta, lines)
-        problems += table_rules(meta, structure, files)
+        rules = metadata_rules(meta, lines)
+        rate_wrong = any(p.code == "exchange-rate" for p in rules)  # then every amount is off in US$
+        problems += rules + table_rules(meta, structure, files, amounts=not rate_wrong)
     # A placeholder is the one problem of its key: not also an unknown country or a wrong year.
     covered = {p.field for p in placeholders}
     return [p for p in problems if p in placeholders or p.file != METADATA or p.field not in covered]

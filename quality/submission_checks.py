@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from ippmd.core.config import install_error, load_checked
 from ippmd.core.errors import InputError, Problem
@@ -324,30 +323,6 @@ PLACEHOLDER_PATTERNS: dict[tuple[str, ...], str] = {
 
 def _matches(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     return len(path) == len(pattern) and all(p == "*" or p == k for k, p in zip(path, pattern, strict=True))
-
-
-def yaml_lines(text: str) -> dict[tuple[str, ...], int]:
-    """The file line (1-based) of each key path of a YAML document, for problems' rows."""
-    lines: dict[tuple[str, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = (*path, str(key.value))
-                lines[child] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, str(i)))
-
-    try:
-        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return {}
-    if root is not None:
-        walk(root, ())
-    return lines
 
 
 def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str, bool]]:

@@ -16,8 +16,11 @@ import pytest
 import yaml
 
 from ippmd.core.errors import UsageError
+from ippmd.core.home import package_data
+from ippmd.core.metadata import country_codes
 from ippmd.quality.plausibility import (
     THRESHOLDS_FILE,
+    gdp_per_capita,
     load_thresholds,
     survey_year_range,
     thresholds,
@@ -25,7 +28,7 @@ from ippmd.quality.plausibility import (
     wdi_rates,
 )
 from ippmd.quality.validate import validate_submission
-from ippmd.synth.generator import write_submission
+from ippmd.synth.generator import DEFAULT_SEED, write_submission
 from tests.conftest import edit_meta, set_cell
 
 
@@ -307,3 +310,156 @@ def test_a_country_with_3_communities_is_refused(copy: Path) -> None:
     lines = (copy / "communities.csv").read_text(encoding="utf-8").split("\n")
     (copy / "communities.csv").write_text("\n".join(lines[:4]) + "\n", encoding="utf-8")
     assert found(copy, "sample-too-small") == [("communities.csv", None, None)]
+
+
+# --- money amounts against a per-capita bound in US$ ------------------------------------------------
+
+
+def test_gdp_per_capita_is_remittances_over_their_gdp_share_over_population() -> None:
+    """Held to the same derivation in SQL (DuckDB) over the committed indicators CSV."""
+    import duckdb
+
+    sources = thresholds()["gdp_per_capita_sources"]
+    csv = Path(package_data("ippmd.indicators", "country_indicators.csv"))
+    sql = """
+        with v as (select iso3, indicator, source, year::int as year, value::double as value
+                   from read_csv(?, all_varchar = true) where partner_iso3 = 'WLD' and iso3 = 'KHM')
+        select r.value * 1e6 / (s.value / 100) / p.value
+        from v r join v s using (year) join v p using (year)
+        where r.indicator = 'remittance_inflows' and r.source = ?
+          and s.indicator = 'remittances_pct_gdp' and s.source = ?
+          and p.indicator = 'population' and p.source = ? and year = 2015
+    """
+    params = [
+        str(csv),
+        sources["remittances_usd_million"],
+        sources["remittances_pct_gdp"],
+        sources["population"],
+    ]
+    (expected,) = duckdb.execute(sql, params).fetchone() or (None,)
+    assert gdp_per_capita("KHM", 2015) == (pytest.approx(expected, rel=1e-12), 2015)
+    assert 900 < expected < 1300  # Cambodia, a lower-middle-income country in 2015
+
+
+def test_an_education_expenditure_of_1e300_is_named_with_its_value_in_usd(copy: Path) -> None:
+    set_cell(copy, "households", 6, "education_expenditure", "1e300")
+    report = validate_submission(copy)
+    hits = [p for p in report.problems if p.code == "amount-implausible"]
+    assert [(p.file, p.row, p.field) for p in hits] == [("households.csv", 6, "education_expenditure")]
+    rate = yaml.safe_load((copy / "metadata.yaml").read_text(encoding="utf-8"))["exchange_rate"][
+        "lcu_per_usd"
+    ]
+    assert hits[0].value is not None and hits[0].value.endswith(f"US$ {1e300 / rate:,.4g}")
+    assert not report.valid
+
+
+def test_a_wrong_exchange_rate_is_one_problem_not_one_per_amount(copy: Path) -> None:
+    """A rate a million times too small makes every amount huge in US$: the rate is the defect."""
+    edit_meta(copy, lambda m: m["exchange_rate"].update(lcu_per_usd=m["exchange_rate"]["lcu_per_usd"] / 1e6))
+    report = validate_submission(copy)
+    assert [p.field for p in report.errors if p.code == "exchange-rate"] == ["exchange_rate.lcu_per_usd"]
+    assert [p for p in report.problems if p.code == "amount-implausible"] == []
+
+
+@pytest.mark.parametrize(("factor", "flagged"), [(0.99, False), (1.01, True)])
+def test_an_amount_is_held_to_the_multiple_of_gdp_per_capita(
+    copy: Path, factor: float, flagged: bool
+) -> None:
+    meta = yaml.safe_load((copy / "metadata.yaml").read_text(encoding="utf-8"))
+    reference = gdp_per_capita("BFA", meta["survey_year"])
+    assert reference is not None
+    gdp, _ = reference
+    bound_lcu = thresholds()["amount_gdp_per_capita_multiple"] * gdp * meta["exchange_rate"]["lcu_per_usd"]
+    set_cell(copy, "households", 6, "remittances_amount", f"{bound_lcu * factor:.2f}")
+    assert bool(found(copy, "amount-implausible")) is flagged
+
+
+# --- household demography -------------------------------------------------------------------------
+
+
+def couple_with_child(folder: Path) -> dict[str, int]:
+    """The persons.csv lines of the head, spouse and a son or daughter of one household."""
+    persons = pl.read_csv(folder / "persons.csv").with_row_index("line", offset=2)
+    relations = persons.group_by("household_number").agg(pl.col("relation_to_head"))
+    household = relations.filter(
+        pl.col("relation_to_head").list.contains(1)
+        & pl.col("relation_to_head").list.contains(2)
+        & pl.col("relation_to_head").list.contains(3)
+    )["household_number"].min()
+    members = persons.filter(pl.col("household_number") == household)
+    line = {code: int(members.filter(pl.col("relation_to_head") == code)["line"][0]) for code in (1, 2, 3)}
+    return {"head": line[1], "spouse": line[2], "child": line[3]}
+
+
+def test_a_head_and_spouse_of_105_with_a_child_of_2_is_implausible(copy: Path) -> None:
+    lines = couple_with_child(copy)
+    set_cell(copy, "persons", lines["head"], "age", "105")
+    set_cell(copy, "persons", lines["spouse"], "age", "105")
+    set_cell(copy, "persons", lines["child"], "age", "2")
+    assert found(copy, "household-ages") == [("persons.csv", lines["child"], "age")]
+
+
+def test_a_child_almost_as_old_as_the_head_is_implausible(copy: Path) -> None:
+    lines = couple_with_child(copy)
+    set_cell(copy, "persons", lines["head"], "age", "40")
+    set_cell(copy, "persons", lines["spouse"], "age", "38")
+    set_cell(copy, "persons", lines["child"], "age", str(40 - thresholds()["parent_child_min_age_gap"] + 1))
+    assert found(copy, "household-ages") == [("persons.csv", lines["child"], "age")]
+
+
+def test_a_head_of_100_without_a_spouse_and_a_child_of_2_is_implausible(copy: Path) -> None:
+    lines = couple_with_child(copy)
+    set_cell(copy, "persons", lines["spouse"], "relation_to_head", "6")  # now another relative
+    set_cell(copy, "persons", lines["head"], "age", "100")
+    set_cell(copy, "persons", lines["child"], "age", "2")
+    assert found(copy, "household-ages") == [("persons.csv", lines["child"], "age")]
+
+
+def test_a_child_of_an_old_head_with_a_young_spouse_is_plausible(copy: Path) -> None:
+    lines = couple_with_child(copy)
+    set_cell(copy, "persons", lines["head"], "age", "80")
+    set_cell(copy, "persons", lines["spouse"], "age", "35")
+    set_cell(copy, "persons", lines["child"], "age", "2")
+    assert found(copy, "household-ages") == []
+
+
+# --- origin claims --------------------------------------------------------------------------------
+
+
+def test_a_survey_origin_with_a_synthetic_block_is_refused(copy: Path) -> None:
+    edit_meta(copy, lambda m: m.update(data_origin="survey"))
+    assert found(copy, "origin-contradiction") == [
+        ("metadata.yaml", line_of(copy, "data_origin:"), "data_origin")
+    ]
+
+
+def test_no_origin_with_a_synthetic_block_is_refused(copy: Path) -> None:
+    edit_meta(copy, lambda m: m.pop("data_origin"))
+    assert found(copy, "origin-contradiction") == [
+        ("metadata.yaml", line_of(copy, "synthetic:"), "synthetic")
+    ]
+
+
+def test_a_synthetic_origin_without_its_block_is_a_warning(copy: Path) -> None:
+    edit_meta(copy, lambda m: m.pop("synthetic"))
+    report = validate_submission(copy)
+    hits = [p for p in report.problems if p.code == "origin-contradiction"]
+    assert [(p.row, p.field, p.severity) for p in hits] == [
+        (line_of(copy, "data_origin:"), "data_origin", "warning")
+    ]
+    assert report.valid
+
+
+# --- no false positives on the ten synthetic countries -----------------------------------------------
+
+
+NEW_RULES = {"amount-implausible", "household-ages", "origin-contradiction"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("iso3", country_codes())
+def test_the_synthetic_submission_of_every_country_passes(iso3: str, tmp_path: Path) -> None:
+    """At the seed of the package the tests build, with not even a warning from the new rules."""
+    report = validate_submission(write_submission(iso3, tmp_path / iso3, seed=DEFAULT_SEED))
+    assert report.valid, [str(p) for p in report.problems]
+    assert not [str(p) for p in report.problems if p.code in NEW_RULES]

@@ -144,7 +144,8 @@ def test_raw_files_take_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     write_submission("KHM", countries / "KHM" / "raw", seed=99)
     meta_path = countries / "KHM" / "raw" / "metadata.yaml"
     meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
-    meta["data_origin"] = "survey"  # as a licensee's real files would say
+    meta["data_origin"] = "survey"  # as a licensee's real files would say (with no generator's block:
+    meta.pop("synthetic")  # survey records with a synthetic: block are an origin-contradiction)
     meta_path.write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("IPPMD_HOME", str(tmp_path))  # the project home holds countries/<ISO3>/raw/
     descriptor = package.build(tmp_path / "out", ["KHM"], expectations=False)  # about the sources
