@@ -610,7 +610,7 @@ def _term_comparison(fit: SpecFit, focus: str, term: str, combinations: Combinat
 
 def _random_effects_peer_mean(
     effects: dict[tuple[str, str], dict[str, Any]], peers: list[str], term: str
-) -> dict[str, float]:
+) -> dict[str, float | str]:
     """The peers' random-effects mean by the method of models/inference.yaml (`random_effects`),
     named in `peer_mean_re_method`: tau^2, Cochran's Q, prediction interval for a typical peer."""
     random = random_effects(

@@ -100,6 +100,8 @@ def finding_sentence(
         )
         if not _missing(row.get("peer_mean_re")):
             how = f"; {row['peer_mean_re_method']}" if row.get("peer_mean_re_method") else ""
+            if row.get("tau2") == 0:
+                how += "; tau2 = 0: the peers differ no more than their standard errors allow"
             text += (
                 f", random-effects peer mean {fmt_effect(row['peer_mean_re'], s)} (95% CI "
                 f"{fmt_interval(row.get('peer_mean_re_ci_low'), row.get('peer_mean_re_ci_high'), s)}; "

@@ -95,26 +95,26 @@ def few_cluster_rule(config: Settings) -> str:
 
 
 def random_effects_rule(options: inference.MetaSettings) -> str:
-    """The random-effects method in words (HTML), as models/inference.yaml chooses it."""
+    """The random-effects method in words (HTML, no parentheses: it is read inside some), as
+    models/inference.yaml chooses it."""
     tau2 = {
-        inference.REML: "tau<sup>2</sup> by restricted maximum likelihood (REML; DerSimonian-Laird, "
-        "named on the row, if Fisher scoring does not converge even with smaller steps)",
-        inference.DL: "tau<sup>2</sup> by DerSimonian and Laird's moment estimator",
+        inference.REML: "REML tau<sup>2</sup>, or DerSimonian-Laird's where Fisher scoring does not "
+        "converge even with smaller steps",
+        inference.DL: "DerSimonian-Laird tau<sup>2</sup>",
     }[options.tau2]
     if options.interval == inference.NORMAL:
         interval, crit = "a normal interval of the mean", "z"
     else:
         truncation = "at least 1" if options.interval == inference.HKSJ_TRUNCATED else "not truncated at 1"
         interval = (
-            f"the Hartung-Knapp-Sidik-Jonkman interval of the mean, t(k - 1) with the Knapp-Hartung "
-            f"factor {truncation}"
+            f"a Hartung-Knapp-Sidik-Jonkman interval, t(k - 1) with the Knapp-Hartung factor {truncation}"
         )
         crit = "t(k - 1)"
     if options.prediction == inference.PREDICTION_RILEY:
         crit = "t(k - 2)"
     return (
         f"{tau2}; {interval}; a prediction interval {crit} x sqrt(SE<sup>2</sup> + tau<sup>2</sup>); "
-        "k = the peers with an estimate; computed as R's metafor does, and named on each row in "
+        "k = the peers with an estimate; as R's metafor computes them, each row naming its method in "
         "<code>peer_mean_re_method</code>"
     )
 

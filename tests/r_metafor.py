@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -82,7 +83,7 @@ def metafor_available() -> bool:
     return probe.returncode == 0
 
 
-def metafor_reference(sets: list[MetaSet], folder: Path) -> dict[str, dict[str, float | str]]:
+def metafor_reference(sets: list[MetaSet], folder: Path) -> dict[str, dict[str, Any]]:
     """metafor's results, keyed by set name."""
     rows = [
         {
@@ -105,4 +106,4 @@ def metafor_reference(sets: list[MetaSet], folder: Path) -> dict[str, dict[str, 
     )
     assert run.returncode == 0, run.stderr
     frame = pd.read_csv(io.StringIO(run.stdout), keep_default_na=True)
-    return {str(row["set"]): row for row in frame.to_dict("records")}
+    return {str(row["set"]): {str(k): v for k, v in row.items()} for row in frame.to_dict("records")}
