@@ -151,3 +151,16 @@ def test_edge_cases_give_missing_intervals_not_errors() -> None:
     riley = random_effects([0.1, 0.2], [0.02, 0.03], 0.95, riley_options)
     assert riley.method.endswith("prediction t(1)")  # t(k - 2) is at least t(1), as in metafor
     assert HKSJ in random_effects([0.1, 0.2], [0.02, 0.03], 0.95, DEFAULT).method
+
+
+def test_the_report_words_follow_the_settings() -> None:
+    from ippmd.reporting.sections import random_effects_rule
+
+    assert random_effects_rule(DEFAULT).startswith("REML tau<sup>2</sup>, or DerSimonian-Laird's where")
+    assert "factor not truncated at 1; a prediction interval t(k - 1) x" in random_effects_rule(DEFAULT)
+    old = dataclasses.replace(DEFAULT, tau2=DL, interval=NORMAL, prediction=PREDICTION_RILEY)
+    assert random_effects_rule(old).startswith(
+        "DerSimonian-Laird tau<sup>2</sup>; a normal interval of the mean; a prediction interval t(k - 2)"
+    )
+    truncated = random_effects_rule(dataclasses.replace(DEFAULT, interval=HKSJ_TRUNCATED))
+    assert "Knapp-Hartung factor at least 1" in truncated
