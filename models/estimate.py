@@ -51,9 +51,9 @@ from ippmd.models.inference import (
     CR2Model,
     WildBootstrap,
     benjamini_hochberg,
-    dersimonian_laird,
     holm,
     point_rank,
+    random_effects,
     rank_interval,
     seeded_rng,
     settings,
@@ -112,6 +112,7 @@ COMPARISON_SCHEMA: dict[str, type[pl.DataType]] = {
     "n_ranked": pl.Int64,
     **dict.fromkeys(_RANDOM, pl.Float64),
     "cochran_q_df": pl.Int64,
+    "peer_mean_re_method": pl.String,
 }
 _INTERACTION = re.compile(r"^country::(?P<country>[^:]+):(?P<term>.+)$")
 _DROPPED = re.compile(r"dropped: \[(?P<names>[^\]]*)\]")
@@ -511,7 +512,7 @@ def focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
 def _focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
     """Per treatment: the focus country's effect; the mean of its peers' effects as fixed peers
     (estimand: the simple average of these peer countries' effects) and as a random-effects
-    mean (DerSimonian-Laird, with tau^2, Cochran's Q and a prediction interval for a typical
+    mean (models/inference.yaml's method, named on the row; tau^2, Cochran's Q, prediction for a typical
     peer); the difference focus - fixed peer mean (from the interacted model's covariance, or the
     term's few-cluster method, CR2 or WCR, when it has one); the focus's rank among the countries
     with an estimate (1 = the largest effect in the direction of the finding) with a 95% interval
@@ -609,12 +610,14 @@ def _term_comparison(fit: SpecFit, focus: str, term: str, combinations: Combinat
 
 def _random_effects_peer_mean(
     effects: dict[tuple[str, str], dict[str, Any]], peers: list[str], term: str
-) -> dict[str, float]:
-    """The peers' random-effects mean (DerSimonian-Laird): tau^2, Cochran's Q, prediction interval."""
-    random = dersimonian_laird(
+) -> dict[str, float | str]:
+    """The peers' random-effects mean by the method of models/inference.yaml (`random_effects`),
+    named in `peer_mean_re_method`: tau^2, Cochran's Q, prediction interval for a typical peer."""
+    random = random_effects(
         [effects[(c, term)]["estimate"] for c in peers],
         [_effective_se(effects[(c, term)]) for c in peers],
         LEVEL,
+        settings().random_effects,
     )
     return {
         "peer_mean_re": random.mean,
@@ -627,6 +630,7 @@ def _random_effects_peer_mean(
         "cochran_q_p_value": random.q_p_value,
         "prediction_low": random.prediction_low,
         "prediction_high": random.prediction_high,
+        "peer_mean_re_method": random.method,
     }
 
 

@@ -11,8 +11,9 @@
   dummy-variable model on y* = X b_restricted + u_restricted * v would give (a test checks this
   against statsmodels on a small case), including the re-absorption of the fixed effect.
 * `holm`, `benjamini_hochberg`: multiplicity adjustments.
-* `dersimonian_laird`: the random-effects mean of peer effects, tau^2, Cochran's Q and a
-  prediction interval for a typical peer (Higgins, Thompson and Spiegelhalter 2009).
+* `random_effects`: the random-effects mean of peer effects as R metafor computes it: REML tau^2
+  (or DerSimonian-Laird), the Hartung-Knapp-Sidik-Jonkman interval (or a normal one), Cochran's Q
+  and a prediction interval for a typical peer.
 * `rank_interval`: the interval of a country's rank from draws of the joint distribution.
 
 The settings (level, small-sample factor, few-cluster threshold, draws, seeds) are data, in
@@ -53,6 +54,7 @@ class Settings:
     ssc: dict[str, Any]
     few_treated_clusters: int
     few_cluster_methods: dict[str, str]  # community_level / within_community -> WCR or CR2
+    random_effects: MetaSettings
     bootstrap_draws: int
     bootstrap_seed: int
     max_search_se: float
@@ -94,6 +96,7 @@ def load_settings(path: Path = SETTINGS_FILE) -> Settings:
         ssc=dict(raw["ssc"]),
         few_treated_clusters=int(raw["few_treated_clusters"]),
         few_cluster_methods=_few_cluster_methods(raw["few_cluster_method"], path),
+        random_effects=_meta_settings(raw["random_effects"]),
         bootstrap_draws=int(raw["bootstrap"]["draws"]),
         bootstrap_seed=int(raw["bootstrap"]["seed"]),
         max_search_se=float(raw["bootstrap"]["max_search_se"]),
@@ -600,10 +603,45 @@ def benjamini_hochberg(p: Sequence[float | None]) -> list[float]:
 
 # --- random-effects peer mean ----------------------------------------------------------------
 
+REML = "REML"
+DL = "DL"
+HKSJ = "HKSJ"
+HKSJ_TRUNCATED = "HKSJ-truncated"
+NORMAL = "normal"
+PREDICTION_DEFAULT = "default"
+PREDICTION_RILEY = "riley"
+
+
+@dataclass(frozen=True)
+class MetaSettings:
+    """models/inference.yaml `random_effects`: how the random-effects peer mean is estimated."""
+
+    tau2: str  # REML or DL
+    interval: str  # HKSJ (metafor test="knha"), HKSJ-truncated (test="adhoc") or normal (test="z")
+    prediction: str  # default (metafor predict()) or riley (t(k-2))
+    tolerance: float  # REML: Fisher scoring stops when tau^2 moves by less than this x max(1, tau^2)
+    max_iterations: int
+    step_adjustments: tuple[float, ...]  # metafor's stepadj, tried in turn until one converges
+    fallback: str  # the estimator used when REML does not converge (DL)
+
+
+def _meta_settings(raw: dict[str, Any]) -> MetaSettings:
+    reml = raw["reml"]
+    return MetaSettings(
+        tau2=str(raw["tau2"]),
+        interval=str(raw["interval"]),
+        prediction=str(raw["prediction"]),
+        tolerance=float(reml["tolerance"]),
+        max_iterations=int(reml["max_iterations"]),
+        step_adjustments=tuple(float(a) for a in reml["step_adjustments"]),
+        fallback=str(reml["fallback"]),
+    )
+
 
 @dataclass(frozen=True)
 class RandomEffects:
-    """DerSimonian-Laird random-effects mean of k estimates."""
+    """The random-effects mean of k estimates, its interval, tau^2, Cochran's Q and the
+    prediction interval for a new (typical) member; `method` names all of it in words."""
 
     mean: float
     std_error: float
@@ -615,12 +653,100 @@ class RandomEffects:
     q_p_value: float
     prediction_low: float
     prediction_high: float
+    method: str = ""
+    df: float = math.inf  # of the mean's interval (inf: normal)
 
 
-def dersimonian_laird(estimates: Sequence[float], std_errors: Sequence[float], level: float) -> RandomEffects:
-    """Inputs with a missing or infinite standard error carry no information and are left out.
-    The interval of the mean is normal (as in DerSimonian and Laird 1986); the prediction interval
-    for a new peer uses t(k - 2) (Higgins, Thompson and Spiegelhalter 2009), so it needs k >= 3."""
+@dataclass(frozen=True)
+class Tau2:
+    """An estimate of tau^2 and the words that name how it was obtained."""
+
+    value: float
+    label: str
+
+
+def dl_tau2(y: np.ndarray, v: np.ndarray) -> float:
+    """DerSimonian and Laird's (1986) moment estimator, truncated at 0 (metafor method="DL")."""
+    k = y.size
+    w = 1 / v
+    q = float((w * (y - (w * y).sum() / w.sum()) ** 2).sum())
+    trace = float(w.sum() - (w**2).sum() / w.sum())
+    return max(0.0, (q - (k - 1)) / trace) if k > 1 and trace > 0 else 0.0
+
+
+def restricted_log_likelihood(y: np.ndarray, v: np.ndarray, tau2: float) -> float:
+    """The REML log-likelihood of tau^2 for an intercept-only model, up to a constant."""
+    w = 1 / (v + tau2)
+    mean = (w * y).sum() / w.sum()
+    return -0.5 * float(np.log(v + tau2).sum() + math.log(w.sum()) + (w * (y - mean) ** 2).sum())
+
+
+def reml_tau2(
+    y: np.ndarray, v: np.ndarray, tolerance: float, max_iterations: int, step_adjustment: float = 1.0
+) -> float | None:
+    """REML tau^2 by Fisher scoring as metafor's rma(method="REML"): start at Hedges' estimator
+    truncated at 0, step step_adjustment x (y'PPy - tr P) / tr(PP), halve a step that would cross
+    0. None when no step within max_iterations moves tau^2 by less than tolerance x max(1, tau^2)
+    (Fisher scoring can oscillate between two values; a smaller step_adjustment damps it). At the
+    boundary the restricted likelihood at tau^2 = 0 is compared with the converged value and the
+    larger wins (metafor's ll0check), so that a maximum at 0 is exactly 0."""
+    k = y.size
+    if k < 2:
+        return 0.0
+    tau2 = max(0.0, float(((y - y.mean()) ** 2).sum() - v.sum() * (1 - 1 / k)) / (k - 1))
+    for _ in range(max_iterations):
+        w = 1 / (v + tau2)
+        total = w.sum()
+        residual = w * (y - (w * y).sum() / total)  # P y
+        trace = total - (w**2).sum() / total  # tr P
+        trace_square = (w**2).sum() - 2 * (w**3).sum() / total + ((w**2).sum() / total) ** 2  # tr PP
+        step = step_adjustment * float((residual @ residual - trace) / trace_square)
+        if tau2 == 0.0:
+            step = max(step, 0.0)
+        while tau2 + step < 0.0:
+            step /= 2
+        tau2 += step
+        if abs(step) <= tolerance * max(1.0, tau2):
+            break
+    else:
+        return None
+    if tau2 > 0 and restricted_log_likelihood(y, v, 0.0) >= restricted_log_likelihood(y, v, tau2):
+        return 0.0
+    return tau2
+
+
+def estimate_tau2(y: np.ndarray, v: np.ndarray, options: MetaSettings) -> Tau2:
+    """tau^2 by the settings' estimator. REML tries Fisher scoring with each step adjustment in
+    turn (metafor's remedy when it does not converge), then falls back; the label says which."""
+    if options.tau2 == DL:
+        return Tau2(dl_tau2(y, v), "DL tau2")
+    for adjustment in options.step_adjustments:
+        reml = reml_tau2(y, v, options.tolerance, options.max_iterations, adjustment)
+        if reml is not None:
+            return Tau2(
+                reml, "REML tau2" if adjustment == 1 else f"REML tau2 (Fisher scoring step x{adjustment:g})"
+            )
+    label = f"{options.fallback} tau2 (REML did not converge in {options.max_iterations} iterations)"
+    return Tau2(dl_tau2(y, v), label)
+
+
+def _critical(df: float, level: float) -> float:
+    """The two-sided critical value of t(df), normal for df = inf, nan for df < 1."""
+    if math.isinf(df):
+        return float(stats.norm.ppf(0.5 + level / 2))
+    return float(stats.t.ppf(0.5 + level / 2, df)) if df >= 1 else math.nan
+
+
+def random_effects(
+    estimates: Sequence[float], std_errors: Sequence[float], level: float, options: MetaSettings
+) -> RandomEffects:
+    """The random-effects mean as metafor's rma(yi, sei = se, method = tau2, test = ...) with
+    predict(): HKSJ scales the variance 1 / sum w* by the weighted residual variance
+    sum w* (y - mean)^2 / (k - 1) (not truncated at 1 unless the interval is HKSJ-truncated) and
+    uses t(k - 1); the prediction interval is mean +/- crit x sqrt(SE^2 + tau^2), crit that of the
+    mean's interval (t(k - 1) or normal), or t(k - 2) with `riley` (Higgins, Thompson and
+    Spiegelhalter 2009). Inputs with a missing or infinite standard error carry no information
+    and are left out."""
     y = np.asarray(estimates, dtype=float)
     se = np.asarray(std_errors, dtype=float)
     ok = np.isfinite(y) & np.isfinite(se) & (se > 0)
@@ -628,33 +754,59 @@ def dersimonian_laird(estimates: Sequence[float], std_errors: Sequence[float], l
     k = y.size
     nan = math.nan
     if k == 0:
-        return RandomEffects(nan, nan, nan, nan, nan, nan, 0, nan, nan, nan)
+        return RandomEffects(nan, nan, nan, nan, nan, nan, 0, nan, nan, nan, "none (no peer estimates)")
     w = 1 / v
-    fixed = float((w * y).sum() / w.sum())
-    q = float((w * (y - fixed) ** 2).sum())
-    denominator = float(w.sum() - (w**2).sum() / w.sum())
-    tau2 = max(0.0, (q - (k - 1)) / denominator) if k > 1 and denominator > 0 else 0.0
-    w_star = 1 / (v + tau2)
+    q = float((w * (y - (w * y).sum() / w.sum()) ** 2).sum())
+    tau2 = estimate_tau2(y, v, options)
+    w_star = 1 / (v + tau2.value)
     mean = float((w_star * y).sum() / w_star.sum())
-    std_error = math.sqrt(1 / float(w_star.sum()))
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    if k >= 3:
-        half = float(stats.t.ppf(0.5 + level / 2, k - 2)) * math.sqrt(tau2 + std_error**2)
-        prediction = (mean - half, mean + half)
+    variance = 1 / float(w_star.sum())
+    if options.interval == NORMAL:
+        df, interval = math.inf, "normal interval"
     else:
-        prediction = (nan, nan)
+        df = float(k - 1)
+        residual = float((w_star * (y - mean) ** 2).sum())
+        factor = residual / (k - 1) if k > 1 and residual > np.finfo(float).eps else 0.0
+        if options.interval == HKSJ_TRUNCATED:
+            factor = max(factor, 1.0)
+        variance *= factor
+        interval = f"{options.interval} t({k - 1})"
+    std_error = math.sqrt(variance) if k > 1 or math.isinf(df) else nan
+    half = _critical(df, level) * std_error
+    prediction_df = max(float(k - 2), 1.0) if options.prediction == PREDICTION_RILEY and k > 1 else df
+    spread = _critical(prediction_df, level) * math.sqrt(variance + tau2.value)
+    prediction = "normal" if math.isinf(prediction_df) else f"t({prediction_df:g})"
     return RandomEffects(
         mean=mean,
         std_error=std_error,
-        ci_low=mean - z * std_error,
-        ci_high=mean + z * std_error,
-        tau2=tau2,
+        ci_low=mean - half,
+        ci_high=mean + half,
+        tau2=tau2.value,
         q=q,
         q_df=k - 1,
         q_p_value=float(stats.chi2.sf(q, k - 1)) if k > 1 else nan,
-        prediction_low=prediction[0],
-        prediction_high=prediction[1],
+        prediction_low=mean - spread,
+        prediction_high=mean + spread,
+        method=f"{tau2.label}; {interval}; prediction {prediction}",
+        df=df,
     )
+
+
+DERSIMONIAN_LAIRD = MetaSettings(
+    tau2=DL,
+    interval=NORMAL,
+    prediction=PREDICTION_RILEY,
+    tolerance=0.0,
+    max_iterations=0,
+    step_adjustments=(),
+    fallback=DL,
+)
+
+
+def dersimonian_laird(estimates: Sequence[float], std_errors: Sequence[float], level: float) -> RandomEffects:
+    """DerSimonian and Laird (1986): moment tau^2, normal interval of the mean, prediction
+    interval t(k - 2) (metafor rma(method="DL") with predict(pi.type="riley"))."""
+    return random_effects(estimates, std_errors, level, DERSIMONIAN_LAIRD)
 
 
 # --- rank intervals --------------------------------------------------------------------------

@@ -48,9 +48,9 @@ from ippmd.models.inference import (
     AbsorbedWLS,
     WildBootstrap,
     benjamini_hochberg,
-    dersimonian_laird,
     holm,
     point_rank,
+    random_effects,
     rank_interval,
     seeded_rng,
     settings,
@@ -349,8 +349,11 @@ def focus_premium(fit: ReceiverFit, present: list[str], focus: str) -> tuple[pl.
     peer_mean, peer_se = combination(peer_weights)
     difference, difference_se = combination(focus_weights - peer_weights)
     ses = np.sqrt(np.diag(sub_cov))
-    random = dersimonian_laird(
-        [fit.theta[fit.row_of[c]] for c in peers], [ses[present.index(c)] for c in peers], config.level
+    random = random_effects(
+        [fit.theta[fit.row_of[c]] for c in peers],
+        [ses[present.index(c)] for c in peers],
+        config.level,
+        config.random_effects,
     )
     rng = seeded_rng(config.rank_seed, f"rpw:{focus}")
     corr = sub_cov / np.outer(ses, ses)
@@ -389,6 +392,7 @@ def focus_premium(fit: ReceiverFit, present: list[str], focus: str) -> tuple[pl.
         "cochran_q_p_value": random.q_p_value,
         "prediction_low": random.prediction_low,
         "prediction_high": random.prediction_high,
+        "peer_mean_re_method": random.method,
         "bootstrap_method": None,
         "bootstrap_p_value": None,
         "bootstrap_ci_low": None,

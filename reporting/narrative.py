@@ -99,9 +99,14 @@ def finding_sentence(
             f"(95% CI {fmt_interval(row.get('peer_mean_ci_low'), row.get('peer_mean_ci_high'), s)})"
         )
         if not _missing(row.get("peer_mean_re")):
+            how = f"; {row['peer_mean_re_method']}" if row.get("peer_mean_re_method") else ""
+            if row.get("tau2") == 0:
+                how += "; tau2 = 0: the peers differ no more than their standard errors allow"
             text += (
-                f", random-effects peer mean {fmt_effect(row['peer_mean_re'], s)} (a typical peer: "
-                f"{fmt_interval(row.get('prediction_low'), row.get('prediction_high'), s)})"
+                f", random-effects peer mean {fmt_effect(row['peer_mean_re'], s)} (95% CI "
+                f"{fmt_interval(row.get('peer_mean_re_ci_low'), row.get('peer_mean_re_ci_high'), s)}; "
+                f"a typical peer: {fmt_interval(row.get('prediction_low'), row.get('prediction_high'), s)}"
+                f"{how})"
             )
         holm_p = "" if _missing(row.get("p_holm")) else f"; Holm {fmt_p(row['p_holm'])}"
         text += (

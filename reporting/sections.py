@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from ippmd.indicators.provenance import sources
+from ippmd.models import inference
 from ippmd.models.country_indicators import REMITTANCE_COST, SDG_TARGET, STOCKS
 from ippmd.models.descriptives import figure_definitions
 from ippmd.models.estimate import Message, SpecFit
@@ -65,7 +66,8 @@ def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int)
         "peers test of such a term uses the same method for the focus, every peer and the difference.",
         "Peers. The fixed peer mean is the simple average of the peer countries' effects (estimand: "
         "these peers, each counted once); its interval and the test of the focus country against it "
-        "use the covariance of the interacted model. The random-effects mean (DerSimonian-Laird) treats "
+        "use the covariance of the interacted model. The random-effects mean "
+        f"({random_effects_rule(config.random_effects)}) treats "
         "the peers as a draw from a population of countries: it reports tau<sup>2</sup>, Cochran's Q and "
         "a 95% prediction interval for a typical peer. Rank 1 is the largest effect in the direction "
         f"of the finding (the most negative effect when the finding is negative); the rank's 95% "
@@ -90,6 +92,31 @@ def few_cluster_rule(config: Settings) -> str:
     if len(set(chosen.values())) == 1:
         return words[next(iter(chosen.values()))]
     return "; ".join(f"{where[k]}: {words[v]}" for k, v in chosen.items())
+
+
+def random_effects_rule(options: inference.MetaSettings) -> str:
+    """The random-effects method in words (HTML, no parentheses: it is read inside some), as
+    models/inference.yaml chooses it."""
+    tau2 = {
+        inference.REML: "REML tau<sup>2</sup>, or DerSimonian-Laird's where Fisher scoring does not "
+        "converge even with smaller steps",
+        inference.DL: "DerSimonian-Laird tau<sup>2</sup>",
+    }[options.tau2]
+    if options.interval == inference.NORMAL:
+        interval, crit = "a normal interval of the mean", "z"
+    else:
+        truncation = "at least 1" if options.interval == inference.HKSJ_TRUNCATED else "not truncated at 1"
+        interval = (
+            f"a Hartung-Knapp-Sidik-Jonkman interval, t(k - 1) with the Knapp-Hartung factor {truncation}"
+        )
+        crit = "t(k - 1)"
+    if options.prediction == inference.PREDICTION_RILEY:
+        crit = "t(k - 2)"
+    return (
+        f"{tau2}; {interval}; a prediction interval {crit} x sqrt(SE<sup>2</sup> + tau<sup>2</sup>); "
+        "k = the peers with an estimate; as R's metafor computes them, each row naming its method in "
+        "<code>peer_mean_re_method</code>"
+    )
 
 
 def descriptive_sections(
@@ -227,9 +254,10 @@ def _premium_text(c: dict[str, Any], country_name: str) -> str:
         f"sent (95% CI {c['difference_ci_low']:+.2f} to {c['difference_ci_high']:+.2f}, {c['method']}; "
         f"{fmt_p(c['difference_p_value'])}), {rank}; fixed peer mean {c['peer_mean']:+.2f} pp "
         f"(95% CI {c['peer_mean_ci_low']:+.2f} to {c['peer_mean_ci_high']:+.2f}), random-effects peer "
-        f"mean {c['peer_mean_re']:+.2f} pp (tau2 = {c['tau2']:.2f}; Cochran's Q = {c['cochran_q']:.1f}, "
-        f"{fmt_p(c['cochran_q_p_value'])}; a typical peer: {c['prediction_low']:+.2f} to "
-        f"{c['prediction_high']:+.2f} pp)."
+        f"mean {c['peer_mean_re']:+.2f} pp (95% CI {c['peer_mean_re_ci_low']:+.2f} to "
+        f"{c['peer_mean_re_ci_high']:+.2f}, {c['peer_mean_re_method']}; tau2 = {c['tau2']:.2f}; "
+        f"Cochran's Q = {c['cochran_q']:.1f}, {fmt_p(c['cochran_q_p_value'])}; a typical peer: "
+        f"{c['prediction_low']:+.2f} to {c['prediction_high']:+.2f} pp)."
     )
     text += (
         f" Unadjusted (the simple mean of its corridor-quarters), remitting to {country_name} costs "

@@ -132,6 +132,13 @@ INSTALL_CASES = [
         "ranks.draws: must be a positive integer",
     ),
     (load_settings, INFERENCE, _set(True, "level"), "level: must be a confidence level"),
+    (load_settings, INFERENCE, _set("PM", "random_effects", "tau2"), "random_effects.tau2: must be REML"),
+    (
+        load_settings,
+        INFERENCE,
+        _set([1, 2], "random_effects", "reml", "step_adjustments"),
+        "random_effects.reml.step_adjustments[1]: must be a number in (0, 1]",
+    ),
     (load_settings, INFERENCE, _set(1, "bootstrap", "reps"), "bootstrap.reps: unknown key"),
     (
         load_settings,

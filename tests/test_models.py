@@ -5,6 +5,7 @@ One package per session (conftest `package_dir`); the specs are fitted once per 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import warnings
 from pathlib import Path
@@ -35,6 +36,7 @@ from ippmd.models.planted import FLOOR, attainable, planted_table
 from ippmd.models.spec import SPECS_DIR, get_spec, load_specs, parse_spec
 from ippmd.reporting.narrative import finding_sentence
 from ippmd.synth.generator import planted_effects
+from tests.r_metafor import MetaSet, metafor_available, metafor_reference
 
 REQUIRED_SPECS = {
     "vocational_training_on_plans",
@@ -581,29 +583,78 @@ def test_multiplicity_columns_equal_statsmodels_over_their_families(fits: list[S
     np.testing.assert_allclose(comparison["focus_p_holm"], multipletests(focus, method="holm")[1], rtol=1e-12)
 
 
-def test_random_effects_peer_mean_equals_statsmodels_on_the_peer_rows(fits: list[SpecFit]) -> None:
-    """DerSimonian-Laird on the peers' estimates, each with the SE its reported interval implies."""
+def _peer_rows(table: pl.DataFrame, row: dict, focus: str) -> tuple[np.ndarray, np.ndarray]:
+    """The peers' estimates of a comparison row and the SE each one's reported interval implies."""
+    peers = table.filter(
+        (pl.col("spec") == row["spec"])
+        & (pl.col("term") == row["term"])
+        & ~pl.col("country").is_in([focus, POOLED])
+    )
+    se = ((peers["ci_high"] - peers["ci_low"]) / (2 * stats.norm.ppf(0.975))).to_numpy()
+    return peers["estimate"].to_numpy(), se
+
+
+@pytest.mark.skipif(not metafor_available(), reason="R with metafor is not installed")
+@pytest.mark.parametrize("focus", ["KHM", "PHL"])
+def test_random_effects_peer_mean_equals_metafor_on_the_peer_rows(
+    fits: list[SpecFit], focus: str, tmp_path: Path
+) -> None:
+    """REML tau^2 with the Hartung-Knapp-Sidik-Jonkman interval and metafor's prediction interval
+    on the package's own peer effects, each with the SE its reported interval implies: R's
+    rma(method = "REML", test = "knha") and predict() agree to 1e-6 (relative) on every row."""
+    table = estimates_table(fits)
+    comparison = comparison_table(fits, focus).filter(pl.col("n_peers") > 0)
+    sets = [
+        MetaSet(f"{row['spec']}:{row['term']}", *(v.tolist() for v in _peer_rows(table, row, focus)))
+        for row in comparison.iter_rows(named=True)
+    ]
+    reference = metafor_reference(sets, tmp_path)
+    columns = {
+        "peer_mean_re": "mean", "peer_mean_re_std_error": "se", "tau2": "tau2",
+        "peer_mean_re_ci_low": "ci_low", "peer_mean_re_ci_high": "ci_high",
+        "prediction_low": "pi_low", "prediction_high": "pi_high", "cochran_q": "q",
+    }  # fmt: skip
+    for row, meta in zip(comparison.iter_rows(named=True), sets, strict=True):
+        theirs = reference[meta.name]
+        assert theirs["used"] == "REML", meta.name
+        for column, name in columns.items():
+            assert row[column] == pytest.approx(theirs[name], rel=1e-6, abs=1e-10), (meta.name, column)
+        k = len(meta.estimates)
+        tau2 = meta.label(theirs["used"], theirs["step"])
+        assert row["peer_mean_re_method"] == f"{tau2}; HKSJ t({k - 1}); prediction t({k - 1})"
+        assert row["method"] is not None and row["focus_method"] is not None
+
+
+def test_random_effects_peer_mean_is_dersimonian_laird_when_the_settings_ask(
+    fits: list[SpecFit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DerSimonian-Laird with a normal interval (models/inference.yaml `random_effects`) on the
+    peers' estimates, each with the SE its reported interval implies, equals statsmodels."""
     from statsmodels.stats.meta_analysis import combine_effects
 
+    from ippmd.models import estimate
+    from ippmd.models.inference import DL, NORMAL, settings
+
+    config = settings()
+    dl = dataclasses.replace(config.random_effects, tau2=DL, interval=NORMAL)
+    monkeypatch.setattr(estimate, "settings", lambda: dataclasses.replace(config, random_effects=dl))
     table = estimates_table(fits)
-    comparison = comparison_table(fits, "KHM")
-    for row in comparison.iter_rows(named=True):
-        peers = table.filter(
-            (pl.col("spec") == row["spec"])
-            & (pl.col("term") == row["term"])
-            & ~pl.col("country").is_in(["KHM", POOLED])
-        )
-        se = ((peers["ci_high"] - peers["ci_low"]) / (2 * stats.norm.ppf(0.975))).to_numpy()
-        reference = combine_effects(peers["estimate"].to_numpy(), se**2, method_re="dl")
-        # statsmodels leaves the moment estimate of tau^2 negative when Q < k - 1; DerSimonian
-        # and Laird truncate it at 0, and the random-effects mean is then the fixed-effect one.
-        truncated = reference.tau2 < 0
-        mean = reference.mean_effect_fe if truncated else reference.mean_effect_re
-        assert row["peer_mean_re"] == pytest.approx(mean, rel=1e-9), row["spec"]
-        assert row["tau2"] == pytest.approx(max(reference.tau2, 0.0), rel=1e-9, abs=1e-14)
-        assert row["cochran_q"] == pytest.approx(reference.q, rel=1e-9)
-        assert row["prediction_low"] <= row["peer_mean_re_ci_low"] <= row["peer_mean_re"]
-        assert row["method"] is not None and row["focus_method"] is not None
+    for fit in fits:
+        for row in estimate._focus_comparison(fit, "KHM"):
+            if not row["n_peers"]:
+                continue
+            y, se = _peer_rows(table, row, "KHM")
+            reference = combine_effects(y, se**2, method_re="dl")
+            # statsmodels leaves the moment estimate of tau^2 negative when Q < k - 1; DerSimonian
+            # and Laird truncate it at 0, and the random-effects mean is then the fixed-effect one.
+            truncated = reference.tau2 < 0
+            mean = reference.mean_effect_fe if truncated else reference.mean_effect_re
+            assert row["peer_mean_re"] == pytest.approx(mean, rel=1e-9), row["spec"]
+            assert row["tau2"] == pytest.approx(max(reference.tau2, 0.0), rel=1e-9, abs=1e-14)
+            assert row["cochran_q"] == pytest.approx(reference.q, rel=1e-9)
+            assert row["prediction_low"] <= row["peer_mean_re_ci_low"] <= row["peer_mean_re"]
+            assert row["peer_mean_re_method"].startswith("DL tau2; normal interval")
+            assert row["method"] is not None and row["focus_method"] is not None
 
 
 def test_the_community_level_comparison_uses_cr2_for_focus_peers_and_difference(fits: list[SpecFit]) -> None:

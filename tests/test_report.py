@@ -325,6 +325,25 @@ def test_real_indicators_reproduce_the_seed_where_the_package_has_them(package_d
     assert cost.filter(pl.col("country") == "BFA")["value"].is_null().all()  # no corridor: not imputed
 
 
+def test_the_report_names_the_random_effects_method_of_every_row(result: dict[str, Any], report: str) -> None:
+    """comparison.csv names each row's random-effects method (REML, HKSJ t(k - 1), by
+    models/inference.yaml), the report's sentences repeat it beside the mean's interval, and the
+    methods paragraph says how it is computed; the real-data premium names its own."""
+    out: Path = result["out_dir"]
+    comparison = pl.read_csv(out / "comparison.csv").filter(pl.col("n_peers") > 0)
+    methods = comparison["peer_mean_re_method"].to_list()
+    assert all(m.startswith("REML tau2") and m.endswith("; HKSJ t(8); prediction t(8)") for m in methods)
+    text = html.unescape(re.sub(r"<[^>]+>", "", report))
+    for row in comparison.iter_rows(named=True):
+        assert f"; {row['peer_mean_re_method']}" in text, row["spec"]
+        assert row["prediction_low"] <= row["peer_mean_re_ci_low"] <= row["peer_mean_re"]
+    assert "Hartung-Knapp-Sidik-Jonkman interval, t(k - 1) with the Knapp-Hartung factor not" in text
+    assert "random-effects mean (DerSimonian-Laird)" not in text
+    costs = pl.read_csv(out / "remittance_cost_comparison.csv")
+    assert costs["peer_mean_re_method"][0].startswith("REML tau2; HKSJ t(")
+    assert f", {costs['peer_mean_re_method'][0]}; tau2 = " in text
+
+
 def test_an_unknown_focus_country_is_refused_naming_the_package_countries(
     package_dir: Path, tmp_path: Path
 ) -> None:
