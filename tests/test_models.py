@@ -32,6 +32,7 @@ from ippmd.models.estimate import (
     focus_comparison,
 )
 from ippmd.models.frames import empty_frame, join_tables
+from ippmd.models.inference import settings
 from ippmd.models.planted import FLOOR, attainable, planted_table
 from ippmd.models.spec import SPECS_DIR, get_spec, load_specs, parse_spec
 from ippmd.reporting.narrative import finding_sentence
@@ -601,13 +602,15 @@ def test_random_effects_peer_mean_equals_metafor_on_the_peer_rows(
 ) -> None:
     """REML tau^2 with the Hartung-Knapp-Sidik-Jonkman interval and metafor's prediction interval
     on the package's own peer effects, each with the SE its reported interval implies: R's
-    rma(method = "REML", test = "knha") and predict() agree to 1e-6 (relative) on every row."""
+    rma(method = "REML", test as models/inference.yaml says) and predict() agree to 1e-6
+    (relative) on every row."""
     table = estimates_table(fits)
     comparison = comparison_table(fits, focus).filter(pl.col("n_peers") > 0)
-    sets = [
-        MetaSet(f"{row['spec']}:{row['term']}", *(v.tolist() for v in _peer_rows(table, row, focus)))
-        for row in comparison.iter_rows(named=True)
-    ]
+    sets = []
+    for row in comparison.iter_rows(named=True):
+        estimates, errors = (v.tolist() for v in _peer_rows(table, row, focus))
+        name = f"{row['spec']}:{row['term']}"
+        sets.append(MetaSet(name, estimates, errors, interval=settings().random_effects.interval))
     reference = metafor_reference(sets, tmp_path)
     columns = {
         "peer_mean_re": "mean", "peer_mean_re_std_error": "se", "tau2": "tau2",
@@ -621,7 +624,8 @@ def test_random_effects_peer_mean_equals_metafor_on_the_peer_rows(
             assert row[column] == pytest.approx(theirs[name], rel=1e-6, abs=1e-10), (meta.name, column)
         k = len(meta.estimates)
         tau2 = meta.label(theirs["used"], theirs["step"])
-        assert row["peer_mean_re_method"] == f"{tau2}; HKSJ t({k - 1}); prediction t({k - 1})"
+        interval = settings().random_effects.interval
+        assert row["peer_mean_re_method"] == f"{tau2}; {interval} t({k - 1}); prediction t({k - 1})"
         assert row["method"] is not None and row["focus_method"] is not None
 
 

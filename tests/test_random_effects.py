@@ -34,6 +34,7 @@ from ippmd.models.inference import (
 from tests.r_metafor import MetaSet, metafor_available, metafor_reference
 
 DEFAULT = settings().random_effects
+KNHA = dataclasses.replace(DEFAULT, interval=HKSJ)  # metafor test = "knha": the factor not truncated
 _rng = np.random.default_rng(4)
 HETEROGENEOUS = (_rng.normal(0.05, 0.04, size=9).tolist(), _rng.uniform(0.01, 0.05, size=9).tolist())
 HOMOGENEOUS = ([0.031, 0.046, 0.052, 0.038, 0.041], [0.02, 0.03, 0.025, 0.015, 0.04])
@@ -95,11 +96,11 @@ def test_random_effects_equal_metafor_on_hand_made_sets(tmp_path: Path) -> None:
 
 def test_the_method_is_named_with_its_degrees_of_freedom() -> None:
     y, se = HETEROGENEOUS
-    assert random_effects(y, se, 0.95, DEFAULT).method == "REML tau2; HKSJ t(8); prediction t(8)"
+    assert random_effects(y, se, 0.95, DEFAULT).method == "REML tau2; HKSJ-truncated t(8); prediction t(8)"
     assert dersimonian_laird(y, se, 0.95).method == "DL tau2; normal interval; prediction t(7)"
     stuck = dataclasses.replace(DEFAULT, max_iterations=1)
     assert random_effects(y, se, 0.95, stuck).method == (
-        "DL tau2 (REML did not converge in 1 iterations); HKSJ t(8); prediction t(8)"
+        "DL tau2 (REML did not converge in 1 iterations); HKSJ-truncated t(8); prediction t(8)"
     )
     assert random_effects(y, se, 0.95, stuck).tau2 == dersimonian_laird(y, se, 0.95).tau2
 
@@ -126,7 +127,7 @@ def test_reml_at_the_boundary_is_exactly_zero_and_the_interval_follows() -> None
     y, se = HOMOGENEOUS
     v = np.asarray(se) ** 2
     assert reml_tau2(np.asarray(y), v, DEFAULT.tolerance, DEFAULT.max_iterations) == 0.0
-    ours = random_effects(y, se, 0.95, DEFAULT)
+    ours = random_effects(y, se, 0.95, KNHA)
     w = 1 / v
     fixed = float((w * y).sum() / w.sum())
     factor = float((w * (np.asarray(y) - fixed) ** 2).sum()) / 4
@@ -157,7 +158,7 @@ def test_the_report_words_follow_the_settings() -> None:
     from ippmd.reporting.sections import random_effects_rule
 
     assert random_effects_rule(DEFAULT).startswith("REML tau<sup>2</sup>, or DerSimonian-Laird's where")
-    assert "factor not truncated at 1; a prediction interval t(k - 1) x" in random_effects_rule(DEFAULT)
+    assert "factor not truncated at 1; a prediction interval t(k - 1) x" in random_effects_rule(KNHA)
     old = dataclasses.replace(DEFAULT, tau2=DL, interval=NORMAL, prediction=PREDICTION_RILEY)
     assert random_effects_rule(old).startswith(
         "DerSimonian-Laird tau<sup>2</sup>; a normal interval of the mean; a prediction interval t(k - 2)"

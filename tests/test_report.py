@@ -332,15 +332,17 @@ def test_the_report_names_the_random_effects_method_of_every_row(result: dict[st
     out: Path = result["out_dir"]
     comparison = pl.read_csv(out / "comparison.csv").filter(pl.col("n_peers") > 0)
     methods = comparison["peer_mean_re_method"].to_list()
-    assert all(m.startswith("REML tau2") and m.endswith("; HKSJ t(8); prediction t(8)") for m in methods)
+    assert all(
+        m.startswith("REML tau2") and m.endswith("; HKSJ-truncated t(8); prediction t(8)") for m in methods
+    )
     text = html.unescape(re.sub(r"<[^>]+>", "", report))
     for row in comparison.iter_rows(named=True):
         assert f"; {row['peer_mean_re_method']}" in text, row["spec"]
         assert row["prediction_low"] <= row["peer_mean_re_ci_low"] <= row["peer_mean_re"]
-    assert "Hartung-Knapp-Sidik-Jonkman interval, t(k - 1) with the Knapp-Hartung factor not" in text
+    assert "Knapp-Hartung factor at least 1" in text  # the truncated HKSJ of models/inference.yaml
     assert "random-effects mean (DerSimonian-Laird)" not in text
     costs = pl.read_csv(out / "remittance_cost_comparison.csv")
-    assert costs["peer_mean_re_method"][0].startswith("REML tau2; HKSJ t(")
+    assert costs["peer_mean_re_method"][0].startswith("REML tau2; HKSJ-truncated t(")
     assert f", {costs['peer_mean_re_method'][0]}; tau2 = " in text
 
 
