@@ -112,9 +112,10 @@ class Tabulation:
         method = self.query.share_interval
         return [
             f"95% interval of a share, {DESCRIPTION[method]}; {df}; never outside [0, 1].",
-            f"A share of 0 or 1 (no variance): interval {AT_BOUNDS}, R's beta formula with the "
-            "effective sample size n (design effect taken as 1), as R's svyciprop gives no interval "
-            "there (logit is undefined at 0 and 1; beta's n_eff is 0/0).",
+            "A share of 0 or 1 has no variance, and R's svyciprop no interval (logit(0) is minus "
+            f"infinity; beta's n_eff is 0/0): such rows get {AT_BOUNDS}, Korn-Graubard with the "
+            "effective sample size n, a design effect of 1 that cannot be estimated there (with "
+            "clustering the interval may be too narrow).",
         ]
 
     def notes(self) -> list[str]:

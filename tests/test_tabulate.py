@@ -549,7 +549,7 @@ def test_the_interval_method_is_chosen_and_named_in_csv_and_html(package_dir: Pa
         assert page.exit_code == 0, page.output
         assert "<th>interval method</th>" in page.output and f"<td>{method}</td>" in page.output
         assert f"95% interval of a share, {method}:" in page.output
-        assert "<td>beta (n_eff = n)</td>" in page.output and "design effect taken as 1" in page.output
+        assert "<td>beta (n_eff = n)</td>" in page.output and "a design effect of 1" in page.output
     means = _run("tabulate", "age", "--table", "persons", "--package", str(package_dir), "--format", "md")
     assert (
         means.exit_code == 0
