@@ -23,7 +23,8 @@ from ippmd.explore.tabulate import RESULT_COLUMNS, Tabulation
 Format = Literal["csv", "md", "html", "xlsx"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 FIXED_TIME = datetime(2017, 1, 1)  # xlsx properties and zip entries: no build time in the bytes
-_NUMERIC = ("estimate", "std_error", "ci_low", "ci_high")
+METHOD_HEADER = "interval method"
+RESULT_HEADER = ("estimate", "std. error", "95% interval", METHOD_HEADER, "n", "PSUs", "df")
 
 
 def _decimals(tab: Tabulation, std_error: float | None) -> int:
@@ -46,12 +47,7 @@ def display_rows(tab: Tabulation) -> tuple[list[str], list[list[str]]]:
     header = [
         *keys,
         *(["category"] if tab.kind == "categorical" else []),
-        "estimate",
-        "std. error",
-        "95% interval",
-        "n",
-        "PSUs",
-        "df",
+        *RESULT_HEADER,
     ]
     rows = []
     for row in tab.frame.iter_rows(named=True):
@@ -68,12 +64,19 @@ def display_rows(tab: Tabulation) -> tuple[list[str], list[list[str]]]:
             f"{row['estimate']:,.{d}f}",
             f"{row['std_error']:,.{d}f}",
             interval,
+            row["interval"] or "",
             f"{row['n']:,}",
             str(row["psu"]),
             str(row["df"]),
         ]
         rows.append(cells)
     return header, rows
+
+
+def _numeric_cells(header: list[str]) -> set[int]:
+    """Positions of the right-aligned cells of a display row: the result cells but the method."""
+    first = len(header) - len(RESULT_HEADER)
+    return {first + i for i, name in enumerate(RESULT_HEADER) if name != METHOD_HEADER}
 
 
 def title(tab: Tabulation) -> str:
@@ -115,12 +118,12 @@ th{background:#f3f5f7;text-align:left}td.num{text-align:right;font-variant-numer
 
 def to_html(tab: Tabulation) -> bytes:
     header, rows = display_rows(tab)
-    first_number = len(header) - 6
+    numeric = _numeric_cells(header)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="num">{html.escape(c)}</td>' if i >= first_number else f"<td>{html.escape(c)}</td>"
+            f'<td class="num">{html.escape(c)}</td>' if i in numeric else f"<td>{html.escape(c)}</td>"
             for i, c in enumerate(row)
         )
         + "</tr>\n"
@@ -186,9 +189,9 @@ def print_table(tab: Tabulation, console: Console) -> None:
     """A rich table for the terminal, with the notice and the notes."""
     header, rows = display_rows(tab)
     table = Table(title=title(tab), caption=tab.statistic(), show_lines=False)
-    first_number = len(header) - 6
+    numeric = _numeric_cells(header)
     for i, name in enumerate(header):
-        table.add_column(name, justify="right" if i >= first_number else "left")
+        table.add_column(name, justify="right" if i in numeric else "left")
     for row in rows:
         table.add_row(*row)
     if notice(tab):

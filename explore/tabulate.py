@@ -17,8 +17,10 @@ The estimator is R `survey`'s, so that a result can be reproduced there:
   row with a missing value is outside the domain (it is dropped from the design, which keeps its
   PSU counts). Rows with a missing `by` value are left out as `svyby` leaves them out.
 - **Degrees of freedom**: R's `degf()` of the domain's design, the rows used (in the domain, the
-  variable not missing): PSUs with such rows minus strata with such rows. The 95% interval is
-  estimate +/- t(0.975, df) x SE, R's `confint(..., df = df)`; no interval when df < 1.
+  variable not missing): PSUs with such rows minus strata with such rows. The 95% interval of a
+  mean is estimate +/- t(0.975, df) x SE, R's `confint(..., df = df)`; a share's is R's
+  `svyciprop()` (logit by default, or Korn-Graubard beta; `ippmd.explore.proportion`), never outside
+  [0, 1]; the `interval` column names the method of each row; no interval when df < 1.
 - **Lonely PSUs** (a stratum with one PSU in the full design): R's
   `options(survey.lonely.psu = "adjust")` -- the PSU's total is centred at the population mean
   (zero for a linearised mean) instead of its stratum mean, a conservative contribution; with
@@ -42,12 +44,14 @@ import polars as pl
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.schema import check_condition, row_mask
 from ippmd.explore.design import COUNTRY, Package, SurveyDesign, suggest
+from ippmd.explore.proportion import AT_BOUNDS, DEFAULT, DESCRIPTION, Method, share_interval
 from ippmd.explore.student_t import t_quantile
 
 Kind = Literal["mean", "share", "categorical"]
 LONELY_PSU = "adjust"  # R: options(survey.lonely.psu = "adjust")
 CONFIDENCE = 0.95
-RESULT_COLUMNS = ("estimate", "std_error", "ci_low", "ci_high", "n", "psu", "df")
+RESULT_COLUMNS = ("estimate", "std_error", "ci_low", "ci_high", "interval", "n", "psu", "df")
+MEAN_INTERVAL = "t"  # the `interval` of a mean's row: estimate +/- t(0.975, df) x SE
 # Internal column names (never a schema field: fields are lower-case identifiers).
 _Y, _W, _STRATUM, _PSU, _CAT, _DOMAIN = "__y", "__w", "__stratum", "__psu", "__category", "__all"
 
@@ -65,6 +69,11 @@ class Query:
     by: tuple[str, ...] = ()
     where: str | None = None
     countries: tuple[str, ...] | None = None
+    interval: Method | None = None  # shares only: logit (the default when None) or beta
+
+    @property
+    def share_interval(self) -> Method:
+        return self.interval or DEFAULT
 
 
 @dataclass
@@ -95,6 +104,20 @@ class Tabulation:
         unit = f" ({self.field['unit']})" if self.field.get("unit") else ""
         return f"weighted mean of {name}{unit}: {title}"
 
+    def interval_notes(self) -> list[str]:
+        """How the 95% interval of each row was made (its `interval` column names the method)."""
+        df = "df = R's degf() of the domain's design (PSUs minus strata with rows used); none when df < 1"
+        if self.kind == "mean":
+            return [f"95% interval ({MEAN_INTERVAL}): estimate +/- t(0.975, df) x SE with {df}."]
+        method = self.query.share_interval
+        return [
+            f"95% interval of a share, {DESCRIPTION[method]}; {df}; never outside [0, 1].",
+            "A share of 0 or 1 has no variance, and R's svyciprop no interval (logit(0) is minus "
+            f"infinity; beta's n_eff is 0/0): such rows get {AT_BOUNDS}, Korn-Graubard with the "
+            "effective sample size n, a design effect of 1 that cannot be estimated there (with "
+            "clustering the interval may be too narrow).",
+        ]
+
     def notes(self) -> list[str]:
         """Method notes printed under every rendering of the table."""
         q = self.query
@@ -111,8 +134,7 @@ class Tabulation:
             "Standard errors: Taylor linearisation (as R survey's svymean), no finite-population "
             "correction; domains are estimated within the full design (out-of-domain rows count as "
             "zero, every stratum keeps its PSUs).",
-            "95% interval: estimate +/- t(0.975, df) x SE with df = R's degf() of the domain's "
-            "design (PSUs minus strata with rows used); none when df < 1.",
+            *self.interval_notes(),
             f"Missing values of {q.variable} (unknown or not in universe) are excluded, as R's "
             "na.rm = TRUE; n is the unweighted number of rows used, psu the number of PSUs.",
             f'Strata with a single PSU: R\'s options(survey.lonely.psu = "{LONELY_PSU}").',
@@ -268,20 +290,45 @@ def linearised(psu_totals: pl.DataFrame, keys: list[str], n_h: pl.DataFrame) -> 
             (pl.col("psu") - pl.col("__strata")).cast(pl.Int64).alias("df"),
         )
     )
-    quantiles = {df: t_quantile(0.5 + CONFIDENCE / 2, df) for df in out["df"].unique().to_list() if df >= 1}
+    return out.with_columns(pl.col("n").cast(pl.Int64), pl.col("psu").cast(pl.Int64))
+
+
+def mean_intervals(result: pl.DataFrame) -> pl.DataFrame:
+    """estimate +/- t(0.975, df) x SE (R's confint(..., df = degf)); none when df < 1."""
+    quantiles = {
+        df: t_quantile(0.5 + CONFIDENCE / 2, df) for df in result["df"].unique().to_list() if df >= 1
+    }
     half = pl.col("df").replace_strict(quantiles, default=None, return_dtype=pl.Float64) * pl.col("std_error")
-    return out.with_columns(
+    return result.with_columns(
         (pl.col("estimate") - half).alias("ci_low"),
         (pl.col("estimate") + half).alias("ci_high"),
-        pl.col("n").cast(pl.Int64),
-        pl.col("psu").cast(pl.Int64),
+        pl.when(pl.col("df") >= 1).then(pl.lit(MEAN_INTERVAL)).otherwise(None).alias("interval"),
+    )
+
+
+def share_intervals(result: pl.DataFrame, method: Method) -> pl.DataFrame:
+    """Intervals inside [0, 1] for shares (see ippmd.explore.proportion), row by row."""
+    rows = [
+        share_interval(p, se, n, df, method, CONFIDENCE)
+        for p, se, n, df in result.select("estimate", "std_error", "n", "df").iter_rows()
+    ]
+    low, high, used = zip(*rows, strict=True) if rows else ((), (), ())
+    return result.with_columns(
+        pl.Series("ci_low", low, dtype=pl.Float64),
+        pl.Series("ci_high", high, dtype=pl.Float64),
+        pl.Series("interval", used, dtype=pl.String),
     )
 
 
 def estimate(
-    frame: pl.DataFrame, by: list[str], kind: Kind, categories: list[Any] | None = None
+    frame: pl.DataFrame,
+    by: list[str],
+    kind: Kind,
+    categories: list[Any] | None = None,
+    interval: Method = DEFAULT,
 ) -> pl.DataFrame:
-    """Results per domain of `frame` (columns __y, __w, __stratum, __psu, __in and `by`)."""
+    """Results per domain of `frame` (columns __y, __w, __stratum, __psu, __in and `by`); shares
+    get `interval` intervals (logit or beta), means estimate +/- t x SE."""
     n_h = design_psu_counts(frame)
     used = frame.with_row_index("__row").filter(pl.col("__in") & pl.col(_Y).is_not_null())
     keys = list(by) or [_DOMAIN]
@@ -304,7 +351,8 @@ def estimate(
         )
         result = linearised(totals, [*keys, _CAT, "__order"], n_h)
         order = [*keys, "__order"]
-    return result.sort(order)
+    result = result.sort(order)
+    return mean_intervals(result) if kind == "mean" else share_intervals(result, interval)
 
 
 def design_estimate(
@@ -318,6 +366,7 @@ def design_estimate(
     domain: str | None = None,
     kind: Kind = "mean",
     categories: list[Any] | None = None,
+    interval: Method = DEFAULT,
 ) -> pl.DataFrame:
     """The estimator on any frame naming its own design columns (`domain`: a boolean column;
     strata are taken as given, PSUs nested in them): the same code path as `tabulate`."""
@@ -333,7 +382,7 @@ def design_estimate(
     )
     if by:
         frame = frame.with_columns(pl.col("__in") & pl.all_horizontal(pl.col(c).is_not_null() for c in by))
-    result = estimate(frame, list(by), kind, categories)
+    result = estimate(frame, list(by), kind, categories, interval)
     if kind == "categorical":
         result = result.rename({_CAT: "category"})
     return result.select(*by, *(["category"] if kind == "categorical" else []), *RESULT_COLUMNS)
@@ -355,6 +404,11 @@ def tabulate(package_dir: Path | Package, query: Query) -> Tabulation:
     package = package_dir if isinstance(package_dir, Package) else Package(package_dir)
     design, field_schema, where_names = _check_query(package, query)
     kind = variable_kind(field_schema)
+    if kind == "mean" and query.interval is not None:
+        raise UsageError(
+            f"--interval {query.interval} is for shares; {query.variable!r} is a mean "
+            "(its 95% interval is estimate +/- t(0.975, df) x SE)"
+        )
     frame = _design_frame(package, query, design, where_names).with_columns(pl.col(query.variable).alias(_Y))
     used = frame.filter(pl.col("__in") & pl.col(_Y).is_not_null())
     if used.is_empty():
@@ -365,7 +419,7 @@ def tabulate(package_dir: Path | Package, query: Query) -> Tabulation:
         )
         raise EmptySelection(f"the query selects no rows of {query.table} with a value ({reason})")
     categories = _categories(field_schema, frame[_Y]) if kind == "categorical" else None
-    result = estimate(frame, list(query.by), kind, categories)
+    result = estimate(frame, list(query.by), kind, categories, query.share_interval)
     keys = list(query.by)
     if kind == "categorical":
         labels = {c["value"]: c["label"] for c in field_schema.get("categories", [])}

@@ -2,15 +2,18 @@
 
 - a numpy implementation written here from the textbook formulas (explicit centring of PSU totals
   within strata, out-of-domain rows zero-weighted), sharing no code with ippmd.explore;
-- R's `survey` package (svydesign + svyby/svymean, confint with degf of the domain's design),
-  run when `Rscript -e 'library(survey)'` works (skipped otherwise; .ci/run installs it).
+- R's `survey` package (svydesign + svyby/svymean, confint with degf of the domain's design;
+  svyciprop logit and beta for shares), run when `Rscript -e 'library(survey)'` works (skipped
+  otherwise; .ci/run installs it).
 
 Both use the same rules: missing values excluded (na.rm = TRUE), lonely PSUs "adjust", strata
-nested in countries (country x stratum), df = PSUs - strata among the rows used.
+nested in countries (country x stratum), df = PSUs - strata among the rows used. Shares' intervals
+(logit, beta, and beta with n_eff = n for a share of 0 or 1) are written here again with scipy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -24,19 +27,24 @@ import openpyxl
 import polars as pl
 import pytest
 from rich.console import Console
-from scipy import stats
+from scipy import special, stats
 from typer.testing import CliRunner
 
 from ippmd.cli import app
 from ippmd.core.scalars import as_number
 from ippmd.explore.design import Package, survey_design
 from ippmd.explore.listing import listing_markdown, render_listing
+from ippmd.explore.proportion import METHODS, Method, beta_quantile
 from ippmd.explore.student_t import t_quantile
-from ippmd.explore.tabulate import Query, design_estimate, tabulate
+from ippmd.explore.tabulate import Query, design_estimate, tabulate, variable_kind
 from ippmd.extract import variable_catalog
 from ippmd.extract.source import open_package
 
 TOLERANCE = 1e-10
+# Intervals of shares against R's svyciprop (issue 24). Logit differs by up to 3e-9: svyciprop's
+# svyglm stops IRLS at glm.control's epsilon = 1e-8 (with epsilon = 1e-15 the closed form used here
+# agrees to 1e-15); beta and the means agree to 1e-11.
+R_TOLERANCE = 1e-8
 QUERIES = {
     "by_country": Query("remittances_received", "households", ("country",)),
     "by_country_sex_where": Query(
@@ -47,7 +55,12 @@ QUERIES = {
     "communities": Query("bank_branch", "communities", ("country",)),
     "emigrants_two_countries": Query("age", "emigrants", ("sex",), countries=("KHM", "PHL")),
     "pooled": Query("education_years", "persons", where="age >= 25"),
+    # categories estimated at 0 in a domain of --where and --by (levels absent in some countries)
+    "education_where": Query("education_level", "persons", ("country", "sex"), where="age >= 25"),
+    # a category estimated at 1 (everyone of a small domain gave the same non-response)
+    "nonresponse_by_sex": Query("years_abroad_nonresponse", "persons", ("country", "sex")),
 }
+SHARES = ("by_country", "by_country_sex_where", "by_country_urban_categorical", "communities")
 
 
 def _has_r_survey() -> bool:
@@ -126,10 +139,40 @@ def numpy_mean(
             "n": int(used.sum()), "psu": psus, "df": df}  # fmt: skip
 
 
+def scipy_share_interval(p: float, se: float, n: int, df: int, method: str) -> tuple[float, float, str]:
+    """R's svyciprop intervals from the formulas, with scipy (Korn and Graubard 1998 for beta);
+    a share without variance (0 or 1) gets beta with n_eff = n."""
+    if df < 1:
+        return np.nan, np.nan, ""
+    scale = (stats.t.ppf(0.025, n - 1) / stats.t.ppf(0.025, df)) ** 2
+    if se == 0:
+        method, n_eff = "beta (n_eff = n)", n * scale
+    else:
+        n_eff = p * (1 - p) / se**2 * scale
+    if method == "logit":
+        half = stats.t.ppf(0.975, df) * se / (p * (1 - p))
+        return (
+            float(special.expit(special.logit(p) - half)),
+            float(special.expit(special.logit(p) + half)),
+            method,
+        )
+    low = stats.beta.ppf(0.025, n_eff * p, n_eff * (1 - p) + 1) if p > 0 else 0.0
+    high = stats.beta.ppf(0.975, n_eff * p + 1, n_eff * (1 - p)) if p < 1 else 1.0
+    return float(low), float(high), method
+
+
+def with_share_interval(result: dict[str, Any], method: str) -> dict[str, Any]:
+    low, high, used = scipy_share_interval(
+        result["estimate"], result["std_error"], result["n"], result["df"], method
+    )
+    return {**result, "ci_low": low, "ci_high": high, "interval": used}
+
+
 def numpy_results(
-    frame: pl.DataFrame, categorical: list[Any] | None
+    frame: pl.DataFrame, categorical: list[Any] | None, share: bool = False, method: str = "logit"
 ) -> dict[tuple[str, str], dict[str, float]]:
-    """(domain key, category or '') -> result, one numpy estimate per domain (and category)."""
+    """(domain key, category or '') -> result, one numpy estimate per domain (and category);
+    shares (categories, or a 0/1 variable when `share`) with `method`'s interval."""
     y_raw = frame["y"]
     w = frame["weight"].to_numpy()
     codes = design_codes(frame["stratum"].to_numpy().astype(str), frame["psu"].to_numpy().astype(str))
@@ -141,11 +184,12 @@ def numpy_results(
         domain = in_domain & (key == k)
         if categorical is None:
             y = y_raw.cast(pl.Float64).fill_null(np.nan).to_numpy()
-            out[(k, "")] = numpy_mean(y, w, codes, domain)
+            mean = numpy_mean(y, w, codes, domain)
+            out[(k, "")] = with_share_interval(mean, method) if share else mean
             continue
         for category in categorical:
             y = np.where(missing, np.nan, (y_raw == category).fill_null(False).to_numpy().astype(float))
-            out[(k, str(category))] = numpy_mean(y, w, codes, domain)
+            out[(k, str(category))] = with_share_interval(numpy_mean(y, w, codes, domain), method)
     return out
 
 
@@ -161,6 +205,11 @@ def _categories(package_dir: Path, query: Query) -> list[Any] | None:
     field = Package(package_dir).columns(query.table)[query.variable].field
     values = [c["value"] for c in field.get("categories", [])]
     return values if values and sorted(values) != [0, 1] else None
+
+
+def _is_share(package_dir: Path, query: Query) -> bool:
+    """A yes/no (0/1) variable, or a categorical one: its rows are shares."""
+    return variable_kind(Package(package_dir).columns(query.table)[query.variable].field) != "mean"
 
 
 def max_difference(ours: dict, theirs: dict, columns: tuple[str, ...]) -> float:
@@ -191,7 +240,8 @@ def test_equals_an_independent_numpy_implementation(
     name: str, package_dir: Path, tabulations: dict[str, pl.DataFrame]
 ) -> None:
     query = QUERIES[name]
-    expected = numpy_results(design_frame(package_dir, query), _categories(package_dir, query))
+    share = _is_share(package_dir, query)
+    expected = numpy_results(design_frame(package_dir, query), _categories(package_dir, query), share)
     ours = ippmd_results(tabulations[name], query.by)
     assert max_difference(ours, expected, ("estimate", "std_error", "ci_low", "ci_high")) < TOLERANCE
     for key, row in ours.items():
@@ -200,6 +250,50 @@ def test_equals_an_independent_numpy_implementation(
             expected[key]["psu"],
             expected[key]["df"],
         ), key
+        assert row["interval"] == (expected[key]["interval"] if share else "t"), key
+
+
+@pytest.mark.parametrize("name", [*SHARES, "education_where", "nonresponse_by_sex"])
+def test_beta_intervals_equal_scipy(name: str, package_dir: Path, package: Package) -> None:
+    """--interval beta: Korn-Graubard as R's svyciprop(method = "beta"), written with scipy."""
+    query = dataclasses.replace(QUERIES[name], interval="beta")
+    expected = numpy_results(design_frame(package_dir, query), _categories(package_dir, query), True, "beta")
+    ours = ippmd_results(tabulate(package, query).frame, query.by)
+    assert max_difference(ours, expected, ("ci_low", "ci_high")) < TOLERANCE
+    assert {k: r["interval"] for k, r in ours.items()} == {k: r["interval"] for k, r in expected.items()}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_share_intervals_stay_in_0_1_and_a_share_of_0_has_an_upper_bound(
+    method: Method, package: Package
+) -> None:
+    """Wald intervals had gone below 0 and given [0, 0] at 0 (issue 24): no more."""
+    query = dataclasses.replace(QUERIES["education_where"], interval=method)
+    frame = tabulate(package, query).frame
+    assert frame["ci_low"].null_count() == 0
+    assert ((frame["ci_low"] >= 0) & (frame["ci_low"] <= frame["estimate"])).all()
+    assert ((frame["ci_high"] <= 1) & (frame["ci_high"] >= frame["estimate"])).all()
+    zero = frame.filter(pl.col("estimate") == 0)
+    assert zero.height >= 10, "no category estimated at 0: the test lost its case"
+    assert (zero["ci_low"] == 0).all() and (zero["ci_high"] > 0).all()
+    assert set(zero["interval"]) == {"beta (n_eff = n)"}
+    assert set(frame.filter(pl.col("estimate") > 0)["interval"]) == {method}
+    # the upper bound at 0 is Clopper-Pearson's 1 - 0.025^(1 / n_eff), n_eff = n scaled for the design df
+    row = zero.row(0, named=True)
+    n_eff = row["n"] * (stats.t.ppf(0.975, row["n"] - 1) / stats.t.ppf(0.975, row["df"])) ** 2
+    assert row["ci_high"] == pytest.approx(1 - 0.025 ** (1 / n_eff), rel=1e-12)
+
+
+def test_beta_quantiles_equal_scipy() -> None:
+    """The pure-Python inverse of the regularised incomplete beta behind Korn-Graubard."""
+    shapes = [0.05, 0.3, 1.0, 1.7, 5.0, 40.5, 300.0, 2500.0, 1e4, 6e4, 3e5]
+    worst = 0.0
+    for a in shapes:
+        for b in shapes:
+            for probability in (1e-6, 0.025, 0.5, 0.975):
+                worst = max(worst, abs(beta_quantile(probability, a, b) - stats.beta.ppf(probability, a, b)))
+    assert worst < 1e-12
+    assert beta_quantile(0.025, 0.0, 7.0) == 0.0 and beta_quantile(0.975, 7.0, 0.0) == 1.0
 
 
 def test_the_queries_cover_lonely_psus_domains_and_missing_values(package_dir: Path) -> None:
@@ -253,10 +347,23 @@ def test_t_quantiles_equal_scipy(probability: float) -> None:
 R_SCRIPT = r"""
 suppressMessages(library(survey))
 options(survey.lonely.psu = "adjust")
+# svyciprop(method = "beta")'s own formula with n.eff = n: R gives NaN at a share of 0 or 1
+# (n.eff = 0/0); ippmd gives this interval there.
+beta_n <- function(p, n, df, level = 0.95) {
+  alpha <- 1 - level
+  n.eff <- n * (qt(alpha / 2, n - 1) / qt(alpha / 2, df))^2
+  c(qbeta(alpha / 2, n.eff * p, n.eff * (1 - p) + 1), qbeta(1 - alpha / 2, n.eff * p + 1, n.eff * (1 - p)))
+}
+share_intervals <- function(s) {  # s: a domain's design with the 0/1 variable `hit`
+  logit <- suppressWarnings(svyciprop(~hit, s, method = "logit"))
+  beta <- suppressWarnings(svyciprop(~hit, s, method = "beta"))
+  c(attr(logit, "ci"), attr(beta, "ci"), beta_n(unname(coef(svymean(~hit, s))), nrow(s), degf(s)))
+}
 results <- list()
 for (file in commandArgs(trailingOnly = TRUE)) {
   levels_file <- paste0(file, ".levels")
   categorical <- file.exists(levels_file)
+  share <- categorical || file.exists(paste0(file, ".share"))
   d <- read.csv(file, na.strings = c("", "NA"),
                 colClasses = c(key = "character", stratum = "character", psu = "character",
                                y = if (categorical) "character" else "numeric"))
@@ -276,21 +383,30 @@ for (file in commandArgs(trailingOnly = TRUE)) {
     ci <- confint(svymean(~y, sub), df = degf(sub))
     labels <- if (categorical) paste0(k, ":y", levels(d$y)) else k
     cats <- if (categorical) levels(d$y) else ""
+    props <- matrix(NA_real_, nrow = length(cats), ncol = 6)
+    if (share) for (i in seq_along(cats)) {
+      s <- if (categorical) update(sub, hit = as.numeric(y == cats[i])) else update(sub, hit = y)
+      props[i, ] <- share_intervals(s)
+    }
     results[[length(results) + 1]] <- data.frame(
       query = basename(file), key = k, category = cats, estimate = unname(est[labels]),
-      std_error = unname(se[labels]), ci_low = ci[, 1], ci_high = ci[, 2], df = degf(sub))
+      std_error = unname(se[labels]), ci_low = ci[, 1], ci_high = ci[, 2], df = degf(sub),
+      n = nrow(sub), logit_low = props[, 1], logit_high = props[, 2], beta_low = props[, 3],
+      beta_high = props[, 4], beta_n_low = props[, 5], beta_n_high = props[, 6])
   }
 }
 write.csv(do.call(rbind, results), stdout(), row.names = FALSE)
 """
+R_QUERIES = [
+    "by_country", "by_country_sex_where", "by_country_urban_categorical", "numeric_with_missing",
+    "education_where", "nonresponse_by_sex",
+]  # fmt: skip
 
 
-@pytest.mark.slow  # starts R (a few seconds)
-@pytest.mark.skipif(not _has_r_survey(), reason="needs Rscript with the survey package (r-cran-survey)")
-def test_equals_r_survey(package_dir: Path, tabulations: dict[str, pl.DataFrame], tmp_path: Path) -> None:
-    chosen = ["by_country", "by_country_sex_where", "by_country_urban_categorical", "numeric_with_missing"]
+def _r_survey(package_dir: Path, tmp_path: Path) -> pl.DataFrame:
+    """R's results for R_QUERIES: one row per (query, domain key, category)."""
     files = []
-    for name in chosen:
+    for name in R_QUERIES:
         query = QUERIES[name]
         frame = design_frame(package_dir, query).with_columns(pl.col("in_domain").cast(pl.Int8))
         path = tmp_path / f"{name}.csv"
@@ -298,28 +414,65 @@ def test_equals_r_survey(package_dir: Path, tabulations: dict[str, pl.DataFrame]
         categories = _categories(package_dir, query)
         if categories is not None:
             path.with_name(path.name + ".levels").write_text("\n".join(map(str, categories)) + "\n")
+        elif _is_share(package_dir, query):
+            path.with_name(path.name + ".share").write_text("")
         files.append(str(path))
     script = tmp_path / "survey.R"
     script.write_text(R_SCRIPT, encoding="utf-8")
-    run = subprocess.run(["Rscript", str(script), *files], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(["Rscript", str(script), *files], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
-    r = pl.read_csv(
+    return pl.read_csv(
         io.StringIO(run.stdout),
         infer_schema_length=None,
         null_values="NA",
         schema_overrides={"key": pl.String, "category": pl.String},
     )
-    worst = 0.0
-    for name in chosen:
+
+
+def _expected_interval(row: dict[str, Any], theirs: dict[str, Any], method: str) -> tuple[Any, Any]:
+    """R's interval for the method our row names (a mean's is R's confint with degf)."""
+    prefix = {"t": "ci", "logit": "logit", "beta": "beta", "beta (n_eff = n)": "beta_n"}[row["interval"]]
+    assert row["interval"] in ("t", method, "beta (n_eff = n)"), row
+    return theirs[f"{prefix}_low"], theirs[f"{prefix}_high"]
+
+
+@pytest.mark.slow  # starts R (about half a minute: a svyglm per share)
+@pytest.mark.skipif(not _has_r_survey(), reason="needs Rscript with the survey package (r-cran-survey)")
+def test_equals_r_survey(
+    package_dir: Path, package: Package, tabulations: dict[str, pl.DataFrame], tmp_path: Path
+) -> None:
+    """Estimates, SEs and df as svymean/degf; intervals as confint (means) and svyciprop logit and
+    beta (shares), and at a share of 0 or 1 as svyciprop's beta formula with n_eff = n."""
+    r = _r_survey(package_dir, tmp_path)
+    worst, at_bounds = 0.0, []
+    interval_worst = dict.fromkeys(("t", "logit", "beta", "beta (n_eff = n)"), 0.0)
+    for name in R_QUERIES:
         theirs = {
             (row["key"], row["category"] or ""): row
             for row in r.filter(pl.col("query") == f"{name}.csv").iter_rows(named=True)
         }
         ours = ippmd_results(tabulations[name], QUERIES[name].by)
-        worst = max(worst, max_difference(ours, theirs, ("estimate", "std_error", "ci_low", "ci_high")))
-        assert {k: v["df"] for k, v in ours.items()} == {k: v["df"] for k, v in theirs.items()}
-    print(f"max abs difference from R survey: {worst:.3g}")
+        worst = max(worst, max_difference(ours, theirs, ("estimate", "std_error")))
+        assert {k: (v["df"], v["n"]) for k, v in ours.items()} == {
+            k: (v["df"], v["n"]) for k, v in theirs.items()
+        }
+        runs = {"logit": ours}
+        if _is_share(package_dir, QUERIES[name]):
+            beta = tabulate(package, dataclasses.replace(QUERIES[name], interval="beta")).frame
+            runs["beta"] = ippmd_results(beta, QUERIES[name].by)
+        for method, rows in runs.items():
+            for key, row in rows.items():
+                low, high = _expected_interval(row, theirs[key], method)
+                expected = {key: {"ci_low": low, "ci_high": high}}
+                difference = max_difference({key: row}, expected, ("ci_low", "ci_high"))
+                interval_worst[row["interval"]] = max(interval_worst[row["interval"]], difference)
+                if row["interval"] == "beta (n_eff = n)":
+                    at_bounds.append(row["estimate"])
+                    assert theirs[key]["beta_low"] is None, "R's svyciprop beta now gives an interval at 0/1"
+    print(f"max abs difference from R survey: {worst:.3g} (estimates, SEs); intervals: {interval_worst}")
     assert worst < 1e-9
+    assert max(interval_worst.values()) < R_TOLERANCE
+    assert at_bounds.count(0.0) >= 20 and at_bounds.count(1.0) >= 1  # the cases R leaves without an interval
 
 
 # --- the command line -----------------------------------------------------------------------------
@@ -365,7 +518,7 @@ def test_csv_columns_and_identical_bytes_in_every_format(package_dir: Path, tmp_
         assert first.read_bytes() == second.read_bytes(), fmt
     frame = pl.read_csv(tmp_path / "a.csv")
     assert frame.columns[:4] == ["country", "urban", "category", "label"]
-    assert {"estimate", "std_error", "ci_low", "ci_high", "n", "psu", "df", "data_origin"} <= set(
+    assert {"estimate", "std_error", "ci_low", "ci_high", "interval", "n", "psu", "df", "data_origin"} <= set(
         frame.columns
     )
     shares = frame.group_by("country", "urban").agg(pl.col("estimate").sum())
@@ -378,6 +531,47 @@ def test_csv_columns_and_identical_bytes_in_every_format(package_dir: Path, tmp_
     sheet = [list(row) for row in book["tabulation"].iter_rows(values_only=True)]
     assert sheet[0] == frame.columns and len(sheet) == frame.height + 1
     assert any("SYNTHETIC" in str(row[0]) for row in book["notes"].iter_rows(values_only=True))
+
+
+def test_the_interval_method_is_chosen_and_named_in_csv_and_html(package_dir: Path, tmp_path: Path) -> None:
+    """--interval beta (Korn-Graubard) or the default logit; each row and the notes name it."""
+    args = ["tabulate", "education_level", "--table", "persons", "--by", "country", "--where", "age >= 25",
+            "--package", str(package_dir)]  # fmt: skip
+    for method in ("logit", "beta"):
+        chosen = [] if method == "logit" else ["--interval", " Beta "]
+        result = _run(*args, *chosen, "--out", str(tmp_path / f"{method}.csv"))
+        assert result.exit_code == 0, result.output
+        frame = pl.read_csv(tmp_path / f"{method}.csv")
+        assert set(frame["interval"]) == {method, "beta (n_eff = n)"}
+        assert (frame.filter(pl.col("estimate") == 0)["interval"] == "beta (n_eff = n)").all()
+        assert as_number(frame["ci_low"].min()) >= 0 and as_number(frame["ci_high"].max()) <= 1
+        page = _run(*args, *chosen, "--format", "html")
+        assert page.exit_code == 0, page.output
+        assert "<th>interval method</th>" in page.output and f"<td>{method}</td>" in page.output
+        assert f"95% interval of a share, {method}:" in page.output
+        assert "<td>beta (n_eff = n)</td>" in page.output and "a design effect of 1" in page.output
+    means = _run("tabulate", "age", "--table", "persons", "--package", str(package_dir), "--format", "md")
+    assert (
+        means.exit_code == 0
+        and "| t |" in means.output
+        and "95% interval (t): estimate +/- t(0.975, df)" in means.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["remittances_received", "--table", "households", "--interval", "wald"], "use one of logit, beta"),
+        (
+            ["age", "--table", "persons", "--interval", "beta"],
+            "--interval beta is for shares; 'age' is a mean",
+        ),
+    ],
+)
+def test_a_bad_interval_method_exits_2(package_dir: Path, args: list[str], message: str) -> None:
+    result = _run("tabulate", *args, "--package", str(package_dir), "--format", "csv")
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()), result.output
 
 
 def test_a_declared_survey_design_replaces_the_default(package_dir: Path, tmp_path: Path) -> None:

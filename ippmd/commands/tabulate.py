@@ -24,6 +24,13 @@ def tabulate(
         str | None, typer.Option(help='A domain, as a polars SQL condition, e.g. "age >= 15".')
     ] = None,
     countries: Countries = None,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            help="95% interval of a share: logit (default) or beta (Korn-Graubard), as R's svyciprop; "
+            "a share of 0 or 1 gets beta with n_eff = n. Means: estimate +/- t x SE.",
+        ),
+    ] = None,
     package: Package = None,
     fmt: Annotated[
         str | None,
@@ -37,8 +44,10 @@ def tabulate(
 ) -> None:
     """Design-based weighted mean or shares, with SE, 95% CI, n and PSUs (as R's survey package).
 
-    Exit 0 ok; 1 the query selects no rows; 2 an unknown table, variable, column, country or bad SQL.
+    Exit 0 ok; 1 the query selects no rows; 2 an unknown table, variable, column, country, interval
+    method (or --interval for a mean) or bad SQL.
     """
+    from ippmd.explore.proportion import METHODS
     from ippmd.explore.render import Format, print_table, render
     from ippmd.explore.tabulate import EmptySelection, Query
     from ippmd.explore.tabulate import tabulate as run_tabulation
@@ -52,12 +61,16 @@ def tabulate(
         raise UsageError(f"unknown format {asked!r}; use one of {', '.join(formats)}")
     if chosen_format == "xlsx" and out is None:
         raise UsageError("--format xlsx needs --out FILE.xlsx")
+    method = None if interval is None else chosen(interval.strip().lower(), METHODS)
+    if interval is not None and method is None:
+        raise UsageError(f"unknown --interval {interval.strip()!r}; use one of {', '.join(METHODS)}")
     query = Query(
         variable=variable.strip(),
         table=table.strip(),
         by=tuple(dict.fromkeys(split(by) or ())),
         where=where,
         countries=tuple(country_codes_of(countries) or ()) or None,
+        interval=method,
     )
     try:
         result = run_tabulation(package, query)
