@@ -48,7 +48,10 @@ LABEL_LIMIT = {"dta": 80, "sav": 255}  # variable-label bytes readstat accepts
 VALUE_LABEL_LIMIT = {"dta": 32_000, "sav": 120}  # SPSS keeps 120 bytes of a value label
 FILE_LABEL_LIMIT = {"dta": 80, "sav": 64}
 EXACT_INTEGER = limit("exact_integer")  # larger integers are refused: a double cannot hold them exactly
-MAX_REPORTED = 20  # inexact integers named per column
+# Stata's largest double, maxdouble() (larger values code missing): Stata 14 manual, [D] data types.
+STATA_MAX_DOUBLE = 8.9884656743e307
+MAX_REPORTED = 20  # numbers named per column
+KEEP = "--format csv or parquet keep it exact"
 FIXED_DTA_STAMP = b"01 Jan 1980 00:00"  # dta 117+: <timestamp>, 17 characters
 FIXED_SAV_STAMP = b"01 Jan 8000:00:00"  # sav header: creation date (9) + time (8) at byte 92
 SAV_STAMP_OFFSET = 92
@@ -62,27 +65,30 @@ def clip(text: str, limit: int) -> str:
     return data[: limit - len("…".encode())].decode("utf-8", errors="ignore") + "…"
 
 
-def inexact_integers(frame: pl.DataFrame, file: str) -> list[Problem]:
-    """Integers a double cannot hold exactly (beyond ±EXACT_INTEGER): written to a .dta or .sav,
-    neighbours would read as one number (two households both 9007199254740992)."""
+def unwritable_numbers(frame: pl.DataFrame, file: str, fmt: StatFormat) -> list[Problem]:
+    """Numbers the file cannot hold as they are, by column and record: integers beyond
+    ±EXACT_INTEGER (a double would merge neighbours: two households both 9007199254740992) and,
+    in Stata, numbers beyond its largest double (readstat refuses to write them)."""
     problems: list[Problem] = []
     for name in frame.columns:
         series = frame[name]
-        if not series.dtype.is_integer():
+        if series.dtype.is_integer():
+            beyond = (series > EXACT_INTEGER) | (series < -EXACT_INTEGER)
+            why = (
+                f"beyond ±{EXACT_INTEGER:,} (2^53 - 1): Stata and SPSS store numbers as doubles, "
+                "which would merge it with its neighbours"
+            )
+            code = "inexact-integer"
+        elif series.dtype.is_float() and fmt == "dta":
+            beyond = series.abs() > STATA_MAX_DOUBLE
+            why = f"beyond ±{STATA_MAX_DOUBLE:.10g}, the largest number Stata stores"
+            code = "number-out-of-range"
+        else:
             continue
-        beyond = ((series > EXACT_INTEGER) | (series < -EXACT_INTEGER)).fill_null(False)
-        for row in beyond.arg_true()[:MAX_REPORTED].to_list():
+        for row in beyond.fill_null(False).arg_true()[:MAX_REPORTED].to_list():
+            message = f"{series[row]} is {why}; the extract is refused rather than written wrong ({KEEP})"
             problems.append(
-                Problem(
-                    file,
-                    f"{series[row]} is beyond ±{EXACT_INTEGER:,} (2^53 - 1): Stata and SPSS store "
-                    "numbers as doubles, which would merge it with its neighbours; the extract is "
-                    "refused rather than written wrong (--format csv or parquet keep it exact)",
-                    row=row + 1,
-                    field=name,
-                    value=str(series[row]),
-                    code="inexact-integer",
-                )
+                Problem(file, message, row=row + 1, field=name, value=str(series[row]), code=code)
             )
     return problems
 
@@ -294,9 +300,9 @@ def write_stat_file(
     `niu`: per column, True where a null is *not in universe* (other nulls are *unknown*); by
     default every null is unknown. `notes` go into the file (Stata notes, SPSS documents).
     """
-    inexact = inexact_integers(frame, path.name)
-    if inexact:
-        raise InputError(inexact)
+    unwritable = unwritable_numbers(frame, path.name, fmt)
+    if unwritable:
+        raise InputError(unwritable)
     by_name = {f["name"]: f for f in fields}
     columns = []
     for name in frame.columns:

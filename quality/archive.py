@@ -226,10 +226,3 @@ def open_submission_files(path: Path) -> Iterator[OpenSubmission]:
         yield _as_csv(folder, table_files(folder), tmp / "csv")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-@contextmanager
-def open_submission(path: Path) -> Iterator[Path]:
-    """Yield a folder with the submission's files as CSV; a zip is unpacked into a temporary folder."""
-    with open_submission_files(path) as opened:
-        yield opened.folder

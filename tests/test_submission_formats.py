@@ -340,3 +340,129 @@ def test_extract_writers_refuse_ids_a_double_would_collapse(tmp_path: Path, fmt:
     ]
     assert "doubles" in info.value.problems[0].message
     assert not path.exists()
+
+
+def test_the_stata_writer_refuses_numbers_beyond_its_largest_double(tmp_path: Path) -> None:
+    """Stata codes missing values above maxdouble() (8.9884656743e307): readstat refused to write
+    1e308 with an error of its own; SPSS holds every double."""
+    fields = [{"name": "weight", "type": "number", "title": "Weight"}]
+    frame = pl.DataFrame({"weight": [1.5, 1e308, -8.9884656743e307]})
+    with pytest.raises(InputError) as info:
+        write_stat_file(frame, fields, tmp_path / "households.dta", "dta", "test")
+    assert [(p.file, p.row, p.field, p.code) for p in info.value.problems] == [
+        ("households.dta", 2, "weight", "number-out-of-range")
+    ]
+    write_stat_file(frame, fields, tmp_path / "households.sav", "sav", "test")
+    back, _ = pyreadstat.read_sav(str(tmp_path / "households.sav"))
+    assert back["weight"].tolist() == frame["weight"].to_list()
+    edge = frame.filter(pl.col("weight") != 1e308)  # Stata's largest double itself is written
+    write_stat_file(edge, fields, tmp_path / "edge.dta", "dta", "test")
+    assert pyreadstat.read_dta(str(tmp_path / "edge.dta"))[0]["weight"].tolist() == edge["weight"].to_list()
+
+
+def _renumbered(submission: Path, folder: Path, first: int) -> Path:
+    """A copy of the submission whose household numbers count down from `first`."""
+    shutil.copytree(submission, folder)
+    numbers = _frame(folder, "households")["household_number"].tolist()
+    renumber = {n: first - i for i, n in enumerate(numbers)}
+    for table in ("households", "persons", "emigrants"):
+        frame = pl.read_csv(folder / f"{table}.csv", infer_schema=False)
+        frame = frame.with_columns(pl.col("household_number").cast(pl.Int64).replace_strict(renumber))
+        frame.write_csv(folder / f"{table}.csv")
+    return folder
+
+
+@pytest.mark.slow
+def test_ids_up_to_2_53_minus_1_stay_exact_from_submission_to_stata_and_spss(
+    submission: Path, tmp_path: Path
+) -> None:
+    """validate -> build -> extract --format dta/sav -> read back by pyreadstat and R's haven."""
+    from ippmd.build import build
+    from ippmd.extract import make_extract
+
+    renumbered = _renumbered(submission, tmp_path / "sub", EXACT)
+    build(tmp_path / "pkg", ["KHM"], submissions={"KHM": renumbered}, expectations=False)
+    package = pl.read_parquet(tmp_path / "pkg" / "data" / "households.parquet")
+    expected = package.sort("household_id")["household_number"].to_list()
+    assert max(expected) == EXACT and len(set(expected)) == len(expected)
+    for fmt in STAT:
+        out = tmp_path / f"khm-{fmt}.zip"
+        make_extract(tmp_path / "pkg", out, countries=["KHM"], tables=["households"], fmt=fmt)  # type: ignore[arg-type]
+        with zipfile.ZipFile(out) as zf:
+            zf.extractall(tmp_path / fmt)
+        path = tmp_path / fmt / out.stem / "data" / f"households.{fmt}"
+        back, _ = (pyreadstat.read_dta if fmt == "dta" else pyreadstat.read_sav)(str(path))
+        read = dict(zip(back["household_id"], (int(v) for v in back["household_number"]), strict=True))
+        assert [read[k] for k in sorted(read)] == expected
+        if shutil.which("Rscript"):
+            reader = "read_dta" if fmt == "dta" else "read_sav"
+            script = (
+                f"d <- haven::{reader}('{path}'); d <- d[order(d$household_id), ];"
+                "cat(sprintf('%.0f', d$household_number), sep = ' ')"
+            )
+            result = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stderr
+            assert [int(v) for v in result.stdout.split()] == expected
+
+
+@pytest.mark.slow
+def test_a_package_holding_ids_beyond_2_53_is_checked_and_never_collapsed(
+    submission: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A package built before the rule (the validation limit lifted here) holds 2^53 + 1: `ippmd
+    check` names it, and the Stata and SPSS extracts are refused (exit 1), not written with two
+    households both reading 9007199254740992."""
+    import ippmd.quality.structural as structural
+    from ippmd.build import build
+
+    renumbered = _renumbered(submission, tmp_path / "sub", EXACT + 2)  # EXACT + 2, EXACT + 1, EXACT, ...
+    with monkeypatch.context() as patch:
+        patch.setattr(structural, "EXACT_INTEGER", 2**62)
+        build(tmp_path / "pkg", ["KHM"], submissions={"KHM": renumbered}, expectations=False)
+    check = subprocess.run(
+        [str(IPPMD), "check", "--package", str(tmp_path / "pkg"), "--json", str(tmp_path / "check.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert check.returncode == 1, check.stdout + check.stderr
+    flagged = [
+        r
+        for r in json.loads((tmp_path / "check.json").read_text())["problems"]
+        if r["code"] == "inexact-integer"
+    ]
+    assert {(r["file"], r["field"], r["value"]) for r in flagged} == {
+        ("data/households.csv", "household_number", str(EXACT + 2)),
+        ("data/households.csv", "household_number", str(EXACT + 1)),
+    }
+    for fmt in STAT:
+        out = tmp_path / f"x-{fmt}.zip"
+        args = ["extract", "--package", str(tmp_path / "pkg"), "--tables", "households", "--format", fmt]
+        result = subprocess.run(
+            [str(IPPMD), *args, "--out", str(out)], capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        said = " ".join((result.stdout + result.stderr).split())
+        assert f"households.{fmt}" in said and "household_number" in said and str(EXACT + 2) in said
+        assert "Traceback" not in said and not out.exists()
+    parquet = tmp_path / "x.zip"
+    args = ["extract", "--package", str(tmp_path / "pkg"), "--tables", "households", "--format", "parquet"]
+    assert subprocess.run([str(IPPMD), *args, "--out", str(parquet)], timeout=300).returncode == 0
+
+
+def test_admit_names_the_submitted_files_and_refuses_contradicting_labels(
+    copy: Path, package_dir: Path, tmp_path: Path
+) -> None:
+    """admit validates a copy of the converted tables: its report still names persons.dta."""
+    from ippmd.admit import admit
+    from tests.conftest import copy_package
+
+    out = copy_package(package_dir, tmp_path / "pkg")
+    before = (out / "datapackage.json").read_bytes()
+    as_stat(copy, "persons", "dta", lambda f: _set(f, 4, "sex", 7), labels={"sex": {1: "Female", 2: "Male"}})
+    report = admit(copy, out, engine="polars")
+    assert {(p.file, p.row, p.field, p.code) for p in report.errors} == {
+        ("persons.dta", None, "sex", "value-label-conflict"),
+        ("persons.dta", 4, "sex", "constraint-error"),
+    }
+    assert (out / "datapackage.json").read_bytes() == before
