@@ -76,7 +76,7 @@ def _errors(folder: Path) -> set[tuple[str, int | None, str | None, str]]:
     return {(p.file, p.row, p.field, p.code) for p in report.errors}
 
 
-def _set(frame: pd.DataFrame, record: int, column: str, value: object) -> None:
+def _set(frame: pd.DataFrame, record: int, column: str, value: float | str) -> None:
     if not isinstance(value, str) and frame[column].dtype != float:
         frame[column] = frame[column].astype(float)
     frame.loc[record - 1, column] = value
