@@ -17,7 +17,7 @@ class Problem:
 
     file: str
     message: str
-    row: int | None = None  # 1-based line number in the file, header = line 1
+    row: int | None = None  # 1-based line in the file, header = line 1 (Stata/SPSS: the record number)
     field: str | None = None
     value: str | None = None
     code: str = "invalid-input"  # stable kebab-case code, as in frictionless reports

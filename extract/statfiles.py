@@ -7,7 +7,8 @@ per variable, so the Stata file's label sections are rewritten afterwards (`shar
 which also stores the notes (`_dta[note1]`...: the synthetic notice, the missing codes).
 
 Why the care: pyreadstat writes Int64 columns as doubles, so integer fields are cast to Int32
-(Stata `long`; SPSS gets an F<w>.0 format) when their values fit; variable labels come from
+(Stata `long`; SPSS gets an F<w>.0 format) when their values fit, and a table holding an integer
+a double cannot hold exactly (beyond 2^53 - 1) is refused, never collapsed; variable labels come from
 the field `title`, value labels from `categories`; nulls become system missing. readstat
 stamps the wall-clock time into both headers, which would make two identical extracts differ,
 so the stamp is overwritten with a fixed one. Labels longer than a format allows (SPSS keeps
@@ -25,6 +26,8 @@ import pandas as pd
 import polars as pl
 import pyreadstat
 
+from ippmd.core.errors import InputError, Problem
+from ippmd.core.limits import limit
 from ippmd.core.scalars import as_number
 from ippmd.extract.names import StatFormat, stat_names
 from ippmd.package.labels import label_sets
@@ -44,6 +47,11 @@ DTA_VERSION = 14  # format 118: read by Stata 14 and later (pyreadstat's default
 LABEL_LIMIT = {"dta": 80, "sav": 255}  # variable-label bytes readstat accepts
 VALUE_LABEL_LIMIT = {"dta": 32_000, "sav": 120}  # SPSS keeps 120 bytes of a value label
 FILE_LABEL_LIMIT = {"dta": 80, "sav": 64}
+EXACT_INTEGER = limit("exact_integer")  # larger integers are refused: a double cannot hold them exactly
+# Stata's largest double, maxdouble() (larger values code missing): Stata 14 manual, [D] data types.
+STATA_MAX_DOUBLE = 8.9884656743e307
+MAX_REPORTED = 20  # numbers named per column
+KEEP = "--format csv or parquet keep it exact"
 FIXED_DTA_STAMP = b"01 Jan 1980 00:00"  # dta 117+: <timestamp>, 17 characters
 FIXED_SAV_STAMP = b"01 Jan 8000:00:00"  # sav header: creation date (9) + time (8) at byte 92
 SAV_STAMP_OFFSET = 92
@@ -55,6 +63,34 @@ def clip(text: str, limit: int) -> str:
     if len(data) <= limit:
         return text
     return data[: limit - len("…".encode())].decode("utf-8", errors="ignore") + "…"
+
+
+def unwritable_numbers(frame: pl.DataFrame, file: str, fmt: StatFormat) -> list[Problem]:
+    """Numbers the file cannot hold as they are, by column and record: integers beyond
+    ±EXACT_INTEGER (a double would merge neighbours: two households both 9007199254740992) and,
+    in Stata, numbers beyond its largest double (readstat refuses to write them)."""
+    problems: list[Problem] = []
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype.is_integer():
+            beyond = (series > EXACT_INTEGER) | (series < -EXACT_INTEGER)
+            why = (
+                f"beyond ±{EXACT_INTEGER:,} (2^53 - 1): Stata and SPSS store numbers as doubles, "
+                "which would merge it with its neighbours"
+            )
+            code = "inexact-integer"
+        elif series.dtype.is_float() and fmt == "dta":
+            beyond = series.abs() > STATA_MAX_DOUBLE
+            why = f"beyond ±{STATA_MAX_DOUBLE:.10g}, the largest number Stata stores"
+            code = "number-out-of-range"
+        else:
+            continue
+        for row in beyond.fill_null(False).arg_true()[:MAX_REPORTED].to_list():
+            message = f"{series[row]} is {why}; the extract is refused rather than written wrong ({KEEP})"
+            problems.append(
+                Problem(file, message, row=row + 1, field=name, value=str(series[row]), code=code)
+            )
+    return problems
 
 
 def _integer_column(series: pl.Series) -> pl.Series:
@@ -264,6 +300,9 @@ def write_stat_file(
     `niu`: per column, True where a null is *not in universe* (other nulls are *unknown*); by
     default every null is unknown. `notes` go into the file (Stata notes, SPSS documents).
     """
+    unwritable = unwritable_numbers(frame, path.name, fmt)
+    if unwritable:
+        raise InputError(unwritable)
     by_name = {f["name"]: f for f in fields}
     columns = []
     for name in frame.columns:

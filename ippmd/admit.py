@@ -34,10 +34,10 @@ from ippmd.core.publish import (
     recover_leftovers,
 )
 from ippmd.core.schema import SUBMISSION_TABLES
-from ippmd.quality.archive import open_submission
+from ippmd.quality.archive import OpenSubmission, open_submission_files
 from ippmd.quality.parallel import PARALLEL_MAX_SCALE, SuiteRunner
 from ippmd.quality.report import Report
-from ippmd.quality.validate import Engine, validate_submission
+from ippmd.quality.validate import Engine, as_submitted, validate_submission
 from ippmd.synth.generator import DEFAULT_SEED
 
 SUBMISSION_FILES = ("metadata.yaml", *(f"{t}.csv" for t in SUBMISSION_TABLES))
@@ -49,16 +49,18 @@ def _current_package(out: Path) -> tuple[list[str], dict[str, int]]:
     return descriptor_countries(out, descriptor), descriptor_build_options(out, descriptor)
 
 
-def _take_copy(path: Path, incoming: Path) -> None:
-    """Copy the submission's files (CSV, after any Stata/SPSS conversion) once, to validate and keep.
+def _take_copy(path: Path, incoming: Path) -> OpenSubmission:
+    """Copy the submission's files (CSV, after any Stata/SPSS conversion) once, to validate and keep;
+    returns how to name the files as submitted (and what their value labels contradict).
 
-    Only regular files at the submission's top level are copied (open_submission refuses links);
+    Only regular files at the submission's top level are copied (open_submission_files refuses links);
     every one of them is validated, so an unexpected file is reported, never ignored."""
     incoming.mkdir()
-    with open_submission(path) as folder:
-        for item in sorted(folder.iterdir()):
+    with open_submission_files(path) as opened:
+        for item in sorted(opened.folder.iterdir()):
             if item.is_file():
                 shutil.copyfile(item, incoming / item.name)
+    return opened
 
 
 def admit(path: Path, out: Path, progress: Progress | None = None, engine: Engine = "gx") -> Report:
@@ -77,11 +79,13 @@ def admit(path: Path, out: Path, progress: Progress | None = None, engine: Engin
         try:
             incoming = staging / "incoming"
             try:
-                _take_copy(path, incoming)
+                opened = _take_copy(path, incoming)
             except InputError as exc:
                 return Report(target=str(path), problems=exc.problems)
             report_step("validating the submission")
             report = validate_submission(incoming)
+            report.problems[:0] = opened.problems
+            as_submitted(report, opened)  # persons.dta, its observation and variable, not persons.csv
             report.target = str(path)
             if not report.valid:
                 return report

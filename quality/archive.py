@@ -7,18 +7,22 @@ zip header), so a decompression bomb stops early.
 
 from __future__ import annotations
 
+import bisect
+import re
 import shutil
 import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
+
+import polars as pl
 
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.limits import limit
-from ippmd.core.schema import SUBMISSION_TABLES
-from ippmd.harmonize.submission import read_stat_table
+from ippmd.harmonize.submission import STAT_SUFFIXES, read_stat_table, table_files
 from ippmd.quality.structural import problem
 
 # The limits of a submission as a whole, with their reasons, in core/limits.yaml.
@@ -129,33 +133,82 @@ def _submission_root(folder: Path) -> Path:
     return folder
 
 
-def _stat_tables(folder: Path) -> dict[str, Path]:
-    """Tables given only as Stata (.dta) or SPSS (.sav) files."""
-    found = {}
-    for table in SUBMISSION_TABLES:
-        if (folder / f"{table}.csv").exists():
-            continue
-        for suffix in (".dta", ".sav"):
-            if (folder / f"{table}{suffix}").is_file():
-                found[table] = folder / f"{table}{suffix}"
-                break
-    return found
+@dataclass(frozen=True)
+class Converted:
+    """A Stata or SPSS table validated as `<table>.csv`: its name as submitted, and the last CSV
+    line of each record (None when each record is one line: record n = line n + 1)."""
+
+    name: str
+    ends: list[int] | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # schema name -> the file's, where they differ
+
+    def record(self, line: int | None) -> int | None:
+        """The record number (Stata's observation, SPSS's case) of a CSV line; None for the header."""
+        if line is None or line < 2:
+            return None
+        return line - 1 if self.ends is None else bisect.bisect_left(self.ends, line) + 1
 
 
-def _as_csv(folder: Path, stat_files: dict[str, Path], target: Path) -> Path:
-    """A copy of the submission with Stata/SPSS tables written as CSV (row n = record n - 1)."""
-    for item in folder.iterdir():
-        if item.is_file() and item.suffix.lower() not in (".dta", ".sav"):
-            shutil.copy2(item, target / item.name)
-    for table, path in stat_files.items():
-        frame = read_stat_table(path)
-        frame.write_csv(target / f"{table}.csv", null_value="")
-    return target
+@dataclass
+class OpenSubmission:
+    """A submission with every table as `<table>.csv`, and how to name its files as submitted."""
+
+    folder: Path
+    converted: dict[str, Converted] = field(default_factory=dict)  # by table
+    problems: list[Problem] = field(default_factory=list)  # value labels that contradict the schema
+
+    def as_submitted(self, p: Problem) -> Problem:
+        """A problem found in a converted table, at the file, record and variable as submitted."""
+        table = p.file.removesuffix(".csv")
+        if table in self.converted and p.file == f"{table}.csv":
+            converted = self.converted[table]
+            names = converted.variables
+            variable = "+".join(names.get(f, f) for f in p.field.split("+")) if p.field else p.field
+            p = replace(p, file=converted.name, row=converted.record(p.row), field=variable)
+        return replace(p, message=self.text_as_submitted(p.message))
+
+    def text_as_submitted(self, text: str) -> str:
+        for table, converted in self.converted.items():
+            text = re.sub(rf"\b{table}\.csv\b", converted.name, text)
+        return text
+
+
+def _record_ends(frame: pl.DataFrame) -> list[int] | None:
+    """The last CSV line of each record, when a cell holds a line break (the record spans lines)."""
+    if not frame.columns:
+        return None
+    breaks = frame.select(
+        pl.sum_horizontal(pl.all().str.count_matches(r"\r\n|\r|\n").fill_null(0))
+    ).to_series()
+    if not (breaks > 0).any():
+        return None
+    return ((breaks + 1).cum_sum() + 1).to_list()
+
+
+def _as_csv(folder: Path, tables: dict[str, Path], target: Path) -> OpenSubmission:
+    """A copy of the submission with its Stata/SPSS tables written as `<table>.csv`."""
+    stat = {table: path for table, path in tables.items() if path.suffix in STAT_SUFFIXES}
+    if not stat:
+        return OpenSubmission(folder)
+    converted = {path.name for path in stat.values()}
+
+    def ignored(directory: str, names: list[str]) -> list[str]:
+        return [name for name in names if Path(directory) == folder and name in converted]
+
+    shutil.copytree(folder, target, ignore=ignored)  # other files too: they are checked as extra files
+    opened = OpenSubmission(target)
+    for table, path in stat.items():
+        read = read_stat_table(path, table)
+        read.frame.write_csv(target / f"{table}.csv", null_value="")
+        opened.converted[table] = Converted(path.name, _record_ends(read.frame), read.variables)
+        opened.problems += read.problems
+    return opened
 
 
 @contextmanager
-def open_submission(path: Path) -> Iterator[Path]:
-    """Yield a folder with the submission's files as CSV; a zip is unpacked into a temporary folder."""
+def open_submission_files(path: Path) -> Iterator[OpenSubmission]:
+    """The submission with its tables as CSV (a zip unpacked, Stata/SPSS tables converted, in a
+    temporary folder), and the names of its files as submitted."""
     path = Path(path)
     if path.is_symlink():
         raise _unsafe(str(path), "the submission itself is a symbolic link")
@@ -170,10 +223,6 @@ def open_submission(path: Path) -> Iterator[Path]:
             raise InputError(
                 [Problem(str(path), "not a submission folder or .zip file", code="unusable-input")]
             )
-        stat_files = _stat_tables(folder)
-        if stat_files:
-            (tmp / "csv").mkdir()
-            folder = _as_csv(folder, stat_files, tmp / "csv")
-        yield folder
+        yield _as_csv(folder, table_files(folder), tmp / "csv")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

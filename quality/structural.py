@@ -24,6 +24,7 @@ MAX_FILE_BYTES = limit("file_bytes")
 MAX_ROWS = limit("rows")
 MAX_CELL_BYTES = limit("cell_bytes")
 MAX_COLUMNS = limit("columns")
+EXACT_INTEGER = limit("exact_integer")
 MAX_EXAMPLES = 50  # detailed problems per file, field and code; the rest are counted
 
 
@@ -243,6 +244,25 @@ def _typed_expr(text: pl.Expr, type_: str) -> pl.Expr:
     return text
 
 
+def _integer_rules(text: pl.Expr, value: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
+    """Text that is no integer, a whole number beyond 64 bits (1e300, inf), and an integer that
+    a Stata or SPSS file would not hold exactly (EXACT_INTEGER, with its reason in limits.yaml)."""
+    as_float = text.cast(pl.Float64, strict=False)
+    whole_beyond = (as_float == as_float.round(0)) & (as_float.abs() >= 2.0**63)
+    beyond = (as_float.is_infinite() | whole_beyond).fill_null(False)
+    failed = text.is_not_null() & value.is_null()
+    return [
+        ("type-error", "not a valid integer", failed & ~beyond),
+        ("type-error", "too large for a 64-bit integer (beyond about ±9.2e18, or infinite)", failed & beyond),
+        (
+            "inexact-integer",
+            f"beyond ±{EXACT_INTEGER:,} (2^53 - 1), the largest whole number Stata and SPSS hold "
+            "exactly (they store numbers as doubles): a .dta or .sav file would merge it with its neighbours",
+            (value > EXACT_INTEGER) | (value < -EXACT_INTEGER),
+        ),
+    ]
+
+
 def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
     """A field's rules as (code, message, failing-cell mask) over its cleaned text and typed value.
 
@@ -253,7 +273,9 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
     text, value = pl.col(name), pl.col(f"{name}\x01")
     present = value.is_not_null()
     rules: list[tuple[str, str, pl.Expr]] = []
-    if type_ in ("integer", "number"):  # a cast that fails is a type error (faster than a regex)
+    if type_ == "integer":
+        rules += _integer_rules(text, value)
+    if type_ == "number":  # a cast that fails is a type error (faster than a regex)
         rules.append(("type-error", f"not a valid {type_}", text.is_not_null() & value.is_null()))
     if type_ == "number":
         rules.append(("type-error", "not a finite number", value.is_nan() | value.is_infinite()))

@@ -35,7 +35,7 @@ from ippmd.harmonize.destinations import UnknownCountryName, to_iso3
 from ippmd.harmonize.pipeline import country_row, harmonize
 from ippmd.harmonize.submission import Submission
 from ippmd.package.read import read_package
-from ippmd.quality.archive import open_submission
+from ippmd.quality.archive import OpenSubmission, open_submission_files
 from ippmd.quality.engine_gx import run_suites as gx_run_suites
 from ippmd.quality.engine_polars import run_suites_polars
 from ippmd.quality.expectations import Failure
@@ -138,8 +138,13 @@ def validate_submission(path: Path, engine: Engine = "polars") -> Report:
     started = time.perf_counter()
     report = Report(target=str(path))
     try:
-        with open_submission(Path(path)) as folder:
-            _validate_folder(folder, report, engine)
+        with open_submission_files(Path(path)) as opened:
+            report.problems += opened.problems
+            try:
+                _validate_folder(opened.folder, report, engine)
+            except InputError as exc:
+                report.problems += exc.problems
+            as_submitted(report, opened)  # a Stata/SPSS table's problems at its file and record
     except InputError as exc:
         report.problems += exc.problems
     except OSError:  # the environment (unreadable, disk full, wrong path): exit 2, not a bug
@@ -150,6 +155,13 @@ def validate_submission(path: Path, engine: Engine = "polars") -> Report:
         )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def as_submitted(report: Report, opened: OpenSubmission) -> None:
+    """Name the files as submitted: a table sent as persons.dta was checked as persons.csv."""
+    report.problems = [opened.as_submitted(p) for p in report.problems]
+    report.skipped = {layer: opened.text_as_submitted(why) for layer, why in report.skipped.items()}
+    report.notes = [opened.text_as_submitted(note) for note in report.notes]
 
 
 def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
