@@ -8,7 +8,8 @@ forward), unless the package no longer lets them finish: then they are undone (r
 leftover whose journal is missing or cannot be trusted (empty, truncated, malformed, a staged
 entry no publish stages) never moved anything, since the journal is written before any move:
 what it kept only fills a place of the package that is empty, never replaces what is there.
-Either way the next writer leaves no leftovers and says in one line what it did.
+Either way the next writer leaves no leftovers and says in one line what it did; so does the next
+reader (`recover_before_reading`: a reader recovers the package it was told to read, and only it).
 
 `IPPMD_KILL_AT=<step>` kills the process with SIGKILL at that step: a test hook, so the tests can
 prove that every step is safe (see `STEPS`).

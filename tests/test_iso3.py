@@ -92,3 +92,11 @@ def test_metadata_country_iso3_is_three_ascii_capitals(why: str, submission: Pat
     assert not report.valid
     fields = {p.field for p in report.errors}
     assert "country_iso3" in fields, [str(p) for p in report.errors]
+
+
+def test_the_template_library_refuses_a_look_alike_too(tmp_path: Path) -> None:
+    from ippmd.template import write_template
+
+    with pytest.raises(UsageError, match="not an ISO3 code"):
+        write_template("ÀBC", tmp_path / "kit")
+    assert not (tmp_path / "kit").exists()
