@@ -4,7 +4,8 @@ Python's own tests are Unicode-wide and let look-alikes through: `"ÀBC".isalpha
 fullwidth `"ＫＨＭ".isalpha()` are true, `"ſen".upper()` is `"SEN"` and `"ıdn".upper()` is
 `"IDN"`, and a regex `$` matches before a trailing line break (`"KHM\\n"`). Every command option
 and file field that takes a country code asks this module: options through `iso3_option`
-(UsageError, exit 2), data through `iso3_fault` (a Problem of the caller's, exit 1).
+(UsageError, exit 2; ASCII lower case is taken as capitals there), data through `is_iso3` or
+`iso3_fault` (a Problem of the caller's, exit 1: a file holds the code exactly).
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ def _capitalised(value: object) -> str | None:
 
 
 def iso3_option(value: str, option: str) -> str:
-    """An ISO3 code given on the command line (`option` names where), surrounding spaces dropped;
-    anything that is not three ASCII capitals is a UsageError (exit 2), nothing is upper-cased."""
+    """An ISO3 code given on the command line (`option` names where), surrounding spaces dropped
+    and ASCII letters taken in either case (`--countries khm`, as the commands always allowed);
+    anything else that is not three ASCII capitals is a UsageError (exit 2). Only ASCII is
+    upper-cased: `str.upper` would make SEN of "ſen"."""
     code = value.strip(" ")
+    code = code.upper() if code.isascii() else code
     fault = iso3_fault(code)
     if fault is not None:
         raise UsageError(f"{option} {printable(repr(code))} is {fault}")
