@@ -8,7 +8,8 @@ forward), unless the package no longer lets them finish: then they are undone (r
 leftover whose journal is missing or cannot be trusted (empty, truncated, malformed, a staged
 entry no publish stages) never moved anything, since the journal is written before any move:
 what it kept only fills a place of the package that is empty, never replaces what is there.
-Either way the next writer leaves no leftovers and says in one line what it did.
+Either way the next writer leaves no leftovers and says in one line what it did; so does the next
+reader (`recover_before_reading`: a reader recovers the package it was told to read, and only it).
 
 `IPPMD_KILL_AT=<step>` kills the process with SIGKILL at that step: a test hook, so the tests can
 prove that every step is safe (see `STEPS`).
@@ -505,13 +506,65 @@ def has_descriptor(out: Path) -> bool:
 def recover_leftovers(out: Path, notify: Notify | None = None) -> list[Path]:
     """Recover `out` under its lock before judging what it holds: a build killed mid-swap leaves
     data/ without a descriptor (or the reverse) until its journal is rolled forward, so `build`
-    and `admit` call this before they look for a package (`check` only reads: it never does,
-    see ippmd/commands/check.py). Takes no lock (and writes nothing) when there is nothing to
+    and `admit` call this before they look for a package (and every reader, through
+    `recover_before_reading`). Takes no lock (and writes nothing) when there is nothing to
     recover."""
     if not has_leftovers(out):
         return []
     with package_lock(out, notify):
         return recover(out, notify)
+
+
+def writer_is_running(out: Path) -> bool:
+    """Whether a live process holds the package's lock (tried without waiting, never created,
+    never through a link: a writer that was killed holds nothing, the kernel released its lock)."""
+    try:
+        fd = os.open(Path(out) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError as exc:
+        return exc.errno in (errno.EAGAIN, errno.EACCES)
+    finally:
+        os.close(fd)  # releases the lock if we took it
+
+
+_CANNOT_WRITE = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def recover_before_reading(out: Path, notify: Notify | None = None) -> None:
+    """A reader's recovery, before it looks at the package: what a killed writer left is finished
+    or undone under the lock, as `build` and `admit` do (`recover_leftovers`).
+
+    The one write a reader makes, and only in the package folder it was told to read: finishing
+    that package's own committed transaction is reading it as it stands, not writing elsewhere.
+    A live writer still staging is not waited for (the package is untouched until its journal is
+    written: it is read as it is); one that has written its journal is publishing, which takes
+    moments: waited for under the lock. A package the reader may not write (read-only, another
+    owner's) is read as it is when its descriptor is in place, after a warning; without it, exit
+    2 saying which command recovers it."""
+    say = notify or _say
+    out = Path(out)
+    leftovers = staging_leftovers(out)
+    if not leftovers:
+        return
+    if writer_is_running(out) and not any(_lexists(folder / JOURNAL) for folder in leftovers):
+        say(printable(f"note: a build into {out} is running; reading the package as it is until it is done"))
+        return
+    try:
+        recover_leftovers(out, notify)
+    except OSError as exc:
+        if exc.errno not in _CANNOT_WRITE:
+            raise
+        why = f"{leftovers[0].name} is left by an interrupted publish and {out} cannot be written here"
+        if not has_descriptor(out):
+            raise UsageError(
+                f"{why} ({exc.strerror}): run `ippmd build --out {out}` as a user who may write there; "
+                "it finishes or rolls back the publish"
+            ) from None
+        say(printable(f"warning: {why} ({exc.strerror}); reading the package as it is"))
 
 
 def is_package_folder(folder: Path) -> bool:

@@ -109,7 +109,7 @@ def print_listing(
 ) -> None:
     """Rich tables, one per chosen table, for a terminal."""
     title, countries = _heading(descriptor, names)
-    console.print(f"[bold]{title}[/]")
+    console.print(title, style="bold", markup=False)
     console.print(countries.replace("`", ""), highlight=False)
     console.print(KEY_NOTE.replace("`", "").replace("*", ""), highlight=False)
     resources = {r["name"]: r for r in descriptor["resources"]}

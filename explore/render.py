@@ -195,7 +195,7 @@ def print_table(tab: Tabulation, console: Console) -> None:
     for row in rows:
         table.add_row(*row)
     if notice(tab):
-        console.print(f"[yellow]{notice(tab)}[/]")
+        console.print(notice(tab), style="yellow", markup=False)
     console.print(table)
     for note in tab.notes():
         console.print(f"  {note}", markup=False, highlight=False)

@@ -10,6 +10,7 @@ import yaml
 from ippmd.core.errors import UsageError
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import refuse_inside_a_package
+from ippmd.core.iso3 import iso3_option
 from ippmd.core.metadata import _allowed, country_codes, load_country
 from ippmd.core.schema import SUBMISSION_TABLES, field_names, submission_schema
 
@@ -146,7 +147,9 @@ def refuse_filled_folder(out_dir: Path, force: bool) -> None:
 
 
 def write_template(iso3: str, out_dir: Path, force: bool = False) -> list[Path]:
-    """Write the kit; a known country's metadata comes pre-filled from its country.yaml."""
+    """Write the kit; a known country's metadata comes pre-filled from its country.yaml. `iso3`
+    must be an ISO3 code (UsageError otherwise, before anything is written)."""
+    iso3 = iso3_option(iso3, "the country code")
     refuse_filled_folder(out_dir, force)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

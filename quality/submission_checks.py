@@ -15,6 +15,7 @@ import polars as pl
 from ippmd.core.config import install_error, load_checked
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data
+from ippmd.core.iso3 import is_iso3
 from ippmd.core.schema import SUBMISSION_TABLES
 from ippmd.core.text import CONTROL_CHARS, CONTROL_PATTERN, FORMULA_PATTERN, PLAIN_NUMBER_PATTERN
 from ippmd.quality.archive import MAX_ENTRIES
@@ -95,7 +96,7 @@ def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set
             )
         )
     iso3 = str(meta.get("country_iso3", ""))
-    if not re.fullmatch(r"[A-Z]{3}", iso3):
+    if not is_iso3(iso3):  # the one rule of what an ISO3 code is (ippmd.core.iso3)
         problems.append(
             problem(
                 "metadata-error",

@@ -1,11 +1,13 @@
 """Recovery never jams and never destroys: whatever state a killed writer's staging folder is in (no
 journal; an empty, truncated or malformed one; a stale owner.pid; a build killed mid-swap; a
-planted one), the next `build` or `admit` rolls it back or forward, says so in one line, and
-leaves a valid package. A leftover no trusted journal vouches for never replaces what the
-package holds; a read-only `check` never recovers at all."""
+planted one), the next `build`, `admit` or reader (`check`...) rolls it back or forward, says so
+in one line, and leaves a valid package. A leftover no trusted journal vouches for never replaces
+what the package holds; a reader that may not write reads the package as it is, or says who
+recovers it."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -22,6 +24,8 @@ import pytest
 
 from ippmd.admit import admit
 from ippmd.build import build
+from ippmd.core import publish as publish_module
+from ippmd.core.errors import UsageError
 from ippmd.core.io import DESCRIPTOR, OWNER_FILE, staging_folder
 from ippmd.core.publish import (
     GX_STAGING_PREFIX,
@@ -31,6 +35,8 @@ from ippmd.core.publish import (
     STAGING_PREFIX,
     is_package_folder,
     new_staging,
+    package_lock,
+    recover_before_reading,
     recover_leftovers,
 )
 from ippmd.quality.validate import check_package
@@ -329,37 +335,75 @@ def test_an_untrusted_leftover_fills_only_an_empty_place(package: Path) -> None:
     assert _hashes(package) == before and not staging.exists()
 
 
-def test_check_never_writes_and_refuses_a_package_mid_publish(package: Path) -> None:
-    """A read-only `check` leaves a leftover where it is: with the descriptor in place it checks the
-    package after one warning; without it, it exits 2 naming the leftover and the commands that
-    recover. The next CLI build then removes the leftover, the package untouched."""
+def test_check_recovers_first_and_says_so(package: Path) -> None:
+    """A reader recovers before it looks, as the writers do: `check` removes an untrusted leftover
+    in one line (the package untouched, then checked valid); a second `check` finds nothing to
+    say. Without a descriptor (a folder in its place, the package's own) the leftover is still
+    dealt with, the package's places are left as they are, and the check exits 2, not built."""
     before = _hashes(package)
     staging = new_staging(package)
     HOSTILE["staged data a file"][0](staging, package)
-    held = _tree(package)
     command = [str(IPPMD), "check", "--package", str(package)]
     checked = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    warned = [line for line in checked.stderr.splitlines() if staging.name in line]
-    assert len(warned) == 1 and warned[0].startswith("warning:") and "the package as it is" in warned[0]
-    assert _tree(package) == held
+    said = [line for line in checked.stderr.splitlines() if staging.name in line]
+    assert len(said) == 1 and "its staged data is a regular file" in said[0], checked.stderr
+    assert not staging.exists() and _hashes(package) == before
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "ippmd:" not in again.stderr, again.stderr
+    staging = new_staging(package)
+    HOSTILE["staged data a file"][0](staging, package)
     (package / DESCRIPTOR).rename(package / "aside.json")
     (package / DESCRIPTOR).mkdir()  # not a regular file: no descriptor either
-    held = _tree(package)
+    held = _places(package)
     refused = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2, refused.stdout + refused.stderr
-    said = refused.stderr.strip().splitlines()
-    assert len(said) == 1 and said[0].startswith("error: a publish into") and staging.name in said[0], said
+    assert [line for line in refused.stderr.splitlines() if staging.name in line], refused.stderr
+    assert "error:" in refused.stderr and not staging.exists() and _places(package) == held
+
+
+def test_a_reader_never_waits_for_a_build_that_is_still_staging(package: Path) -> None:
+    """A live writer holding the lock that has not written its journal has not touched the
+    package: a reader reads it as it is after one note, leaving the writer's folder alone."""
+    before = _hashes(package)
+    staging = new_staging(package)
+    with package_lock(package):  # this process is the live writer: the `check` child must not wait
+        checked = subprocess.run(
+            [str(IPPMD), "check", "--package", str(package)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "IPPMD_LOCK_WAIT": "1"},
+        )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "a build into" in checked.stderr and "is running" in checked.stderr, checked.stderr
+    assert staging.is_dir() and _hashes(package) == before
+
+
+@pytest.mark.parametrize("descriptor_kept", [True, False])
+def test_a_reader_that_may_not_write_reads_as_it_is_or_says_who_recovers(
+    package: Path, descriptor_kept: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A package the reader cannot write (read-only medium; the tests run as root, so the refusal
+    of the lock is simulated): with its descriptor, read as it is after a warning; without,
+    exit 2 naming the leftover and the command that recovers it. Nothing is changed."""
+    staging = _plant(package, _entries("data", DESCRIPTOR), moved=True)
+    if not descriptor_kept:
+        os.replace(package / DESCRIPTOR, staging / PREVIOUS / DESCRIPTOR)
+    held = _tree(package)
+
+    def read_only(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(publish_module, "package_lock", read_only)
+    told: list[str] = []
+    if descriptor_kept:
+        recover_before_reading(package, told.append)
+        assert len(told) == 1 and told[0].startswith("warning:") and staging.name in told[0], told
+    else:
+        with pytest.raises(UsageError, match=f"{staging.name}.*ippmd build --out"):
+            recover_before_reading(package, told.append)
     assert _tree(package) == held
-    (package / DESCRIPTOR).rmdir()
-    (package / "aside.json").rename(package / DESCRIPTOR)
-    built = subprocess.run(
-        [str(IPPMD), "build", "--out", str(package), *BUILD], capture_output=True, text=True, timeout=300
-    )
-    assert built.returncode == 0, built.stdout + built.stderr
-    said = [line for line in built.stderr.splitlines() if staging.name in line]
-    assert len(said) == 1 and "its staged data is a regular file" in said[0], built.stderr
-    assert not staging.exists() and _hashes(package) == before
 
 
 def test_a_descriptor_that_is_a_fifo_never_hangs_a_writer(package: Path) -> None:
@@ -396,22 +440,18 @@ def _kill_build_mid_swap(package: Path) -> None:
 
 
 @pytest.mark.slow
-def test_check_refuses_and_admit_rolls_forward_a_build_killed_mid_swap(
+def test_check_and_admit_roll_forward_a_build_killed_mid_swap(
     package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = _hashes(package)
     _kill_build_mid_swap(package)
     (leftover,) = package.glob(f"{STAGING_PREFIX}*")
-    held = _tree(package)
     checked = subprocess.run([str(IPPMD), "check", "--package", str(package)], capture_output=True, text=True)
-    assert checked.returncode == 2, checked.stdout + checked.stderr
-    said = checked.stderr.strip().splitlines()
-    assert len(said) == 1 and "was interrupted" in said[0] and leftover.name in said[0], said
-    assert f"ippmd build --out {package}" in said[0] and "finishes or rolls it back" in said[0]
-    assert _tree(package) == held  # check only reads: the leftover is where it was
-    assert len(recover_leftovers(package)) == 1  # what `build` and `admit` run before they look
-    assert "ippmd: finished the publish" in capsys.readouterr().err
-    assert _hashes(package) == before and check_package(package, engine="polars").valid
+    assert checked.returncode == 0, checked.stdout + checked.stderr  # the reader recovered first
+    said = [line for line in checked.stderr.splitlines() if leftover.name in line]
+    assert len(said) == 1 and said[0].startswith("ippmd: finished the publish"), checked.stderr
+    assert not leftover.exists() and _hashes(package) == before
+    assert check_package(package, engine="polars").valid
     _kill_build_mid_swap(package)
     submission = write_submission("KHM", tmp_path / "sub", seed=5)
     report = admit(submission, package, engine="polars")
@@ -447,3 +487,53 @@ def test_the_cli_build_recovers_a_killed_build_whose_journal_is_truncated(packag
     assert "own data left as it was" in said[0]
     assert not list(package.glob(".ippmd-*")), list(package.iterdir())
     assert _hashes(package) == before and check_package(package, engine="polars").valid
+
+
+def _jam(package: Path) -> Path:
+    """A build killed at "moved-previous:2", planted: data/ swapped in, the descriptor moved aside,
+    the new one still staged (the package staged again, so rolling forward gives it back)."""
+    staging = new_staging(package)
+    shutil.copytree(package / "data", staging / "data")
+    shutil.copy(package / DESCRIPTOR, staging / DESCRIPTOR)
+    (staging / PREVIOUS).mkdir()
+    os.replace(package / "data", staging / PREVIOUS / "data")
+    os.replace(staging / "data", package / "data")
+    os.replace(package / DESCRIPTOR, staging / PREVIOUS / DESCRIPTOR)
+    (staging / JOURNAL).write_bytes(_entries("data", DESCRIPTOR))
+    return staging
+
+
+def _reader_commands(package: Path, tmp_path: Path) -> dict[str, tuple[list[str], int]]:
+    """Every command that reads a package, with the exit code it ends with once recovered (the
+    benchmark of a country the package lacks: refused, after recovering)."""
+    folder = str(package)
+    return {
+        "tabulate": (["tabulate", "age", "--table", "persons", "--package", folder, "--format", "csv"], 0),
+        "check": (["check", "--package", folder], 0),
+        "extract": (["extract", "--package", folder, "--list"], 0),
+        "codebook": (["codebook", "--package", folder, "--out", str(tmp_path / "codebook.md")], 0),
+        "site": (["site", "--package", folder, "--out", str(tmp_path / "site")], 0),
+        "diff": (["diff", folder, folder], 0),
+        "benchmark": (["benchmark", "--focus", "ABW", "--package", folder], 2),
+    }
+
+
+@pytest.mark.parametrize(
+    "reader",
+    ["tabulate", *(pytest.param(r, marks=pytest.mark.slow) for r in ("check", "extract", "codebook", "site",
+                                                                     "diff", "benchmark"))],
+)  # fmt: skip
+def test_every_reader_rolls_forward_a_build_killed_mid_swap(
+    reader: str, package: Path, tmp_path: Path
+) -> None:
+    """Each reader, given the package a build jammed (no descriptor), finishes the publish in one
+    line before it reads: it had said "no datapackage.json" or "not built"."""
+    before = _hashes(package)
+    staging = _jam(package)
+    assert not (package / DESCRIPTOR).exists()
+    args, code = _reader_commands(package, tmp_path)[reader]
+    done = subprocess.run([str(IPPMD), *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == code, done.stdout + done.stderr
+    said = [line for line in done.stderr.splitlines() if staging.name in line]
+    assert len(said) == 1 and said[0].startswith("ippmd: finished the publish"), done.stderr
+    assert not staging.exists() and _hashes(package) == before

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from ippmd.commands.check import show_report
 from ippmd.commands.options import SuiteEngine, home_path, suite_engine
-from ippmd.commands.output import console, say, verdict
+from ippmd.commands.output import console, plain, say, verdict
 from ippmd.core.errors import UsageError
 from ippmd.core.io import refuse_inside_a_package
 from ippmd.core.text import printable
@@ -28,10 +29,10 @@ def admit(
 
     out = out or home_path()
     refuse_inside_a_package(out, "--out")  # a package inside another's data/ or admitted/
-    with console.status("admitting") as status:
-        report = admit_submission(path, out, progress=lambda step: status.update(step), engine=suites)
+    with console.status(plain("admitting")) as status:
+        report = admit_submission(path, out, progress=lambda step: status.update(plain(step)), engine=suites)
     show_report(report)
     if not report.valid:
-        console.print("[bold red]not admitted:[/] the package is unchanged")
+        console.print(Text.assemble(("not admitted:", "bold red"), " the package is unchanged"))
         verdict(False)
     say(f"admitted {report.country} into {out / 'datapackage.json'}")

@@ -13,6 +13,7 @@ from ippmd.commands.options import ForceBeside, Package, Quiet, home_path, packa
 from ippmd.commands.output import progress_bar, say, warn_synthetic
 from ippmd.core.errors import UsageError
 from ippmd.core.io import claim_output_folder, package_files, refuse_output_over
+from ippmd.core.iso3 import iso3_option
 
 
 def benchmark(
@@ -25,8 +26,8 @@ def benchmark(
     force: ForceBeside = False,
 ) -> None:
     """Fixed-effects benchmarks of the focus country vs its peers: tables, charts, report.html."""
+    code = iso3_option(focus, "--focus")  # arguments first: a malformed code is refused before any read
     package = package_folder(package, verify=False)
-    code = focus.strip().upper()
     from ippmd.package.read import read_package  # polars and pyarrow: not at CLI start
 
     known = sorted(read_package(package).countries)  # admitted ones too

@@ -23,10 +23,12 @@ def diff(
     """What changed between two builds: rows added, removed and changed per table and country,
     and schema changes (as Unix diff: exit 0 identical, 1 different, 2 trouble: a missing,
     unreadable or corrupt package)."""
+    from ippmd.core.publish import recover_before_reading
     from ippmd.package.diff import diff_packages
     from ippmd.package.read import read_package
 
     for folder in (old, new):
+        recover_before_reading(folder)  # a killed writer's publish, finished or undone first
         if not (folder / "datapackage.json").is_file():
             raise UsageError(f"no datapackage.json in {folder}")
     for folder in (old, new):

@@ -11,6 +11,7 @@ import typer
 from ippmd.commands.options import Countries, Package, package_folder, split
 from ippmd.commands.output import say, terminal, warn_synthetic
 from ippmd.core.errors import InputError, UsageError
+from ippmd.core.iso3 import iso3_options
 
 if TYPE_CHECKING:
     from ippmd.extract.formats import FormatName
@@ -52,6 +53,7 @@ def extract(
     ] = False,
 ) -> None:
     """Write a self-contained extract (data, descriptor, codebook, DDI, licence, citation, checksums)."""
+    codes = iso3_options(countries, "--countries") if countries else None  # before any read
     package = package_folder(package, verify=False)
     from ippmd.extract import make_extract
 
@@ -75,7 +77,7 @@ def extract(
         summary = make_extract(
             package,
             out,
-            countries=split(countries),
+            countries=codes,
             tables=split(tables),
             variables=split(variables),
             fmt=cast("FormatName", fmt),  # checked there, with the other selections (naming the closest)

@@ -11,6 +11,7 @@ from ippmd.commands.options import ForceBeside, home_path
 from ippmd.commands.output import say
 from ippmd.core.errors import UsageError
 from ippmd.core.io import claim_output_folder
+from ippmd.core.iso3 import iso3_options
 
 
 def figures(
@@ -33,7 +34,7 @@ def figures(
     from ippmd.indicators.figures import figure_1_2, figure_1_3
     from ippmd.package.write import country_indicators
 
-    codes = [c.strip().upper() for c in highlight.split(",") if c.strip()]
+    codes = iso3_options(highlight, "--highlight")
     unknown = [c for c in codes if c not in country_codes()]
     if unknown:
         raise UsageError(f"unknown country code(s) {', '.join(unknown)}")

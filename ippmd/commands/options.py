@@ -14,6 +14,7 @@ import typer
 
 from ippmd.core.errors import UsageError
 from ippmd.core.home import HOME_ENV, project_home
+from ippmd.core.iso3 import iso3_options
 
 if TYPE_CHECKING:
     from ippmd.quality.validate import Engine
@@ -62,13 +63,14 @@ def split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def country_codes_of(value: str | None) -> list[str] | None:
-    """The ISO3 codes of --countries, upper case; None (all) when not given."""
+def country_codes_of(value: str | None, option: str = "--countries") -> list[str] | None:
+    """The ISO3 codes of --countries (three ASCII capitals each: `ippmd.core.iso3`), every one a
+    country the project knows; None (all) when not given."""
     if not value:
         return None
     from ippmd.core.metadata import country_codes
 
-    codes = [c.strip().upper() for c in value.split(",") if c.strip()]
+    codes = iso3_options(value, option)
     unknown = [c for c in codes if c not in country_codes()]
     if unknown:
         raise UsageError(f"unknown country code(s) {', '.join(unknown)}; known: {', '.join(country_codes())}")
@@ -94,9 +96,15 @@ def home_path(*parts: str) -> Path:
 def package_folder(package: Path | None, verify: bool = True) -> Path:
     """The package folder given, else the home; exit 2 when it holds no datapackage.json.
 
-    `verify`: check its Parquet files against the descriptor's hashes first (exit 1 naming a
-    corrupt or edited file), for the commands that read them."""
+    Recovery first: what a killed `build` or `admit` left in it is finished or undone before
+    anything is judged (`ippmd.core.publish.recover_before_reading`: a reader writes only there,
+    and only to complete the package's own publish). `verify`: check its Parquet files against
+    the descriptor's hashes first (exit 1 naming a corrupt or edited file), for the commands
+    that read them."""
     package = package or home_path()
+    from ippmd.core.publish import recover_before_reading
+
+    recover_before_reading(package)
     from ippmd.package.read import read_package  # polars and pyarrow: not at CLI start
 
     built = read_package(package)  # the one reader: not built yet (2), or a named problem (1)

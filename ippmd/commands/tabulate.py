@@ -52,6 +52,7 @@ def tabulate(
     from ippmd.explore.tabulate import EmptySelection, Query
     from ippmd.explore.tabulate import tabulate as run_tabulation
 
+    codes = tuple(country_codes_of(countries) or ()) or None  # arguments first, before any read
     package = package_folder(package)
     refuse_output_over(out, package_files(package), "--out")
     asked = fmt.strip().lower() if fmt else (out.suffix.lstrip(".").lower() if out is not None else None)
@@ -69,7 +70,7 @@ def tabulate(
         table=table.strip(),
         by=tuple(dict.fromkeys(split(by) or ())),
         where=where,
-        countries=tuple(country_codes_of(countries) or ()) or None,
+        countries=codes,
         interval=method,
     )
     try:

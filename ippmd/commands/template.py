@@ -9,7 +9,7 @@ import typer
 
 from ippmd.commands.options import ForceFilled, writable_folder
 from ippmd.commands.output import say
-from ippmd.core.errors import UsageError
+from ippmd.core.iso3 import iso3_option
 
 
 def template(
@@ -20,9 +20,7 @@ def template(
     """Write a blank submission kit: CSV headers, metadata.yaml to fill in, GUIDE.md."""
     from ippmd.template import refuse_filled_folder, write_template
 
-    code = iso3.strip().upper()
-    if len(code) != 3 or not code.isalpha():
-        raise UsageError("ISO3 must be three letters")
+    code = iso3_option(iso3, "the country code")
     writable_folder(out_dir)
     refuse_filled_folder(out_dir, force)
     for path in write_template(code, out_dir, force=force):
