@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -471,7 +471,7 @@ def _table_bytes(
 
 
 def check_tables(
-    files: dict[str, Source],
+    files: Mapping[str, Source],
     schemas: dict[str, dict[str, Any]],
     display: dict[str, str] | None = None,
     max_rows: int | None = MAX_ROWS,

@@ -2,7 +2,9 @@
 
 Layers: (1) structural, in polars (bytes, encoding, header, cells, types, constraints, keys);
 (2) submission checks (direct identifiers, metadata completeness and codes); (3) harmonization
-of the submission (every code mapped); (4) the expectation suites on the harmonized tables.
+of the submission (every code mapped); (4) the package rules: the structural layer `ippmd check`
+runs on the published package, run on the CSV the package would hold (so a package built from a
+valid submission passes check); (5) the expectation suites on the harmonized tables.
 Every layer that can run does, so one run reports every problem: a row with a problem is left
 out of the later layers (with the rows that depend on it), so one defect is reported once, at
 the submitted file, line and column. A layer that cannot run (no readable metadata, a table
@@ -238,8 +240,8 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
         report.problems = deduplicate(report.problems)
         return
     report.layers.append(PACKAGE_RULES)
-    published, broken = package_rule_problems(tables, kept, submission)
-    report.problems += published
+    package_problems, broken = package_rule_problems(tables, kept, submission)
+    report.problems += package_problems
     report.layers.append(expectations)
     failures = _not_restated(expectation_failures(tables, engine), broken)
     report.problems += locate(failures, tables, kept)
