@@ -555,12 +555,26 @@ def package_rule_problems(
     located: list[Problem] = []
     for p in structure.problems:
         name = Path(p.file).stem
-        if p.row is not None and name not in rows:
-            rows[name] = {line: i for i, line in enumerate(structure.texts[name].lines.to_list())}
-        index = rows[name].get(p.row) if p.row is not None and name in rows else None
+        if name not in structure.texts:  # the CSV could not be parsed at all
+            p, index = _unparsed_cell(p, tables[name])
+        else:
+            if p.row is not None and name not in rows:
+                rows[name] = {line: i for i, line in enumerate(structure.texts[name].lines.to_list())}
+            index = rows[name].get(p.row) if p.row is not None and name in rows else None
         located += _submitted_place(p, name, index, tables, by_key, submission)
     broken = {(Path(p.file).stem, p.field) for p in structure.problems if p.field}
     return deduplicate(located), broken
+
+
+def _unparsed_cell(p: Problem, frame: pl.DataFrame) -> tuple[Problem, int | None]:
+    """A published CSV the parser gave up on at line p.row (a cell past its size limit): the row
+    (our writer puts one row on a line) and the longest cell of that row, which stopped it."""
+    index = p.row - 2 if p.row is not None and 0 <= p.row - 2 < frame.height else None
+    if index is None or p.field:
+        return p, index
+    sizes = {c: len(str(v).encode()) for c, v in frame.row(index, named=True).items() if v is not None}
+    longest = max(sizes, key=lambda c: sizes[c])
+    return replace(p, field=longest, value=str(frame[longest][index])[:200]), index
 
 
 def _not_restated(failures: list[Failure], broken: set[tuple[str, str]]) -> list[Failure]:

@@ -144,6 +144,9 @@ def _cell(table: str, line: int, column: str, value: str) -> Callable[[Path], No
 # admitted into a package that `ippmd check` and `frictionless validate` then pass.
 CORPUS = [
     pytest.param(_region("name", "A" * 1_000_000), ("metadata.yaml", "regions.list.0.name"), id="region-1MB"),
+    pytest.param(  # quoted in the CSV, and past the CSV parser's own limit on a field
+        _region("name", "A, " * 200_000), ("metadata.yaml", "regions.list.0.name"), id="region-600kB-quoted"
+    ),
     pytest.param(_region("name", "NIU"), ("metadata.yaml", "regions.list.0.name"), id="region-NIU"),
     pytest.param(
         _meta(lambda m: m.__setitem__("country_name", "NIU")),
