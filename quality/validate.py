@@ -499,7 +499,7 @@ def locate(
 # The layer of `validate` that holds a submission to the rules `ippmd check` holds the package to.
 PACKAGE_RULES = "package rules"
 # What `ippmd check` judges that no submission decides, with the reason validate leaves it out
-# (tests/test_validate.py holds every other layer and table of check_package to validate's).
+# (tests/test_package_rules.py holds every other layer and table of check_package to validate's).
 PACKAGE_ONLY_LAYERS = {
     "descriptor": "datapackage.json is written by the build: paths, sizes, hashes, countries"
 }
@@ -581,6 +581,8 @@ def _unparsed_cell(p: Problem, frame: pl.DataFrame) -> tuple[Problem, int | None
     if index is None or p.field:
         return p, index
     sizes = {c: len(str(v).encode()) for c, v in frame.row(index, named=True).items() if v is not None}
+    if not sizes:
+        return p, index
     longest = max(sizes, key=lambda c: sizes[c])
     return replace(p, field=longest, value=str(frame[longest][index])[:200]), index
 
