@@ -87,6 +87,14 @@ def _csv_view(frame: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
+def write_csv_rows(name: str, frame: pl.DataFrame, handle: BinaryIO, *, header: bool) -> None:
+    """Rows of table `name` as data/<name>.csv holds them: the one writer of the package's CSV,
+    also used by `ippmd validate` to check a submission's tables as they would be published."""
+    _csv_view(frame, harmonized_schema(name)).write_csv(
+        handle, include_header=header, null_value="", line_terminator="\n"
+    )
+
+
 def country_indicators(countries: Sequence[str]) -> pl.DataFrame:
     """The committed real indicators (indicators/country_indicators.csv) for the packaged countries."""
     schema = harmonized_schema(INDICATORS)
@@ -244,9 +252,7 @@ class PackageWriter:
             self._pending[name] = []
         elif files.partitions[-1][0] >= iso3:
             raise ValueError(f"{name}: {iso3} after {files.partitions[-1][0]}: countries must be sorted")
-        _csv_view(frame, harmonized_schema(name)).write_csv(
-            self._csv[name], include_header=not files.partitions, null_value="", line_terminator="\n"
-        )
+        write_csv_rows(name, frame, self._csv[name], header=not files.partitions)
         if name == "countries":
             self._origins.update(frame.select("iso3", "data_origin").iter_rows())
         table = frame.to_arrow()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -264,15 +265,19 @@ def _integer_rules(text: pl.Expr, value: pl.Expr) -> list[tuple[str, str, pl.Exp
 
 
 def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
-    """A field's rules as (code, message, failing-cell mask) over its cleaned text and typed value.
+    """A field's rules as (code, message, failing-cell mask) over its staged columns.
 
     Columns are staged: `<name>` holds the text with missing-value tokens and oversized cells
-    nulled, `<name>\x01` the typed value, so each rule is a cheap comparison.
+    nulled, `<name>\x01` the typed value, `<name>\x02` the cell's size in bytes and `<name>\x03`
+    whether the cell is a missing-value token, so each rule is a cheap comparison.
     """
     name, type_ = field["name"], field.get("type", "string")
     text, value = pl.col(name), pl.col(f"{name}\x01")
+    size, token = pl.col(f"{name}\x02"), pl.col(f"{name}\x03")
     present = value.is_not_null()
-    rules: list[tuple[str, str, pl.Expr]] = []
+    rules: list[tuple[str, str, pl.Expr]] = [
+        ("field-too-large", f"cell longer than {MAX_CELL_BYTES} bytes", size > MAX_CELL_BYTES)
+    ]
     if type_ == "integer":
         rules += _integer_rules(text, value)
     if type_ == "number":  # a cast that fails is a type error (faster than a regex)
@@ -281,7 +286,8 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
         rules.append(("type-error", "not a finite number", value.is_nan() | value.is_infinite()))
     constraints = field.get("constraints", {})
     if constraints.get("required"):
-        rules.append(("constraint-error", "required value is empty", text.is_null()))
+        rules.append(("constraint-error", "required value is empty", size == 0))
+        rules.append(("constraint-error", "required value is a code this table reads as missing", token))
     if "enum" in constraints:
         rules.append(
             (
@@ -322,31 +328,34 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
     return [(code, message, mask.fill_null(False)) for code, message, mask in rules]
 
 
-def check_cells(table: Table, schema: dict[str, Any]) -> tuple[list[Problem], dict[str, pl.Series]]:
-    """Cell sizes, types and constraints (required, enum, minimum, maximum, pattern, unique)."""
+def check_cells(
+    table: Table, schema: dict[str, Any]
+) -> tuple[list[Problem], dict[str, pl.Series], list[str]]:
+    """Cell sizes, types and constraints (required, enum, minimum, maximum, pattern, unique): the
+    problems, the typed columns, and the rules applied (`<field>: <code>: <message>`)."""
     tokens = [m["value"] if isinstance(m, dict) else m for m in schema.get("missingValues", [""])]
     tokens = [t for t in tokens if t != ""]  # empty cells are already null
     fields = [f for f in schema["fields"] if f["name"] in table.frame.columns]
     if not fields:
-        return [], {}
-    big = table.frame.select(
-        (pl.col(f["name"]).str.len_bytes().fill_null(0) > MAX_CELL_BYTES).alias(f["name"]) for f in fields
+        return [], {}, []
+    names = [f["name"] for f in fields]
+    staged = table.frame.select(
+        *names,
+        *(pl.col(n).str.len_bytes().fill_null(0).alias(f"{n}\x02") for n in names),
+        *(
+            (pl.col(n).is_in(tokens) if tokens else pl.lit(False)).fill_null(False).alias(f"{n}\x03")
+            for n in names
+        ),
     )
-    oversized = [name for name, hit in big.select(pl.all().any()).row(0, named=True).items() if hit]
-    problems: list[Problem] = []
-    for name in oversized:
-        problems += _report(
-            table, big[name], "field-too-large", name, f"cell longer than {MAX_CELL_BYTES} bytes"
-        )
-    cleaned = []
-    for f in fields:
-        text = pl.col(f["name"])
-        if tokens:
-            text = pl.when(text.is_in(tokens)).then(None).otherwise(text)
-        if f["name"] in oversized:
-            text = pl.when(pl.lit(big[f["name"]])).then(None).otherwise(text)
-        cleaned.append(text.alias(f["name"]))
-    staged = table.frame.select(cleaned).with_columns(
+    # A missing-value token or an oversized cell is read as missing: it breaks no other rule.
+    cleaned = [
+        pl.when(pl.col(f"{n}\x03") | (pl.col(f"{n}\x02") > MAX_CELL_BYTES))
+        .then(None)
+        .otherwise(pl.col(n))
+        .alias(n)
+        for n in names
+    ]
+    staged = staged.with_columns(cleaned).with_columns(
         _typed_expr(pl.col(f["name"]), f.get("type", "string")).alias(f"{f['name']}\x01") for f in fields
     )
     labels: dict[str, tuple[str, str, str]] = {}
@@ -356,14 +365,14 @@ def check_cells(table: Table, schema: dict[str, Any]) -> tuple[list[Problem], di
             alias = f"{f['name']}\x00{i}"
             masks.append(mask.alias(alias))
             labels[alias] = (code, message, f["name"])
-    result = staged.select(masks) if masks else pl.DataFrame()
-    if masks:
-        hits = result.select(pl.all().any()).row(0, named=True)
-        for alias in (a for a, hit in hits.items() if hit):
-            code, message, name = labels[alias]
-            problems += _report(table, result[alias], code, name, message)
+    result = staged.select(masks)
+    problems: list[Problem] = []
+    hits = result.select(pl.all().any()).row(0, named=True)
+    for alias in (a for a, hit in hits.items() if hit):
+        code, message, name = labels[alias]
+        problems += _report(table, result[alias], code, name, message)
     typed = {f["name"]: staged[f"{f['name']}\x01"].alias(f["name"]) for f in fields}
-    return problems, typed
+    return problems, typed, [f"{name}: {code}: {message}" for code, message, name in labels.values()]
 
 
 def check_primary_key(table: Table, schema: dict[str, Any], typed: dict[str, pl.Series]) -> list[Problem]:
@@ -444,45 +453,70 @@ def check_foreign_keys(
 
 @dataclass
 class Structure:
-    """What the structural layer found: its problems, the typed frames and the tables as text."""
+    """What the structural layer found: its problems, the typed frames and the tables as text, and
+    the rules it applied to each table (one line each, e.g. `age: constraint-error: above the
+    maximum 110`), so that two callers can be shown to apply the same rules."""
 
     problems: list[Problem]
     frames: dict[str, pl.DataFrame]
     texts: dict[str, Table]
+    rules: dict[str, list[str]]
+
+
+# A table to check: a file, or a function that writes the table's bytes (the CSV the package would hold).
+Source = Path | Callable[[], bytes]
+
+
+def _table_bytes(
+    source: Source | None, label: str, max_rows: int | None
+) -> tuple[bytes | None, list[Problem]]:
+    """The bytes of one table, or the problem that stops it being read (a file is measured before
+    it is read)."""
+    if isinstance(source, Path) or source is None:
+        if source is None or not source.exists():
+            return None, [problem("missing-file", label, "table file is missing")]
+        if not source.is_file():
+            return None, [problem("missing-file", label, "expected a file, found a folder")]
+        size = source.stat().st_size
+    else:
+        data = source()
+        size = len(data)
+    if size > MAX_FILE_BYTES:
+        message = f"file is {size / 2**20:,.0f} MiB, over the limit of {MAX_FILE_BYTES / 2**20:,.0f} MiB"
+        return None, [problem("file-too-large", label, message)]
+    if isinstance(source, Path):
+        data = source.read_bytes()
+    if max_rows is not None and data.count(b"\n") > max_rows + 1:  # + the header
+        message = f"file has more than {max_rows:,} rows, the limit of a submitted table"
+        return None, [problem("too-many-rows", label, message)]
+    return data, []
 
 
 def check_tables(
-    files: dict[str, Path],
+    files: Mapping[str, Source],
     schemas: dict[str, dict[str, Any]],
     display: dict[str, str] | None = None,
     max_rows: int | None = MAX_ROWS,
 ) -> Structure:
-    """Run the whole structural layer on a set of CSV files, reading and parsing each file once.
+    """Run the whole structural layer on a set of CSV tables, reading and parsing each once.
 
-    `files` maps resource name -> CSV path; a missing path is a missing-file problem.
+    `files` maps resource name -> CSV path (a missing path is a missing-file problem), or a
+    function returning the CSV's bytes (the tables a submission would put in the package).
     """
     display = display or {name: str(path) for name, path in files.items()}
     problems: list[Problem] = []
     tables: dict[str, Table] = {}
     typed: dict[str, dict[str, pl.Series]] = {}
+    rules: dict[str, list[str]] = {}
     for name, schema in schemas.items():
-        path = files.get(name)
         label = display.get(name, f"{name}.csv")
-        if path is None or not path.exists():
-            problems.append(problem("missing-file", label, "table file is missing"))
-            continue
-        if not path.is_file():
-            problems.append(problem("missing-file", label, "expected a file, found a folder"))
-            continue
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            message = f"file is {size / 2**20:,.0f} MiB, over the limit of {MAX_FILE_BYTES / 2**20:,.0f} MiB"
-            problems.append(problem("file-too-large", label, message))
-            continue
-        data = path.read_bytes()
-        if max_rows is not None and data.count(b"\n") > max_rows + 1:  # + the header
-            message = f"file has more than {max_rows:,} rows, the limit of a submitted table"
-            problems.append(problem("too-many-rows", label, message))
+        rules[name] = [
+            f"file: file-too-large: over {MAX_FILE_BYTES} bytes",
+            f"file: too-many-rows: over {max_rows}",
+        ]
+        data, found = _table_bytes(files.get(name), label, max_rows)
+        problems += found
+        if data is None:
             continue
         table, found = read_text_table(data, label)
         del data
@@ -492,13 +526,15 @@ def check_tables(
         problems += check_header(table, schema)
         if table.frame.height == 0 and name in {"communities", "households"}:
             problems.append(problem("no-rows", label, "table has no data rows"))
-        cell_problems, typed[name] = check_cells(table, schema)
+        cell_problems, typed[name], cell_rules = check_cells(table, schema)
         problems += cell_problems
         problems += check_primary_key(table, schema, typed[name])
+        rules[name] += ["header: the schema's fields", *cell_rules, f"primaryKey: {schema.get('primaryKey')}"]
         tables[name] = table
     for name, table in tables.items():
         problems += check_foreign_keys(name, table, schemas[name], typed, display)
+        rules[name] += [f"foreignKey: {fk}" for fk in schemas[name].get("foreignKeys", [])]
     frames = {
         name: pl.DataFrame(list(cols.values())) if cols else pl.DataFrame() for name, cols in typed.items()
     }
-    return Structure(problems, frames, tables)
+    return Structure(problems, frames, tables, rules)

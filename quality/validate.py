@@ -2,7 +2,9 @@
 
 Layers: (1) structural, in polars (bytes, encoding, header, cells, types, constraints, keys);
 (2) submission checks (direct identifiers, metadata completeness and codes); (3) harmonization
-of the submission (every code mapped); (4) the expectation suites on the harmonized tables.
+of the submission (every code mapped); (4) the package rules: the structural layer `ippmd check`
+runs on the published package, run on the CSV the package would hold (so a package built from a
+valid submission passes check); (5) the expectation suites on the harmonized tables.
 Every layer that can run does, so one run reports every problem: a row with a problem is left
 out of the later layers (with the rows that depend on it), so one defect is reported once, at
 the submitted file, line and column. A layer that cannot run (no readable metadata, a table
@@ -11,9 +13,12 @@ missing) is listed in the report as skipped, with the reason.
 
 from __future__ import annotations
 
+import io
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -35,6 +40,7 @@ from ippmd.harmonize.destinations import UnknownCountryName, to_iso3
 from ippmd.harmonize.pipeline import country_row, harmonize
 from ippmd.harmonize.submission import Submission
 from ippmd.package.read import read_package
+from ippmd.package.write import published_sizes, write_csv_rows
 from ippmd.quality.archive import OpenSubmission, open_submission_files
 from ippmd.quality.engine_gx import run_suites as gx_run_suites
 from ippmd.quality.engine_polars import run_suites_polars
@@ -43,6 +49,7 @@ from ippmd.quality.plausibility import submission_rules
 from ippmd.quality.report import Report
 from ippmd.quality.structural import MAX_EXAMPLES, Structure, check_tables, hint_for, problem
 from ippmd.quality.submission_checks import identifier_columns, identifier_values, metadata_problems
+from ippmd.quality.suites import schema_expectations
 
 Engine = Literal["polars", "gx"]
 ENGINES: tuple[Engine, ...] = get_args(Engine)  # the names the CLI's --engine accepts
@@ -66,13 +73,17 @@ TEXT_COLUMNS = {
 
 
 def expectation_failures(
-    tables: dict[str, pl.DataFrame], engine: Engine, resources: Sequence[str] | None = None
+    tables: dict[str, pl.DataFrame],
+    engine: Engine,
+    resources: Sequence[str] | None = None,
+    countries: list[str] | None = None,
 ) -> list[Failure]:
-    """Run the expectation suites (polars engine, or GX) on harmonized tables."""
+    """Run the expectation suites (polars engine, or GX) on harmonized tables (`countries`: the
+    countries judged, default every one in the tables)."""
     return (
-        gx_run_suites(tables, resources=resources)
+        gx_run_suites(tables, countries, resources=resources)
         if engine == "gx"
-        else [f for f in run_suites_polars(tables) if resources is None or f.resource in resources]
+        else [f for f in run_suites_polars(tables, countries) if resources is None or f.resource in resources]
     )
 
 
@@ -210,6 +221,7 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
     blocker = _harmonization_blocker(meta, structure, schemas)
     if blocker:
         report.skipped["harmonization"] = blocker
+        report.skipped[PACKAGE_RULES] = "harmonization did not run"
         report.skipped[expectations] = "harmonization did not run"
         report.problems = deduplicate(report.problems)
         return
@@ -235,14 +247,24 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
     try:
         tables = harmonize(submission)
         if not meta_problems:  # the countries row reads the keys that may be wrong
-            country_row(submission, tables, None, None)
+            published, published_source = published_sizes(submission.iso3)
+            tables = {"countries": country_row(submission, tables, published, published_source), **tables}
     except InputError as exc:
         report.problems += [_at_line(p, lines) for p in exc.problems]
+        report.skipped[PACKAGE_RULES] = "harmonization failed"
         report.skipped[expectations] = "harmonization failed"
         report.problems = deduplicate(report.problems)
         return
+    report.layers.append(PACKAGE_RULES)
+    package_problems, broken = package_rule_problems(tables, kept, submission)
+    report.problems += package_problems
     report.layers.append(expectations)
-    report.problems += locate(expectation_failures(tables, engine), tables, kept)
+    # The countries with rows: a countries row alone (tables without rows) has no shares to judge.
+    scope = sorted(
+        {c for n in SUBMISSION_TABLES for c in tables[n]["country"].drop_nulls().unique().to_list()}
+    )
+    failures = _not_restated(expectation_failures(tables, engine, countries=scope), broken)
+    report.problems += locate(failures, tables, kept)
     report.problems = deduplicate(report.problems)
 
 
@@ -414,15 +436,24 @@ KEYS = {
 }
 
 
+def _lines_by_key(
+    tables: dict[str, pl.DataFrame], kept: dict[str, pl.DataFrame]
+) -> dict[str, dict[str, int]]:
+    """For each harmonized table: row id -> its line in the submitted file (harmonization keeps
+    the rows' order)."""
+    lines: dict[str, dict[str, int]] = {}
+    for name, key in KEYS.items():
+        if name in tables and key in tables[name].columns and tables[name].height == kept[name].height:
+            lines[name] = dict(zip(tables[name][key].to_list(), kept[name]["__line"].to_list(), strict=True))
+    return lines
+
+
 def locate(
     failures: list[Failure], tables: dict[str, pl.DataFrame], kept: dict[str, pl.DataFrame]
 ) -> list[Problem]:
     """Expectation failures on harmonized rows, one problem per failing row, at the submitted file,
     line and column; the harmonized table, column and ID are kept as context."""
-    lines: dict[str, dict[str, int]] = {}
-    for name, key in KEYS.items():
-        if name in tables and key in tables[name].columns and tables[name].height == kept[name].height:
-            lines[name] = dict(zip(tables[name][key].to_list(), kept[name]["__line"].to_list(), strict=True))
+    lines = _lines_by_key(tables, kept)
     located: list[Problem] = []
     for failure in failures:
         resource = failure.resource
@@ -447,6 +478,8 @@ def locate(
             mapped = column if column in names else SUBMITTED_COLUMN.get(column)
             if mapped and mapped not in columns:
                 columns.append(mapped)
+        if resource == "countries":
+            columns = [COUNTRY_KEYS.get(c, c) for c in failure.columns]
         field = "+".join(columns) or failure.column
         by_key = lines.get(resource, {})
         keys = [k for k in failure.unexpected_keys if k in by_key]
@@ -475,9 +508,181 @@ def locate(
     return located
 
 
+# The layer of `validate` that holds a submission to the rules `ippmd check` holds the package to.
+PACKAGE_RULES = "package rules"
+# What `ippmd check` judges that no submission decides, with the reason validate leaves it out
+# (tests/test_package_rules.py holds every other layer and table of check_package to validate's).
+PACKAGE_ONLY_LAYERS = {
+    "descriptor": "datapackage.json is written by the build: paths, sizes, hashes, countries"
+}
+PACKAGE_ONLY_TABLES = {"country_indicators": "read from ippmd's committed indicators file, not a submission"}
+
+# Columns of the countries table -> the metadata.yaml key each is read from (harmonize.country_row).
+COUNTRY_KEYS = {
+    "iso3": "country_iso3",
+    "name": "country_name",
+    "data_origin": "data_origin",
+    "synthetic_seed": "synthetic.seed",
+    "currency": "currency",
+    "exchange_rate_lcu_per_usd": "exchange_rate.lcu_per_usd",
+    "exchange_rate_year": "exchange_rate.year",
+    "exchange_rate_source": "exchange_rate.source",
+    "survey_year": "survey_year",
+    "fieldwork_start": "fieldwork.start",
+    "fieldwork_end": "fieldwork.end",
+    "country": "country_iso3",  # the country column of every other table
+}
+# Harmonized columns looked up in a list of metadata.yaml: column -> (the list, the entry's key).
+FROM_METADATA_LISTS = {
+    "region_code": ("regions", "iso_3166_2"),
+    "region_name": ("regions", "name"),
+    "education_level": ("education_levels", "isced"),
+    "education_years": ("education_levels", "years"),
+}
+# Ids built from submitted numbers.
+ID_COLUMNS = {
+    "community_id": "community_number",
+    "household_id": "household_number",
+    "person_id": "household_number+line_number",
+    "emigrant_id": "household_number+emigrant_number",
+}
+
+
+def _package_csv(name: str, frame: pl.DataFrame) -> bytes:
+    """data/<name>.csv as the package would hold these rows (the package's own CSV writer)."""
+    buffer = io.BytesIO()
+    write_csv_rows(name, frame, buffer, header=True)
+    return buffer.getvalue()
+
+
+def package_rule_problems(
+    tables: dict[str, pl.DataFrame], kept: dict[str, pl.DataFrame], submission: Submission
+) -> tuple[list[Problem], set[tuple[str, str]]]:
+    """The structural rules `ippmd check` applies to the published package (check_tables on
+    data/<name>.csv, with the harmonized schemas and the same limits), applied to the CSV the
+    package's writer makes of these harmonized tables; each problem is moved to the submitted
+    file, line and column, or to the metadata.yaml key its value came from. Also returns the
+    (table, column) pairs with a problem."""
+    names = [name for name in PACKAGE_RESOURCES if name in tables]
+    structure = check_tables(
+        {name: partial(_package_csv, name, tables[name]) for name in names},
+        {name: harmonized_schema(name) for name in names},
+        {name: f"data/{name}.csv" for name in names},
+        max_rows=None,
+    )
+    by_key = _lines_by_key(tables, kept)
+    rows: dict[str, dict[int, int]] = {}  # table -> CSV line -> row of the harmonized frame
+    located: list[Problem] = []
+    for p in structure.problems:
+        name = Path(p.file).stem
+        if name not in structure.texts:  # the CSV could not be parsed at all
+            p, index = _unparsed_cell(p, tables[name])
+        else:
+            if p.row is not None and name not in rows:
+                rows[name] = {line: i for i, line in enumerate(structure.texts[name].lines.to_list())}
+            index = rows[name].get(p.row) if p.row is not None and name in rows else None
+        located += _submitted_place(p, name, index, tables, by_key, submission)
+    broken = {(Path(p.file).stem, p.field) for p in structure.problems if p.field}
+    return deduplicate(located), broken
+
+
+def _unparsed_cell(p: Problem, frame: pl.DataFrame) -> tuple[Problem, int | None]:
+    """A published CSV the parser gave up on at line p.row (a cell past its size limit): the row
+    (our writer puts one row on a line) and the longest cell of that row, which stopped it."""
+    index = p.row - 2 if p.row is not None and 0 <= p.row - 2 < frame.height else None
+    if index is None or p.field:
+        return p, index
+    sizes = {c: len(str(v).encode()) for c, v in frame.row(index, named=True).items() if v is not None}
+    if not sizes:
+        return p, index
+    longest = max(sizes, key=lambda c: sizes[c])
+    return replace(p, field=longest, value=str(frame[longest][index])[:200]), index
+
+
+def _not_restated(failures: list[Failure], broken: set[tuple[str, str]]) -> list[Failure]:
+    """Failures of the expectations generated from a schema constraint, on a column whose published
+    cells already break that schema, are the same defect: left out (as check_package leaves out
+    the suites when the package's files break the schemas)."""
+    generated = {
+        (name, e["meta"]["rule"]) for name in {n for n, _ in broken} for e in schema_expectations(name)
+    }
+    return [
+        f for f in failures if not ((f.resource, f.column) in broken and (f.resource, f.rule) in generated)
+    ]
+
+
+def _submitted_place(
+    p: Problem,
+    name: str,
+    index: int | None,
+    tables: dict[str, pl.DataFrame],
+    by_key: dict[str, dict[str, int]],
+    submission: Submission,
+) -> list[Problem]:
+    """A problem of the published table `name` (row `index` of its frame) where the submitter fixes it."""
+    field = p.field or ""
+    message = f"{p.message}, once published"
+    context = f"{PUBLISHED} data/{name}.csv" + (f" line {p.row}" if p.row is not None else "")
+    if name == "countries" or field == "country":
+        key = COUNTRY_KEYS.get(field, field)
+        hint = hint_for(p.code, "metadata")
+        return [
+            replace(p, file="metadata.yaml", row=None, field=key, message=message, context=context, hint=hint)
+        ]
+    if field in FROM_METADATA_LISTS:  # one problem per metadata.yaml entry, not per row using it
+        if index is None:
+            return []
+        listed, attribute = FROM_METADATA_LISTS[field]
+        value = tables[name][field][index]
+        entries = region_list(submission.metadata) if listed == "regions" else submission.metadata[listed]
+        prefix = (
+            "regions.list"
+            if listed == "regions" and isinstance(submission.metadata["regions"], dict)
+            else listed
+        )
+        return [
+            replace(
+                p,
+                file="metadata.yaml",
+                row=None,
+                field=f"{prefix}.{i}.{attribute}",
+                message=message,
+                context=context,
+                hint=hint_for(p.code, "metadata"),
+            )
+            for i, entry in enumerate(entries)
+            if str(entry.get(attribute)) == str(value)
+        ]
+    submitted = {f["name"] for f in submission_schema(name)["fields"]}
+    columns = [
+        part if part in submitted else ID_COLUMNS.get(part) or SUBMITTED_COLUMN.get(part) or part
+        for part in field.split("+")
+    ]
+    line = None
+    if index is not None and name in by_key:
+        row_id = tables[name][KEYS[name]][index]
+        line = by_key[name].get(row_id)
+        context += f", {row_id}"
+    return [
+        replace(
+            p,
+            file=submission.files.get(name, f"{name}.csv"),
+            row=line,
+            field="+".join(columns) or None,
+            message=message,
+            context=context,
+            hint=hint_for(p.code, columns[0]),
+        )
+    ]
+
+
+PUBLISHED = "as published:"  # the context of a problem found by the package rules layer
+
+
 def deduplicate(problems: list[Problem]) -> list[Problem]:
     """One entry per defect: a duplicate key is one problem (not one per line and rule), and the
     same problem found twice is listed once."""
+    problems = _published_once(problems)
     keys: dict[tuple[str, str | None, str | None], list[Problem]] = {}
     for p in problems:
         if p.code == "primary-key" and p.row is not None:
@@ -508,6 +713,22 @@ def deduplicate(problems: list[Problem]) -> list[Problem]:
             seen.add(identity)
             out.append(p)
     return _one_per_cell(out)
+
+
+def _place(p: Problem) -> tuple[str, int | None, str]:
+    """Where a problem is fixed: file, line and field (a metadata.yaml key written either way,
+    regions.list.0.name or regions.list[0].name)."""
+    field = re.sub(r"\[(\d+)\]", r".\1", p.field or "")
+    return p.file, None if p.file == "metadata.yaml" else p.row, field
+
+
+def _published_once(problems: list[Problem]) -> list[Problem]:
+    """A value the package rules layer refuses that an earlier layer already reported at the same
+    place (a 1 MB region name at its metadata.yaml key, say) is one defect: the earlier entry stays."""
+    earlier = {
+        _place(p) for p in problems if p.severity == "error" and not (p.context or "").startswith(PUBLISHED)
+    }
+    return [p for p in problems if not ((p.context or "").startswith(PUBLISHED) and _place(p) in earlier)]
 
 
 # When one cell breaks several rules, the first of these is its one entry: removing an identifier

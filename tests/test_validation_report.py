@@ -67,6 +67,7 @@ def test_one_run_reports_a_defect_of_every_layer_at_its_line_and_column(kit: Pat
         "metadata",
         "plausibility",
         "harmonization",
+        "package rules",
         "expectations (polars)",
     ]
     assert report.skipped == {}
@@ -98,6 +99,7 @@ def test_a_table_problem_skips_only_what_cannot_run(kit: Path) -> None:
     assert report.layers == ["structure", "identifiers", "metadata", "plausibility"]
     assert report.skipped == {
         "harmonization": "emigrants.csv could not be read",
+        "package rules": "harmonization did not run",
         "expectations (polars)": "harmonization did not run",
     }
     assert {(p.file, p.code) for p in report.errors} == {
