@@ -638,23 +638,45 @@ def _random_effects_peer_mean(
     }
 
 
-def term_rank_sets(fit: SpecFit, term: str) -> tuple[list[str], RankSets]:
-    """The rank confidence sets of the countries with an estimate of the term (`rank_sets`):
-    normal draws with the interacted model's CRV1 correlations and each country's standard error
-    as implied by its reported interval, seeded per spec and term."""
-    config = settings()
+@dataclass(frozen=True)
+class RankInputs:
+    """What the rank sets of a term are computed from: the countries with an estimate, their
+    estimates, standard errors as implied by their reported intervals (inf where unbounded), the
+    interacted model's CRV1 correlations, and the direction ranked (+1: rank 1 the most positive)."""
+
+    countries: list[str]
+    estimates: np.ndarray
+    std_errors: np.ndarray
+    correlation: np.ndarray
+    sign: float
+
+
+def rank_inputs(fit: SpecFit, term: str) -> RankInputs:
     effects = fit.effects
     available = [c for c in fit.countries if (c, term) in effects]
-    estimates = np.array([effects[(c, term)]["estimate"] for c in available])
-    ses = np.array([_effective_se(effects[(c, term)]) for c in available])
     combinations = Combinations.of(fit)
     positions = [combinations.index[_country_term(c, term)] for c in available]
     block = combinations.vcov[np.ix_(positions, positions)]
     scale = np.sqrt(np.diag(block))
-    correlation = block / np.outer(scale, scale)
+    return RankInputs(
+        countries=available,
+        estimates=np.array([effects[(c, term)]["estimate"] for c in available]),
+        std_errors=np.array([_effective_se(effects[(c, term)]) for c in available]),
+        correlation=block / np.outer(scale, scale),
+        sign=fit.spec.sign(term),
+    )
+
+
+def term_rank_sets(fit: SpecFit, term: str) -> tuple[list[str], RankSets]:
+    """The rank confidence sets of the countries with an estimate of the term (`rank_sets`, from
+    `rank_inputs`), seeded per spec and term."""
+    config = settings()
+    given = rank_inputs(fit, term)
     rng = seeded_rng(config.rank_seed, f"{fit.spec.id}:{term}")
-    sets = rank_sets(estimates, ses, correlation, fit.spec.sign(term), LEVEL, config.rank_draws, rng)
-    return available, sets
+    sets = rank_sets(
+        given.estimates, given.std_errors, given.correlation, given.sign, LEVEL, config.rank_draws, rng
+    )
+    return given.countries, sets
 
 
 def _rank_columns(fit: SpecFit, focus: str, term: str) -> dict[str, Any]:

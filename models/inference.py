@@ -728,25 +728,26 @@ class RankSets:
 def pairwise_lower_bounds(
     differences: np.ndarray,
     sd: np.ndarray,
-    noise: np.ndarray,
+    scaled: np.ndarray,
     tested: np.ndarray,
     level: float,
     stepdown: bool = True,
 ) -> np.ndarray:
     """Simultaneous lower confidence bounds L[a, b] of theta_a - theta_b over the tested ordered
     pairs (-inf elsewhere), as csranks' `csdiffmeans` for a two-sided rank set: the critical value
-    is the `level` quantile (R's type 7) over the draws of max over the pairs still tested of
-    (Z_a - Z_b) / sd_ab, Z ~ N(0, Sigma); with `stepdown`, pairs whose bound exceeds 0 are set
-    aside and the rest tested again until no new one is (Romano and Wolf 2005). Taking both
-    orientations of each pair, the first step is the symmetric max |t| test. A pair whose
-    difference has no finite positive standard deviation is never rejected (and left out of the max)."""
+    is the `level` quantile (R's type 7) over the draws of the max, over the pairs still tested, of
+    (Z_a - Z_b) / sd_ab with Z ~ N(0, Sigma) (`scaled`: n^2 x draws, pair (a, b) in row a n + b).
+    With `stepdown`, pairs whose bound exceeds 0 are set aside and the rest tested again until no
+    new one is (Romano and Wolf 2005). Taking both orientations of each pair, the first step is the
+    symmetric max |t| test. A pair whose difference has no finite positive standard deviation is
+    never rejected (and left out of the max)."""
     p = differences.shape[0]
     lower = np.full((p, p), -math.inf)
     active = tested & np.isfinite(sd) & (sd > 0)
     np.fill_diagonal(active, False)
     while active.any():
         a, b = np.nonzero(active)
-        t_max = ((noise[:, a] - noise[:, b]) / sd[a, b]).max(axis=1)
+        t_max = scaled[a * p + b].max(axis=0)
         critical = float(np.quantile(t_max, level))  # numpy "linear" = R quantile type 7
         lower[a, b] = differences[a, b] - sd[a, b] * critical
         rejected = active & (lower > 0)
@@ -797,15 +798,20 @@ def rank_sets(
     sd[~finite, :] = math.inf
     sd[:, ~finite] = math.inf
     differences = signed[:, None] - signed[None, :]
+    signed_noise = sign * noise
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = ((signed_noise.T[:, None, :] - signed_noise.T[None, :, :]) / sd[:, :, None]).reshape(
+            n * n, draws
+        )
     every = np.arange(n)
     marginal_low, marginal_high = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     for j in every:
         tested = np.zeros((n, n), dtype=bool)
         tested[j, :] = tested[:, j] = True
-        lower = pairwise_lower_bounds(differences, sd, sign * noise, tested, level, stepdown)
+        lower = pairwise_lower_bounds(differences, sd, scaled, tested, level, stepdown)
         low, high = _rank_bounds(lower, np.array([j]))
         marginal_low[j], marginal_high[j] = low[0], high[0]
-    lower = pairwise_lower_bounds(differences, sd, sign * noise, np.ones((n, n), dtype=bool), level, stepdown)
+    lower = pairwise_lower_bounds(differences, sd, scaled, np.ones((n, n), dtype=bool), level, stepdown)
     simultaneous_low, simultaneous_high = _rank_bounds(lower, every)
     return RankSets(
         rank=np.array([point_rank(signed, int(j), 1.0) for j in every], dtype=np.int64),
