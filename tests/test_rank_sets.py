@@ -4,8 +4,10 @@ known, and against the percentile interval they replace on a small Monte Carlo (
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ippmd.models.inference import point_rank, rank_interval, rank_sets, seeded_rng
 from ippmd.reporting.narrative import ordinal, rank_set_words
@@ -91,3 +93,30 @@ def test_a_rank_set_is_worded_as_the_set_it_is() -> None:
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th",
     ]  # fmt: skip
     assert rank_set_words(3, 3) == "3rd" and rank_set_words(1, 10) == "between 1st and 10th"
+
+
+def test_the_command_line_summary_shows_the_rank_sets_of_the_report_table(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Regression: the CLI read the summary table's rank column by its old header (KeyError, an
+    'internal error' after the report was written)."""
+    from ippmd.commands.benchmark import _summarize
+    from ippmd.reporting.findings import summary_header
+
+    values = [
+        "plans ~ training",
+        "+1.2 pp",
+        "-0.5 to +2.9 pp",
+        "CRV1 t(50)",
+        "between 1st and 10th of 10 (x)",
+    ]
+    row = dict(
+        zip(summary_header("KHM"), [*values, "+4.0 pp", "+4.1 pp", "p = 0.010", "p = 0.190"], strict=True)
+    )
+    result = {
+        "summary": [row], "country_name": "Cambodia", "remittance_costs": False, "n_specs": 1, "n_charts": 1,
+        "timings": {"fit": 1.0},
+    }  # fmt: skip
+    _summarize(result, "KHM", Path("out"), 2.0)
+    said = " ".join(capsys.readouterr().err.split())  # folded at the terminal's width
+    assert "rank between 1st and 10th of 10 (x); Holm p = 0.190" in said
