@@ -49,12 +49,13 @@ from ippmd.models.inference import (
     BootstrapContrast,
     CR2Contrast,
     CR2Model,
+    RankSets,
     WildBootstrap,
     benjamini_hochberg,
     holm,
-    point_rank,
     random_effects,
-    rank_interval,
+    rank_method_label,
+    rank_sets,
     seeded_rng,
     settings,
     t_p_value,
@@ -92,6 +93,7 @@ _RANDOM = (
     "peer_mean_re", "peer_mean_re_std_error", "peer_mean_re_ci_low", "peer_mean_re_ci_high", "tau2",
     "cochran_q", "cochran_q_p_value", "prediction_low", "prediction_high",
 )  # fmt: skip
+_RANK_SETS = ("rank_marginal_low", "rank_marginal_high", "rank_simultaneous_low", "rank_simultaneous_high")
 COMPARISON_SCHEMA: dict[str, type[pl.DataType]] = {
     "spec": pl.String,
     "term": pl.String,
@@ -107,9 +109,9 @@ COMPARISON_SCHEMA: dict[str, type[pl.DataType]] = {
     "p_holm": pl.Float64,
     "q_bh": pl.Float64,
     "rank": pl.Int64,
-    "rank_low": pl.Int64,
-    "rank_high": pl.Int64,
+    **dict.fromkeys(_RANK_SETS, pl.Int64),
     "n_ranked": pl.Int64,
+    "rank_method": pl.String,
     **dict.fromkeys(_RANDOM, pl.Float64),
     "cochran_q_df": pl.Int64,
     "peer_mean_re_method": pl.String,
@@ -222,6 +224,12 @@ class SpecFit:
     @cached_property
     def effects(self) -> dict[tuple[str, str], dict[str, Any]]:
         return country_effects(self)
+
+    @cached_property
+    def ranks(self) -> dict[str, tuple[list[str], RankSets]]:
+        """term -> (the countries with an estimate, their rank confidence sets): computed once
+        per spec, the same whichever country is the focus."""
+        return {term: term_rank_sets(self, term) for term in self.spec.treatments}
 
 
 def control_terms(spec: ModelSpec, frame: pl.DataFrame) -> list[str]:
@@ -515,8 +523,8 @@ def _focus_comparison(fit: SpecFit, focus: str) -> list[dict[str, Any]]:
     mean (models/inference.yaml's method, named on the row; tau^2, Cochran's Q, prediction for a typical
     peer); the difference focus - fixed peer mean (from the interacted model's covariance, or the
     term's few-cluster method, CR2 or WCR, when it has one); the focus's rank among the countries
-    with an estimate (1 = the largest effect in the direction of the finding) with a 95% interval
-    from draws."""
+    with an estimate (1 = the largest effect in the direction of the finding) with its marginal
+    and simultaneous 95% confidence sets (Mogstad, Romano, Shaikh and Wilhelm 2024)."""
     if focus not in fit.countries:
         raise ValueError(f"focus {focus!r} is not one of {fit.countries}")
     combinations = Combinations.of(fit)
@@ -604,7 +612,7 @@ def _term_comparison(fit: SpecFit, focus: str, term: str, combinations: Combinat
         elif method == CR2:
             difference_df = fit.cr2_contrast({_country_term(c, term): w for c, w in weights.items()}).df
         row["method"] = settings().method_label(method, difference_df)
-        row.update(_rank_columns(fit, focus, term, available, combinations))
+        row.update(_rank_columns(fit, focus, term))
     return row
 
 
@@ -634,29 +642,99 @@ def _random_effects_peer_mean(
     }
 
 
-def _rank_columns(
-    fit: SpecFit, focus: str, term: str, available: list[str], combinations: Combinations
-) -> dict[str, Any]:
-    """The focus's rank among the countries with an estimate, and its interval from draws of
-    the estimates with their correlation (seeded per spec, term and focus)."""
-    config = settings()
+@dataclass(frozen=True)
+class RankInputs:
+    """What the rank sets of a term are computed from: the countries with an estimate, their
+    estimates, standard errors as implied by their reported intervals (inf where unbounded), the
+    interacted model's CRV1 correlations, and the direction ranked (+1: rank 1 the most positive)."""
+
+    countries: list[str]
+    estimates: np.ndarray
+    std_errors: np.ndarray
+    correlation: np.ndarray
+    sign: float
+
+
+def rank_inputs(fit: SpecFit, term: str) -> RankInputs:
     effects = fit.effects
-    estimates = np.array([effects[(c, term)]["estimate"] for c in available])
-    ses = np.array([_effective_se(effects[(c, term)]) for c in available])
+    available = [c for c in fit.countries if (c, term) in effects]
+    combinations = Combinations.of(fit)
     positions = [combinations.index[_country_term(c, term)] for c in available]
     block = combinations.vcov[np.ix_(positions, positions)]
     scale = np.sqrt(np.diag(block))
-    correlation = block / np.outer(scale, scale)
+    return RankInputs(
+        countries=available,
+        estimates=np.array([effects[(c, term)]["estimate"] for c in available]),
+        std_errors=np.array([_effective_se(effects[(c, term)]) for c in available]),
+        correlation=block / np.outer(scale, scale),
+        sign=fit.spec.sign(term),
+    )
+
+
+def term_rank_sets(fit: SpecFit, term: str) -> tuple[list[str], RankSets]:
+    """The rank confidence sets of the countries with an estimate of the term (`rank_sets`, from
+    `rank_inputs`), seeded per spec and term."""
+    config = settings()
+    given = rank_inputs(fit, term)
+    rng = seeded_rng(config.rank_seed, f"{fit.spec.id}:{term}")
+    sets = rank_sets(
+        given.estimates, given.std_errors, given.correlation, given.sign, LEVEL, config.rank_draws, rng
+    )
+    return given.countries, sets
+
+
+def _rank_columns(fit: SpecFit, focus: str, term: str) -> dict[str, Any]:
+    """The focus's rank among the countries with an estimate, with its marginal and its
+    simultaneous confidence set (the latter from the family of every country's rank)."""
+    available, sets = fit.ranks[term]
     where = available.index(focus)
-    sign = fit.spec.sign(term)
-    rng = seeded_rng(config.rank_seed, f"{fit.spec.id}:{term}:{focus}")
-    low, high = rank_interval(estimates, ses, correlation, where, sign, LEVEL, config.rank_draws, rng)
     return {
-        "rank": point_rank(estimates, where, sign),
-        "rank_low": low,
-        "rank_high": high,
+        "rank": int(sets.rank[where]),
+        **{column: int(getattr(sets, column.removeprefix("rank_"))[where]) for column in _RANK_SETS},
         "n_ranked": len(available),
+        "rank_method": rank_method_label(settings().rank_draws),
     }
+
+
+RANKS_SCHEMA: dict[str, type[pl.DataType]] = {
+    "spec": pl.String,
+    "term": pl.String,
+    "direction": pl.String,
+    "country": pl.String,
+    "estimate": pl.Float64,
+    "rank": pl.Int64,
+    **dict.fromkeys(_RANK_SETS, pl.Int64),
+    "n_ranked": pl.Int64,
+    "rank_method": pl.String,
+}
+
+
+def ranks_table(fits: list[SpecFit]) -> pl.DataFrame:
+    """ranks.csv: every country's rank and its marginal and simultaneous confidence sets, per spec
+    and treatment (1 = the largest effect in the direction of the finding; terms estimated for
+    fewer than two countries have no rank)."""
+    label = rank_method_label(settings().rank_draws)
+    rows = []
+    for fit in fits:
+        for term in fit.spec.treatments:
+            available, sets = fit.ranks[term]
+            if len(available) < 2:
+                continue
+            for where, country in enumerate(available):
+                rows.append(
+                    {
+                        "spec": fit.spec.id,
+                        "term": term,
+                        "direction": fit.spec.direction.get(term),
+                        "country": country,
+                        "estimate": fit.effects[(country, term)]["estimate"],
+                        "rank": int(sets.rank[where]),
+                        **{c: int(getattr(sets, c.removeprefix("rank_"))[where]) for c in _RANK_SETS},
+                        "n_ranked": len(available),
+                        "rank_method": label,
+                    }
+                )
+    return pl.DataFrame(rows, schema=RANKS_SCHEMA)
 
 
 def comparison_table(fits: list[SpecFit], focus: str) -> pl.DataFrame:

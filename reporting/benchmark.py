@@ -33,7 +33,7 @@ from ippmd.models.country_indicators import indicator_benchmarks
 from ippmd.models.data import PackageData, analysis_frame
 from ippmd.models.descriptives import figure_shares
 from ippmd.models.diagnostics import diagnostics_table
-from ippmd.models.estimate import Message, SpecFit, comparison_table, estimates_table, fit_spec
+from ippmd.models.estimate import Message, SpecFit, comparison_table, estimates_table, fit_spec, ranks_table
 from ippmd.models.planted import planted_table
 from ippmd.models.remittance_costs import CostBenchmark, cost_benchmark
 from ippmd.models.spec import ModelSpec, load_specs
@@ -109,6 +109,7 @@ class Inferred:
 
     estimates: pl.DataFrame
     comparison: pl.DataFrame
+    ranks: pl.DataFrame
     planted: pl.DataFrame | None
     diagnostics: pl.DataFrame
 
@@ -305,6 +306,7 @@ def infer(setting: Setting, fits: list[SpecFit], progress: Progress) -> Inferred
     return Inferred(
         estimates=estimates_table(fits),
         comparison=comparison_table(fits, setting.focus),
+        ranks=ranks_table(fits),
         planted=planted_table(fits, setting.synthetic) if setting.synthetic else None,
         diagnostics=diagnostics_table(fits),
     )
@@ -333,6 +335,7 @@ def write_tables(
     outputs = {
         "estimates": inferred.estimates,
         "comparison": inferred.comparison,
+        "ranks": inferred.ranks,
         "diagnostics": inferred.diagnostics,
         "planted": inferred.planted,
         "descriptives": described.shares,
@@ -369,7 +372,9 @@ def report_sections(
             [
                 html.escape(
                     "Effects in percentage points (pp) for yes/no outcomes, log points for amounts. Rank 1 "
-                    "= the largest effect in the direction of the finding; in brackets its 95% interval."
+                    "= the largest effect in the direction of the finding; a rank is shown as its 95% "
+                    "confidence set (Mogstad, Romano, Shaikh and Wilhelm 2024), the marginal set first, "
+                    "then in brackets the simultaneous set over all countries."
                 ),
                 html.escape(multiplicity_paragraph(inferred.comparison, fits, name, focus_synthetic)),
             ],

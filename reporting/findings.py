@@ -24,7 +24,10 @@ from ippmd.reporting.narrative import (
     fmt_interval,
     fmt_p,
     labelled,
+    ordinal,
     planted_sentence,
+    rank_set_words,
+    rank_words,
     shows_sentence,
 )
 from ippmd.reporting.provenance import SURVEY, SYNTHETIC, combined_origin
@@ -50,7 +53,7 @@ def summary_header(focus: str) -> list[str]:
         f"{focus} effect",
         "95% CI",
         "Method",
-        "Rank [95% interval]",
+        "Rank: 95% confidence set (simultaneous)",
         "Fixed peer mean",
         "Random-effects peer mean",
         "Difference p",
@@ -221,6 +224,9 @@ def finding_sections(
                         f"small there; the interval and tests use {row.get('focus_method')}."
                     )
                 )
+            every_rank = every_rank_sentence(fit, term)
+            if every_rank:
+                paragraphs.append(html.escape(every_rank))
             if spec.note:
                 paragraphs.append(html.escape(spec.note))
             sections.append(_finding_section(spec, term, paragraphs, chart))
@@ -254,6 +260,34 @@ def _finding_section(spec: ModelSpec, term: str, paragraphs: list[str], chart: s
     )
 
 
+def _rank_cell(row: dict[str, Any]) -> str:
+    """'between 6th and 10th of 10 (between 1st and 10th)': the marginal set, then the simultaneous one."""
+    marginal = rank_set_words(row["rank_marginal_low"], row["rank_marginal_high"])
+    simultaneous = rank_set_words(row["rank_simultaneous_low"], row["rank_simultaneous_high"])
+    return f"{marginal} of {row['n_ranked']} ({simultaneous})"
+
+
+def every_rank_sentence(fit: SpecFit, term: str) -> str | None:
+    """Every country's rank as its 95% confidence sets, marginal and simultaneous (None without
+    two countries to rank)."""
+    countries, sets = fit.ranks[term]
+    if len(countries) < 2:
+        return None
+    order = sorted(range(len(countries)), key=lambda j: (int(sets.rank[j]), countries[j]))
+    parts = []
+    for j in order:
+        marginal = rank_set_words(int(sets.marginal_low[j]), int(sets.marginal_high[j]))
+        simultaneous = rank_set_words(int(sets.simultaneous_low[j]), int(sets.simultaneous_high[j]))
+        parts.append(f"{countries[j]} {marginal} ({simultaneous}; estimate {ordinal(int(sets.rank[j]))})")
+    return (
+        f"Every country's rank (synthetic data; {rank_words(fit.spec.direction.get(term))}), as its 95% "
+        "confidence set, marginal and in brackets simultaneous over all "
+        f"{len(countries)} countries (Mogstad, Romano, Shaikh and Wilhelm 2024; ranks.csv): "
+        + "; ".join(parts)
+        + "."
+    )
+
+
 def _summary_row(spec: ModelSpec, term: str, row: dict[str, Any]) -> list[str]:
     """One row of the summary table, in the columns of `summary_header`."""
     s = spec.scale
@@ -264,9 +298,7 @@ def _summary_row(spec: ModelSpec, term: str, row: dict[str, Any]) -> list[str]:
         fmt_effect(row.get("focus_estimate"), s),
         fmt_interval(row.get("focus_ci_low"), row.get("focus_ci_high"), s),
         method_short(row.get("focus_method")),
-        "n/a (no peers)"
-        if no_rank
-        else f"{row['rank']} of {row['n_ranked']} [{row['rank_low']}-{row['rank_high']}]",
+        "n/a (no peers)" if no_rank else _rank_cell(row),
         fmt_effect(row.get("peer_mean"), s),
         fmt_effect(row.get("peer_mean_re"), s),
         fmt_p(row.get("difference_p_value")),

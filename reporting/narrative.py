@@ -57,6 +57,29 @@ def fmt_interval(low: float | None, high: float | None, scale: str) -> str:
     return f"{side(low)} to {side(high)}{unit}"
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def rank_set_words(low: int, high: int) -> str:
+    """A rank confidence set as what it is: '3rd' when it holds one rank, else 'between 1st and 10th'."""
+    return ordinal(low) if low == high else f"between {ordinal(low)} and {ordinal(high)}"
+
+
+def rank_text(row: dict[str, Any]) -> str:
+    """'ranked between 6th and 10th of 10 (95% confidence set; simultaneous over all 10 countries:
+    between 1st and 10th; 6th by the estimates; 1 = ...)', from a comparison row."""
+    n = row["n_ranked"]
+    return (
+        f"ranked {rank_set_words(row['rank_marginal_low'], row['rank_marginal_high'])} of {n} "
+        f"(95% confidence set; simultaneous over all {n} countries: "
+        f"{rank_set_words(row['rank_simultaneous_low'], row['rank_simultaneous_high'])}; "
+        f"{ordinal(row['rank'])} by the estimates; {rank_words(row.get('direction'))})"
+    )
+
+
 def rank_words(direction: str | None) -> str:
     """What rank 1 means for a finding: the largest effect in its direction."""
     return "1 = the most negative effect" if direction == "negative" else "1 = the most positive effect"
@@ -70,11 +93,11 @@ def finding_sentence(
     synthetic: bool,
     peers_synthetic: bool | None = None,
 ) -> str:
-    """'<Country> (synthetic data): effect X (95% CI a to b, method), rank r of n (95% interval
-    lo-hi; 1 = ...), fixed peer mean Y (95% CI ...), random-effects peer mean ...; difference
-    from the fixed peer mean D (p, Holm p)'; without peers with an estimate, a statement that
-    there are none instead. `synthetic` is whether the focus country's microdata are synthetic,
-    `peers_synthetic` whether any peer's are (default: the same)."""
+    """'<Country> (synthetic data): effect X (95% CI a to b, method), ranked between lo and hi of n
+    (95% confidence set; simultaneous ...; 1 = ...), fixed peer mean Y (95% CI ...), random-effects
+    peer mean ...; difference from the fixed peer mean D (p, Holm p)'; without peers with an
+    estimate, a statement that there are none instead. `synthetic` is whether the focus country's
+    microdata are synthetic, `peers_synthetic` whether any peer's are (default: the same)."""
     s = spec.scale
     name = labelled(country_name, synthetic)
     peers_synthetic = synthetic if peers_synthetic is None else peers_synthetic
@@ -93,8 +116,7 @@ def finding_sentence(
     else:
         against = "against peers with synthetic data: " if peers_synthetic and not synthetic else ""
         text += (
-            f", {against}rank {row['rank']} of {row['n_ranked']} (95% interval {row['rank_low']}-"
-            f"{row['rank_high']}; {rank_words(row.get('direction'))}), "
+            f", {against}{rank_text(row)}, "
             f"peer mean {fmt_effect(row.get('peer_mean'), s)} "
             f"(95% CI {fmt_interval(row.get('peer_mean_ci_low'), row.get('peer_mean_ci_high'), s)})"
         )

@@ -24,12 +24,12 @@ PNG_SCALE = 2  # PNGs at twice the SVG's size, sharp on high-density screens and
 CHART_PROCESSES = 1
 
 # The CSV outputs computed from the microdata: each gets a data_origin column.
-MICRODATA_OUTPUTS = ("estimates", "comparison", "diagnostics", "planted", "descriptives")
+MICRODATA_OUTPUTS = ("estimates", "comparison", "ranks", "diagnostics", "planted", "descriptives")
 
 # Names this module writes; a rerun into the same folder removes its own outputs that it did not
 # write this time (e.g. country_indicators.csv once the resource is gone), and nothing else.
 OWN_OUTPUTS = (
-    "estimates.csv", "comparison.csv", "diagnostics.csv", "planted.csv", "descriptives.csv",
+    "estimates.csv", "comparison.csv", "ranks.csv", "diagnostics.csv", "planted.csv", "descriptives.csv",
     "country_indicators.csv", "report.html", "tables/regression_tables.*", "charts/effect_*.png",
     "charts/effect_*.svg", "charts/fig_*.png", "charts/fig_*.svg", "charts/remittance_cost.*",
     "charts/migrant_stocks.*", "charts/remittance_cost_premium.*", "remittance_cost_effects.csv",

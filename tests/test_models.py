@@ -495,7 +495,8 @@ def test_peer_mean_is_the_mean_of_the_peer_estimates(fits: list[SpecFit]) -> Non
             .sort("signed", descending=True)
         )
         assert ranks["country"].to_list().index("KHM") + 1 == row["rank"]
-        assert row["rank_low"] <= row["rank"] <= row["rank_high"]
+        assert row["rank_marginal_low"] <= row["rank"] <= row["rank_marginal_high"]
+        assert row["rank_simultaneous_low"] <= row["rank"] <= row["rank_simultaneous_high"]
         assert row["direction"] == ("negative" if sign < 0 else "positive")
 
 
@@ -532,7 +533,8 @@ def test_the_comparison_has_the_same_columns_with_or_without_peers(
     row = table.row(0, named=True)
     assert row["n_peers"] == 0 and not np.isnan(row["focus_estimate"])
     for name in (
-        "rank", "rank_low", "rank_high", "n_ranked", "peer_mean", "peer_mean_ci_low", "difference",
+        "rank", "rank_marginal_low", "rank_marginal_high", "rank_simultaneous_low",
+        "rank_simultaneous_high", "rank_method", "n_ranked", "peer_mean", "peer_mean_ci_low", "difference",
         "difference_p_value", "p_holm", "q_bh", "peer_mean_re", "tau2",
     ):  # fmt: skip
         assert row[name] is None, name

@@ -32,13 +32,15 @@ from ippmd.reporting.narrative import (
     descriptive_sentences,
     finding_sentence,
     fmt_effect,
+    ordinal,
+    rank_set_words,
     shows_sentence,
 )
 from ippmd.reporting.provenance import with_data_origin
 from ippmd.reporting.sections import indicator_sections
 
 CHROMIUM = Path("/usr/bin/chromium")
-MICRODATA_CSVS = ("estimates", "comparison", "descriptives", "diagnostics", "planted")
+MICRODATA_CSVS = ("estimates", "comparison", "ranks", "descriptives", "diagnostics", "planted")
 LABEL = "Cambodia (synthetic data)"
 INDICATOR_FIELDS = [
     ("iso3", "string"),
@@ -200,7 +202,10 @@ def test_report_text_states_each_finding_for_cambodia(result: dict[str, Any], re
         f"{LABEL}: effect {fmt_effect(row['focus_estimate'], 'probability')} (95% CI "
         f"{fmt_effect(row['focus_ci_low'], 'probability', False)} to "
         f"{fmt_effect(row['focus_ci_high'], 'probability')}, CRV1 t({row['focus_df']:g})), "
-        f"rank {row['rank']} of 10 (95% interval {row['rank_low']}-{row['rank_high']}; "
+        f"ranked {rank_set_words(row['rank_marginal_low'], row['rank_marginal_high'])} of 10 (95% "
+        "confidence set; simultaneous over all 10 countries: "
+        f"{rank_set_words(row['rank_simultaneous_low'], row['rank_simultaneous_high'])}; "
+        f"{ordinal(row['rank'])} by the estimates; "
         f"1 = the most positive effect), peer mean {fmt_effect(row['peer_mean'], 'probability')}"
     )
     assert sentence.startswith(expected)
@@ -262,14 +267,18 @@ def test_sentences_carry_the_synthetic_label_only_for_synthetic_data() -> None:
     spec = get_spec("vocational_training_on_plans")
     row = {
         "term": "vocational_training", "n_peers": 2, "focus_estimate": -0.096, "focus_ci_low": -0.11,
-        "focus_ci_high": -0.08, "focus_p_value": 0.0001, "rank": 3, "rank_low": 2, "rank_high": 3,
-        "n_ranked": 3, "direction": "positive", "focus_method": "CRV1 t(99)", "peer_mean": 0.05,
+        "focus_ci_high": -0.08, "focus_p_value": 0.0001, "rank": 3, "rank_marginal_low": 2,
+        "rank_marginal_high": 3, "rank_simultaneous_low": 1, "rank_simultaneous_high": 3, "n_ranked": 3,
+        "direction": "positive", "focus_method": "CRV1 t(99)", "peer_mean": 0.05,
         "peer_mean_ci_low": 0.01, "peer_mean_ci_high": 0.09, "difference": -0.146,
         "difference_p_value": 0.001,
     }  # fmt: skip
     synthetic = finding_sentence(spec, row, "Cambodia", synthetic=True)
     assert synthetic.startswith(f"{LABEL}: effect -9.6 pp (95% CI -11.0 to -8.0 pp, CRV1 t(99))")
-    assert "rank 3 of 3 (95% interval 2-3; 1 = the most positive effect)" in synthetic
+    assert (
+        "ranked between 2nd and 3rd of 3 (95% confidence set; simultaneous over all 3 countries: "
+        "between 1st and 3rd; 3rd by the estimates; 1 = the most positive effect)"
+    ) in synthetic
     shows = shows_sentence(spec, row, "Cambodia", synthetic=True)
     assert shows == (
         f"What the estimate for {LABEL} shows: a negative effect, significant at 5%: against the "
@@ -279,7 +288,8 @@ def test_sentences_carry_the_synthetic_label_only_for_synthetic_data() -> None:
     survey = finding_sentence(spec, row, "Senegal", synthetic=False, peers_synthetic=False)
     assert survey.startswith("Senegal: effect -9.6 pp") and "synthetic" not in survey
     mixed = finding_sentence(spec, row, "Senegal", synthetic=False, peers_synthetic=True)
-    assert mixed.startswith("Senegal: effect") and "against peers with synthetic data: rank 3 of 3" in mixed
+    assert mixed.startswith("Senegal: effect")
+    assert "against peers with synthetic data: ranked between 2nd and 3rd of 3" in mixed
     shares = pl.DataFrame(
         {"country": ["KHM"], "panel": ["Men"], "group": ["Receives"], "estimate": [0.5],
          "ci_low": [0.4], "ci_high": [0.6], "n": [100], "n_clusters": [30]}
@@ -583,11 +593,26 @@ def test_the_report_is_stamped_with_version_data_hash_seed_and_date(
 
 def test_the_comparison_csv_documents_ranks_and_multiplicity(result: dict[str, Any], report: str) -> None:
     comparison = pl.read_csv(result["out_dir"] / "comparison.csv")
-    for column in ("rank_low", "rank_high", "p_holm", "q_bh", "method", "peer_mean_re", "tau2"):
+    for column in (
+        "rank_marginal_low", "rank_marginal_high", "rank_simultaneous_low", "rank_simultaneous_high",
+        "rank_method", "p_holm", "q_bh", "method", "peer_mean_re", "tau2",
+    ):  # fmt: skip
         assert column in comparison.columns, column
-    assert (comparison["rank_low"] <= comparison["rank"]).all()
-    assert (comparison["rank"] <= comparison["rank_high"]).all()
+    for kind in ("marginal", "simultaneous"):
+        assert (comparison[f"rank_{kind}_low"] <= comparison["rank"]).all()
+        assert (comparison["rank"] <= comparison[f"rank_{kind}_high"]).all()
+    assert comparison["rank_method"].str.starts_with("Mogstad-Romano-Shaikh-Wilhelm (2024)").all()
     assert "rank 1 = the largest effect in the direction of the finding" in report
+    # every country's sets, in ranks.csv and in the report; the focus's agree with comparison.csv
+    ranks = pl.read_csv(result["out_dir"] / "ranks.csv")
+    counts = ranks.group_by("spec", "term").agg(pl.len(), pl.col("n_ranked").first())
+    assert (counts["len"] == counts["n_ranked"]).all() and counts.height == comparison.height
+    focus = ranks.filter(pl.col("country") == "KHM").join(comparison, on=["spec", "term"], suffix="_c")
+    for column in ("rank", "rank_marginal_low", "rank_marginal_high", "rank_simultaneous_low"):
+        assert (focus[column] == focus[f"{column}_c"]).all(), column
+    row = ranks.row(0, named=True)
+    low, high = row["rank_marginal_low"], row["rank_marginal_high"]
+    assert f"{row['country']} {rank_set_words(low, high)} (" in report
     assert html.escape("survive Holm's adjustment at 5%") in report
 
 

@@ -63,12 +63,14 @@ def _summarize(result: dict[str, Any], code: str, out: Path, seconds: float) -> 
     rows = result["summary"]
     say(
         f"All {len(rows)} findings for {result['country_name']} (SYNTHETIC data; full sentences in "
-        "report.html): effect [95% CI] method; rank [95% interval]; Holm p of the difference from peers"
+        "report.html): effect [95% CI] method; rank as its 95% confidence set (simultaneous); Holm p of the "
+        "difference from peers"
     )
     for number, row in enumerate(rows, 1):
         say(
             f"  {number:2d}. {row['Finding (outcome ~ treatment)']}: {row[f'{code} effect']} "
-            f"[{row['95% CI']}] {row['Method']}; rank {row['Rank [95% interval]']}; Holm {row['Holm p']}"
+            f"[{row['95% CI']}] {row['Method']}; rank {row['Rank: 95% confidence set (simultaneous)']}; "
+            f"Holm {row['Holm p']}"
         )
     costs = "with" if result["remittance_costs"] else "without (RPW original not found)"
     say(
