@@ -196,6 +196,11 @@ HOSTILE: dict[str, tuple[Callable[[Path], None], str, str | None]] = {
         "must be an ISO3 code",
         "countries[0]",
     ),
+    "a country code with a newline after it": (
+        _edit(lambda m: m.update(countries=["KHM\n", *m["countries"][1:]])),
+        "must be an ISO3 code",
+        "countries[0]",
+    ),
     "a build that is a list": (_edit(lambda m: m.update(build=[1])), "not of type 'object'", "build"),
     "a control character in a title": (
         _households(lambda r: r.update(title="\x1b[2JFAKE VALID")),
