@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import math
 import re
 import zipfile
@@ -20,7 +21,7 @@ from rich.table import Table
 from ippmd import SYNTHETIC_NOTICE
 from ippmd.explore.tabulate import RESULT_COLUMNS, Tabulation
 
-Format = Literal["csv", "md", "html", "xlsx"]
+Format = Literal["csv", "json", "md", "html", "xlsx"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 FIXED_TIME = datetime(2017, 1, 1)  # xlsx properties and zip entries: no build time in the bytes
 METHOD_HEADER = "interval method"
@@ -90,6 +91,35 @@ def notice(tab: Tabulation) -> str | None:
 
 def to_csv(tab: Tabulation) -> bytes:
     return tab.frame.write_csv(float_precision=None).encode("utf-8")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: an interval that cannot be computed (df < 1) is null, as in the CSV."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def to_json(tab: Tabulation) -> bytes:
+    """For programs: the CSV's columns and values as rows, with the package's dataHash, the
+    query, the notes and the synthetic notice (the shape the portal's API answers with)."""
+    q = tab.query
+    document = {
+        "dataHash": tab.data_hash,
+        "query": {
+            "variable": q.variable,
+            "table": q.table,
+            "by": list(q.by),
+            "where": q.where,
+            "countries": list(q.countries) if q.countries else None,
+            "interval": q.interval,
+        },
+        "statistic": tab.statistic(),
+        "synthetic": tab.synthetic,
+        "notice": notice(tab),
+        "notes": tab.notes(),
+        "columns": tab.frame.columns,
+        "rows": [{k: _finite(v) for k, v in row.items()} for row in tab.frame.to_dicts()],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=1, allow_nan=False) + "\n").encode("utf-8")
 
 
 def _md_cell(text: str) -> str:
@@ -181,7 +211,7 @@ def to_xlsx(tab: Tabulation) -> bytes:
 
 def render(tab: Tabulation, fmt: Format) -> bytes:
     """The tabulation in one of FORMATS."""
-    writers = {"csv": to_csv, "md": to_markdown, "html": to_html, "xlsx": to_xlsx}
+    writers = {"csv": to_csv, "json": to_json, "md": to_markdown, "html": to_html, "xlsx": to_xlsx}
     return writers[fmt](tab)
 
 

@@ -88,6 +88,7 @@ class Tabulation:
     synthetic: bool
     by_fields: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     joined: dict[str, str] = dataclasses.field(default_factory=dict)  # column -> its linked table
+    data_hash: str = ""  # the package's dataHash: what a program cites with the numbers
 
     @property
     def category_labels(self) -> dict[Any, str]:
@@ -448,4 +449,5 @@ def tabulate(package_dir: Path | Package, query: Query) -> Tabulation:
             for name in dict.fromkeys([query.variable, *query.by, *where_names])
             if columns[name].owner != query.table
         },
+        data_hash=package.built.data_hash,
     )

@@ -36,7 +36,7 @@ def tabulate(
         str | None,
         typer.Option(
             "--format",
-            help="csv, md, html or xlsx (default: from the --out suffix; else a table on a terminal, "
+            help="csv, json, md, html or xlsx (default: from the --out suffix; else a table on a terminal, "
             "CSV when piped).",
         ),
     ] = None,
