@@ -335,6 +335,7 @@ def test_an_untrusted_leftover_fills_only_an_empty_place(package: Path) -> None:
     assert _hashes(package) == before and not staging.exists()
 
 
+@pytest.mark.slow  # runs `ippmd check` (expectations) two or three times
 def test_check_recovers_first_and_says_so(package: Path) -> None:
     """A reader recovers before it looks, as the writers do: `check` removes an untrusted leftover
     in one line (the package untouched, then checked valid); a second `check` finds nothing to
@@ -362,6 +363,7 @@ def test_check_recovers_first_and_says_so(package: Path) -> None:
     assert "error:" in refused.stderr and not staging.exists() and _places(package) == held
 
 
+@pytest.mark.slow  # runs `ippmd check` (expectations) two or three times
 def test_a_reader_never_waits_for_a_build_that_is_still_staging(package: Path) -> None:
     """A live writer holding the lock that has not written its journal has not touched the
     package: a reader reads it as it is after one note, leaving the writer's folder alone."""
