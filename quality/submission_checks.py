@@ -132,6 +132,7 @@ def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set
                 value=code,
             )
         )
+    problems += _duplicate_region_codes(meta.get("regions"), regions, file)
     for region in regions:
         if isinstance(region, dict) and not re.fullmatch(
             r"[A-Z]{2}-[A-Z0-9]{1,3}", str(region.get("iso_3166_2"))
@@ -145,6 +146,27 @@ def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set
                     value=str(region.get("iso_3166_2")),
                 )
             )
+    return problems
+
+
+def _duplicate_region_codes(raw: Any, regions: list[Any], file: str) -> list[Problem]:
+    """A region code or ISO 3166-2 code given to two regions: the package would merge them (one
+    stratum, one code with two names), so the second is a problem at its key."""
+    prefix = "regions.list" if isinstance(raw, dict) else "regions"
+    problems = []
+    for key in ("code", "iso_3166_2"):
+        seen: dict[str, int] = {}
+        for i, region in enumerate(regions):
+            if not isinstance(region, dict) or region.get(key) is None:
+                continue
+            value = str(region[key])
+            if value in seen:
+                message = f"{key} {value!r} is also region {seen[value]}'s: each region needs its own"
+                problems.append(
+                    problem("metadata-error", file, message, field=f"{prefix}.{i}.{key}", value=value)
+                )
+            else:
+                seen[value] = i
     return problems
 
 

@@ -163,6 +163,13 @@ CORPUS = [
         ("metadata.yaml", "education_levels.8.years"),
         id="schooling-28-years",
     ),
+    pytest.param(  # two regions under one code would be one stratum with two names in the package
+        _meta(
+            lambda m: m["regions"]["list"][1].__setitem__("iso_3166_2", m["regions"]["list"][0]["iso_3166_2"])
+        ),
+        ("metadata.yaml", "regions.list.1.iso_3166_2"),
+        id="region-code-twice",
+    ),
     pytest.param(  # refused by the metadata's own size rule (quality/submission_checks)
         _meta(lambda m: m["exchange_rate"].__setitem__("source", "S" * 2 * MAX_CELL_BYTES)),
         ("metadata.yaml", "exchange_rate.source"),
