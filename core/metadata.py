@@ -101,12 +101,23 @@ def _at_line(problem: Problem, lines: dict[tuple[str, ...], int]) -> Problem:
     return replace(problem, row=lines.get(path)) if path else problem
 
 
+def _deepest(error: Any) -> Any:
+    """Of a value that fits none of a oneOf's shapes, the error deepest in the value: a bad
+    `regions.list.0.iso_3166_2`, not "regions has the wrong shape"."""
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        deepest = max(error.context, key=lambda e: len(e.absolute_path))
+        if len(deepest.absolute_path) <= len(error.absolute_path):
+            break
+        error = deepest
+    return error
+
+
 def _check_metadata(meta: Any, file: str) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise InputError([Problem(file, "metadata must be a YAML mapping", code="metadata-error")])
     problems = []
     for error in sorted(_strict_validator()(_metadata_schema()).iter_errors(meta), key=str):
-        problems.append(_metadata_problem(error, file))
+        problems.append(_metadata_problem(_deepest(error), file))
     if problems:
         raise InputError(problems)
     rate = meta["exchange_rate"]["lcu_per_usd"]

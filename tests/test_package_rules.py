@@ -163,6 +163,11 @@ CORPUS = [
         ("metadata.yaml", "education_levels.8.years"),
         id="schooling-28-years",
     ),
+    pytest.param(  # named at its own key, not "regions has the wrong shape" (the schema's oneOf)
+        _region("iso_3166_2", "kh-2"),
+        ("metadata.yaml", "regions.list.0.iso_3166_2"),
+        id="region-iso-lowercase",
+    ),
     pytest.param(  # two regions under one code would be one stratum with two names in the package
         _meta(
             lambda m: m["regions"]["list"][1].__setitem__("iso_3166_2", m["regions"]["list"][0]["iso_3166_2"])
