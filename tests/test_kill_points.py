@@ -147,6 +147,7 @@ def test_every_step_is_recorded_from_the_publish_itself(scene: Scene) -> None:
     assert "moved:3" in scene.steps["admit"] and "moved:3" not in scene.steps["build"]
 
 
+@pytest.mark.slow  # builds, kills and checks (about 15 s); the fast recovery cases are in test_recovery
 def test_a_build_killed_mid_swap_is_recovered_by_a_check(scene: Scene, tmp_path: Path) -> None:
     """The jam of issue 20: killed after the old descriptor moved aside, before the new one moved
     in (data/ without datapackage.json); the next command, a mere `ippmd check`, finishes it."""

@@ -415,6 +415,7 @@ def test_a_rerun_removes_its_own_stale_outputs_only(tmp_path: Path) -> None:
     assert (out / "charts" / "mine.png").exists() and (out / "notes.txt").exists()
 
 
+@pytest.mark.slow  # starts chromium (about 25 s)
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 def test_every_chart_renders_in_a_headless_browser(result: dict[str, Any], tmp_path: Path) -> None:
     command = [
