@@ -261,6 +261,9 @@ def _scan_unexpected(path: Path, label: str) -> list[Problem]:
 # A cell a spreadsheet would run as a formula (CSV injection), unless it is a plain number; C0
 # controls (tab and line breaks included), DEL, C1 controls and bidirectional and line-separator
 # controls (terminal escapes among them). The patterns are core.text's, stated once.
+NIU_TOKEN = (
+    "NIU"  # the package CSV's not-in-universe code (ippmd.package.missing): no submitted value may be it
+)
 FORMULA_START = FORMULA_PATTERN
 PLAIN_NUMBER = PLAIN_NUMBER_PATTERN
 CONTROL = CONTROL_PATTERN
@@ -290,6 +293,12 @@ def _cell_masks(values: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
     return [
         *_text_masks(values),
         ("placeholder", "template placeholder TODO left in a cell", values.str.contains(TODO)),
+        (
+            "reserved-value",
+            f"{NIU_TOKEN} is the package's code for a value not in universe: published, this cell would "
+            "read as missing",
+            values.str.strip_chars() == NIU_TOKEN,
+        ),
     ]
 
 

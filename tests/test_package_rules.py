@@ -186,6 +186,9 @@ CORPUS = [
         id="rate-source-9kB",
         marks=pytest.mark.slow,
     ),
+    pytest.param(  # NIU is the package's not-in-universe code: a value NIU would be read as missing
+        _cell("emigrants", 2, "destination", "NIU"), ("emigrants.csv", "destination"), id="destination-NIU"
+    ),
     pytest.param(  # refused by the plausibility bound on amounts (quality/plausibility.yaml)
         _cell("households", 2, "remittances_amount", "1e308"),
         ("households.csv", "remittances_amount"),
