@@ -556,7 +556,7 @@ def _documents(
         "LICENSE.md": license_text(source, selection).encode("utf-8"),
         "CITATION.cff": citation_cff(source).encode("utf-8"),
         "codebook.md": codebook(logical_package, staging, source, selection, fmt, renames).encode("utf-8"),
-        "ddi.xml": render_ddi(logical_package, staging, fmt, locations),
+        "ddi.xml": render_ddi(_named_in_file(logical_package, renames), staging, fmt, locations),
     }
     synthetic = synthetic_countries(source, selection)
     script = load_r(descriptor, fmt, synthetic_notice(synthetic) if synthetic else None, selection.where)
@@ -567,6 +567,18 @@ def _documents(
             one = logical_package | {"resources": [resource | {"path": Path(resource["path"]).name}]}
             docs[f"data/{resource['name']}.xml"] = render_ddi(one, staging, fmt, locations)
     return docs
+
+
+def _named_in_file(package: dict[str, Any], renames: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """A copy of the logical descriptor whose fields say the name they have in the data file,
+    where the format made it shorter (the DDI lists it beside the variable)."""
+    named = copy.deepcopy(package)
+    for resource in named["resources"]:
+        for fld in resource["schema"]["fields"]:
+            short = renames.get(resource["name"], {}).get(fld["name"])
+            if short:
+                fld["nameInFile"] = short
+    return named
 
 
 def _zip_entries(

@@ -2,16 +2,23 @@
 
 Stata allows 32 characters ([A-Za-z_][A-Za-z0-9_]*, no reserved words) and pyreadstat names a
 variable's value-label set `<name><n>`, which must fit in 32 characters too; SPSS allows 64
-bytes starting with a letter, no reserved words. Every package name fits today; a future
-longer one gets a stable short name (prefix + hash) recorded in the manifest and codebook.
+bytes starting with a letter, no reserved words. A longer name is shortened by one rule: the
+words of extract/abbreviations.yaml are abbreviated, longest first, until it fits
+(`education_expenditure_nonresponse` -> `education_expenditure_nonresp`); only a name that still
+does not fit gets a cut with a hash. The new names are listed in the manifest, codebook and DDI.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from typing import Literal
+
+import yaml
+
+from ippmd.core.home import package_data
 
 StatFormat = Literal["dta", "sav"]
 
@@ -58,6 +65,32 @@ def _valid(name: str, fmt: StatFormat, limit: int) -> bool:
     )
 
 
+@cache
+def abbreviations() -> dict[str, str]:
+    """extract/abbreviations.yaml: word -> short form, checked when loaded (file and key named)."""
+    path = package_data(__package__, "abbreviations.yaml")
+    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: must map words to their short forms")
+    for word, short in table.items():
+        if not (isinstance(word, str) and isinstance(short, str) and 0 < len(short) < len(word)):
+            raise ValueError(f"{path}: key {word!r}: the short form must be a shorter, non-empty text")
+    return table
+
+
+def abbreviated(name: str, fits: Callable[[str], bool]) -> str | None:
+    """The name with its words abbreviated, longest first (the last of equal ones first), one
+    at a time until it fits; None when it never does."""
+    words = name.split("_")
+    order = sorted(range(len(words)), key=lambda i: (-len(words[i]), -i))
+    for i in order:
+        if fits("_".join(words)):
+            break
+        words[i] = abbreviations().get(words[i], words[i])
+    candidate = "_".join(words)
+    return candidate if fits(candidate) else None
+
+
 def _shorten(name: str, limit: int, attempt: int) -> str:
     cleaned = _INVALID.sub("_", name)
     if not cleaned[:1].isalpha():
@@ -83,8 +116,12 @@ def stat_names(names: Sequence[str], fmt: StatFormat, labelled: Iterable[str] = 
         limit = NAME_LIMIT[fmt]
         if fmt == "dta" and name in labelled_order:
             limit -= len(str(labelled_order[name]))
-        new, attempt = name, 0
-        while not _valid(new, fmt, limit) or fold(new) in taken:
+
+        def fits(text: str, limit: int = limit) -> bool:
+            return _valid(text, fmt, limit) and fold(text) not in taken
+
+        new, attempt = (name if fits(name) else abbreviated(name, fits) or name), 0
+        while not fits(new):
             new = _shorten(name, limit, attempt)
             attempt += 1
         mapping[name] = new

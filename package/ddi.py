@@ -289,6 +289,8 @@ def _variable(
     _el(var, "varFormat", type="numeric" if numeric else "character", schema="other")
     if field.get("unit"):
         _el(var, "notes", f"Unit: {field['unit']}")
+    if field.get("nameInFile"):  # too long for the format: shortened by one rule (extract/names.py)
+        _el(var, "notes", f"Name in the {FILE_FORMATS.get(fmt, fmt)} file: {field['nameInFile']}")
     return var
 
 

@@ -340,6 +340,23 @@ def test_stat_names_are_valid_and_deterministic() -> None:
     assert stat_names(["to", "with"], "sav") != {"to": "to", "with": "with"}
 
 
+def test_long_names_are_shortened_by_one_readable_rule(khm_stat: dict[str, Path]) -> None:
+    """Words of extract/abbreviations.yaml are shortened, longest first, until the name fits;
+    only a name of other words falls back to a cut with a hash. The DDI and codebook list it."""
+    long = "education_expenditure_nonresponse"  # 33 characters: over Stata's 32
+    short = stat_names([long], "dta", labelled=[long])[long]
+    assert short == "education_expenditure_nonresp"  # nonresponse -> nonresp (the longest, last word)
+    assert stat_names([long], "sav")[long] == long  # SPSS takes 64 bytes
+    opaque = "q" * 20 + "_" + "z" * 20
+    cut = stat_names([opaque], "dta")[opaque]
+    assert len(cut) <= 32 and cut.startswith("q" * 20) and cut != opaque
+    _, meta = pyreadstat.read_dta(str(khm_stat["dta"] / "data" / "households.dta"), metadataonly=True)
+    assert short in meta.column_names
+    ddi = (khm_stat["dta"] / "ddi.xml").read_text(encoding="utf-8")
+    assert f"Name in the Stata .dta file: {short}" in ddi
+    assert f"`{short}`" in (khm_stat["dta"] / "codebook.md").read_text(encoding="utf-8")
+
+
 def test_a_long_name_is_shortened_in_the_file_with_its_labels(tmp_path: Path) -> None:
     long = "has_member_planning_to_emigrate_within_twelve_months"
     fields: list[dict[str, Any]] = [
