@@ -112,3 +112,20 @@ def edit_meta(folder: Path, edit: Callable[[dict], None]) -> None:
     meta = yaml.safe_load((folder / "metadata.yaml").read_text(encoding="utf-8"))
     edit(meta)
     (folder / "metadata.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid synthetic Cambodia submission (seed 5), made once and only read: a test that
+    changes it works on `copy` (a module may define its own `submission` to differ)."""
+    from ippmd.synth.generator import write_submission
+
+    return write_submission("KHM", tmp_path_factory.mktemp("khm-submission") / "sub", seed=5)
+
+
+@pytest.fixture
+def copy(submission: Path, tmp_path: Path) -> Path:
+    """A copy of `submission` a test may change."""
+    import shutil
+
+    return Path(shutil.copytree(submission, tmp_path / "sub"))

@@ -28,16 +28,6 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(IPPMD), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_submission("KHM", tmp_path_factory.mktemp("hostile") / "sub", seed=5)
-
-
-@pytest.fixture
-def copy(submission: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(submission, tmp_path / "sub"))
-
-
 def test_a_stata_or_spss_table_is_refused_from_its_header_before_it_is_read(
     copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,12 +12,6 @@ from ippmd.core.io import MAX_YAML_BYTES, MAX_YAML_DEPTH
 from ippmd.quality.archive import MAX_ENTRIES, MAX_UNPACKED_BYTES
 from ippmd.quality.structural import MAX_ROWS
 from ippmd.quality.validate import validate_submission
-from ippmd.synth.generator import write_submission
-
-
-@pytest.fixture(scope="module")
-def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_submission("KHM", tmp_path_factory.mktemp("limits") / "sub", seed=5)
 
 
 def _copy(submission: Path, tmp_path: Path) -> Path:

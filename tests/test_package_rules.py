@@ -35,16 +35,10 @@ from ippmd.quality.validate import (
     package_rule_problems,
     validate_submission,
 )
-from ippmd.synth.generator import write_submission
 from tests.conftest import frictionless_validate, set_cell
 
 COUNTRY = "KHM"
 IPPMD = Path(sys.executable).with_name("ippmd")
-
-
-@pytest.fixture(scope="module")
-def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_submission(COUNTRY, tmp_path_factory.mktemp("rules") / "sub", seed=5)
 
 
 def _spy_rules(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Structure], list[tuple[str, Any]]]:

@@ -27,22 +27,11 @@ from ippmd.core.limits import limit
 from ippmd.extract.statfiles import write_stat_file
 from ippmd.harmonize.submission import read_submission
 from ippmd.quality.validate import validate_submission
-from ippmd.synth.generator import write_submission
 from tests.conftest import set_cell
 
 IPPMD = Path(sys.executable).with_name("ippmd")
 EXACT = 2**53 - 1  # the largest n with n and n + 1 both exact as IEEE 754 doubles
 STAT = ("dta", "sav")
-
-
-@pytest.fixture(scope="module")
-def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_submission("KHM", tmp_path_factory.mktemp("formats") / "sub", seed=5)
-
-
-@pytest.fixture
-def copy(submission: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(submission, tmp_path / "sub"))
 
 
 def _frame(folder: Path, table: str) -> pd.DataFrame:
