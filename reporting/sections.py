@@ -70,9 +70,11 @@ def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int)
         f"({random_effects_rule(config.random_effects)}) treats "
         "the peers as a draw from a population of countries: it reports tau<sup>2</sup>, Cochran's Q and "
         "a 95% prediction interval for a typical peer. Rank 1 is the largest effect in the direction "
-        f"of the finding (the most negative effect when the finding is negative); the rank's 95% "
-        f"interval comes from {config.rank_draws:,} draws of the joint distribution of the estimates "
-        "(seeded). Multiplicity: Holm (family-wise) and Benjamini-Hochberg (false discovery rate) "
+        "of the finding (the most negative effect when the finding is negative); a rank is given as "
+        "its 95% confidence set (Mogstad, Romano, Shaikh and Wilhelm 2024: marginal, and simultaneous "
+        "over all countries), from the bootstrap of pairwise differences with "
+        f"{config.rank_draws:,} seeded normal draws of the joint distribution of the estimates. "
+        "Multiplicity: Holm (family-wise) and Benjamini-Hochberg (false discovery rate) "
         "adjust over the comparisons of this report, and over all country tests in estimates.csv.",
     ]
 
