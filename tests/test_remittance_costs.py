@@ -50,6 +50,7 @@ def test_the_panel_holds_every_corridor_of_the_file(panel: pl.DataFrame) -> None
     assert khm.filter(pl.col("quarter") == "2015Q4")["cost"][0] == pytest.approx(12.2, abs=0.05)
 
 
+@pytest.mark.slow  # fits the full dummy-variable model (about 9 s)
 def test_receiver_effects_equal_an_independent_dummy_variable_fit(panel: pl.DataFrame) -> None:
     """Coefficients from numpy lstsq on [receiver dummies (first dropped), every sender dummy,
     quarter dummies (first dropped)]; CRV1 SEs from statsmodels OLS clustered by corridor."""

@@ -563,6 +563,7 @@ def test_benchmark_focus_and_unbuilt_package_are_usage_errors(package_dir: Path,
     assert "not built yet" in result.stdout + result.stderr and not (tmp_path / "r2").exists()
 
 
+@pytest.mark.slow  # validates several submissions in a subprocess (about 5 s)
 def test_cli_validates_several_submissions_in_one_call(valid: Path, copy: Path) -> None:
     both_valid = subprocess.run(
         [str(IPPMD), "validate", str(valid), str(copy)], capture_output=True, text=True, timeout=120
