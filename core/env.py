@@ -19,7 +19,7 @@ from typing import Literal
 from ippmd.core.errors import UsageError
 from ippmd.core.text import printable
 
-Kind = Literal["folder", "cache", "seconds", "epoch", "flag", "step"]
+Kind = Literal["folder", "cache", "seconds", "epoch", "flag", "step", "word"]
 
 # Words a flag may hold, after folding case: true, then false.
 FLAG_WORDS = {word: True for word in ("1", "true", "yes", "on")} | {
@@ -38,6 +38,7 @@ class Variable:
     allowed: str  # said in the error and in the README's table
     low: float | None = None  # the range of a number, both ends included
     high: float | None = None
+    choices: tuple[str, ...] = ()  # the words a "word" variable may hold
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -86,6 +87,13 @@ VARIABLES: tuple[Variable, ...] = (
         "cache",
         "where the report's bundled chart library (Vega) is cached, in `ippmd/`",
         "an absolute path (a relative one is ignored, as the XDG spec says); default: `~/.cache`",
+    ),
+    Variable(
+        "IPPMD_LANG",
+        "word",
+        "the language of messages, reports, guides and labels, which `--lang` sets per command",
+        "en, fr or es; default: the country's language (countries/<ISO3>/country.yaml), else en",
+        choices=("en", "fr", "es"),  # ippmd.core.i18n.LANGUAGES (tests/test_i18n.py keeps them equal)
     ),
     Variable(
         "IPPMD_DEBUG", "flag", "show the traceback of an internal error", "1/true/yes/on or 0/false/no/off"
@@ -191,6 +199,17 @@ def env_step(name: str, steps: Sequence[str] | None = None) -> tuple[str, int | 
     return step, int(count) if count else None
 
 
+def env_word(name: str) -> str | None:
+    """One of the variable's words (stripped, any case); None when unset."""
+    variable, value = _raw(name, "word")
+    if value is None or not value.strip():
+        return None
+    word = value.strip().lower()
+    if word not in variable.choices:
+        raise bad_value(variable, value, "not one of its words")
+    return word
+
+
 def check_environment() -> None:
     """Read every variable of the table once, so garbage in any of them fails now (exit 2)."""
     readers: dict[Kind, Callable[[str], object]] = {
@@ -200,6 +219,7 @@ def check_environment() -> None:
         "epoch": env_epoch,
         "flag": env_flag,
         "step": env_step,
+        "word": env_word,
     }
     for variable in VARIABLES:
         readers[variable.kind](variable.name)

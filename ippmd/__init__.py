@@ -22,8 +22,11 @@ SYNTHETIC_NOTICE = (
 
 def synthetic_notice(countries: Iterable[str]) -> str:
     """The one synthetic label of a table or figure: the notice naming its synthetic countries
-    (the same string in the descriptor, extracts, Stata/SPSS notes and the loader)."""
-    return f"{SYNTHETIC_NOTICE} Synthetic countries: {', '.join(countries)}."
+    (the same string in the descriptor, extracts, Stata/SPSS notes and the loader), in the
+    current language (ippmd.core.i18n; English unless a command chose another)."""
+    from ippmd.core.i18n import t
+
+    return f"{t('common.synthetic-notice')} {t('common.synthetic-countries', countries=', '.join(countries))}"
 
 
 _LAZY = {"load": "ippmd.extract.load", "labels_of": "ippmd.extract.load", "scan": "ippmd.extract.scan"}

@@ -35,6 +35,7 @@ from ippmd.commands.output import Unanswered, Unusable, console, say
 from ippmd.core.env import check_environment, env_flag
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import HOME_ENV
+from ippmd.core.i18n import t
 from ippmd.core.text import shown
 
 COMMANDS = (
@@ -85,7 +86,7 @@ def report(exc: UsageError | InputError | Unanswered | OSError) -> int:
         _error(str(exc))
         return 1
     if isinstance(exc, InputError):  # every problem, one a line, then how to go on (exc.add_note)
-        _error(f"{len(exc.problems)} problem(s) in the input")
+        _error(t("common.problems-in-input", count=len(exc.problems)))
         say(str(exc), fold=False)
         for note in getattr(exc, "__notes__", ()):
             say(note, fold=False)

@@ -41,6 +41,7 @@ FAMILIES: dict[str, list[Path]] = {
     "schema-rules": [ROOT / "quality/suites/schema_rules.yaml"],
     "identifiers": [ROOT / "quality/identifiers.yaml"],
     "model-spec": sorted((ROOT / "models/specs").glob("*.yaml")),
+    "translations": sorted((ROOT / "core/translations").glob("*/*.yaml")),
     # not a YAML family: what ippmd.package.read holds a built descriptor to (tests/test_read.py)
     "built-package": [ROOT / "datapackage.json"],
 }

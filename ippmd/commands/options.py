@@ -34,6 +34,16 @@ Countries = Annotated[
     str | None, typer.Option("--countries", help="Comma-separated ISO3 codes (default: all).")
 ]
 Quiet = Annotated[bool, typer.Option(help="No progress display.")]
+# The language of what a command writes for people (messages, reports, guides, labels); data
+# files keep machine formats. Read by ippmd.core.i18n.choose_language.
+Lang = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of messages, reports and labels: en, fr or es (default $IPPMD_LANG, else the "
+        "country's language, else en).",
+    ),
+]
 # --force of the commands that write a new folder (synth, template) and of those that write
 # their own files into one (figures, benchmark); build's says what it keeps.
 ForceFilled = Annotated[bool, typer.Option(help="Write into a folder that already holds files.")]
