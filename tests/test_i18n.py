@@ -31,6 +31,7 @@ from ippmd.core.i18n import (
     t,
     using,
 )
+from ippmd.package.translate import codebook_english  # noqa: F401 (a data domain, below)
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE_FOLDERS = (
@@ -56,7 +57,11 @@ def _hints() -> dict[str, str]:
 
 
 # Data domain -> its English texts by key (the translated files hold exactly these keys).
-DATA_DOMAINS: dict[str, Callable[[], dict[str, str]]] = {}
+# A domain is held here once its French and Spanish files exist (uncomment as they land).
+DATA_DOMAINS: dict[str, Callable[[], dict[str, str]]] = {
+    # "hints": _hints,
+    # "codebook": codebook_english,
+}
 
 
 def _used_keys() -> set[str]:
