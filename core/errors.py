@@ -79,3 +79,12 @@ def problem_catalogue() -> dict[str, str]:
     """Stable problem codes and how to fix each (core/problems.yaml), shown by `ippmd validate`."""
     text = resources.files("ippmd.core").joinpath("problems.yaml").read_text(encoding="utf-8")
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def problem_hint(key: str) -> str | None:
+    """How to fix a problem (`code` or `code.field` of core/problems.yaml) in the current
+    language: the English there, French and Spanish in the catalogues' data domain `hints`."""
+    from ippmd.core.i18n import translated
+
+    english = problem_catalogue().get(key)
+    return None if english is None else translated("hints", key, english)

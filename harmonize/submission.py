@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from ippmd.core.errors import InputError, Problem, problem_catalogue
+from ippmd.core.errors import InputError, Problem, problem_hint
 from ippmd.core.limits import limit
 from ippmd.core.metadata import read_submission_metadata
 from ippmd.core.schema import SUBMISSION_TABLES, field_names, polars_schema, submission_schema
@@ -53,7 +53,7 @@ def table_files(folder: Path) -> dict[str, Path]:
                     f"{len(names)} files for the {table} table: send it once, in one format "
                     "(CSV, Stata .dta or SPSS .sav), and remove the other files",
                     code="ambiguous-table",
-                    hint=problem_catalogue().get("ambiguous-table"),
+                    hint=problem_hint("ambiguous-table"),
                 )
             )
         elif names and names[0] == names[0].lower():
@@ -186,7 +186,7 @@ def label_problems(
                     field=field["name"],
                     value=str(code),
                     code="value-label-conflict",
-                    hint=problem_catalogue().get("value-label-conflict"),
+                    hint=problem_hint("value-label-conflict"),
                 )
             )
     return problems

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ippmd import __version__, synthetic_notice
-from ippmd.core.errors import InputError, Problem, problem_catalogue
+from ippmd.core.errors import InputError, Problem, problem_hint
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import load_yaml, sha256_file
 from ippmd.core.metadata import load_country, source_citation
@@ -236,7 +236,7 @@ class PackageWriter:
                         field=column,
                         value=value[:40],
                         code="formula-cell",
-                        hint=problem_catalogue().get("formula-cell"),
+                        hint=problem_hint("formula-cell"),
                     )
                 ]
             )

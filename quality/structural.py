@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from ippmd.core.errors import Problem, problem_catalogue
+from ippmd.core.errors import Problem, problem_hint
 from ippmd.core.limits import limit
 
 # The limits of one table, with their reasons, in core/limits.yaml.
@@ -29,14 +29,10 @@ EXACT_INTEGER = limit("exact_integer")
 MAX_EXAMPLES = 50  # detailed problems per file, field and code; the rest are counted
 
 
-def hints() -> dict[str, str]:
-    return problem_catalogue()
-
-
 def hint_for(code: str, field: str | None = None) -> str | None:
     """How to fix a problem: the hint for this code and field (`<code>.<field>` in
     core/problems.yaml) when there is one, else the code's hint."""
-    return hints().get(f"{code}.{field}") or hints().get(code)
+    return problem_hint(f"{code}.{field}") or problem_hint(code)
 
 
 def problem(code: str, file: str, message: str, **where: Any) -> Problem:

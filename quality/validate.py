@@ -24,7 +24,7 @@ from typing import Literal, get_args
 
 import polars as pl
 
-from ippmd.core.errors import InputError, Problem, UsageError, problem_catalogue
+from ippmd.core.errors import InputError, Problem, UsageError, problem_hint
 from ippmd.core.home import schemas_dir
 from ippmd.core.io import load_yaml, sha256_file
 from ippmd.core.metadata import read_submission_metadata, region_list
@@ -844,9 +844,10 @@ def check_package(package_dir: Path, engine: Engine = "gx") -> Report:
     else:
         report.skipped[f"expectations ({engine})"] = "the package's files break its schemas"
     # The package's maintainers read this: hints speak of builds, not of submission kits.
-    hints = problem_catalogue()
     report.problems = [
-        replace(p, hint=hints.get(f"package.{p.code}", hints["package"])) if p.code not in PACKAGE_OWN else p
+        replace(p, hint=problem_hint(f"package.{p.code}") or problem_hint("package"))
+        if p.code not in PACKAGE_OWN
+        else p
         for p in report.problems
     ]
     report.seconds = time.perf_counter() - started
