@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from babel import Locale
 
 from ippmd.core.errors import UsageError
-from ippmd.core.i18n import number, t
+from ippmd.core.i18n import LOCALES, language, number, t
 from ippmd.core.io import refuse_inside_a_package
 from ippmd.core.iso3 import iso3_option
-from ippmd.core.metadata import _allowed, country_codes, load_country
+from ippmd.core.metadata import _allowed, country_codes, iso3166, load_country
 from ippmd.core.schema import SUBMISSION_TABLES, field_names, submission_schema
 from ippmd.submission_text import category_label, column_text, metadata_keys, metadata_text
 
@@ -170,15 +171,24 @@ def metadata_file(iso3: str) -> str:
     meta = dict(country["submission"]) if known else {**METADATA_SKELETON, "country_iso3": iso3}
     lines = comment(t("template.metadata-head"))
     if known:
-        lines += comment(t("template.metadata-prefilled", country=country.get("name", iso3)))
+        lines += comment(t("template.metadata-prefilled", country=country_name(iso3, country["name"])))
         sources = country.get("sources", {})
-        cited = [v for v in _strings(meta) if v in sources]
-        lines += [f"#   {key}: {sources[key]['citation']}" for key in dict.fromkeys(cited)]  # verbatim
+        cited = list(dict.fromkeys(v for v in _strings(meta) if v in sources))
+        if cited:
+            lines += comment(t("template.metadata-sources"))
+            lines += [f"#   {key}: {sources[key]['citation']}" for key in cited]  # verbatim, whole
     describe = {key.path: metadata_text(key, "description") for key in metadata_keys()}
     for name, value in meta.items():
         lines += comment(describe.get(name, ""))
         lines.append(yaml.safe_dump({name: value}, sort_keys=False, allow_unicode=True).rstrip("\n"))
     return "\n".join(lines) + "\n"
+
+
+def country_name(iso3: str, english: str) -> str:
+    """A country's name in the current language (Babel's CLDR territory names), `english` when
+    CLDR has none."""
+    iso2 = iso3166().get(iso3, ("", ""))[0]
+    return str(Locale.parse(LOCALES[language()]).territories.get(iso2, english))
 
 
 def _strings(value: Any) -> list[str]:

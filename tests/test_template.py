@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from babel import Locale
 from babel.numbers import format_decimal
 from typer.testing import CliRunner
 
@@ -134,6 +135,13 @@ def test_assumed_markers_and_source_citations_survive_every_language(tmp_path: P
         assert citation in meta, code  # verbatim, on one comment line
         assert yaml.safe_load(meta)["regions"]["assumed"] is True
         assert "`assumed: true`" in meta.split("\ncountry_iso3:")[0], code  # the comment explains it
+
+
+def test_the_country_is_named_in_the_language_by_babel(tmp_path: Path) -> None:
+    for code in LANGUAGES:
+        _kit(tmp_path / code, "DOM", "--lang", code)
+        head = (tmp_path / code / "metadata.yaml").read_text(encoding="utf-8").split("\ncountry_iso3:")[0]
+        assert Locale.parse(code).territories["DO"] in " ".join(head.replace("# ", "").split()), head
 
 
 # What must appear unchanged in a translation: text in backticks (commands too), snake_case names,
