@@ -1,18 +1,27 @@
-"""A blank submission kit: CSV headers, a metadata file to fill in, a guide generated from the schemas."""
+"""A blank submission kit: CSV headers, a metadata file to fill in, a guide generated from the schemas.
+
+GUIDE.md and the comments of metadata.yaml are written in the current language (`ippmd template
+--lang`, else $IPPMD_LANG, else the country's language); column names, keys, codes and file names
+are identifiers and the same in every language, so a French kit validates exactly as an English one.
+"""
 
 from __future__ import annotations
 
+import textwrap
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
+from babel import Locale
 
 from ippmd.core.errors import UsageError
-from ippmd.core.home import schemas_dir
+from ippmd.core.i18n import LOCALES, language, number, t
 from ippmd.core.io import refuse_inside_a_package
 from ippmd.core.iso3 import iso3_option
-from ippmd.core.metadata import _allowed, country_codes, load_country
+from ippmd.core.metadata import _allowed, country_codes, iso3166, load_country
 from ippmd.core.schema import SUBMISSION_TABLES, field_names, submission_schema
+from ippmd.submission_text import category_label, column_text, metadata_keys, metadata_text
 
 METADATA_SKELETON: dict[str, Any] = {
     "country_iso3": "XXX",
@@ -28,110 +37,114 @@ METADATA_SKELETON: dict[str, Any] = {
     ],
     "destinations": {},
 }
+COMMENT_WIDTH = 100
 
 
 def guide(iso3: str) -> str:
-    """Markdown guide to the submission format, generated from schemas/submission/."""
+    """Markdown guide to the submission format, generated from schemas/submission/, in the
+    current language."""
     lines = [
-        f"# IPPMD submission kit ({iso3})",
+        t("template.guide-title", iso3=iso3),
         "",
-        "Fill in `metadata.yaml` and one CSV per table (UTF-8, comma-separated, header as given; "
-        "column order is free). Leave a cell empty when the question was not asked or the answer "
-        "is unknown. Money in local currency per year; education as national codes listed in "
-        "`metadata.yaml`; destinations as your team writes them (list local spellings under "
-        "`destinations`). No names, phone numbers, e-mails, ID numbers or GPS coordinates.",
+        t("template.guide-intro"),
         "",
-        "Check the submission with `ippmd validate FOLDER` (or a .zip of it) before sending it.",
+        t("template.guide-check"),
+        "",
+        f"_{t('template.guide-translations')}_",
         "",
     ]
     for table in SUBMISSION_TABLES:
-        schema = submission_schema(table)
-        lines += [
-            f"## {table}.csv",
-            "",
-            f"Key: {', '.join(schema['primaryKey'])}.",
-            "",
-            "| column | meaning | type | required | allowed values |",
-            "|---|---|---|---|---|",
-        ]
-        for field in schema["fields"]:
-            constraints = field.get("constraints", {})
-            allowed = "; ".join(f"{c['value']} = {c['label']}" for c in field.get("categories", []))
-            if not allowed:
-                allowed = CODED_BY_METADATA.get(field["name"]) or _range(constraints)
-            meaning = field.get("title", "") + (
-                f". {field['description']}" if field.get("description") else ""
-            )
-            lines.append(
-                f"| `{field['name']}` | {meaning} | {field['type']} | "
-                f"{'yes' if constraints.get('required') else ''} | {allowed} |"
-            )
-        lines.append("")
+        lines += table_guide(table)
     return "\n".join(lines + metadata_guide())
 
 
-# Columns whose codes metadata.yaml lists.
-CODED_BY_METADATA = {
-    "education_code": "a code listed under `education_levels` in metadata.yaml",
-    "region_code": "a code listed under `regions` in metadata.yaml",
-    "destination": "a country name, or a spelling listed under `destinations` in metadata.yaml",
-}
+def table_guide(table: str) -> list[str]:
+    """One table's section: its key, then a row per column."""
+    schema = submission_schema(table)
+    lines = [
+        f"## {table}.csv",
+        "",
+        t("template.guide-key", columns=", ".join(schema["primaryKey"])),
+        "",
+        t("template.guide-columns-header"),
+        "|---|---|---|---|---|",
+    ]
+    for field in schema["fields"]:
+        allowed = "; ".join(
+            f"{c['value']} = {category_label(table, field, c)}" for c in field.get("categories", [])
+        )
+        title, description = column_text(table, field, "title"), column_text(table, field, "description")
+        meaning = title + (f". {description}" if description else "")
+        required = t("template.guide-required-yes") if field.get("constraints", {}).get("required") else ""
+        lines.append(
+            f"| `{field['name']}` | {meaning} | {type_word(field['type'])} | {required} | "
+            f"{allowed or coded_by_metadata(field['name']) or allowed_range(field)} |"
+        )
+    lines.append("")
+    return lines
 
 
-def _range(constraints: dict[str, Any]) -> str:
-    """Allowed values of a column in words: enum, closed or half-open range, pattern."""
+def type_word(kind: str) -> str:
+    """A Table Schema type in words of the language."""
+    words = {
+        "integer": t("template.type-integer"),
+        "number": t("template.type-number"),
+        "string": t("template.type-string"),
+    }
+    return words.get(kind, kind)
+
+
+def coded_by_metadata(column: str) -> str:
+    """What a column whose codes metadata.yaml lists accepts ('' for other columns)."""
+    coded = {
+        "education_code": t("template.coded-education"),
+        "region_code": t("template.coded-region"),
+        "destination": t("template.coded-destination"),
+    }
+    return coded.get(column, "")
+
+
+def bound(value: float) -> str:
+    """A bound of a range in the language's digits (Babel), with every decimal it has."""
+    exponent = Decimal(str(value)).normalize().as_tuple().exponent
+    decimals = max(0, -exponent) if isinstance(exponent, int) else 0
+    return number(value, f".{decimals}f")
+
+
+def allowed_range(field: dict[str, Any]) -> str:
+    """Allowed values of a column in words: enum, closed or half-open range, pattern. A column of
+    years (`year_...`) shows its years as written, not as grouped numbers."""
+    constraints = field.get("constraints", {})
     low, high = constraints.get("minimum"), constraints.get("maximum")
     if "enum" in constraints:
         return ", ".join(map(str, constraints["enum"]))
+    if field["name"].startswith("year_") and low is not None and high is None:
+        return t("template.range-year-from", low=str(low))
     if low is not None and high is not None:
-        return f"{low} to {high}"
+        return t("template.range-between", low=bound(low), high=bound(high))
     if low is not None:
-        return f"{low} or more"
+        return t("template.range-at-least", low=bound(low))
     if high is not None:
-        return f"{high} or less"
+        return t("template.range-at-most", high=bound(high))
     if "pattern" in constraints:
-        return f"text matching `{constraints['pattern']}`"
+        return t("template.range-pattern", pattern=constraints["pattern"])
     return ""
 
 
 def metadata_guide() -> list[str]:
     """Every key of metadata.yaml with its meaning and allowed values (from its JSON Schema)."""
-    import json
-
-    schema = json.loads(schemas_dir("submission", "metadata.schema.json").read_text(encoding="utf-8"))
     lines = [
         "## metadata.yaml",
         "",
-        "`ippmd synth KHM DIR` writes a complete example. Keys in **bold** are required.",
+        t("template.metadata-intro"),
         "",
-        "| key | meaning | allowed values |",
+        t("template.metadata-header"),
         "|---|---|---|",
     ]
-
-    def walk(properties: dict[str, Any], required: list[str], prefix: str) -> None:
-        for name, sub in properties.items():
-            key = f"{prefix}{name}"
-            shown = f"**`{key}`**" if name in required else f"`{key}`"
-            lines.append(f"| {shown} | {sub.get('description', '')} | {_allowed(sub)} |")
-            nested = sub
-            if "oneOf" in sub:  # regions: a list, or {assumed, list}
-                nested = next(s for s in sub["oneOf"] if s.get("type") == "object")
-                nested = {**nested, "properties": dict(nested["properties"])}
-                listed = {k: v for k, v in nested["properties"]["list"].items() if k != "$ref"}
-                nested["properties"]["list"] = {**schema["definitions"]["region_list"], **listed}
-            if nested.get("type") == "array" or "$ref" in nested:
-                nested = nested.get("items", {})
-                key = f"{key}[]"
-            if "properties" in nested:
-                walk(nested["properties"], nested.get("required", []), f"{key}.")
-
-    def resolve(sub: dict[str, Any]) -> dict[str, Any]:
-        return schema["definitions"]["region_list"] if sub.get("$ref") else sub
-
-    def walk_resolved(properties: dict[str, Any], required: list[str], prefix: str) -> None:
-        walk({k: resolve(v) for k, v in properties.items()}, required, prefix)
-
-    walk_resolved(schema["properties"], schema.get("required", []), "")
+    for key in metadata_keys():
+        shown = f"**`{key.path}`**" if key.required else f"`{key.path}`"
+        allowed = metadata_text(key, "allowed") or _allowed(key.schema)
+        lines.append(f"| {shown} | {metadata_text(key, 'description')} | {allowed} |")
     lines.append("")
     return lines
 
@@ -141,14 +154,58 @@ def refuse_filled_folder(out_dir: Path, force: bool) -> None:
     a package's own places never (`refuse_inside_a_package`)."""
     refuse_inside_a_package(out_dir, "the folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise UsageError(
-            f"{out_dir} is not empty: choose a new folder, or add --force to write over its files"
-        )
+        raise UsageError(t("template.folder-not-empty", folder=str(out_dir)))
+
+
+def comment(text: str) -> list[str]:
+    """`text` as YAML comment lines."""
+    return [f"# {line}" for line in textwrap.wrap(text, COMMENT_WIDTH - 2, break_on_hyphens=False)]
+
+
+def metadata_file(iso3: str) -> str:
+    """metadata.yaml: a known country's pre-filled from its country.yaml (with the citations of
+    the sources its values name), a skeleton otherwise; each top-level key after a comment saying
+    what it is, in the current language. The YAML is the same in every language."""
+    known = iso3 in country_codes()
+    country = load_country(iso3) if known else {}
+    meta = dict(country["submission"]) if known else {**METADATA_SKELETON, "country_iso3": iso3}
+    lines = comment(t("template.metadata-head"))
+    if known:
+        lines += comment(t("template.metadata-prefilled", country=country_name(iso3, country["name"])))
+        sources = country.get("sources", {})
+        cited = list(dict.fromkeys(v for v in _strings(meta) if v in sources))
+        if cited:
+            lines += comment(t("template.metadata-sources"))
+            lines += [f"#   {key}: {sources[key]['citation']}" for key in cited]  # verbatim, whole
+    describe = {key.path: metadata_text(key, "description") for key in metadata_keys()}
+    for name, value in meta.items():
+        lines += comment(describe.get(name, ""))
+        lines.append(yaml.safe_dump({name: value}, sort_keys=False, allow_unicode=True).rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+def country_name(iso3: str, english: str) -> str:
+    """A country's name in the current language (Babel's CLDR territory names), `english` when
+    CLDR has none."""
+    iso2 = iso3166().get(iso3, ("", ""))[0]
+    return str(Locale.parse(LOCALES[language()]).territories.get(iso2, english))
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string value in a YAML document, in order."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def write_template(iso3: str, out_dir: Path, force: bool = False) -> list[Path]:
-    """Write the kit; a known country's metadata comes pre-filled from its country.yaml. `iso3`
-    must be an ISO3 code (UsageError otherwise, before anything is written)."""
+    """Write the kit in the current language; a known country's metadata comes pre-filled from
+    its country.yaml. `iso3` must be an ISO3 code (UsageError otherwise, before anything is
+    written)."""
     iso3 = iso3_option(iso3, "the country code")
     refuse_filled_folder(out_dir, force)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,15 +214,7 @@ def write_template(iso3: str, out_dir: Path, force: bool = False) -> list[Path]:
         path = out_dir / f"{table}.csv"
         path.write_text(",".join(field_names(submission_schema(table))) + "\n", encoding="utf-8")
         written.append(path)
-    if iso3 in country_codes():
-        meta = dict(load_country(iso3)["submission"])
-    else:
-        meta = {**METADATA_SKELETON, "country_iso3": iso3}
     path = out_dir / "metadata.yaml"
-    path.write_text(
-        "# Submission metadata: see GUIDE.md. Replace every TODO.\n"
-        + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True),
-        encoding="utf-8",
-    )
+    path.write_text(metadata_file(iso3), encoding="utf-8")
     (out_dir / "GUIDE.md").write_text(guide(iso3), encoding="utf-8")
     return [*written, path, out_dir / "GUIDE.md"]

@@ -9,16 +9,25 @@ import os
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from ippmd.build import build
+from ippmd.core.i18n import using
 from ippmd.core.schema import RESOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def english_unless_chosen() -> Iterator[None]:
+    """A command sets its language for the rest of the process (ippmd.core.i18n): each test
+    starts in English, whatever a test before it chose."""
+    with using("en"):
+        yield
 
 
 @pytest.fixture(scope="session")

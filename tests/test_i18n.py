@@ -32,6 +32,7 @@ from ippmd.core.i18n import (
     using,
 )
 from ippmd.package.translate import codebook_english
+from ippmd.submission_text import submission_english
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE_FOLDERS = (
@@ -61,6 +62,7 @@ def _hints() -> dict[str, str]:
 DATA_DOMAINS: dict[str, Callable[[], dict[str, str]]] = {
     # "hints": _hints,
     "codebook": codebook_english,
+    "submission": submission_english,
 }
 
 

@@ -1,4 +1,4 @@
-"""`ippmd template`: a blank submission kit for a survey team."""
+"""`ippmd template`: a blank submission kit for a survey team, in its language."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from ippmd.commands.options import ForceFilled, writable_folder
+from ippmd.commands.options import ForceFilled, Lang, writable_folder
 from ippmd.commands.output import say
+from ippmd.core.errors import UsageError
+from ippmd.core.i18n import choose_language, t
 from ippmd.core.iso3 import iso3_option
 
 
@@ -16,12 +18,19 @@ def template(
     iso3: Annotated[str, typer.Argument(help="Country ISO3 code (any, for a new country).")],
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the kit into (new or empty).")],
     force: ForceFilled = False,
+    lang: Lang = None,
 ) -> None:
-    """Write a blank submission kit: CSV headers, metadata.yaml to fill in, GUIDE.md."""
+    """Write a blank submission kit: CSV headers, metadata.yaml to fill in, GUIDE.md (in the
+    language of --lang, else $IPPMD_LANG, else the country's; column names and keys stay English)."""
     from ippmd.template import refuse_filled_folder, write_template
 
+    try:  # the country's language first, so that every message after is in it
+        country: str | None = iso3_option(iso3, "the country code")
+    except UsageError:
+        country = None
+    choose_language(lang, country)
     code = iso3_option(iso3, "the country code")
     writable_folder(out_dir)
     refuse_filled_folder(out_dir, force)
     for path in write_template(code, out_dir, force=force):
-        say(f"wrote {path}")
+        say(t("template.wrote", path=str(path)))
