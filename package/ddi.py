@@ -272,7 +272,8 @@ def _variable(
     if can_be_missing(field) and name in frame.columns:
         _missing_categories(var, field, frame, fmt)
     if field.get("sourceVariable"):
-        _el(var, "codInstr", f"Source variable: {field['sourceVariable']}")
+        source = field["sourceVariable"]
+        _in_each_language(var, "codInstr", lambda: t("docs.ddi-source-variable", variable=source))
     _el(var, "concept", resource.get("title", resource["name"]))
     _el(var, "varFormat", type="numeric" if numeric else "character", schema="other")
     if field.get("unit"):

@@ -21,6 +21,7 @@ from ippmd import synthetic_notice
 from ippmd.core.i18n import LANGUAGES, Language, t, using
 from ippmd.package.codebook import render
 from ippmd.package.ddi import NAMESPACE, Location, render_ddi
+from ippmd.package.missing import NIU_LABEL, UNKNOWN_LABEL
 from ippmd.package.translate import category_label, field_text, translated_field
 from tests.test_ddi import ddi_schema
 
@@ -174,6 +175,13 @@ def test_ddi_holds_three_languages_english_first(ddi: ET.Element, descriptor: di
     for code in LANGUAGES:
         with using(code):
             assert (code, t("common.synthetic-notice")) in notes
+
+
+def test_the_english_missing_labels_are_the_extracts_labels() -> None:
+    """The DDI's missing-category labels (docs catalogue) say in English what Stata/SPSS extracts
+    label the codes (package/missing.py): one wording."""
+    with using("en"):
+        assert t("docs.missing-niu") == NIU_LABEL and t("docs.missing-unknown") == UNKNOWN_LABEL
 
 
 def test_the_french_labels_in_the_ddi_are_the_french_codebook(ddi: ET.Element, descriptor: dict) -> None:
