@@ -8,37 +8,45 @@ value labels as `catgry` with frequencies, the not-in-universe and unknown codes
 categories (`missing="Y"`), and the weight flagged (`wgt="wgt"`, other variables link to it by
 `wgt-var`). Generated from the descriptor and the data, so it never drifts from them; no clock
 time is written, so the same package gives the same bytes.
+
+One file holds the three languages: each variable's `labl`, `universe`, `txt` and unit note, each
+`catgry/labl`, and the study's sampling, weighting, missing-value and synthetic notes are repeated
+per language with `xml:lang` (English first, so a reader that takes the first label, as ipumspy
+does, gets the English one). Variable texts come from ippmd.package.translate, fixed texts from the
+`docs` catalogue. Elements the schema allows once (`disclaimer`) stay in English.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from ippmd import SYNTHETIC_NOTICE, __version__
+from ippmd.core.i18n import LANGUAGES, t, using
 from ippmd.core.io import write_atomic
 from ippmd.core.scalars import as_number
 from ippmd.package.missing import (
     CODES,
-    NIU_LABEL,
     SPSS_NIU,
     SPSS_UNKNOWN,
-    UNKNOWN_LABEL,
     can_be_missing,
     missing_kinds,
     spss_codes_fit,
 )
+from ippmd.package.translate import category_label, field_text
 
 NAMESPACE = "ddi:codebook:2_5"
 SCHEMA_LOCATION = (
     "ddi:codebook:2_5 http://www.ddialliance.org/Specification/DDI-Codebook/2.5/XMLSchema/codebook.xsd"
 )
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PRODUCER = "ippmd maintainers"
 SERIES = "IPPMD"  # serStmt/serName abbr: the collection, as IPUMS names its own (IPUMS-INTL, ...)
 SERIES_INFO = (
@@ -70,28 +78,19 @@ class Location:
         return self.start + self.width - 1
 
 
-SAMPLING = (
-    "IPPMD household survey design as published in the country reports: communities (primary "
-    "sampling units) selected within regions, then households within communities; about "
-    "1,000-2,300 households per country. In this package the design is declared per table in "
-    "datapackage.json (`surveyDesign`): weight `weight`, PSU `community_id`, strata "
-    "`region_code`. The strata are ASSUMED: the reports do not publish them, and the region of "
-    "the community is used. Persons and emigrants carry their household's weight, community "
-    "and region: every member of a sampled household is in the sample."
-)
-WEIGHTING = (
-    "`weight` is a relative design weight with mean 1 within each country's households "
-    "(synthetic: drawn per community and household, assumed). Use it for weighted shares of "
-    "households, persons and emigrants; communities have weight 1 (analysed unweighted, as in "
-    "the reports). Standard errors should be clustered by `community_id`."
-)
-
-
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, tag, {k.replace("_", "-"): v for k, v in attrs.items()})
     if text is not None:
         element.text = text
     return element
+
+
+def _in_each_language(parent: ET.Element, tag: str, text: Callable[[], str], **attrs: str) -> None:
+    """One element per language, English first, each with its `xml:lang`: `text` is called in
+    each language (ippmd.core.i18n.using)."""
+    for code in LANGUAGES:
+        with using(code):
+            _el(parent, tag, text(), **attrs).set(XML_LANG, code)
 
 
 def _var_id(resource: str, field: str) -> str:
@@ -125,7 +124,7 @@ def _study(package: dict[str, Any], fmt: str) -> ET.Element:
     _el(version, "notes", f"Data hash {package.get('dataHash', package.get('sourceDataHash', ''))}")
     if package.get("citation"):
         _el(citation, "biblCit", package["citation"])
-    _el(citation, "notes", "Not published or endorsed by the OECD: it cites the IPPMD reports.")
+    _in_each_language(citation, "notes", lambda: t("docs.ddi-not-endorsed"))
 
     info = _el(study, "stdyInfo")
     subject = _el(info, "subject")
@@ -142,21 +141,15 @@ def _study(package: dict[str, Any], fmt: str) -> ET.Element:
     kind = "synthetic microdata" if package.get("synthetic") else "survey microdata"
     _el(summary, "dataKind", f"{kind}; real country-level indicators")
     if package.get("synthetic"):
-        _el(info, "notes", SYNTHETIC_NOTICE)
+        _in_each_language(info, "notes", lambda: t("common.synthetic-notice"))
 
     method = _el(study, "method")
     collection = _el(method, "dataColl")
-    _el(collection, "sampProc", SAMPLING)
-    _el(collection, "weight", WEIGHTING)
+    _in_each_language(collection, "sampProc", lambda: t("docs.ddi-sampling", low=1000, high=2300))
+    _in_each_language(collection, "weight", lambda: t("docs.ddi-weighting"))
     codes = CODES[fmt]
-    _el(
-        method,
-        "notes",
-        f"Missing values: not in universe (the question was not asked of this unit; see each "
-        f"variable's universe) is {codes.niu}; unknown (asked, not answered: don't know, refused "
-        f"or not reported) is {codes.unknown}. Fields <stem>_nonresponse give the reason: "
-        "0 answered, 1 don't know, 2 refused. Item nonresponse in the synthetic data is planted "
-        "at assumed rates (synth/item_nonresponse.yaml).",
+    _in_each_language(
+        method, "notes", lambda: t("docs.ddi-missing-values", niu=codes.niu, unknown=codes.unknown)
     )
 
     access = _el(study, "dataAccs")
@@ -249,9 +242,10 @@ def _variable(
         _el(
             var, "location", StartPos=str(location.start), EndPos=str(location.end), width=str(location.width)
         )
-    _el(var, "labl", field.get("title", name))
+    table = resource["name"]
+    _in_each_language(var, "labl", lambda: field_text(table, field, "title") or name)
     if field.get("universe"):
-        _el(var, "universe", field["universe"], clusion="I")
+        _in_each_language(var, "universe", lambda: field_text(table, field, "universe") or "", clusion="I")
     column = frame[name] if name in frame.columns else pl.Series(name, [], dtype=pl.String)
     valid = column.drop_nulls()
     _el(var, "sumStat", str(valid.len()), type="vald")
@@ -262,36 +256,49 @@ def _variable(
         mean, std = valid.cast(pl.Float64).mean(), valid.cast(pl.Float64).std()
         _el(var, "sumStat", f"{as_number(mean):.6g}", type="mean")
         _el(var, "sumStat", f"{as_number(std):.6g}" if valid.len() > 1 else "0", type="stdev")
-    _el(var, "txt", field.get("description") or field.get("title", name))
+    _in_each_language(
+        var,
+        "txt",
+        lambda: field_text(table, field, "description") or field_text(table, field, "title") or name,
+    )
     if categories:
         counts = dict(valid.value_counts().iter_rows()) if valid.len() else {}
         for category in categories:
             catgry = _el(var, "catgry")
             _el(catgry, "catValu", str(category["value"]))
-            _el(catgry, "labl", category["label"])
+            label = partial(category_label, table, field, category["value"], category["label"])
+            _in_each_language(catgry, "labl", label)
             _el(catgry, "catStat", str(counts.get(category["value"], 0)), type="freq")
     if can_be_missing(field) and name in frame.columns:
-        niu, unknown = missing_kinds(frame, field)
-        niu_code, unknown_code = missing_codes(field, fmt)
-        kinds = [(unknown_code, UNKNOWN_LABEL, int(unknown.sum()), "unknown")]
-        if field.get("universe"):
-            kinds.insert(0, (niu_code, NIU_LABEL, int(niu.sum()), "not in universe"))
-        for value, label, count, kind in kinds:
-            if value is None:  # no code in this format: the cell is left system-missing
-                continue
-            catgry = _el(var, "catgry", missing="Y", missType=kind)
-            _el(catgry, "catValu", value)
-            _el(catgry, "labl", label)
-            _el(catgry, "catStat", str(count), type="freq")
+        _missing_categories(var, field, frame, fmt)
     if field.get("sourceVariable"):
-        _el(var, "codInstr", f"Source variable: {field['sourceVariable']}")
+        source = field["sourceVariable"]
+        _in_each_language(var, "codInstr", lambda: t("docs.ddi-source-variable", variable=source))
     _el(var, "concept", resource.get("title", resource["name"]))
     _el(var, "varFormat", type="numeric" if numeric else "character", schema="other")
     if field.get("unit"):
-        _el(var, "notes", f"Unit: {field['unit']}")
+        _in_each_language(var, "notes", lambda: t("docs.ddi-unit", unit=field_text(table, field, "unit")))
     if field.get("nameInFile"):  # too long for the format: shortened by one rule (extract/names.py)
         _el(var, "notes", f"Name in the {FILE_FORMATS.get(fmt, fmt)} file: {field['nameInFile']}")
     return var
+
+
+def _missing_categories(var: ET.Element, field: dict[str, Any], frame: pl.DataFrame, fmt: str) -> None:
+    """The not-in-universe and unknown codes of a field as missing categories with their counts."""
+    niu, unknown = missing_kinds(frame, field)
+    niu_code, unknown_code = missing_codes(field, fmt)
+    kinds: list[tuple[str | None, Callable[[], str], int, str]] = [
+        (unknown_code, lambda: t("docs.missing-unknown"), int(unknown.sum()), "unknown")
+    ]
+    if field.get("universe"):
+        kinds.insert(0, (niu_code, lambda: t("docs.missing-niu"), int(niu.sum()), "not in universe"))
+    for value, label, count, kind in kinds:
+        if value is None:  # no code in this format: the cell is left system-missing
+            continue
+        catgry = _el(var, "catgry", missing="Y", missType=kind)
+        _el(catgry, "catValu", value)
+        _in_each_language(catgry, "labl", label)
+        _el(catgry, "catStat", str(count), type="freq")
 
 
 def render_ddi(

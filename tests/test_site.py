@@ -24,14 +24,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from babel.numbers import format_decimal
 from PIL import Image
 from typer.testing import CliRunner
 
-from ippmd import SYNTHETIC_NOTICE
+from ippmd import SYNTHETIC_NOTICE, synthetic_notice
 from ippmd.cli import app
+from ippmd.core.i18n import LANGUAGES, Language, t, using
 from ippmd.core.metadata import load_country
 from ippmd.core.scalars import as_number
-from ippmd.explore.site import variable_file, write_site
+from ippmd.explore.site import language_folder, variable_file, write_site
+from ippmd.package.translate import category_label, field_text
 from tests.conftest import reseal
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -70,6 +73,8 @@ def test_every_page_is_self_contained(site: Path) -> None:
     assert sorted(p.name for p in site.iterdir()) == [
         ".ippmd-site",  # the marker that lets the next `ippmd site` update this folder
         "availability.html",
+        "es",  # the same pages in Spanish
+        "fr",  # and in French
         "index.html",
         "indicators",
         "variables",
@@ -200,6 +205,98 @@ def test_each_variable_links_to_its_extract_command(site: Path) -> None:
     assert 'href="variables/persons.plans_to_emigrate.html#extract"' in index
 
 
+# --- three languages --------------------------------------------------------------------------------
+
+TRANSLATED: tuple[Language, ...] = ("fr", "es")
+
+
+def _pages_of(root: Path) -> list[str]:
+    """The pages of one language's tree, relative to it (the other languages' folders left out)."""
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.html")
+        if p.relative_to(root).parts[0] not in LANGUAGES
+    )
+
+
+def test_every_page_exists_in_three_languages_with_a_switch(site: Path) -> None:
+    english = _pages_of(site)
+    for code in TRANSLATED:
+        assert _pages_of(site / code) == english, code
+    for code in LANGUAGES:
+        root = site / language_folder(code)
+        for relative in english:
+            text = (root / relative).read_text(encoding="utf-8")
+            assert f'<html lang="{code}">' in text, (code, relative)
+            switch = re.search(r'<nav class="languages"[^>]*>(.*?)</nav>', text)
+            assert switch is not None, (code, relative)
+            assert f'<strong lang="{code}">' in switch.group(1)
+            links = dict(
+                (lang, href) for href, lang in re.findall(r'href="([^"]+)" hreflang="(\w+)"', switch.group(1))
+            )
+            assert sorted(links) == sorted(c for c in LANGUAGES if c != code)
+            for other, href in links.items():  # a relative link to the same page in the other language
+                target = ((root / relative).parent / href).resolve()
+                assert target == (site / language_folder(other) / relative).resolve(), (code, relative, href)
+                assert target.is_file()
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_pages_are_written_in_their_language(
+    site: Path, package_dir: Path, descriptor: dict[str, Any], code: Language
+) -> None:
+    root = site / code
+    households = next(r for r in descriptor["resources"] if r["name"] == "households")
+    field = next(f for f in households["schema"]["fields"] if f["name"] == "remittance_channel")
+    page = root / variable_file("households", "remittance_channel")
+    text = _text(page)
+    with using(code):
+        heading = t("docs.site-value-labels")
+        title = field_text("households", field, "title")
+        assert title is not None and f"remittance_channel — {title}" in text  # the page's heading
+        assert t("common.synthetic-notice") in text  # the synthetic label in the page's language
+        labels = [
+            [str(c["value"]), category_label("households", field, c["value"], c["label"])]
+            for c in field["categories"]
+        ]
+        assert _table_rows(page, heading) == labels
+        for heading in (
+            "docs.site-frequencies-by-country",
+            "docs.site-comparability",
+            "docs.site-extract-heading",
+        ):
+            assert t(heading) in text
+        index = _text(root / "index.html")
+        synthetic = [c for c, origin in descriptor["dataOrigin"].items() if origin == "synthetic"]
+        assert synthetic_notice(synthetic) in index and t("docs.site-real-notice") in index
+        assert t("common.synthetic-notice") in _text(root / "availability.html")
+        frequencies = t("docs.site-frequencies-by-country")
+    # numbers in the page's language, held to polars and to Babel called directly
+    frame = pl.read_parquet(package_dir / "data" / "households.parquet").filter(pl.col("country") == "KHM")
+    rows = _table_rows(root / variable_file("households", "remittances_received"), frequencies)
+    no = next(row for row in rows if row[0] == "0")
+    countries = sorted(descriptor["countries"])
+    weight = as_number(frame["weight"].sum())
+    share = as_number(frame.filter(pl.col("remittances_received") == 0)["weight"].sum()) / weight
+    count = frame.filter(pl.col("remittances_received") == 0).height
+    percent = format_decimal(round(share * 100, 1), "#,##0.0", locale=code)
+    expected = f"{percent}\u00a0% n={format_decimal(count, locale=code)}"
+    assert no[2 + countries.index("KHM")] == " ".join(
+        expected.split()
+    )  # _table_rows reads no-break spaces as spaces
+    assert count >= 1000 and format_decimal(count, locale=code) != f"{count:,}"  # grouped the local way
+
+
+@pytest.mark.slow  # writes a second site
+def test_the_site_is_deterministic(site: Path, package_dir: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    write_site(package_dir, again)
+    first = sorted(p.relative_to(site) for p in site.rglob("*") if p.is_file())
+    assert first == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for relative in first:
+        assert (site / relative).read_bytes() == (again / relative).read_bytes(), relative
+
+
 # --- a real browser, offline -------------------------------------------------------------------------
 
 
@@ -321,6 +418,22 @@ def test_a_variable_page_shows_all_ten_countries_in_the_browser(browser: Browser
         assert load_country(iso3)["name"] in text, iso3
     assert browser.evaluate("document.querySelectorAll('svg.chart rect').length") >= 10
     assert "SYNTHETIC DATA" in text
+
+
+@pytest.mark.slow  # a real browser
+def test_the_french_index_searches_in_french(browser: Browser, site: Path) -> None:
+    browser.open((site / "fr" / "index.html").as_uri())
+    assert all(url.startswith(("file:", "data:")) for url in browser.requested()), browser.requested()
+    assert browser.evaluate("document.documentElement.lang") == "fr"
+    total = len(browser.evaluate(VISIBLE_ROWS))
+    with using("fr"):
+        assert browser.evaluate("document.getElementById('count').textContent") == t(
+            "docs.site-search-count", shown=f"{total}", total=f"{total}"
+        )
+        assert browser.evaluate("document.getElementById('command').textContent") == t("docs.site-tick-empty")
+    browser.evaluate("document.getElementById('search').focus()")
+    browser.call("Input.insertText", text="remittances_received")
+    assert browser.evaluate(VISIBLE_ROWS) == ["remittances_received"]
 
 
 def test_site_refuses_a_folder_of_other_files(package_dir: Path, tmp_path: Path) -> None:

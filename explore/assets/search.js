@@ -1,6 +1,7 @@
 // Codebook search, as you type: every word must occur in a variable's name, table, label or
 // value labels (accents and case ignored). `?q=...` in the address fills the box. Also builds the
-// `ippmd extract` command of the ticked variables. No network, no libraries.
+// `ippmd extract` command of the ticked variables. No network, no libraries. The page's language
+// gives the texts: #count's data-of ("{shown} of {total} variables") and #command's data-empty.
 (function () {
   "use strict";
   var box = document.getElementById("search");
@@ -18,7 +19,8 @@
       row.hidden = !hit;
       if (hit) { shown += 1; }
     });
-    count.textContent = shown + " of " + rows.length + " variables";
+    count.textContent = count.getAttribute("data-of")
+      .replace("{shown}", String(shown)).replace("{total}", String(rows.length));
   }
   var command = document.getElementById("command");
   function build() {
@@ -33,7 +35,7 @@
     });
     command.textContent = variables.length
       ? "ippmd extract --tables " + tables.join(",") + " --variables " + variables.join(",") + " --out extract.zip"
-      : "(tick variables to build the command)";
+      : command.getAttribute("data-empty");
   }
   box.addEventListener("input", filter);
   document.getElementById("variables").addEventListener("change", build);

@@ -1,4 +1,7 @@
-"""`ippmd codebook`: the codebook of a built package, as Markdown or DDI Codebook 2.5 XML."""
+"""`ippmd codebook`: the codebook of a built package, as Markdown or DDI Codebook 2.5 XML.
+
+The Markdown is written in one language (--lang, else $IPPMD_LANG, else English: the codebook is
+for every reader, so no country's default applies); the DDI holds all three in one file."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ippmd.commands.options import chosen, home_path, package_folder
+from ippmd.commands.options import Lang, chosen, home_path, package_folder
 from ippmd.commands.output import say
 from ippmd.core.errors import UsageError
 from ippmd.core.io import package_files, refuse_output_over
@@ -28,9 +31,13 @@ def codebook(
     fmt: Annotated[
         str, typer.Option("--format", help="markdown (default) or ddi (DDI Codebook 2.5 XML).")
     ] = "markdown",
+    lang: Lang = None,
 ) -> None:
     """Write the codebook generated from the schemas and the built package (Markdown or DDI 2.5)."""
+    from ippmd.core.i18n import choose_language
     from ippmd.package.codebook import write_codebook
+
+    choose_language(lang)
 
     fmt = fmt.strip().lower()
     if chosen(fmt, FORMATS) is None:
