@@ -31,7 +31,9 @@ from ippmd.core.i18n import (
     t,
     using,
 )
+from ippmd.core.metadata import allowed_english
 from ippmd.package.translate import codebook_english  # noqa: F401 (a data domain, below)
+from ippmd.quality.suites import suites_english
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE_FOLDERS = (
@@ -61,6 +63,8 @@ def _hints() -> dict[str, str]:
 DATA_DOMAINS: dict[str, Callable[[], dict[str, str]]] = {
     # "hints": _hints,
     # "codebook": codebook_english,
+    "metadata-allowed": allowed_english,  # schemas/submission/metadata.schema.json x-allowed
+    "suites": suites_english,  # quality/suites/*.yaml rules and hints
 }
 
 
