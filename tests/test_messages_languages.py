@@ -34,7 +34,7 @@ GROUPED_1234 = {"en": "1,234", "fr": "1\u202f234", "es": "1.234"}
 
 
 def entry(code: str, domain: str, key: str) -> str:
-    return catalogue(code, domain)[key]  # type: ignore[arg-type]
+    return catalogue(code, domain)[key]
 
 
 def written(value: float, code: str) -> str:
@@ -132,7 +132,7 @@ def test_an_expectation_failure_is_worded_in_the_language(tables: dict[str, pl.D
     }
     with using(code):  # type: ignore[arg-type]
         failures = run_suites_polars(planted, ["BFA"])
-    suites = catalogue(code, "suites")  # type: ignore[arg-type]
+    suites = catalogue(code, "suites")
     bounds = suites["schema.words.between"].replace("{low!s}", "0").replace("{high!s}", "110")
     age = [f for f in failures if f.column == "age" and f.expectation_type.endswith("between")]
     assert [f.rule for f in age] == [suites["schema.range.rule"].format(field="age", bounds=bounds)]
