@@ -133,6 +133,20 @@ def t(key: str, /, **params: Any) -> str:
     return _LocaleFormatter(LOCALES[code]).format(text, **params)
 
 
+def fill(text: str, /, **params: Any) -> str:
+    """A text already in the current language (from `translated`: English in data) with its
+    placeholders filled as `t` fills them, numbers in the locale."""
+    return _LocaleFormatter(LOCALES[language()]).format(text, **params)
+
+
+def significant(value: float, digits: int) -> str:
+    """A number rounded to `digits` significant digits (as `{:.4g}` would, without its exponent),
+    written in the current language with grouped thousands."""
+    return format_decimal(
+        float(f"{value:.{digits}g}"), locale=LOCALES[language()], decimal_quantization=False
+    )
+
+
 def translated(domain: str, key: str, english: str, code: Language | None = None) -> str:
     """A text whose English lives in data (a variable's label in the schemas, a problem's hint in
     core/problems.yaml), in the current language (or `code`): `english` itself in English."""

@@ -15,6 +15,7 @@ import yaml
 
 from ippmd.core.config import DuplicateKey, unique_keys_loader
 from ippmd.core.errors import InputError, Problem, UsageError
+from ippmd.core.i18n import t
 from ippmd.core.limits import limit
 
 DESCRIPTOR = "datapackage.json"
@@ -63,9 +64,9 @@ def read_descriptor(package_dir: Path) -> dict[str, Any]:
     descriptor = parse_json_bounded(path, MAX_DESCRIPTOR_DEPTH)
     if not isinstance(descriptor, dict):
         kind = type(descriptor).__name__
-        raise _descriptor_error(path, f"not a data package descriptor (a JSON {kind}, not an object)")
+        raise _descriptor_error(path, t("io.descriptor-not-object", kind=kind))
     if not isinstance(descriptor.get("resources"), list):
-        raise _descriptor_error(path, "not a data package descriptor (no resources list)", "resources")
+        raise _descriptor_error(path, t("io.descriptor-no-resources"), "resources")
     return descriptor
 
 
@@ -78,17 +79,17 @@ def parse_json_bounded(path: Path, max_depth: int) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise _descriptor_error(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise _descriptor_error(path, t("io.json-not-utf8", reason=exc.reason, byte=exc.start)) from None
     try:
         value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except RecursionError:
-        raise _descriptor_error(path, f"nested deeper than {max_depth} levels") from None
+        raise _descriptor_error(path, t("io.nested-too-deep", depth=max_depth)) from None
     except _NotStrictJson as exc:
         raise _descriptor_error(path, str(exc)) from None
     except ValueError as exc:
-        raise _descriptor_error(path, f"not readable JSON ({exc})") from None
+        raise _descriptor_error(path, t("io.json-unreadable", error=str(exc))) from None
     if json_depth(value, max_depth) > max_depth:
-        raise _descriptor_error(path, f"nested deeper than {max_depth} levels")
+        raise _descriptor_error(path, t("io.nested-too-deep", depth=max_depth))
     return value
 
 
@@ -101,13 +102,13 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
         if key in seen:
-            raise _NotStrictJson(f"key {key[:100]!r} is given twice in one object: only one can hold")
+            raise _NotStrictJson(t("io.json-key-twice", key=repr(key[:100])))
         seen[key] = value
     return seen
 
 
 def _no_constant(name: str) -> Any:
-    raise _NotStrictJson(f"{name} is not a JSON number")
+    raise _NotStrictJson(t("io.json-constant", name=name))
 
 
 def json_depth(value: object, stop: int) -> int:
@@ -133,7 +134,7 @@ def descriptor_countries(package_dir: Path, descriptor: dict[str, Any]) -> list[
     path = str(Path(package_dir) / DESCRIPTOR)
     if not isinstance(countries, list) or not countries:
         raise InputError(
-            [Problem(path, "not a non-empty list of ISO3 codes", field="countries", code="descriptor-error")]
+            [Problem(path, t("io.countries-not-list"), field="countries", code="descriptor-error")]
         )
     for code in countries:
         if not isinstance(code, str) or len(code) != 3 or not code.isascii() or not code.isupper():
@@ -141,7 +142,7 @@ def descriptor_countries(package_dir: Path, descriptor: dict[str, Any]) -> list[
                 [
                     Problem(
                         path,
-                        "not an ISO3 code",
+                        t("io.country-not-iso3"),
                         field="countries",
                         value=str(code)[:20],
                         code="descriptor-error",
@@ -149,9 +150,7 @@ def descriptor_countries(package_dir: Path, descriptor: dict[str, Any]) -> list[
                 ]
             )
     if len(set(countries)) != len(countries):
-        raise InputError(
-            [Problem(path, "a country is listed twice", field="countries", code="descriptor-error")]
-        )
+        raise InputError([Problem(path, t("io.country-twice"), field="countries", code="descriptor-error")])
     return list(countries)
 
 
@@ -160,9 +159,7 @@ def descriptor_build_options(package_dir: Path, descriptor: dict[str, Any]) -> d
     build = descriptor.get("build", {})
     path = str(Path(package_dir) / DESCRIPTOR)
     if not isinstance(build, dict):
-        raise InputError(
-            [Problem(path, "not a mapping of seed and scale", field="build", code="descriptor-error")]
-        )
+        raise InputError([Problem(path, t("io.build-not-mapping"), field="build", code="descriptor-error")])
     options = {}
     for key in ("seed", "scale"):
         if key in build:
@@ -172,7 +169,7 @@ def descriptor_build_options(package_dir: Path, descriptor: dict[str, Any]) -> d
                     [
                         Problem(
                             path,
-                            "not a whole number in range",
+                            t("io.build-out-of-range"),
                             field=f"build.{key}",
                             value=str(value)[:20],
                             code="descriptor-error",
@@ -197,25 +194,27 @@ def verified_file(package_dir: Path, entry: Mapping[str, Any]) -> Path:
         regular = path.is_file()
     except (OSError, RuntimeError, ValueError) as exc:  # a NUL, a link loop, a name too long
         raise InputError(
-            [Problem(str(root / DESCRIPTOR), f"path {relative[:200]!r} cannot be used: {exc}")]
+            [
+                Problem(
+                    str(root / DESCRIPTOR), t("io.path-unusable", path=repr(relative[:200]), error=str(exc))
+                )
+            ]
         ) from None
     if outside:
-        raise InputError([Problem(str(root / DESCRIPTOR), f"path {relative!r} leads out of the package")])
+        raise InputError([Problem(str(root / DESCRIPTOR), t("io.path-outside", path=repr(relative)))])
     if not regular:
-        raise InputError(
-            [Problem(str(path), "data file listed in datapackage.json is missing (or not a file)")]
-        )
+        raise InputError([Problem(str(path), t("io.data-file-missing"))])
     expected = str(entry.get("hash", ""))
     if not expected.startswith("sha256:"):  # an unknown method would skip the check: refused
-        raise InputError([Problem(str(root / DESCRIPTOR), f"the hash of {relative!r} is not a SHA-256")])
+        raise InputError([Problem(str(root / DESCRIPTOR), t("io.hash-not-sha256", path=repr(relative)))])
     if sha256_file(path) != expected.removeprefix("sha256:"):
         raise InputError(
             [
                 Problem(
                     str(path),
-                    "data file does not match the SHA-256 in datapackage.json (edited or corrupt)",
+                    t("io.hash-mismatch"),
                     code="hash-mismatch",
-                    hint="Rebuild the package with `ippmd build`, or restore the file.",
+                    hint=t("io.hash-mismatch-hint"),
                 )
             ]
         )
@@ -248,17 +247,17 @@ def check_parquet_table(path: Path, name: str) -> Path:
         actual = dict(pl.scan_parquet(path, glob=False).collect_schema())
     except Exception as exc:  # polars raises its own untyped errors for a broken footer
         raise InputError(
-            [Problem(str(path), f"not a readable Parquet file: {exc}", code="package")]
+            [Problem(str(path), t("io.parquet-unreadable", error=str(exc)), code="package")]
         ) from None
     problems = [
-        Problem(str(path), "column missing: the table's schema has it", field=column, code="package")
+        Problem(str(path), t("io.parquet-column-missing"), field=column, code="package")
         for column in expected
         if column not in actual
     ]
     problems += [
         Problem(
             str(path),
-            f"column of type {actual[column]}, the schema says {dtype}",
+            t("io.parquet-column-type", actual=str(actual[column]), expected=str(dtype)),
             field=column,
             code="package",
         )
@@ -266,7 +265,7 @@ def check_parquet_table(path: Path, name: str) -> Path:
         if column in actual and actual[column] != dtype
     ]
     problems += [
-        Problem(str(path), "column not in the table's schema", field=column, code="package")
+        Problem(str(path), t("io.parquet-column-extra"), field=column, code="package")
         for column in actual
         if column not in expected
     ]
@@ -278,10 +277,10 @@ def check_parquet_table(path: Path, name: str) -> Path:
         frame = pl.read_parquet(path, glob=False)
     except Exception as exc:  # polars raises its own untyped errors for damaged pages
         raise InputError(
-            [Problem(str(path), f"not a readable Parquet file: {exc}", code="package")]
+            [Problem(str(path), t("io.parquet-unreadable", error=str(exc)), code="package")]
         ) from None
     if frame.height == 0:  # every table of a built package has rows
-        raise InputError([Problem(str(path), "the table has no rows", code="package")])
+        raise InputError([Problem(str(path), t("io.parquet-no-rows"), code="package")])
     for column in sorted(required | floats):
         values = frame[column]
         bad = values.is_null() if column in required else pl.Series(column, [False] * len(values))
@@ -289,12 +288,12 @@ def check_parquet_table(path: Path, name: str) -> Path:
             bad = bad | ~values.is_finite().fill_null(True)
         if bad.any():
             row = int(bad.arg_true()[0]) + 1
-            what = (
-                "empty, but the schema requires a value" if values[row - 1] is None else "not a finite number"
+            message = (
+                t("io.parquet-required-empty", row=row)
+                if values[row - 1] is None
+                else t("io.parquet-not-finite", row=row)
             )
-            problems.append(
-                Problem(str(path), f"{what} (row {row:,} of the table)", field=column, code="package")
-            )
+            problems.append(Problem(str(path), message, field=column, code="package"))
     if problems:
         raise InputError(problems)
     return path
@@ -324,32 +323,32 @@ def load_user_yaml(path: Path, label: str) -> Any:
 
     size = Path(path).stat().st_size
     if size > MAX_YAML_BYTES:
-        raise refuse(f"file is {size:,} bytes, over the limit of {MAX_YAML_BYTES:,} bytes")
+        raise refuse(t("io.yaml-too-large", size=size, limit=MAX_YAML_BYTES))
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise refuse(f"file is not UTF-8 (byte {exc.start})") from None
+        raise refuse(t("io.yaml-not-utf8", byte=exc.start)) from None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         depth = 0
         for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise refuse("anchors and aliases (&, *) are not allowed")
+                raise refuse(t("io.yaml-aliases"))
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_YAML_DEPTH:
-                    raise refuse(f"nested deeper than {MAX_YAML_DEPTH} levels")
+                    raise refuse(t("io.nested-too-deep", depth=MAX_YAML_DEPTH))
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
         value = yaml.load(text, Loader=unique_keys_loader(loader))
     except yaml.YAMLError as exc:
-        raise refuse(f"not valid YAML: {' '.join(str(exc).split())}") from None
+        raise refuse(t("io.yaml-invalid", error=" ".join(str(exc).split()))) from None
     except DuplicateKey as exc:
         raise InputError(
             [
                 Problem(
                     label,
-                    f"key {exc.key!r} is given twice (lines {exc.first} and {exc.line}): only one can hold",
+                    t("io.yaml-key-twice", key=repr(exc.key), first=str(exc.first), line=str(exc.line)),
                     row=exc.line,
                     field=str(exc.key),
                     code="metadata-error",
@@ -358,7 +357,7 @@ def load_user_yaml(path: Path, label: str) -> Any:
         ) from None
     except (ValueError, OverflowError, RecursionError) as exc:  # e.g. a 5,000-digit integer
         raise refuse(
-            f"holds a value that cannot be read: {exc.__class__.__name__}: {str(exc)[:120]}"
+            t("io.yaml-value-unreadable", kind=exc.__class__.__name__, error=str(exc)[:120])
         ) from None
     _refuse_surrogates(value, refuse)
     return value
@@ -377,7 +376,7 @@ def _refuse_surrogates(value: Any, refuse: Any) -> None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                raise refuse(f"text {item[:40]!r} holds a lone surrogate, not a character") from None
+                raise refuse(t("io.yaml-surrogate", text=repr(item[:40]))) from None
 
 
 def claim_output_folder(out: Path, command: str, force: bool = False, earlier: Sequence[str] = ()) -> Path:

@@ -14,6 +14,7 @@ import yaml
 
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import countries_dir, package_data, schemas_dir
+from ippmd.core.i18n import t, translated
 from ippmd.core.io import load_user_yaml, load_yaml
 from ippmd.core.limits import limit
 
@@ -32,7 +33,7 @@ def load_country(iso3: str) -> dict[str, Any]:
     path = countries_dir() / iso3 / "country.yaml"
     if not path.exists():
         known = ", ".join(country_codes())
-        raise InputError([Problem(str(path), f"no country metadata for {iso3!r}; known: {known}")])
+        raise InputError([Problem(str(path), t("metadata.no-country", iso3=repr(iso3), known=known))])
     return load_yaml(path.read_text(encoding="utf-8"))
 
 
@@ -114,7 +115,7 @@ def _deepest(error: Any) -> Any:
 
 def _check_metadata(meta: Any, file: str) -> dict[str, Any]:
     if not isinstance(meta, dict):
-        raise InputError([Problem(file, "metadata must be a YAML mapping", code="metadata-error")])
+        raise InputError([Problem(file, t("metadata.not-a-mapping"), code="metadata-error")])
     problems = []
     for error in sorted(_strict_validator()(_metadata_schema()).iter_errors(meta), key=str):
         problems.append(_metadata_problem(_deepest(error), file))
@@ -125,7 +126,7 @@ def _check_metadata(meta: Any, file: str) -> dict[str, Any]:
         problems.append(
             Problem(
                 file,
-                "exchange rate must be a finite number",
+                t("metadata.rate-not-finite"),
                 field="exchange_rate.lcu_per_usd",
                 value=_shown(rate),
                 code="metadata-error",
@@ -137,7 +138,7 @@ def _check_metadata(meta: Any, file: str) -> dict[str, Any]:
             problems.append(
                 Problem(
                     file,
-                    f"code listed more than once under {key}",
+                    t("metadata.code-twice", key=key),
                     field=key,
                     value=code,
                     code="metadata-error",
@@ -149,7 +150,7 @@ def _check_metadata(meta: Any, file: str) -> dict[str, Any]:
             problems.append(
                 Problem(
                     file,
-                    "destination is not mapped to a known ISO3 country code",
+                    t("metadata.destination-unknown"),
                     field=f"destinations.{name}",
                     value=code,
                     code="metadata-error",
@@ -161,7 +162,7 @@ def _check_metadata(meta: Any, file: str) -> dict[str, Any]:
             problems.append(
                 Problem(
                     file,
-                    f"region code is not an ISO 3166-2 code of {meta['country_iso3']} ({prefix}-...)",
+                    t("metadata.region-not-iso", country=str(meta["country_iso3"]), prefix=prefix),
                     field="regions.iso_3166_2",
                     value=str(region["iso_3166_2"]),
                     code="metadata-error",
@@ -189,21 +190,73 @@ def _shown(value: Any) -> str:
     return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text):,} characters)"
 
 
+@cache
+def _allowed_keys() -> dict[int, str]:
+    """Each schema node with an `x-allowed` text, by identity, to its key in the data domain
+    `metadata-allowed` (its place in the schema: `fieldwork.start`, `definitions.region_list.items.code`)."""
+    keys: dict[int, str] = {}
+    stack: list[tuple[Any, tuple[str, ...]]] = [(_metadata_schema(), ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            if "x-allowed" in node:
+                keys[id(node)] = ".".join(path) or "metadata"
+            for name, child in node.items():
+                stack.append((child, path if name == "properties" else (*path, str(name))))
+        elif isinstance(node, list):
+            stack.extend((child, (*path, str(i))) for i, child in enumerate(node))
+    return keys
+
+
+def allowed_english() -> dict[str, str]:
+    """The English of the data domain `metadata-allowed`: what each metadata key accepts, in words
+    (the schema's x-allowed), by key."""
+    stack: list[Any] = [_metadata_schema()]
+    found: dict[int, str] = {}
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "x-allowed" in node:
+                found[id(node)] = str(node["x-allowed"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return {key: found[node] for node, key in _allowed_keys().items()}
+
+
+def metadata_schema() -> dict[str, Any]:
+    """The JSON Schema of metadata.yaml (one loaded copy: the allowed-values texts are found by
+    the identity of its nodes)."""
+    return _metadata_schema()
+
+
+def allowed_in_words(schema: dict[str, Any]) -> str:
+    """What a metadata key of `metadata_schema()` accepts, in words, in the current language (the
+    guide of `ippmd template` shows the same text as the messages)."""
+    return _allowed(schema)
+
+
 def _allowed(schema: dict[str, Any]) -> str:
-    """What a metadata key accepts, in words (the schema's x-allowed, else from its keywords)."""
+    """What a metadata key accepts, in words (the schema's x-allowed, else from its keywords), in
+    the current language."""
     if "x-allowed" in schema:
-        return str(schema["x-allowed"])
+        key = _allowed_keys().get(id(schema))
+        english = str(schema["x-allowed"])
+        return english if key is None else translated("metadata-allowed", key, english)
     if "enum" in schema:
-        return "one of " + ", ".join(map(str, schema["enum"]))
+        return t("metadata.one-of", values=", ".join(map(str, schema["enum"])))
     kind = {
-        "integer": "a whole number",
-        "number": "a number",
-        "string": "text",
-        "object": "a mapping",
-        "array": "a list",
+        "integer": t("metadata.kind-integer"),
+        "number": t("metadata.kind-number"),
+        "string": t("metadata.kind-string"),
+        "object": t("metadata.kind-object"),
+        "array": t("metadata.kind-array"),
     }
     types = schema.get("type", [])
-    return " or ".join(kind.get(t, t) for t in ([types] if isinstance(types, str) else types)) or "a value"
+    either = t("metadata.either-or")
+    return either.join(kind.get(x, x) for x in ([types] if isinstance(types, str) else types)) or t(
+        "metadata.kind-any"
+    )
 
 
 def _metadata_problem(error: Any, file: str) -> Problem:
@@ -217,18 +270,21 @@ def _metadata_problem(error: Any, file: str) -> Problem:
         missing = next((name for name in schema.get("required", []) if name not in (value or {})), None)
         key = ".".join([*path, missing]) if missing else key
         wanted = _allowed(schema.get("properties", {}).get(missing, {}))
-        return Problem(file, f"key is missing: add it ({wanted})", field=key or None, code="metadata-error")
+        message = t("metadata.key-missing", wanted=wanted)
+        return Problem(file, message, field=key or None, code="metadata-error")
     if error.validator == "additionalProperties":  # the mapping holds an entry its schema refuses
-        return Problem(file, "holds a key it does not accept", field=key or None, code="metadata-error")
+        return Problem(file, t("metadata.key-refused"), field=key or None, code="metadata-error")
     shown = value if isinstance(value, str | int | float | bool) or value is None else None
-    kind = "is empty" if value in ("", [], {}) else "is not allowed"
-    if shown is None and value not in ("", [], {}):
-        kind = f"has the wrong shape ({type(value).__name__})"
+    allowed = _allowed(schema)
+    if value in ("", [], {}):
+        message = t("metadata.is-empty", allowed=allowed)
+    elif shown is None:
+        message = t("metadata.wrong-shape", kind=type(value).__name__, allowed=allowed)
+    else:
+        message = t("metadata.not-allowed", allowed=allowed)
     return Problem(
         file,
-        f"{key or 'metadata.yaml'} {kind}: it must be {_allowed(schema)}"
-        if not key
-        else f"{kind}: it must be {_allowed(schema)}",
+        message if key else f"metadata.yaml {message}",
         field=key or None,
         value=None if shown is None else _shown(shown),
         code="metadata-error",
@@ -344,10 +400,10 @@ def _scalar_problems(text: str, file: str) -> tuple[list[Problem], list[Problem]
         field = ".".join(part if len(part) <= SHOWN_CHARS else f"{part[:SHOWN_CHARS]}..." for part in path)
         found = Problem(file, "", row=line, field=field or None, value=_shown(event.value))
         if max_digits and digits > max_digits:
-            message = f"a number of {digits:,} digits: no key takes a number this long (it cannot be read)"
+            message = t("metadata.number-too-long", digits=digits)
             numbers.append(replace(found, message=message, code="metadata-error"))
         elif size > cell_bytes:
-            message = f"{size:,} bytes long, over the limit of {cell_bytes:,} bytes for one value"
+            message = t("metadata.value-too-long", size=size, limit=cell_bytes)
             texts.append(replace(found, message=message, code="metadata-error"))
     return numbers, texts
 

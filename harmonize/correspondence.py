@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from ippmd.core.errors import InputError, Problem
+from ippmd.core.i18n import t
 
 
 def recode(
@@ -23,12 +24,13 @@ def recode(
     added = [c for c in table.columns if c != column]
     unknown = joined.filter(pl.col(column).is_not_null() & pl.col(added[0]).is_null())
     if unknown.height:
+        named = _what(what)
+        known = ", ".join(table[column].cast(pl.String).to_list()[:12])
         codes = sorted(set(unknown[column].cast(pl.String).to_list()))
         problems = [
             Problem(
                 file,
-                f"{what} is not in the correspondence table (known: "
-                f"{', '.join(table[column].cast(pl.String).to_list()[:12])})",
+                t("checks.code-not-in-table", what=named, known=known),
                 row=int(r) + 2,
                 field=column,
                 value=str(v),
@@ -40,10 +42,19 @@ def recode(
             problems.append(
                 Problem(
                     file,
-                    f"{unknown.height} rows in all with unknown codes {codes[:10]}",
+                    t("checks.unknown-codes-rows", count=unknown.height, codes=str(codes[:10])),
                     field=column,
                     code="unknown-code",
                 )
             )
         raise InputError(problems)
     return joined.drop("__row")
+
+
+def _what(what: str) -> str:
+    """What a recoded column holds, in the current language (the callers name it in English)."""
+    words = {
+        "region code": t("checks.what-region-code"),
+        "national education code": t("checks.what-education-code"),
+    }
+    return words.get(what, what)

@@ -19,6 +19,7 @@ import polars as pl
 
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import raw_root
+from ippmd.core.i18n import t
 from ippmd.core.io import DESCRIPTOR, sha256_file
 from ippmd.core.metadata import country_codes
 from ippmd.core.publish import (
@@ -73,7 +74,7 @@ def checksum_problems(folder: Path) -> list[Problem]:
     """Files of an admitted submission that changed, vanished or appeared since it was admitted."""
     listing = folder / CHECKSUMS
     if not listing.is_file():
-        return [Problem(str(listing), "the admitted submission has lost its checksums", code="hash-count")]
+        return [Problem(str(listing), t("package.admitted-no-checksums"), code="hash-count")]
     expected = {}
     for line in listing.read_text(encoding="utf-8").splitlines():
         digest, _, name = line.partition("  ")
@@ -83,15 +84,11 @@ def checksum_problems(folder: Path) -> list[Problem]:
     for name in sorted(present | set(expected)):
         path = folder / name
         if name not in expected:
-            problems.append(
-                Problem(str(path), "file was not part of the admitted submission", code="hash-count")
-            )
+            problems.append(Problem(str(path), t("package.admitted-extra-file"), code="hash-count"))
         elif name not in present:
-            problems.append(
-                Problem(str(path), "file of the admitted submission is missing", code="missing-file")
-            )
+            problems.append(Problem(str(path), t("package.admitted-file-missing"), code="missing-file"))
         elif sha256_file(path) != expected[name]:
-            problems.append(Problem(str(path), "file changed after it was admitted", code="hash-count"))
+            problems.append(Problem(str(path), t("package.admitted-file-changed"), code="hash-count"))
     return problems
 
 
@@ -147,7 +144,7 @@ def _country_tables(
             [
                 Problem(
                     str(sub.folder / METADATA_FILE),
-                    f"the submission is for {sub.iso3}, but it was given for {iso3}",
+                    t("package.submission-other-country", found=sub.iso3, given=iso3),
                     field="country_iso3",
                     value=sub.iso3,
                 )

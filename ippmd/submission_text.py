@@ -6,22 +6,21 @@ English lives in the schemas, the one source of every text; French and Spanish i
 `submission` of the catalogues (core/translations/<lang>/submission.yaml), keyed:
 - `<table>.<column>.title`, `.description` (each only where the schema has it);
 - `<table>.<column>.category.<value>` (one per category of the column);
-- `metadata.<key>.description`, `metadata.<key>.allowed` (the key as the guide shows it, without
-  `[]`: `metadata.regions.list.code`; `allowed` is the schema's `x-allowed`).
+- `metadata.<key>.description` (the key as the guide shows it, without `[]`:
+  `metadata.regions.list.code`); the allowed values (`x-allowed`) are the messages' data domain
+  `metadata-allowed` (ippmd.core.metadata.allowed_in_words), translated once for both.
 Column names, keys, codes and file names are identifiers and stay as they are in every language.
 tests/test_i18n.py holds the French and Spanish files to exactly the keys `submission_english()` lists.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from ippmd.core.home import schemas_dir
 from ippmd.core.i18n import translated
+from ippmd.core.metadata import allowed_in_words, metadata_schema
 from ippmd.core.schema import SUBMISSION_TABLES, submission_schema
 
 DOMAIN = "submission"
@@ -39,11 +38,6 @@ class MetadataKey:
     @property
     def text_key(self) -> str:
         return "metadata." + self.path.replace("[]", "")
-
-
-@cache
-def metadata_schema() -> dict[str, Any]:
-    return dict(json.loads(schemas_dir("submission", "metadata.schema.json").read_text(encoding="utf-8")))
 
 
 def metadata_keys() -> list[MetadataKey]:
@@ -87,8 +81,6 @@ def submission_english() -> dict[str, str]:
     for key in metadata_keys():
         if key.schema.get("description"):
             texts[f"{key.text_key}.description"] = key.schema["description"]
-        if key.schema.get("x-allowed"):
-            texts[f"{key.text_key}.allowed"] = key.schema["x-allowed"]
     return texts
 
 
@@ -104,7 +96,9 @@ def category_label(table: str, field: dict[str, Any], category: dict[str, Any]) 
 
 
 def metadata_text(key: MetadataKey, part: str) -> str:
-    """A metadata key's `description` or `allowed` (x-allowed) in the current language ('' where
-    the schema has none)."""
-    english = key.schema.get("x-allowed" if part == "allowed" else part) or ""
+    """A metadata key's `description` or `allowed` (x-allowed: the data domain `metadata-allowed`
+    the messages use too) in the current language ('' where the schema has none)."""
+    if part == "allowed":
+        return allowed_in_words(key.schema) if key.schema.get("x-allowed") else ""
+    english = key.schema.get(part) or ""
     return translated(DOMAIN, f"{key.text_key}.{part}", english) if english else ""

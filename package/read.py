@@ -29,6 +29,7 @@ import polars as pl
 
 from ippmd.core.config import schema_problems
 from ippmd.core.errors import InputError, Problem, UsageError
+from ippmd.core.i18n import language, t
 from ippmd.core.io import (
     DESCRIPTOR,
     check_parquet_table,
@@ -209,7 +210,7 @@ class BuiltPackage:
     def resource(self, name: str) -> Resource:
         """A table the package must have; its absence is a problem of the package (exit 1)."""
         if name not in self.resources:
-            raise self.problem(f"lists no resource {name!r}", field="resources")
+            raise self.problem(t("package.no-resource", name=repr(name)), field="resources")
         return self.resources[name]
 
     def file(self, table: str, kind: FileKind) -> Path:
@@ -219,20 +220,24 @@ class BuiltPackage:
         if kind == "csv":
             return verified_file(self.root, resource.raw)
         if resource.parquet_path is None:
-            raise self.problem("lists no Parquet file", field=f"resources.{table}.parquet")
+            raise self.problem(t("package.no-parquet"), field=f"resources.{table}.parquet")
         path = check_parquet_table(verified_file(self.root, resource.raw["parquet"]), table)
         columns = pl.scan_parquet(path, glob=False).collect_schema().names()
         if columns != resource.field_names:
             gone = [n for n in resource.field_names if n not in columns]
             extra = [n for n in columns if n not in resource.field_names]
             detail = (
-                f"not in the file: {gone[:3]}" if gone else f"not listed: {extra[:3]}" if extra else "order"
+                t("package.fields-not-in-file", names=str(gone[:3]))
+                if gone
+                else t("package.fields-not-listed", names=str(extra[:3]))
+                if extra
+                else t("package.fields-order")
             )
-            message = f"the fields listed are not the columns of {resource.parquet_path} ({detail})"
+            message = t("package.fields-not-columns", file=str(resource.parquet_path), detail=detail)
             raise self.problem(message, field=f"resources.{table}.schema.fields")
         rows = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
         if rows != resource.rows:
-            message = f"says {resource.rows:,} rows; {resource.parquet_path} has {rows:,}"
+            message = t("package.rows-differ", said=resource.rows, file=str(resource.parquet_path), rows=rows)
             raise self.problem(message, field=f"resources.{table}.rows")
         return path
 
@@ -245,7 +250,9 @@ class BuiltPackage:
         files = []
         for country in countries:
             if country not in by_country:
-                raise self.problem(f"has no partition of {country}", field=f"resources.{table}.partitions")
+                raise self.problem(
+                    t("package.no-partition", country=country), field=f"resources.{table}.partitions"
+                )
             part = by_country[country]
             files.append(verified_file(self.root, {"path": part.path, "hash": part.hash}))
         return files
@@ -333,11 +340,12 @@ def read_package(package_dir: Path | str) -> BuiltPackage:
 
 # Verdicts on descriptors already checked in this process, by path and content: the schema check
 # costs about 0.1 s, and a command may open the same package more than once.
-_VERDICTS: dict[tuple[str, str], list[Problem]] = {}
+_VERDICTS: dict[tuple[str, str, str], list[Problem]] = {}
 
 
 def _descriptor_problems(descriptor: dict[str, Any], path: Path) -> list[Problem]:
     key = (
+        language(),  # the problems are worded in it
         str(path),
         hashlib.sha256(
             json.dumps(descriptor, ensure_ascii=False).encode("utf-8", "surrogatepass")
@@ -379,7 +387,7 @@ def _text_problems(descriptor: dict[str, Any], path: Path) -> list[Problem]:
             problems.append(
                 Problem(
                     str(path),
-                    "holds a control character or a lone surrogate",
+                    t("package.control-character"),
                     field=where,
                     code=DESCRIPTOR_ERROR,
                 )
@@ -398,10 +406,10 @@ def _consistency_problems(descriptor: dict[str, Any], path: Path) -> list[Proble
         problems.append(Problem(str(path), message, field=where, code=DESCRIPTOR_ERROR))
 
     if len(fields) != len(resources):
-        add("a resource name is listed twice", "resources")
+        add(t("package.resource-twice"), "resources")
     for table in RESOURCES:  # every built package holds the four microdata tables and countries
         if table not in fields:
-            add(f"lists no {table} table", "resources")
+            add(t("package.no-table", table=table), "resources")
     for resource in resources:
         name, schema = resource["name"], resource["schema"]
         where = f"resources.{name}"
@@ -413,22 +421,22 @@ def _consistency_problems(descriptor: dict[str, Any], path: Path) -> list[Proble
             other = key["reference"]["resource"]
             if other not in fields:
                 add(
-                    f"refers to resource {other!r}, which the package does not list",
+                    t("package.unknown-reference", resource=repr(other)),
                     f"{where}.schema.foreignKeys[{i}]",
                 )
             else:
                 missing = [n for n in _as_list(key["reference"]["fields"]) if n not in fields[other]]
                 if missing:
                     add(
-                        f"{other} has no field {missing[0]!r}",
+                        t("package.reference-no-field", resource=other, field=repr(missing[0])),
                         f"{where}.schema.foreignKeys[{i}].reference.fields",
                     )
         for key, names in named:
             missing = [n for n in _as_list(names) if n not in fields[name]]
             if missing:
-                add(f"names field {missing[0]!r}, which the table does not have", f"{where}.{key}")
+                add(t("package.unknown-field", field=repr(missing[0])), f"{where}.{key}")
     if not problems and descriptor["dataHash"] != hash_of_resources(resources):
-        add("does not match the hashes of the files listed (the descriptor was edited)", "dataHash")
+        add(t("package.data-hash"), "dataHash")
     return problems
 
 

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from ippmd import __version__, synthetic_notice
 from ippmd.core.errors import InputError, Problem, problem_hint
 from ippmd.core.home import schemas_dir
+from ippmd.core.i18n import t
 from ippmd.core.io import load_yaml, sha256_file
 from ippmd.core.metadata import load_country, source_citation
 from ippmd.core.schema import (
@@ -231,7 +232,7 @@ class PackageWriter:
                 [
                     Problem(
                         f"{name} of {iso3}",
-                        "value starts with a spreadsheet formula character",
+                        t("package.formula-cell"),
                         row=row,
                         field=column,
                         value=value[:40],

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 
 from ippmd.core.errors import InputError, Problem
+from ippmd.core.i18n import t
 from ippmd.core.limits import limit
 from ippmd.harmonize.submission import STAT_SUFFIXES, read_stat_table, table_files
 from ippmd.quality.structural import problem
@@ -40,11 +41,11 @@ def _check_folder(folder: Path) -> None:
     total = 0
     for count, path in enumerate(folder.rglob("*"), start=1):
         if path.is_symlink():
-            raise _unsafe(str(path), "symbolic links are not allowed in a submission")
+            raise _unsafe(str(path), t("archive.symlink"))
         if count > MAX_ENTRIES:
-            raise _unsafe(str(folder), f"more than {MAX_ENTRIES} files and folders; send only the submission")
+            raise _unsafe(str(folder), t("archive.too-many-files", limit=MAX_ENTRIES))
         if not path.is_dir() and not path.is_file():  # a FIFO, socket or device: reading would hang
-            raise _unsafe(str(path), "only regular files and folders are allowed in a submission")
+            raise _unsafe(str(path), t("archive.not-regular"))
         if path.is_file():
             total += path.stat().st_size
             if total > MAX_UNPACKED_BYTES:
@@ -53,8 +54,7 @@ def _check_folder(folder: Path) -> None:
                         problem(
                             "submission-too-large",
                             str(path.relative_to(folder)),
-                            f"the submission's files reach {total / 2**20:,.0f} MiB here, over the "
-                            f"limit of {MAX_UNPACKED_BYTES >> 20} MiB in all (nothing was read)",
+                            t("archive.folder-too-large", size=total / 2**20, limit=MAX_UNPACKED_BYTES >> 20),
                         )
                     ]
                 )
@@ -66,26 +66,26 @@ def _extract(archive: Path, target: Path) -> Path:
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise _unsafe(label, f"not a readable zip file: {exc}") from exc
+        raise _unsafe(label, t("archive.not-zip", error=str(exc))) from exc
     with zf:
         entries = zf.infolist()
         if len(entries) > MAX_ENTRIES:
-            raise _unsafe(label, f"{len(entries)} entries; at most {MAX_ENTRIES} allowed")
+            raise _unsafe(label, t("archive.too-many-entries", count=len(entries), limit=MAX_ENTRIES))
         total = 0
         for entry in entries:
             name = entry.filename
             parts = PurePosixPath(name.replace("\\", "/")).parts
             if name.startswith(("/", "\\")) or (parts and ":" in parts[0]) or ".." in parts:
-                raise _unsafe(f"{label}:{name}", "entry path is absolute or leaves the archive ('..')")
+                raise _unsafe(f"{label}:{name}", t("archive.entry-outside"))
             mode = entry.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise _unsafe(f"{label}:{name}", "entry is a symbolic link")
+                raise _unsafe(f"{label}:{name}", t("archive.entry-symlink"))
             if entry.is_dir():
                 continue
             if name.lower().endswith((".zip", ".gz", ".tar", ".7z", ".rar")):
-                raise _unsafe(f"{label}:{name}", "nested archives are not allowed")
+                raise _unsafe(f"{label}:{name}", t("archive.nested"))
             if entry.compress_size and entry.file_size / entry.compress_size > MAX_RATIO:
-                raise _unsafe(f"{label}:{name}", "compression ratio is that of a decompression bomb")
+                raise _unsafe(f"{label}:{name}", t("archive.bomb"))
             destination = target.joinpath(*parts)
             try:
                 destination.parent.mkdir(parents=True, exist_ok=True)
@@ -98,14 +98,14 @@ def _extract(archive: Path, target: Path) -> Path:
                                     problem(
                                         "submission-too-large",
                                         label,
-                                        f"unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB",
+                                        t("archive.zip-too-large", limit=MAX_UNPACKED_BYTES >> 20),
                                     )
                                 ]
                             )
                         sink.write(block)
             except (OSError, zipfile.BadZipFile, RuntimeError) as exc:  # duplicates, file vs folder, corrupt
                 raise _unsafe(
-                    f"{label}:{name}", f"entry cannot be unpacked: {exc.__class__.__name__}"
+                    f"{label}:{name}", t("archive.entry-unreadable", error=exc.__class__.__name__)
                 ) from exc
     return _submission_root(target)
 
@@ -123,8 +123,7 @@ def _submission_root(folder: Path) -> Path:
                     problem(
                         "unexpected-file",
                         name,
-                        f"lies beside the submission's folder {children[0].name}/: send one folder "
-                        "(metadata.yaml and the four tables), nothing else",
+                        t("archive.beside-folder", folder=children[0].name),
                     )
                     for name in beside
                 ]
@@ -211,7 +210,7 @@ def open_submission_files(path: Path) -> Iterator[OpenSubmission]:
     temporary folder), and the names of its files as submitted."""
     path = Path(path)
     if path.is_symlink():
-        raise _unsafe(str(path), "the submission itself is a symbolic link")
+        raise _unsafe(str(path), t("archive.submission-symlink"))
     tmp = Path(tempfile.mkdtemp(prefix="ippmd-submission-"))
     try:
         if path.is_dir():
@@ -220,9 +219,7 @@ def open_submission_files(path: Path) -> Iterator[OpenSubmission]:
         elif path.is_file() and path.suffix.lower() == ".zip":
             folder = _extract(path, tmp / "unpacked")
         else:
-            raise InputError(
-                [Problem(str(path), "not a submission folder or .zip file", code="unusable-input")]
-            )
+            raise InputError([Problem(str(path), t("archive.not-a-submission"), code="unusable-input")])
         yield _as_csv(folder, table_files(folder), tmp / "csv")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

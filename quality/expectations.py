@@ -19,12 +19,15 @@ import polars as pl
 
 from ippmd.core.calibration import target_measures
 from ippmd.core.home import countries_dir
+from ippmd.core.i18n import significant, t
 from ippmd.core.metadata import load_country
 from ippmd.quality.suites import (
     AGGREGATE_TYPES,
     all_of,
     load_distribution,
     load_suite,
+    rule_and_hint,
+    say,
     suite_resources,
     where_columns,
 )
@@ -158,6 +161,9 @@ def _suite_checks(resource: str, skipped: set[str]) -> list[Check]:
             where=entry.get("where"),
             meta=dict(entry.get("meta", {})),
         )
+        check.meta["rule"], check.meta["hint"] = rule_and_hint(
+            resource, check.meta, entry["kwargs"].get("column")
+        )
         # A rule on a derived column whose source table was not passed cannot be judged: skip it.
         if skipped & (set(check.columns) | where_columns(check.where)):
             continue
@@ -192,7 +198,7 @@ def _distribution_checks(
                     type=rule["type"],
                     kwargs=dict(rule["kwargs"]),
                     where=all_of(country_is(rule["resource"], iso3), rule.get("where")),
-                    meta={**rule.get("meta", {}), "country": iso3},
+                    meta={**rule["meta"], **_per_country_words(rule["meta"]), "country": iso3},
                 )
             )
         if not _has_country_file(iso3):
@@ -204,14 +210,19 @@ def _distribution_checks(
                 continue
             value = float(target["value"])
             tolerance = float(entry.get("tolerance", spec["default_tolerance"]))
-            origin = "assumed" if target.get("assumed") else f"published, {target.get('source', '?')}"
+            origin = (
+                t("checks.target-assumed")
+                if target.get("assumed")
+                else t("checks.target-published", source=str(target.get("source", "?")))
+            )
             column = f"target_{key}"
             indicators.setdefault(measure["table"], {})[column] = measure["value"]
+            label = entry.get("label")
             words = {
-                "label": entry.get("label", key),
+                "label": key if label is None else say(f"distribution.targets.{key}.label", label),
                 "country": iso3,
                 "tolerance": tolerance,
-                "target": value,
+                "target": significant(value, 3),
                 "origin": origin,
                 "key": key,
                 "columns": measure["value"],
@@ -228,14 +239,20 @@ def _distribution_checks(
                     },
                     where=all_of(country_is(measure["table"], iso3), measure.get("universe")),
                     meta={
-                        "rule": spec["rule"].format(**words),
-                        "hint": spec["hint"].format(**words),
+                        "rule": say("distribution.rule", spec["rule"], **words),
+                        "hint": say("distribution.hint", spec["hint"], **words),
                         "country": iso3,
                         "target": key,
                     },
                 )
             )
     return checks, indicators
+
+
+def _per_country_words(meta: dict[str, Any]) -> dict[str, str]:
+    """The rule and hint of a per-country rule of distribution.yaml in the current language."""
+    key = f"distribution.{meta['id']}"
+    return {"rule": say(f"{key}.rule", meta["rule"]), "hint": say(f"{key}.hint", meta["hint"])}
 
 
 def _with_masks(frame: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:

@@ -22,6 +22,7 @@ import polars as pl
 from ippmd.core.config import install_error, load_checked
 from ippmd.core.errors import InputError, Problem, UsageError
 from ippmd.core.home import package_data, shared_dir
+from ippmd.core.i18n import significant, t
 from ippmd.core.io import load_user_yaml
 from ippmd.core.metadata import iso3166, yaml_lines
 from ippmd.core.schema import SUBMISSION_TABLES, submission_schema
@@ -89,7 +90,7 @@ def metadata_rules(meta: dict[str, Any], lines: dict[tuple[str, ...], int]) -> l
         problems.append(
             at(
                 "survey-year",
-                f"survey year outside {earliest} .. {latest} (the current year)",
+                t("plausibility.survey-year", earliest=earliest, latest=latest),
                 ("survey_year",),
                 year,
             )
@@ -98,9 +99,7 @@ def metadata_rules(meta: dict[str, Any], lines: dict[tuple[str, ...], int]) -> l
     problems += _origin(meta, at)
     iso3 = str(meta["country_iso3"])
     if iso3 not in iso3166():
-        problems.append(
-            at("unknown-country", "not an ISO 3166-1 alpha-3 country code", ("country_iso3",), iso3)
-        )
+        problems.append(at("unknown-country", t("plausibility.unknown-country"), ("country_iso3",), iso3))
         return problems
     problems += _currency(meta, iso3, at)
     problems += _exchange_rate(meta, iso3, at)
@@ -120,7 +119,7 @@ def _destination_spellings(meta: dict[str, Any], at: Any) -> list[Problem]:
     return [
         at(
             "destination-spelling",
-            "a spelling under destinations must be a place name only (letters, spaces, - ' .)",
+            t("plausibility.destination-spelling"),
             ("destinations", str(name)),
             name,
         )
@@ -134,12 +133,15 @@ def _origin(meta: dict[str, Any], at: Any) -> list[Problem]:
     records with a generator's seed would be published without their synthetic label."""
     origin = meta.get("data_origin")
     if "synthetic" in meta and origin != "synthetic":
-        claim = f"data_origin is {origin}" if origin else "data_origin is not given (so: survey)"
+        message = (
+            t("plausibility.origin-survey-with-block", origin=str(origin))
+            if origin
+            else t("plausibility.origin-missing-with-block")
+        )
         return [
             at(
                 "origin-contradiction",
-                f"{claim}, but a synthetic: block (the generator's seed and scale) is present: "
-                "records from a generator are synthetic",
+                message,
                 ("data_origin",) if origin else ("synthetic",),
                 origin or "synthetic: block",
             )
@@ -148,8 +150,7 @@ def _origin(meta: dict[str, Any], at: Any) -> list[Problem]:
         return [
             at(
                 "origin-contradiction",
-                "data_origin is synthetic, but there is no synthetic: block: the generator's seed "
-                "and scale are not recorded",
+                t("plausibility.origin-synthetic-without-block"),
                 ("data_origin",),
                 origin,
                 severity="warning",
@@ -167,7 +168,7 @@ def _fieldwork(meta: dict[str, Any], at: Any) -> list[Problem]:
         problems.append(
             at(
                 "fieldwork-order",
-                f"fieldwork ends ({end}) before it starts ({start})",
+                t("plausibility.fieldwork-order", start=start, end=end),
                 ("fieldwork", "end"),
                 end,
             )
@@ -178,7 +179,11 @@ def _fieldwork(meta: dict[str, Any], at: Any) -> list[Problem]:
             problems.append(
                 at(
                     "fieldwork-year",
-                    f"fieldwork {key} is more than {slack} year(s) from survey_year {year}",
+                    (
+                        t("plausibility.fieldwork-start-year", slack=slack, year=str(year))
+                        if key == "start"
+                        else t("plausibility.fieldwork-end-year", slack=slack, year=str(year))
+                    ),
                     ("fieldwork", key),
                     value,
                 )
@@ -197,7 +202,7 @@ def _currency(meta: dict[str, Any], iso3: str, at: Any) -> list[Problem]:
         return [
             at(
                 "currency-unchecked",
-                f"no ISO 4217 currency is known for {iso3} in {year}: the currency was not checked",
+                t("plausibility.currency-unchecked", iso3=iso3, year=str(year)),
                 ("currency",),
                 currency,
                 severity="warning",
@@ -207,7 +212,7 @@ def _currency(meta: dict[str, Any], iso3: str, at: Any) -> list[Problem]:
         return [
             at(
                 "wrong-currency",
-                f"not a currency of {iso3} in {year} (legal tender then: {', '.join(legal)})",
+                t("plausibility.wrong-currency", iso3=iso3, year=str(year), legal=", ".join(legal)),
                 ("currency",),
                 currency,
             )
@@ -255,12 +260,12 @@ def _exchange_rate(meta: dict[str, Any], iso3: str, at: Any) -> list[Problem]:
     legal = _legal_currencies(iso3, int(meta["survey_year"]))
     reference: float | None
     if meta["currency"] == "USD":
-        reference, source = 1.0, "1 (the currency is the US dollar)"
+        reference, source = 1.0, t("plausibility.rate-usd")
     elif legal and meta["currency"] != legal[0]:
         return [
             at(
                 "exchange-rate-unchecked",
-                f"the WDI rate is for {legal[0]}, not {meta['currency']}: the rate was not checked",
+                t("plausibility.rate-other-currency", wdi=legal[0], currency=str(meta["currency"])),
                 path,
                 given,
                 severity="warning",
@@ -271,11 +276,15 @@ def _exchange_rate(meta: dict[str, Any], iso3: str, at: Any) -> list[Problem]:
         try:
             reference = wdi_rates(file).get(iso3, {}).get(year)
         except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
-            why = "is not installed" if not file.exists() else f"cannot be read ({exc})"
+            message = (
+                t("plausibility.wdi-missing", file=str(file))
+                if not file.exists()
+                else t("plausibility.wdi-unreadable", file=str(file), error=str(exc))
+            )
             return [
                 at(
                     "exchange-rate-unchecked",
-                    f"the WDI exchange rates ({file}) {why}: the rate was not checked",
+                    message,
                     path,
                     given,
                     severity="warning",
@@ -285,20 +294,26 @@ def _exchange_rate(meta: dict[str, Any], iso3: str, at: Any) -> list[Problem]:
             return [
                 at(
                     "exchange-rate-unchecked",
-                    f"the WDI has no official rate for {iso3} in {year}: the rate was not checked",
+                    t("plausibility.wdi-no-rate", iso3=iso3, year=str(year)),
                     path,
                     given,
                     severity="warning",
                 )
             ]
-        source = f"{reference:,.4g} (WDI PA.NUS.FCRF, {year})"
+        source = t("plausibility.rate-wdi", rate=significant(reference, 4), year=str(year))
     factor = thresholds()["exchange_rate_factor"]
     if not reference / factor <= given <= reference * factor:
         return [
             at(
                 "exchange-rate",
-                f"{given:,.4g} {meta['currency']} per US$ is {given / reference:,.3g} times the official "
-                f"rate {source}; at most {factor:g}x either way",
+                t(
+                    "plausibility.exchange-rate",
+                    given=significant(given, 4),
+                    currency=str(meta["currency"]),
+                    times=significant(given / reference, 3),
+                    source=source,
+                    factor=factor,
+                ),
                 path,
                 given,
             )
@@ -330,7 +345,9 @@ def _rows(
         for line, shown in values.iter_rows()
     ]
     if hits.height > MAX_EXAMPLES:
-        problems.append(problem(code, file, f"{hits.height - MAX_EXAMPLES} more rows like this", field=field))
+        problems.append(
+            problem(code, file, t("plausibility.more-rows", count=hits.height - MAX_EXAMPLES), field=field)
+        )
     return problems
 
 
@@ -351,7 +368,11 @@ def table_rules(
                 problem(
                     "sample-too-small",
                     files[name],
-                    f"{frame.height} {name}; a country is admitted with at least {minimum}",
+                    (
+                        t("plausibility.too-few-households", count=frame.height, minimum=minimum)
+                        if name == "households"
+                        else t("plausibility.too-few-communities", count=frame.height, minimum=minimum)
+                    ),
                 )
             )
     households = _with_lines(structure, "households", ["household_number", "household_size", "weight"])
@@ -363,7 +384,7 @@ def table_rules(
             problems += _rows(
                 "weight-concentrated",
                 files["households"],
-                f"one household carries more than {share:.0%} of the sum of household weights",
+                t("plausibility.weight-concentrated", share=share),
                 heavy,
                 "weight",
                 pl.format(
@@ -378,7 +399,7 @@ def table_rules(
             problems += _rows(
                 "line-number-over-size",
                 files["persons"],
-                "roster line number is larger than the household's household_size in households.csv",
+                t("plausibility.line-number-over-size"),
                 over.sort("__line"),
                 "line_number",
                 pl.format("{} (household_size {})", pl.col("line_number"), pl.col("household_size")),
@@ -437,11 +458,11 @@ def _amounts(meta: dict[str, Any], structure: Structure, files: dict[str, str]) 
     rate, currency = float(meta["exchange_rate"]["lcu_per_usd"]), str(meta["currency"])
     reference = gdp_per_capita(str(meta["country_iso3"]), int(meta["survey_year"]))
     if reference is None:
-        bound, why = float(limits["amount_usd_max"]), "the bound for a country without a GDP per capita"
+        bound, why = float(limits["amount_usd_max"]), t("plausibility.amount-no-gdp")
     else:
         multiple = limits["amount_gdp_per_capita_multiple"]
         bound = multiple * reference[0]
-        why = f"{multiple:,} times the GDP per capita, US$ {reference[0]:,.0f} in {reference[1]}"
+        why = t("plausibility.amount-gdp", multiple=multiple, gdp=reference[0], year=str(reference[1]))
     problems: list[Problem] = []
     for table, columns in amount_columns().items():
         for column in columns:
@@ -455,8 +476,13 @@ def _amounts(meta: dict[str, Any], structure: Structure, files: dict[str, str]) 
             problems += _rows(
                 "amount-implausible",
                 files[table],
-                f"the amount is more than US$ {bound:,.0f} a year ({why}) at the exchange rate "
-                f"{rate:,.10g} {currency} per US$",
+                t(
+                    "plausibility.amount-implausible",
+                    bound=bound,
+                    why=why,
+                    rate=significant(rate, 10),
+                    currency=currency,
+                ),
                 hits.with_columns(__shown=shown),
                 column,
                 pl.col("__shown"),
@@ -491,15 +517,14 @@ def _household_ages(structure: Structure, file: str) -> list[Problem]:
     return _rows(
         "household-ages",
         file,
-        f"a son or daughter of the head is less than {least} years younger than the head",
+        t("plausibility.child-too-old", least=least),
         children.filter(pl.col("head") - pl.col("age") < least).sort("__line"),
         "age",
         shown,
     ) + _rows(
         "household-ages",
         file,
-        f"a son or daughter of the head is more than {most} years younger than the younger of head "
-        "and spouse",
+        t("plausibility.child-too-young", most=most),
         children.filter(younger - pl.col("age") > most).sort("__line"),
         "age",
         shown,
@@ -516,14 +541,14 @@ def _year_left(meta: dict[str, Any], structure: Structure, file: str) -> list[Pr
     return _rows(
         "year-left-after-survey",
         file,
-        f"the emigrant left after the survey year {year}",
+        t("plausibility.left-after-survey", year=str(year)),
         late,
         "year_left",
         pl.col("year_left"),
     ) + _rows(
         "year-left-before-birth",
         file,
-        f"the emigrant left before being born (survey year {year} - age - {slack})",
+        t("plausibility.left-before-birth", year=str(year), slack=slack),
         early,
         "year_left",
         pl.format("{} (age {})", pl.col("year_left"), pl.col("age")),
@@ -542,8 +567,7 @@ def _destinations(meta: dict[str, Any], structure: Structure, file: str) -> list
     problems = _rows(
         "unknown-code",
         file,
-        "unknown destination country name: not a known spelling (no partial matches); add the "
-        "spelling to destinations in metadata.yaml with its ISO3 code, or correct the value",
+        t("plausibility.unknown-destination"),
         emigrants.filter(pl.col("destination").is_in(unknown)),
         "destination",
         pl.col("destination"),
@@ -551,7 +575,7 @@ def _destinations(meta: dict[str, Any], structure: Structure, file: str) -> list
     problems += _rows(
         "destination-is-origin",
         file,
-        f"the destination is the surveyed country itself ({iso3}): an emigrant lives abroad",
+        t("plausibility.destination-is-origin", iso3=iso3),
         emigrants.filter(pl.col("destination").is_in(home)),
         "destination",
         pl.col("destination"),

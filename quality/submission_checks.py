@@ -15,6 +15,7 @@ import polars as pl
 from ippmd.core.config import install_error, load_checked
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data
+from ippmd.core.i18n import t
 from ippmd.core.iso3 import is_iso3
 from ippmd.core.schema import SUBMISSION_TABLES
 from ippmd.core.text import CONTROL_CHARS, CONTROL_PATTERN, FORMULA_PATTERN, PLAIN_NUMBER_PATTERN
@@ -33,29 +34,46 @@ def _identifiers() -> dict[str, Any]:
     return identifiers
 
 
-def identifier_columns(header: list[str], file: str) -> list[Problem]:
-    """Columns whose name says they hold a direct identifier."""
-    problems = []
+def identifier_kind(kind: str) -> str:
+    """An identifier kind of identifiers.yaml (e-mail, phone, ...) in the current language."""
+    words = {
+        "name": t("checks.kind-name"),
+        "phone": t("checks.kind-phone"),
+        "e-mail": t("checks.kind-e-mail"),
+        "national ID": t("checks.kind-national-id"),
+        "GPS coordinates": t("checks.kind-gps"),
+        "address": t("checks.kind-address"),
+    }
+    return words.get(kind, kind)
+
+
+def _column_hits(header: list[str]) -> Iterator[tuple[str, str]]:
+    """(column, identifier kind) of each column whose name says it holds a direct identifier."""
     for column in header:
         words = set(re.split(r"[_\-\s.]+", column.lower()))
         for kind, names in _identifiers()["column_words"].items():
             if words & set(names):
-                problems.append(
-                    problem(
-                        "direct-identifier",
-                        file,
-                        f"column looks like a direct identifier ({kind})",
-                        row=1,
-                        field=column,
-                    )
-                )
+                yield column, kind
                 break
-    return problems
 
 
-def identifier_values(table: Table, text_columns: list[str]) -> list[Problem]:
-    """Cells that look like e-mails, phone numbers, ID numbers or GPS coordinates."""
-    problems: list[Problem] = []
+def identifier_columns(header: list[str], file: str) -> list[Problem]:
+    """Columns whose name says they hold a direct identifier."""
+    return [
+        problem(
+            "direct-identifier",
+            file,
+            t("checks.identifier-column", kind=identifier_kind(kind)),
+            row=1,
+            field=column,
+        )
+        for column, kind in _column_hits(header)
+    ]
+
+
+def _value_hits(table: Table, text_columns: list[str]) -> Iterator[tuple[str, int, str, str]]:
+    """(identifier kind, line, column, value) of up to MAX_EXAMPLES cells per column and kind that
+    look like e-mails, phone numbers, ID numbers or GPS coordinates."""
     for column in text_columns:
         if column not in table.frame.columns:
             continue
@@ -65,18 +83,23 @@ def identifier_values(table: Table, text_columns: list[str]) -> list[Problem]:
             if not mask.any():
                 continue
             hits = pl.DataFrame({"line": table.lines, "value": values}).filter(mask)
-            problems += [
-                problem(
-                    "direct-identifier",
-                    table.file,
-                    f"value looks like a direct identifier ({kind})",
-                    row=int(line),
-                    field=column,
-                    value=value[:40],
-                )
-                for line, value in hits.head(MAX_EXAMPLES).iter_rows()
-            ]
-    return problems
+            for line, value in hits.head(MAX_EXAMPLES).iter_rows():
+                yield kind, int(line), column, value
+
+
+def identifier_values(table: Table, text_columns: list[str]) -> list[Problem]:
+    """Cells that look like e-mails, phone numbers, ID numbers or GPS coordinates."""
+    return [
+        problem(
+            "direct-identifier",
+            table.file,
+            t("checks.identifier-value", kind=identifier_kind(kind)),
+            row=line,
+            field=column,
+            value=value[:40],
+        )
+        for kind, line, column, value in _value_hits(table, text_columns)
+    ]
 
 
 def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set[str]]) -> list[Problem]:
@@ -90,7 +113,7 @@ def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set
             problem(
                 "metadata-error",
                 file,
-                "currency is not an ISO 4217 code",
+                t("checks.currency-not-iso"),
                 field="currency",
                 value=str(currency),
             )
@@ -101,7 +124,7 @@ def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set
             problem(
                 "metadata-error",
                 file,
-                "country_iso3 must be three capital letters",
+                t("checks.country-not-iso3"),
                 field="country_iso3",
                 value=iso3,
             )
@@ -114,7 +137,7 @@ def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set
             problem(
                 "unknown-code",
                 file,
-                "national education code used in the tables is not mapped under education_levels",
+                t("checks.education-code-unmapped"),
                 field="education_levels",
                 value=code,
             )
@@ -127,7 +150,7 @@ def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set
             problem(
                 "unknown-code",
                 file,
-                "region code used in communities is not listed under regions",
+                t("checks.region-code-unlisted"),
                 field="regions",
                 value=code,
             )
@@ -141,7 +164,7 @@ def metadata_problems(meta: dict[str, Any], file: str, used_codes: dict[str, set
                 problem(
                     "metadata-error",
                     file,
-                    "region lacks a valid ISO 3166-2 code",
+                    t("checks.region-no-iso"),
                     field="regions.iso_3166_2",
                     value=str(region.get("iso_3166_2")),
                 )
@@ -161,7 +184,7 @@ def _duplicate_region_codes(raw: Any, regions: list[Any], file: str) -> list[Pro
                 continue
             value = str(region[key])
             if value in seen:
-                message = f"{key} {value!r} is also region {seen[value]}'s: each region needs its own"
+                message = t("checks.region-duplicate", key=key, value=repr(value), region=str(seen[value]))
                 problems.append(
                     problem("metadata-error", file, message, field=f"{prefix}.{i}.{key}", value=value)
                 )
@@ -202,23 +225,20 @@ def unexpected_files(folder: Path) -> list[Problem]:
             problem(
                 "unexpected-file",
                 str(folder.name),
-                f"more than {MAX_SCANNED_FILES} files: only {MAX_SCANNED_FILES} were scanned for "
-                "identifiers; send only the submission's files",
+                t("checks.too-many-files", limit=MAX_SCANNED_FILES),
             )
         )
     return problems
 
 
 def _scan_unexpected(path: Path, label: str) -> list[Problem]:
-    not_admitted = "file is not part of the submission format: it is not admitted"
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         return [
             problem(
                 "unexpected-file",
                 label,
-                f"{not_admitted}, and at {size / 2**20:,.0f} MiB (over {MAX_FILE_BYTES >> 20} MiB) it "
-                "was not scanned for identifiers: remove it",
+                t("checks.unexpected-too-large", size=size / 2**20, limit=MAX_FILE_BYTES >> 20),
             )
         ]
     data = path.read_bytes()
@@ -227,7 +247,7 @@ def _scan_unexpected(path: Path, label: str) -> list[Problem]:
             problem(
                 "unexpected-file",
                 label,
-                f"{not_admitted}; it is binary and was not scanned for identifiers: remove it",
+                t("checks.unexpected-binary"),
                 severity="warning",
             )
         ]
@@ -235,24 +255,25 @@ def _scan_unexpected(path: Path, label: str) -> list[Problem]:
     del data
     lines = pl.Series("line", [text], dtype=pl.String).str.split("\n").explode().str.strip_suffix("\r")
     first = lines[0] or ""
-    hits = []
+    hits: list[tuple[str, int, str | None, str | None]] = []  # (kind, row, column, value)
     if re.search(r"[,;\t|]", first):  # a table: its column names too
-        hits += identifier_columns([c.strip().strip('"') for c in re.split(r"[,;\t|]", first)], label)
+        header = [c.strip().strip('"') for c in re.split(r"[,;\t|]", first)]
+        hits += [(kind, 1, column, None) for column, kind in _column_hits(header)]
     numbers = pl.Series("line_no", range(1, len(lines) + 1), dtype=pl.Int64)
-    hits += identifier_values(Table(label, [], lines.to_frame(), numbers), ["line"])
+    table = Table(label, [], lines.to_frame(), numbers)
+    hits += [(kind, line, None, value[:40]) for kind, line, _, value in _value_hits(table, ["line"])]
     if not hits:
-        return [problem("unexpected-file", label, f"{not_admitted}: remove it", severity="warning")]
+        return [problem("unexpected-file", label, t("checks.unexpected-file"), severity="warning")]
     return [
         problem(
             "unexpected-file",
             label,
-            f"{not_admitted}, and it holds what looks like a direct identifier "
-            f"({hit.message.rpartition('(')[2].rstrip(')')}): remove it",
-            row=hit.row,
-            field=hit.field if hit.field != "line" else None,
-            value=visible(hit.value) if hit.value else None,
+            t("checks.unexpected-identifier", kind=identifier_kind(kind)),
+            row=row,
+            field=column,
+            value=visible(value) if value else None,
         )
-        for hit in hits
+        for kind, row, column, value in hits
     ]
 
 
@@ -278,12 +299,12 @@ def _text_masks(values: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
     return [
         (
             "formula-cell",
-            "value starts with a spreadsheet formula character (=, +, -, @, tab, CR) and is not a number",
+            t("checks.formula-cell"),
             values.str.contains(FORMULA_START) & ~values.str.contains(PLAIN_NUMBER),
         ),
         (
             "control-character",
-            "value holds a control character (terminal escape, tab, line break or other C0/C1 code)",
+            t("checks.control-character"),
             values.str.contains(CONTROL),
         ),
     ]
@@ -292,11 +313,10 @@ def _text_masks(values: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
 def _cell_masks(values: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
     return [
         *_text_masks(values),
-        ("placeholder", "template placeholder TODO left in a cell", values.str.contains(TODO)),
+        ("placeholder", t("checks.todo-in-cell"), values.str.contains(TODO)),
         (
             "reserved-value",
-            f"{NIU_TOKEN} is the package's code for a value not in universe: published, this cell would "
-            "read as missing",
+            t("checks.reserved-value", token=NIU_TOKEN),
             values.str.strip_chars() == NIU_TOKEN,
         ),
     ]
@@ -309,8 +329,12 @@ def cell_text_problems(table: Table) -> list[Problem]:
     header = pl.Series("header", table.header, dtype=pl.String)
     for code, message, mask in _cell_masks(pl.col("header")):
         for name in header.to_frame().filter(mask.fill_null(False))["header"].head(MAX_EXAMPLES):
-            problems.append(problem(code, table.file, f"column name: {message}", row=1, field=visible(name)))
-    columns = [c for c, t in table.frame.schema.items() if t == pl.String]
+            problems.append(
+                problem(
+                    code, table.file, t("checks.in-column-name", message=message), row=1, field=visible(name)
+                )
+            )
+    columns = [c for c, dtype in table.frame.schema.items() if dtype == pl.String]
     if not columns:
         return problems
     rules = {
@@ -330,7 +354,9 @@ def cell_text_problems(table: Table) -> list[Problem]:
         ]
         if hits.height > MAX_EXAMPLES:
             problems.append(
-                problem(code, table.file, f"{hits.height - MAX_EXAMPLES} more cells like this", field=column)
+                problem(
+                    code, table.file, t("checks.more-cells", count=hits.height - MAX_EXAMPLES), field=column
+                )
             )
     return problems
 
@@ -397,7 +423,7 @@ def placeholder_problems(raw: Any, file: str, lines: dict[tuple[str, ...], int])
             problem(
                 "placeholder",
                 file,
-                f"template placeholder left in ({what}): replace it with the real value",
+                t("checks.placeholder", what=what),
                 row=lines.get(path),
                 field=".".join(path) or None,
                 value=visible(str(value)),
@@ -437,7 +463,7 @@ def metadata_text_problems(raw: Any, file: str, lines: dict[tuple[str, ...], int
     rules += [
         (
             "direct-identifier",
-            f"value looks like a direct identifier ({kind})",
+            t("checks.identifier-value", kind=identifier_kind(kind)),
             cited.str.contains(pattern),
         )
         for kind, pattern in _identifiers()["value_patterns"].items()
@@ -450,7 +476,7 @@ def metadata_text_problems(raw: Any, file: str, lines: dict[tuple[str, ...], int
                 problem(
                     code,
                     file,
-                    f"{'key' if is_key else 'value'}: {message}",
+                    t("checks.in-key", message=message) if is_key else t("checks.in-value", message=message),
                     row=lines.get(path),
                     field=".".join(path),
                     value=visible(text),

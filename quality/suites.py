@@ -24,6 +24,7 @@ from ippmd.core.calibration import target_measures
 from ippmd.core.config import load_checked
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.home import package_data
+from ippmd.core.i18n import SOURCE, Language, fill, language, translated, using
 from ippmd.core.schema import RESOURCES, harmonized_schema, polars_schema
 
 SUITES_DIR = package_data(__package__, "suites")
@@ -129,21 +130,33 @@ def _values_text(field: dict[str, Any]) -> str:
     return ", ".join(f"{v} ({labels[v]})" if v in labels else str(v) for v in field["constraints"]["enum"])
 
 
+def say(key: str, english: str, /, **words: Any) -> str:
+    """A text of quality/suites/ (English there) in the current language (data domain `suites`),
+    its placeholders filled."""
+    return fill(translated("suites", key, english), **words)
+
+
 def _bounds_text(constraints: dict[str, Any]) -> str:
     low, high = constraints.get("minimum"), constraints.get("maximum")
+    words = _schema_wording()["words"]
     if low is not None and high is not None:
-        return f"between {low} and {high}"
-    return f"at least {low}" if low is not None else f"at most {high}"
+        return say("schema.words.between", words["between"], low=low, high=high)
+    if low is not None:
+        return say("schema.words.at_least", words["at_least"], low=low)
+    return say("schema.words.at_most", words["at_most"], high=high)
 
 
 def schema_expectations(resource: str) -> list[dict[str, Any]]:
     """The expectations that mirror the resource's Table Schema, generated from it (never copied):
-    required, unique, pattern, enum, range, and blank outside the field's universe."""
+    required, unique, pattern, enum, range, and blank outside the field's universe; their rules
+    and hints in the current language."""
     wording = _schema_wording()
     entries = []
     for spec in harmonized_schema(resource)["fields"]:
         name, constraints = spec["name"], spec.get("constraints", {})
-        source = spec.get("sourceVariable") or wording["derived_source"].format(field=name)
+        source = spec.get("sourceVariable") or say(
+            "schema.derived_source", wording["derived_source"], field=name
+        )
         words = {"field": name, "source": source, "title": spec.get("title", name)}
         generated: list[tuple[str, dict[str, Any], str | None]] = []
         if constraints.get("required"):
@@ -169,15 +182,16 @@ def schema_expectations(resource: str) -> list[dict[str, Any]]:
             universe = spec["universe"]
             generated.append(("universe", {}, f"NOT COALESCE({universe}, FALSE)"))
             words["universe"] = universe
-            words["universe_columns"] = " or ".join(pl.sql_expr(universe).meta.root_names())
+            either = say("schema.words.or", wording["words"]["or"])
+            words["universe_columns"] = either.join(pl.sql_expr(universe).meta.root_names())
         for constraint, kwargs, where in generated:
             text = wording[constraint]
             entry: dict[str, Any] = {
                 "type": text["type"],
                 "kwargs": {"column": name, **kwargs},
                 "meta": {
-                    "rule": text["rule"].format(**words),
-                    "hint": text["hint"].format(**words),
+                    "rule": say(f"schema.{constraint}.rule", text["rule"], **words),
+                    "hint": say(f"schema.{constraint}.hint", text["hint"], **words),
                     "schema_constraint": constraint,
                 },
             }
@@ -191,7 +205,13 @@ def schema_expectations(resource: str) -> list[dict[str, Any]]:
 def load_suite(resource: str) -> Suite:
     """The suite of one resource: the rules generated from its schema, then those of
     quality/suites/<resource>.yaml, each checked (shape by schemas/config/suite.schema.json, then
-    columns and SQL) with file and key named."""
+    columns and SQL) with file and key named. Kept in English whatever the language of the first
+    call (it is cached): `rule_and_hint` words a rule in the reader's language when it fails."""
+    with using(SOURCE):
+        return _load_suite(resource)
+
+
+def _load_suite(resource: str) -> Suite:
     file = _suite_file(resource)
     suite = copy.deepcopy(_read_yaml(file, "suite"))
     if suite["resource"] != resource:
@@ -204,6 +224,7 @@ def load_suite(resource: str) -> Suite:
     generated = schema_expectations(resource)
     from_schema = {_identity(e) for e in generated}
     written = []
+    _unique_ids(suite["expectations"], file, "expectations")
     for position, entry in enumerate(suite["expectations"]):
         key = f"expectations[{position}]"
         written.append(_check_entry(entry, columns, file, key))
@@ -229,6 +250,7 @@ def load_distribution() -> dict[str, Any]:
     file = SUITES_DIR / "distribution.yaml"
     spec = copy.deepcopy(_read_yaml(file, "distribution"))
     measures = target_measures()
+    _unique_ids(spec.get("per_country", []), file, "per_country")
     for position, rule in enumerate(spec.get("per_country", [])):
         key = f"per_country[{position}]"
         if rule.get("resource") not in RESOURCES:
@@ -247,6 +269,65 @@ def load_distribution() -> dict[str, Any]:
                 sql = measure[part] if part == "universe" else f"({measure[part]}) IS NOT NULL"
                 check_sql(sql, columns, measures_file, f"{key}.{part}")
     return spec
+
+
+def _unique_ids(entries: list[dict[str, Any]], file: Path, where: str) -> None:
+    """Each rule's `meta.id` (its key in the translations) is given once in its file."""
+    seen: set[str] = set()
+    for position, entry in enumerate(entries):
+        rule_id = entry["meta"]["id"]
+        if rule_id in seen:
+            raise _spec_error(file, f"{where}[{position}].meta.id", f"id {rule_id!r} is given twice")
+        seen.add(rule_id)
+
+
+@cache
+def schema_texts(resource: str, code: Language) -> dict[tuple[str, str], tuple[str, str]]:
+    """(column, constraint) -> (rule, hint) of the expectations generated from the resource's
+    schema, in language `code` (load_suite keeps them in English)."""
+    return {
+        (entry["kwargs"]["column"], entry["meta"]["schema_constraint"]): (
+            entry["meta"]["rule"],
+            entry["meta"]["hint"],
+        )
+        for entry in schema_expectations(resource)
+    }
+
+
+def rule_and_hint(resource: str, meta: dict[str, Any], column: str | None) -> tuple[str, str]:
+    """A suite rule and its hint in the current language: generated from the schema (by column and
+    constraint) or written in quality/suites/<resource>.yaml (by its id)."""
+    constraint = meta.get("schema_constraint")
+    if constraint is not None and column is not None:
+        return schema_texts(resource, language())[(column, constraint)]
+    rule, hint = str(meta.get("rule", "")), str(meta.get("hint", ""))
+    if "id" not in meta:
+        return rule, hint
+    key = f"{resource}.{meta['id']}"
+    return translated("suites", f"{key}.rule", rule), translated("suites", f"{key}.hint", hint)
+
+
+def suites_english() -> dict[str, str]:
+    """The English of the data domain `suites` by key: every rule and hint of quality/suites/."""
+    wording = _schema_wording()
+    english = {"schema.derived_source": wording["derived_source"]}
+    for constraint in ("required", "unique", "pattern", "enum", "range", "universe"):
+        english[f"schema.{constraint}.rule"] = wording[constraint]["rule"]
+        english[f"schema.{constraint}.hint"] = wording[constraint]["hint"]
+    english.update({f"schema.words.{name}": text for name, text in wording["words"].items()})
+    for resource in suite_resources():
+        for entry in _read_yaml(_suite_file(resource), "suite")["expectations"]:
+            english[f"{resource}.{entry['meta']['id']}.rule"] = entry["meta"]["rule"]
+            english[f"{resource}.{entry['meta']['id']}.hint"] = entry["meta"]["hint"]
+    distribution = _read_yaml(SUITES_DIR / "distribution.yaml", "distribution")
+    english["distribution.rule"], english["distribution.hint"] = distribution["rule"], distribution["hint"]
+    for key, target in distribution["targets"].items():
+        if "label" in target:
+            english[f"distribution.targets.{key}.label"] = target["label"]
+    for entry in distribution.get("per_country", []):
+        english[f"distribution.{entry['meta']['id']}.rule"] = entry["meta"]["rule"]
+        english[f"distribution.{entry['meta']['id']}.hint"] = entry["meta"]["hint"]
+    return english
 
 
 def suite_resources() -> list[str]:

@@ -204,7 +204,7 @@ def test_a_hand_copy_of_a_schema_rule_is_refused(suites_copy: Path) -> None:
     """Stating a schema constraint again in a suite file fails at load: each rule is stated once."""
     copy = """  - type: expect_column_values_to_be_in_set
     kwargs: {column: sex, value_set: [1, 2]}
-    meta: {rule: "sex is 1 or 2", hint: "recode sex"}
+    meta: {id: sex-is-1-or-2, rule: "sex is 1 or 2", hint: "recode sex"}
 """
     _edit(suites_copy / "persons.yaml", "expectations:\n", "expectations:\n" + copy)
     with pytest.raises(InputError, match="restates a schema constraint"):

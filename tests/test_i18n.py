@@ -31,7 +31,9 @@ from ippmd.core.i18n import (
     t,
     using,
 )
+from ippmd.core.metadata import allowed_english
 from ippmd.package.translate import codebook_english
+from ippmd.quality.suites import suites_english
 from ippmd.submission_text import submission_english
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +65,8 @@ DATA_DOMAINS: dict[str, Callable[[], dict[str, str]]] = {
     # "hints": _hints,
     "codebook": codebook_english,
     "submission": submission_english,
+    "metadata-allowed": allowed_english,  # schemas/submission/metadata.schema.json x-allowed
+    "suites": suites_english,  # quality/suites/*.yaml rules and hints
 }
 
 
