@@ -64,14 +64,14 @@ SAV_STAMP_OFFSET = 92
 
 def clip(text: str, limit: int) -> str:
     """A label in at most `limit` UTF-8 bytes (readstat would refuse it or cut it mid-letter):
-    NFC, then, when too long, the longest run of whole characters (no accent left without its
-    letter) that fits with a final "…"."""
+    NFC, then, when too long, the longest run of whole characters that fits with a final "…",
+    never cut between a letter and an accent NFC could not join to it."""
     text = unicodedata.normalize("NFC", text)
     if len(text.encode("utf-8")) <= limit:
         return text
     room = limit - len("…".encode())
     kept = text.encode("utf-8")[:room].decode("utf-8", errors="ignore")
-    while kept and unicodedata.combining(kept[-1]):
+    while kept and unicodedata.combining(text[len(kept)]):
         kept = kept[:-1]
     return kept + "…"
 
@@ -159,21 +159,26 @@ def _value_labels(field: dict[str, Any], dtype: pl.DataType, fmt: StatFormat) ->
 
 def shared_label_sets(english: list[dict[str, Any]], labels: dict[str, Any]) -> dict[str, str]:
     """Field -> value-label set: fields with the same English categories share one set named as
-    in every language (ippmd.package.labels: `yesno`, `sex`, ...); a field whose labels in the
-    language differ from its set's first field's gets a set of its own, named after it."""
+    in every language (ippmd.package.labels: `yesno`, `sex`, ...). Where the language words the
+    labels of such fields differently, the wording most of them share (the first on a tie) keeps
+    the set; each other wording gets a set of its own, named after its first field."""
     sets_of = label_sets(english)
-    taken = set(sets_of.values())
-    first_labels: dict[str, Any] = {}
-    chosen: dict[str, str] = {}
+    wordings: dict[str, dict[tuple[Any, ...], list[str]]] = {}  # set -> wording -> fields
     for field in english:
-        name, wanted = sets_of[field["name"]], labels[field["name"]]
-        if first_labels.setdefault(name, wanted) != wanted:
-            name = field["name"]
-            while name in taken:
-                name = f"{name}_"
-            taken.add(name)
-            first_labels[name] = wanted
-        chosen[field["name"]] = name
+        wording = tuple((labels[field["name"]] or {}).items())
+        wordings.setdefault(sets_of[field["name"]], {}).setdefault(wording, []).append(field["name"])
+    taken = set(sets_of.values())
+    chosen: dict[str, str] = {}
+    for name, groups in wordings.items():
+        main = max(groups.values(), key=len)
+        for members in groups.values():
+            own = name
+            if members is not main:
+                own = members[0]
+                while own in taken:
+                    own = f"{own}_"
+                taken.add(own)
+            chosen |= dict.fromkeys(members, own)
     return chosen
 
 
