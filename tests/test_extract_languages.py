@@ -115,12 +115,12 @@ def test_labels_in_the_file_are_the_catalogue_lookups(civ: dict[tuple[str, str],
     for lang in ("en", "fr"):
         folder = civ[(fmt, lang)]
         meta = _read_meta(folder, fmt)
-        expected = _expected(folder, fmt, lang)  # type: ignore[arg-type]
+        expected = _expected(folder, fmt, lang)
         assert set(meta.column_names) == set(expected)
         for name, (title, values) in expected.items():
             assert meta.column_names_to_labels[name] == title, (lang, name)
             assert _without_missing(meta.variable_value_labels.get(name, {}), fmt) == values, (lang, name)
-        with using(lang):  # type: ignore[arg-type]
+        with using(lang):
             missing = {t("extract.not-in-universe"), t("extract.unknown")}
         declared = {
             text
@@ -195,10 +195,10 @@ def test_the_same_extract_and_language_give_the_same_bytes(package_dir: Path, tm
     for fmt in ("dta", "sav"):
         first, second = tmp_path / "a" / f"x-{fmt}.zip", tmp_path / "b" / f"x-{fmt}.zip"
         for out in (first, second):
-            make_extract(package_dir, out, countries=COUNTRIES, tables=[TABLE], fmt=fmt, lang="fr")  # type: ignore[arg-type]
+            make_extract(package_dir, out, countries=COUNTRIES, tables=[TABLE], fmt=fmt, lang="fr")
         assert first.read_bytes() == second.read_bytes(), fmt
         spanish = tmp_path / "c" / f"x-{fmt}.zip"
-        make_extract(package_dir, spanish, countries=COUNTRIES, tables=[TABLE], fmt=fmt, lang="es")  # type: ignore[arg-type]
+        make_extract(package_dir, spanish, countries=COUNTRIES, tables=[TABLE], fmt=fmt, lang="es")
         assert spanish.read_bytes() != first.read_bytes()
 
 
