@@ -352,3 +352,33 @@ def test_r_haven_reads_planted_accented_labels_whole(
             "0": "Non (ménage rural)",
             "1": "Oui (ménage urbain)",
         }
+
+
+@pytest.mark.slow  # starts R
+@needs_r
+def test_french_load_r_gives_french_labels_in_any_locale(package_dir: Path, tmp_path: Path) -> None:
+    """load.R of a French CSV extract labels the columns as the French Stata file does, its
+    accented strings written as R escapes (read whole in the C locale)."""
+    folder = _extract(package_dir, tmp_path / "csv" / "civ.zip", "csv", "fr")
+    probe = (
+        'suppressMessages(source("load.R")); library(jsonlite); x <- households$urban; '
+        'write_json(list(label = attr(x, "label"), labels = names(attr(x, "labels"))), "urban.json", '
+        "auto_unbox = TRUE)"
+    )
+    run = subprocess.run(
+        ["Rscript", "-e", probe],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    assert run.returncode == 0, run.stderr
+    read = json.loads((folder / "urban.json").read_text(encoding="utf-8"))
+    spec = next(f for f in harmonized_schema(TABLE)["fields"] if f["name"] == "urban")
+    with using("fr"):
+        assert read["label"] == field_text(TABLE, spec, "title")
+        assert read["labels"] == [
+            category_label(TABLE, spec, c["value"], c["label"]) for c in spec["categories"]
+        ]
+    assert (folder / "load.R").read_bytes().isascii() is False  # French comments; strings escaped
