@@ -2,7 +2,9 @@
 
 An extract is meant to be taken anywhere, so it says on its own what is synthetic and what
 is real, under which licence, what each variable means and exactly what was asked of which
-package. None of it contains a clock time, so the same request gives the same bytes.
+package. None of it contains a clock time, so the same request gives the same bytes. The
+notice, licence, codebook and the notes of Stata and SPSS files are in the current language
+(the `extract` catalogue, ippmd.core.i18n); CITATION.cff and the checksums are for machines.
 """
 
 from __future__ import annotations
@@ -12,35 +14,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ippmd import SYNTHETIC_NOTICE, synthetic_notice
+from ippmd import synthetic_notice
+from ippmd.core.i18n import SOURCE, language, t
 from ippmd.extract.formats import FORMATS, FormatName
+from ippmd.extract.names import StatFormat
 from ippmd.extract.selection import Selection, country_column
 from ippmd.extract.source import Source
+from ippmd.extract.statfiles import LABEL_LIMIT, VALUE_LABEL_LIMIT, cut_labels
 from ippmd.package.codebook import render
 from ippmd.package.missing import CODES
 
-MICRODATA_NOTE = {
-    "csv": "In the CSV files an empty cell is *unknown* (asked, not answered: don't know, refused or "
-    "not reported) and `NIU` is *not in universe* (the question was not asked of this unit; the "
-    "universe column says who was asked).",
-    "parquet": "In the Parquet files both *unknown* and *not in universe* are null: a null is *not "
-    "in universe* where the field's universe (a SQL expression, in the universe column and in "
-    "each Parquet field's metadata) is false for the row, *unknown* where it is true. Each file's "
-    "footer key `ippmd` holds the version, the synthetic flag and notice.",
-    "dta": "In the Stata files *not in universe* is the extended missing value `.n` and *unknown* "
-    "is `.u` (both labelled); a missing string is empty. Value labels are shared sets (`yesno`, "
-    "`sex`, ...); Stata labels only integer values: the labels of string codes are in this "
-    "codebook. `notes` shows the synthetic notice and these codes.",
-    "sav": "In the SPSS files *not in universe* is the user-missing code -9 and *unknown* -8 "
-    "(declared as missing values in the file and labelled; string variables: `NIU`, and an empty "
-    "string for unknown). The file's documents (DISPLAY DOCUMENTS) hold the synthetic notice.",
-    "ipums": "The `.dat` files are fixed-width text as IPUMS ships its extracts: each has a DDI "
-    "beside it (`data/<table>.xml`) giving every variable's columns (`location`) and implied "
-    "decimals (`dcml`: the file holds the value times 10 to that power), read by `ipumspy` "
-    "(`read_ipums_ddi`, `read_microdata`) and `ipumsr`. *Not in universe* is -9 and *unknown* -8 "
-    "in numeric variables that cannot be negative (listed as missing categories in the DDI), "
-    "`NIU` and blank in text; other numeric variables leave a missing cell blank.",
-}
+
+def microdata_note(fmt: FormatName) -> str:
+    """How the format writes the two kinds of missing value, for the codebook."""
+    notes = {
+        "csv": t("extract.microdata-note-csv"),
+        "parquet": t("extract.microdata-note-parquet"),
+        "dta": t("extract.microdata-note-dta"),
+        "sav": t("extract.microdata-note-sav"),
+        "ipums": t("extract.microdata-note-ipums"),
+    }
+    return notes[fmt]
 
 
 def how_to_cite(source: Source) -> str:
@@ -94,15 +88,13 @@ def file_notes(source: Source, table: str, synthetic: list[str], fmt: FormatName
     if synthetic:
         notes.append(synthetic_notice(synthetic))
     elif source.resources[table].get("synthetic") is False:
-        notes.append("REAL data from public files; every row names its source (see NOTICE.md).")
+        notes.append(t("extract.note-real-data"))
     codes = CODES.get(fmt, CODES["csv"])
+    notes.append(t("extract.note-missing", niu=codes.niu, unknown=codes.unknown))
+    version = str(source.descriptor.get("version"))
+    citation = how_to_cite(source)
     notes.append(
-        f"Missing values: {codes.niu} = not in universe (not asked of this unit), "
-        f"{codes.unknown} = unknown (don't know, refused or not reported)."
-    )
-    notes.append(
-        f"Table {table} of ippmd data package version {source.descriptor.get('version')}, data hash "
-        f"{source.data_hash()}. Cite: {how_to_cite(source)}"
+        t("extract.note-table", table=table, version=version, hash=source.data_hash(), citation=citation)
     )
     return notes
 
@@ -113,7 +105,7 @@ def json_bytes(value: Any) -> bytes:
 
 
 def _country_list(source: Source, codes: Sequence[str]) -> str:
-    return ", ".join(f"{c} ({source.country_names.get(c, c)})" for c in codes) or "none"
+    return ", ".join(f"{c} ({source.country_names.get(c, c)})" for c in codes) or t("extract.countries-none")
 
 
 def synthetic_countries(source: Source, selection: Selection) -> list[str]:
@@ -122,50 +114,46 @@ def synthetic_countries(source: Source, selection: Selection) -> list[str]:
 
 def notice(source: Source, selection: Selection) -> str:
     """NOTICE.md: which microdata are synthetic, and which tables are real with their sources."""
-    microdata = [t for t in selection.tables if _is_microdata(source, t)]
+    microdata = [name for name in selection.tables if _is_microdata(source, name)]
     synthetic = synthetic_countries(source, selection)
     survey = [c for c in selection.countries if c not in synthetic]
-    lines = ["# Notice: what is synthetic and what is real in this extract", ""]
+    lines = [f"# {t('extract.notice-title')}", ""]
     if microdata and synthetic:
-        lines += [f"> **{SYNTHETIC_NOTICE}**", ""]
+        lines += [f"> **{synthetic_notice(synthetic)}**", ""]
     if microdata:
+        tables = ", ".join(f"`{name}`" for name in microdata)
         lines += [
-            f"Microdata tables in this extract: {', '.join(f'`{t}`' for t in microdata)}.",
+            t("extract.notice-microdata-tables", tables=tables),
             "",
-            f"- SYNTHETIC microdata (`data_origin = synthetic`): {_country_list(source, synthetic)}.",
-            f"- Survey microdata (`data_origin = survey`): {_country_list(source, survey)}.",
+            "- " + t("extract.notice-synthetic-countries", countries=_country_list(source, synthetic)),
+            "- " + t("extract.notice-survey-countries", countries=_country_list(source, survey)),
             "",
         ]
     else:
-        lines += ["This extract holds no microdata table.", ""]
+        lines += [t("extract.notice-no-microdata"), ""]
     real = [
-        t
-        for t in selection.tables
-        if source.resources[t].get("synthetic") is False and not _is_microdata(source, t)
+        name
+        for name in selection.tables
+        if source.resources[name].get("synthetic") is False and not _is_microdata(source, name)
     ]
     for table in real:
         resource = source.resources[table]
+        title = resource.get("title", table)
         lines += [
-            f"## `{table}` is REAL data",
+            f"## {t('extract.notice-real-heading', table=table)}",
             "",
-            f"{resource.get('title', table)}: read from public files; every row names its source, "
-            "vintage, original file and method. Sources:",
+            t("extract.notice-real-text", title=title),
             "",
         ]
         for src in resource.get("sources", []):
-            extra = f" (file `{src['file']}`, sha256 `{src['sha256']}`)" if "file" in src else ""
-            lines.append(f"- {src['title']}: {src.get('path', '')}{extra}")
+            file = (
+                t("extract.notice-source-file", file=src["file"], sha256=src["sha256"])
+                if "file" in src
+                else ""
+            )
+            lines.append(f"- {src['title']}: {src.get('path', '')}" + (f" ({file})" if file else ""))
         lines.append("")
-    lines += [
-        "## How to cite",
-        "",
-        how_to_cite(source),
-        "",
-        "`CITATION.cff` says the same for reference managers. This package is not published or "
-        "endorsed by the OECD; cite the IPPMD reports (DOIs in `ddi.xml` and the country sources) "
-        "for any real figure.",
-        "",
-    ]
+    lines += [f"## {t('extract.cite-heading')}", "", how_to_cite(source), "", t("extract.cite-note"), ""]
     return "\n".join(lines)
 
 
@@ -178,26 +166,26 @@ def license_text(source: Source, selection: Selection | None = None) -> str:
     """LICENSE.md: the licence of each table in this extract (links, not invented licence text)."""
     package = source.descriptor
     tables = selection.tables if selection else tuple(source.resources)
-    lines = ["# Licence", ""]
+    lines = [f"# {t('extract.licence-title')}", ""]
     default = package.get("licenses", [])
     for table in tables:
         licences = source.resources[table].get("licenses") or default
-        kind = "synthetic microdata" if _is_microdata(source, table) else "data"
+        kind = (
+            t("extract.licence-kind-synthetic")
+            if _is_microdata(source, table)
+            else t("extract.licence-kind-data")
+        )
         if source.resources[table].get("synthetic") is False:
-            kind = "REAL data"
+            kind = t("extract.licence-kind-real")
         lines.append(f"- `{table}` ({kind}):")
         lines += [f"  - {lic.get('title', lic.get('name', ''))}: {lic.get('path', '')}" for lic in licences]
         if not licences:
-            lines.append("  - no licence declared by the source package")
+            lines.append("  - " + t("extract.licence-none"))
     lines += [
         "",
-        "Real upstream data keep their own terms: the UN DESA migrant stocks are Copyright © United "
-        "Nations, all rights reserved (no open licence is stated; only derived country values are "
-        "quoted, with their citation), World Bank data (Remittance Prices Worldwide, KNOMAD/WDI, "
-        "bilateral matrices, WDI exchange rates) under CC BY 4.0. The ippmd code is MIT-licensed "
-        "(not part of this extract).",
+        t("extract.licence-upstream"),
         "",
-        f"How to cite: {how_to_cite(source)}",
+        t("extract.licence-cite", citation=how_to_cite(source)),
         "",
     ]
     return "\n".join(lines)
@@ -220,33 +208,59 @@ def codebook(
     body = render(descriptor, root)
     start = body.find("\n## ")
     body = body[start + 1 :] if start >= 0 else body
-    lines = [
-        f"# Codebook: {source.descriptor.get('title', 'extract')} (extract)",
-        "",
-        f"Extract of package `{source.descriptor.get('name')}` version {source.descriptor.get('version')} "
-        f"(data hash `{source.data_hash()}`), format {FORMATS[fmt].title}. Countries: "
-        f"{_country_list(source, selection.countries)}. Generated by `ippmd extract`; "
-        "`manifest.json` records the request.",
-        "",
-    ]
+    title = t("extract.codebook-title", title=source.descriptor.get("title", "extract"))
+    intro = t(
+        "extract.codebook-intro",
+        name=str(source.descriptor.get("name")),
+        version=str(source.descriptor.get("version")),
+        hash=source.data_hash(),
+        format=FORMATS[fmt].title,
+        countries=_country_list(source, selection.countries),
+    )
+    lines = [f"# {title}", "", intro, ""]
+    if language() != SOURCE:
+        lines += [f"*{t('extract.maintainers-translation')}*", ""]
     synthetic = synthetic_countries(source, selection)
-    if synthetic and any(_is_microdata(source, t) for t in selection.tables):
+    if synthetic and any(_is_microdata(source, name) for name in selection.tables):
         lines += [f"> **{synthetic_notice(synthetic)}**", ""]
-    lines += [MICRODATA_NOTE[fmt] + " Yes/no variables are coded 0 = No, 1 = Yes.", ""]
+    lines += [f"{microdata_note(fmt)} {t('extract.yes-no-coding')}", ""]
     if selection.dropped_foreign_keys:
-        lines += [
-            "Links to tables not in this extract (kept as columns, not declared as foreign keys): "
-            + "; ".join(f"`{fk}`" for fk in selection.dropped_foreign_keys)
-            + ".",
-            "",
-        ]
+        links = "; ".join(f"`{fk}`" for fk in selection.dropped_foreign_keys)
+        lines += [t("extract.codebook-links", links=links), ""]
     if any(renamed.values()):
-        lines += ["Variables renamed to fit the file format:", "", "| table | variable | name in file |"]
-        lines.append("|---|---|---|")
+        header = [t("extract.column-table"), t("extract.column-variable"), t("extract.column-name-in-file")]
+        lines += [t("extract.codebook-renamed"), "", "| " + " | ".join(header) + " |", "|---|---|---|"]
         for table, mapping in renamed.items():
             lines += [f"| {table} | `{old}` | `{new}` |" for old, new in mapping.items()]
         lines.append("")
+    if fmt in ("dta", "sav"):
+        lines += _cut_labels(descriptor, fmt)
     return "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
+
+
+def _cut_labels(descriptor: dict[str, Any], fmt: StatFormat) -> list[str]:
+    """The labels the Stata or SPSS files hold cut (statfiles.clip), each whole (none: no lines)."""
+    cut = [
+        (resource["name"], *entry)
+        for resource in descriptor["resources"]
+        for entry in cut_labels(resource["schema"]["fields"], fmt)
+    ]
+    if not cut:
+        return []
+    limits = {"format": FORMATS[fmt].title, "variable": LABEL_LIMIT[fmt], "value": VALUE_LABEL_LIMIT[fmt]}
+    lines = [t("extract.labels-cut", **limits), ""]
+    for table, variable, value, label in cut:
+        lines.append(
+            "- "
+            + (
+                t("extract.label-cut-variable", table=table, variable=variable, label=label)
+                if value is None
+                else t(
+                    "extract.label-cut-value", table=table, variable=variable, value=str(value), label=label
+                )
+            )
+        )
+    return [*lines, ""]
 
 
 def sha256sums(entries: Sequence[tuple[str, str]]) -> str:

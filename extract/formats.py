@@ -91,16 +91,18 @@ def write_typed(
     niu: dict[str, pl.Series] | None = None,
     notes: list[str] | None = None,
     file_metadata: dict[str, str] | None = None,
+    shown: list[dict[str, Any]] | None = None,
 ) -> dict[str, str]:
     """Write typed rows (columns = fields) as Parquet, Stata or SPSS; returns renamed columns.
 
     `niu` marks the nulls that are *not in universe* (others are *unknown*); `notes` (the
     synthetic notice, missing codes, citation) go into Stata and SPSS files, `file_metadata`
-    into the Parquet footer.
+    into the Parquet footer. `shown`: the fields with labels in the reader's language, for Stata
+    and SPSS (a Parquet file keeps the package's English, as CSV keeps its text).
     """
     if fmt == "parquet":
         pq.write_table(_parquet_table(frame, fields, file_metadata or {}), dest, compression="zstd")
         return {}
     if fmt in ("dta", "sav"):
-        return write_stat_file(frame, fields, dest, fmt, file_label, niu=niu, notes=notes)
+        return write_stat_file(frame, fields, dest, fmt, file_label, niu=niu, notes=notes, shown=shown)
     raise ValueError(f"not a typed format: {fmt}")

@@ -4,6 +4,13 @@ The zip holds its own valid Data Package (only the chosen rows, tables and varia
 sizes and hashes), the data files, a codebook, the licence, the synthetic-data notice, a
 manifest of what was asked of which package, and SHA256SUMS. The same request on the same
 package gives a byte-identical zip, so its checksum can be cited.
+
+Language (ippmd.core.i18n; `--lang`, else $IPPMD_LANG, else English): what people read follows
+it: the Stata and SPSS variable and value labels, notes and file label, codebook.md, NOTICE.md,
+LICENSE.md and the labels and comments of load.R. What machines read does not: data values,
+variable names, the CSV and Parquet files (their footers too), datapackage.json, the DDI (its
+own languages), CITATION.cff and manifest.json, which records the language. The same request in
+the same language gives the same bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import polars as pl
 
 from ippmd import synthetic_notice
 from ippmd.core.errors import InputError, Problem, UsageError
+from ippmd.core.i18n import SOURCE, Language, language, number, t, using
 from ippmd.core.io import refuse_inside_a_package, sha256_file
 from ippmd.core.schema import row_mask
 from ippmd.extract import corridors
@@ -43,6 +51,7 @@ from ippmd.extract.selection import Selection, country_column, kept_foreign_keys
 from ippmd.extract.source import Source, open_package
 from ippmd.package.ddi import Location, render_ddi
 from ippmd.package.missing import can_be_missing, missing_kinds
+from ippmd.package.translate import translated_field
 from ippmd.package.write import parquet_file_metadata
 
 MANIFEST_VERSION = 1
@@ -76,21 +85,29 @@ class ExtractSummary:
     dropped_foreign_keys: tuple[str, ...] = ()
     renamed: dict[str, dict[str, str]] = field(default_factory=dict)
     corridor_matches: dict[str, dict[str, float]] = field(default_factory=dict)  # measure -> country -> share
+    language: Language = SOURCE
 
     def describe(self) -> str:
-        """A few lines for the terminal."""
+        """A few lines for the terminal, in the current language."""
         lines = [
-            f"{self.path} ({self.bytes:,} bytes, sha256 {self.sha256})",
-            f"format {self.format}; countries {', '.join(self.countries)}",
+            t("extract.summary-file", path=str(self.path), bytes=self.bytes, sha256=self.sha256),
+            t("extract.summary-format", format=self.format, countries=", ".join(self.countries)),
         ]
-        lines += [f"  {t}: {self.rows[t]:,} rows x {len(self.columns[t])} variables" for t in self.rows]
+        lines += [
+            "  "
+            + t("extract.summary-table", table=name, rows=self.rows[name], columns=len(self.columns[name]))
+            for name in self.rows
+        ]
         if self.dropped_foreign_keys:
-            lines.append("  links to tables not extracted: " + "; ".join(self.dropped_foreign_keys))
+            lines.append("  " + t("extract.summary-links", links="; ".join(self.dropped_foreign_keys)))
         for table, mapping in self.renamed.items():
-            lines += [f"  renamed in {table}: {old} -> {new}" for old, new in mapping.items()]
+            lines += [
+                "  " + t("extract.summary-renamed", table=table, old=old, new=new)
+                for old, new in mapping.items()
+            ]
         for measure, shares in self.corridor_matches.items():
-            matched = ", ".join(f"{country} {share:.0%}" for country, share in shares.items())
-            lines.append(f"  corridor.{measure}: emigrants matched {matched}")
+            matched = ", ".join(f"{country} {number(share, '.0%')}" for country, share in shares.items())
+            lines.append("  " + t("extract.summary-corridor", measure=measure, matched=matched))
         return "\n".join(lines)
 
 
@@ -129,14 +146,18 @@ def _check_format(fmt: str, source: Source) -> None:
         )
 
 
-def attached_field(source: Source, table: str, column: str, name: str) -> dict[str, Any]:
+def attached_field(source: Source, table: str, column: str, name: str, shown: bool = False) -> dict[str, Any]:
     """The schema of a column attached from another table: its field, renamed, not unique, and
-    its universe turned into text (it names the other table's columns)."""
+    its universe turned into text (it names the other table's columns); in English for the
+    descriptor, in the current language where `shown`."""
     spec = copy.deepcopy(next(f for f in source.resources[table]["schema"]["fields"] if f["name"] == column))
+    if shown:
+        spec = translated_field(table, spec)
     key = link_key(source.resources[table])
-    note = f"Attached from {table}.{column} by {key}."
-    if "universe" in spec:
-        note += f" Universe in {table}: {spec.pop('universe')}."
+    with using(language() if shown else SOURCE):
+        note = t("extract.attached-from", table=table, column=column, key=key)
+        if "universe" in spec:
+            note += " " + t("extract.attached-universe", table=table, universe=spec.pop("universe"))
     spec["description"] = f"{spec['description']} {note}" if spec.get("description") else note
     spec["name"] = name
     spec.get("constraints", {}).pop("unique", None)
@@ -144,18 +165,25 @@ def attached_field(source: Source, table: str, column: str, name: str) -> dict[s
     return spec
 
 
-def table_fields(source: Source, selection: Selection, table: str) -> list[dict[str, Any]]:
-    """The fields of one extracted table: its own chosen ones, then the attached ones."""
+def table_fields(
+    source: Source, selection: Selection, table: str, shown: bool = False
+) -> list[dict[str, Any]]:
+    """The fields of one extracted table: its own chosen ones, then the attached ones; as in the
+    package (English), or `shown` to people: titles, descriptions, units, universes and value
+    labels in the current language (the corridor measures' fields stay English)."""
     chosen = set(selection.columns[table])
-    own = [copy.deepcopy(f) for f in source.resources[table]["schema"]["fields"] if f["name"] in chosen]
+    own = [
+        translated_field(table, copy.deepcopy(f)) if shown else copy.deepcopy(f)
+        for f in source.resources[table]["schema"]["fields"]
+        if f["name"] in chosen
+    ]
     corridor = (
         [f for m in selection.corridors for f in corridors.fields(source.package, m)]
         if table == TARGET
         else []
     )
-    return (
-        own + [attached_field(source, t, c, n) for t, c, n in selection.attachments.get(table, ())] + corridor
-    )
+    attached = [attached_field(source, *link, shown) for link in selection.attachments.get(table, ())]
+    return own + attached + corridor
 
 
 def _resource(
@@ -198,7 +226,8 @@ def _resource(
         resource["synthetic"] = bool(synthetic)
         resource.pop("notice", None)
         if synthetic:
-            resource["notice"] = synthetic_notice(synthetic)
+            with using(SOURCE):  # the descriptor is the package's English whatever the language
+                resource["notice"] = synthetic_notice(synthetic)
     if "sources" in resource and "source_file" in rows.columns:  # only the files these rows came from
         used = set(rows["source_file"].to_list())
         resource["sources"] = [s for s in resource["sources"] if "file" not in s or s["file"] in used]
@@ -273,6 +302,7 @@ def _manifest(
             "where": where or None,
             "rectangular": rectangular,
             "format": fmt,
+            "language": language(),
         },
         "selection": {
             "countries": list(selection.countries),
@@ -403,6 +433,7 @@ def make_extract(
     attach: list[str] | None = None,
     where: str | None = None,
     rectangular: bool = False,
+    lang: Language | None = None,
 ) -> ExtractSummary:
     """Write one zip at `out` with the chosen countries, tables and variables in `fmt`.
 
@@ -414,9 +445,36 @@ def make_extract(
     instead of writing those tables, as IPUMS's rectangular extracts do. Unknown names
     raise InputError naming close matches (a bad `--out` or `--where`: UsageError, exit 2).
     `command_line` is recorded verbatim in manifest.json (pass the same text to get the same
-    bytes). Every entry of the zip is inside one folder named after the zip.
+    bytes). Every entry of the zip is inside one folder named after the zip. `lang`: the
+    language of the labels and documents (default: the current one, ippmd.core.i18n).
     """
-    out = Path(out)
+    with using(lang or language()):
+        return _make_extract(
+            Path(out),
+            package_dir,
+            countries,
+            tables,
+            variables,
+            fmt,
+            command_line,
+            attach,
+            where,
+            rectangular,
+        )
+
+
+def _make_extract(
+    out: Path,
+    package_dir: Path,
+    countries: list[str] | None,
+    tables: list[str] | None,
+    variables: list[str] | None,
+    fmt: FormatName,
+    command_line: str | None,
+    attach: list[str] | None,
+    where: str | None,
+    rectangular: bool,
+) -> ExtractSummary:
     _check_out(out)
     source = open_package(package_dir)
     _check_format(fmt, source)
@@ -463,6 +521,7 @@ def make_extract(
         dropped_foreign_keys=selection.dropped_foreign_keys,
         renamed=renames,
         corridor_matches={m: v for t in written for m, v in t.matched.items()},
+        language=language(),
     )
 
 
@@ -517,17 +576,24 @@ def _write_table(
         if text.height != typed.height:
             raise InputError([Problem(str(source.file(table, "csv")), "CSV and Parquet rows differ")])
     else:
-        title = source.resources[table].get("title", table)
-        mark = "SYNTHETIC " if synthetic else ""
+        title, version = source.resources[table].get("title", table), str(source.descriptor.get("version"))
+        file_label = (
+            t("extract.file-label-synthetic", title=title, version=version)
+            if synthetic
+            else t("extract.file-label", title=title, version=version)
+        )
+        with using(SOURCE):  # a Parquet footer is the package's, in English
+            footer = parquet_file_metadata(table, list(selection.countries), synthetic)
         renamed = write_typed(
             typed.select(columns),
             table_fields(source, selection, table),
             fmt,
             dest,
-            f"{mark}{title}, ippmd {source.descriptor.get('version')} extract",
+            file_label,
             niu=niu,
             notes=file_notes(source, table, synthetic, fmt),
-            file_metadata=parquet_file_metadata(table, list(selection.countries), synthetic),
+            file_metadata=footer,
+            shown=table_fields(source, selection, table, shown=True),
         )
     # render() reads per-country availability from Parquet, so it gets `country` as well
     extra = ["country"] if "country" in typed.columns and "country" not in columns else []
@@ -546,26 +612,40 @@ def _documents(
     locations: dict[str, dict[str, Location]],
 ) -> dict[str, bytes]:
     """The texts that travel with the data: descriptor, notice, licence, citation, codebook, DDI
-    (and, for fixed-width files, one DDI per file beside it, as IPUMS ships them)."""
+    (and, for fixed-width files, one DDI per file beside it, as IPUMS ships them). The codebook,
+    notice, licence and load.R are in the current language, read from the fields as `shown`."""
     descriptor = _package(source, selection, resources)
     _rename(descriptor, renames)
     logical_package = _package(source, selection, logical)
+    shown = _package(
+        source,
+        selection,
+        [
+            r | {"schema": r["schema"] | {"fields": table_fields(source, selection, r["name"], shown=True)}}
+            for r in logical
+        ],
+    )
+    with using(SOURCE):  # the DDI writes its own languages: the same file whatever the reader's
+        ddi = render_ddi(_named_in_file(logical_package, renames), staging, fmt, locations)
     docs = {
         "datapackage.json": json_bytes(descriptor),
         "NOTICE.md": notice(source, selection).encode("utf-8"),
         "LICENSE.md": license_text(source, selection).encode("utf-8"),
         "CITATION.cff": citation_cff(source).encode("utf-8"),
-        "codebook.md": codebook(logical_package, staging, source, selection, fmt, renames).encode("utf-8"),
-        "ddi.xml": render_ddi(_named_in_file(logical_package, renames), staging, fmt, locations),
+        "codebook.md": codebook(shown, staging, source, selection, fmt, renames).encode("utf-8"),
+        "ddi.xml": ddi,
     }
     synthetic = synthetic_countries(source, selection)
-    script = load_r(descriptor, fmt, synthetic_notice(synthetic) if synthetic else None, selection.where)
+    shown_in_files = copy.deepcopy(shown)
+    _rename(shown_in_files, renames)
+    script = load_r(shown_in_files, fmt, synthetic_notice(synthetic) if synthetic else None, selection.where)
     if script is not None:
         docs["load.R"] = script.encode("utf-8")
     if locations:
         for resource in logical_package["resources"]:
             one = logical_package | {"resources": [resource | {"path": Path(resource["path"]).name}]}
-            docs[f"data/{resource['name']}.xml"] = render_ddi(one, staging, fmt, locations)
+            with using(SOURCE):
+                docs[f"data/{resource['name']}.xml"] = render_ddi(one, staging, fmt, locations)
     return docs
 
 

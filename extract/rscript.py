@@ -6,7 +6,9 @@ unknown, exactly as `haven::read_dta` reads a Stata extract), declares each tabl
 with `survey::svydesign` (PSUs, strata nested in countries, weights, lonely PSUs adjusted, as
 `ippmd tabulate`), and ends with one tabulation by country, so a user can check that R and
 `ippmd tabulate` give the same numbers. Everything it needs is written into it: no JSON reader,
-only the R packages haven and survey.
+only the R packages haven and survey. Its comments and the labels it sets are in the current
+language (ippmd.core.i18n); every non-ASCII character of a string is written as an R escape
+(`\\u{e9}`), so the labels arrive intact whatever the locale R runs in.
 """
 
 from __future__ import annotations
@@ -14,16 +16,17 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-R_FORMATS = ("csv", "dta", "sav")  # the formats R reads with haven alone
+from ippmd.core.i18n import t
 
-HEADER = """\
-# load.R: read this ippmd extract into R with its variable and value labels, the two kinds of
-# missing value and the survey design, then tabulate one variable by country.
-#   Rscript load.R            (from any folder), or source("load.R") from the extract's folder
-# Needs the R packages haven and survey (CRAN; Debian and Ubuntu: r-cran-haven r-cran-survey).
-# Missing values: haven's tagged NA, na_tag(x) == "n" not in universe (not asked of this unit),
-# "u" unknown (asked, not answered); text variables have plain NA for both.
-"""
+R_FORMATS = ("csv", "dta", "sav")  # the formats R reads with haven alone
+COMMENT_WIDTH = 96
+
+
+def _comment(text: str) -> list[str]:
+    """A prose comment, wrapped (never before French high punctuation: `réels ;` stays whole)."""
+    for mark in (" ;", " :", " ?", " !", " »"):
+        text = text.replace(mark, "\u00a0" + mark[1:])  # textwrap breaks only at ASCII spaces
+    return [f"# {line}".replace("\u00a0", " ") for line in textwrap.wrap(text, COMMENT_WIDTH)]
 
 
 def r_string(text: str) -> str:
@@ -34,6 +37,8 @@ def r_string(text: str) -> str:
             escaped.append("\\" + char)
         elif ord(char) < 0x20 or ord(char) == 0x7F:
             escaped.append(f"\\x{ord(char):02x}")
+        elif ord(char) > 0x7F:  # \u{...}: UTF-8 in R whatever its locale
+            escaped.append(f"\\u{{{ord(char):x}}}" if ord(char) <= 0xFFFF else f"\\U{{{ord(char):x}}}")
         else:
             escaped.append(char)
     return '"' + "".join(escaped) + '"'
@@ -94,7 +99,6 @@ read_table <- function(path, numeric, labels, titles) {
 """
 
 SAV_READER = """\
-# SPSS user-missing -9 and -8 become haven's tagged NA "n" and "u", as in the CSV and Stata files.
 spss_kinds <- function(v) {
   if (!inherits(v, "haven_labelled_spss") || !is.double(v)) return(v)
   code <- unclass(v)
@@ -142,14 +146,11 @@ def _tabulation(resource: dict[str, Any], variable: str, where: str | None) -> l
     )
     lines = [
         "",
-        f"# One tabulation: the shares of {original} by country, as",
+        *_comment(t("extract.r-tabulation", variable=original)),
         f"#   ippmd tabulate {original} --table {name} --by country --countries <this extract's countries>",
     ]
     if where:
-        lines.append(
-            "# This extract holds only the rows where the condition holds: a design on that subset is not"
-        )
-        lines.append("# the package's domain estimate (ippmd tabulate --where gives that).")
+        lines += _comment(t("extract.r-subset"))
     lines += [
         f"tab_design <- update({name}_design, tabulated = factor(as.vector(zap_labels({variable}))))",
         "rows <- list()",
@@ -168,13 +169,13 @@ def load_r(descriptor: dict[str, Any], fmt: str, notice: str | None, where: str 
     or None for a format R does not read with haven (Parquet, fixed-width)."""
     if fmt not in R_FORMATS:
         return None
-    lines = HEADER.splitlines()
+    lines = [f"# {line}".rstrip() for line in t("extract.r-header").splitlines()]
     if notice:
-        lines += ["#", *(f"# {line}" for line in textwrap.wrap(notice, 96))]
+        lines += ["#", *_comment(notice)]
     lines += [
         "",
         "suppressMessages({library(haven); library(survey)})",
-        'options(survey.lonely.psu = "adjust")  # as ippmd tabulate: a lone PSU is centred at the mean',
+        f'options(survey.lonely.psu = "adjust")  # {t("extract.r-lonely-psu")}',
         'file_arg <- sub("^--file=", "", grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE))',
         "here <- if (length(file_arg)) dirname(normalizePath(file_arg[1])) else getwd()",
         "",
@@ -185,7 +186,7 @@ def load_r(descriptor: dict[str, Any], fmt: str, notice: str | None, where: str 
         for resource in resources:
             lines += _table_reader(resource)
     elif fmt == "sav":
-        lines += [*SAV_READER.splitlines(), ""]
+        lines += [*_comment(t("extract.r-spss-missing")), *SAV_READER.splitlines(), ""]
         lines += [f"{r['name']} <- read_table({r_string(r['path'])})" for r in resources]
     else:
         lines += [
@@ -194,7 +195,7 @@ def load_r(descriptor: dict[str, Any], fmt: str, notice: str | None, where: str 
         ]
     with_design = [r for r in resources if r.get("surveyDesign") and _design_fields_present(r)]
     if with_design:
-        lines += ["", "# Survey designs (datapackage.json surveyDesign; strata nested in countries)"]
+        lines += ["", *_comment(t("extract.r-designs"))]
         for resource in with_design:
             lines += _design(resource)
     chosen = _tabulated(with_design)

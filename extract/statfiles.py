@@ -11,14 +11,21 @@ Why the care: pyreadstat writes Int64 columns as doubles, so integer fields are 
 a double cannot hold exactly (beyond 2^53 - 1) is refused, never collapsed; variable labels come from
 the field `title`, value labels from `categories`; nulls become system missing. readstat
 stamps the wall-clock time into both headers, which would make two identical extracts differ,
-so the stamp is overwritten with a fixed one. Labels longer than a format allows (SPSS keeps
-120 bytes of a value label) are cut visibly with "…"; the codebook keeps them whole.
+so the stamp is overwritten with a fixed one.
+
+Labels are written in the reader's language (ippmd.core.i18n; `shown` fields carry the
+translated texts, ippmd.package.translate), while label-set names, types and missing codes come
+from the English fields, so a French file shares the same sets as an English one. Labels longer
+than a format allows are cut by one rule (`clip`): Unicode NFC, then the longest run of whole
+characters that fits the byte limit together with a final "…" (Stata 80 bytes a variable label,
+SPSS 255; SPSS keeps 120 bytes of a value label; accented letters take two bytes or more in
+UTF-8); the codebook keeps them whole (`cut_labels` lists them).
 """
 
 from __future__ import annotations
 
 import struct
-import textwrap
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +34,24 @@ import polars as pl
 import pyreadstat
 
 from ippmd.core.errors import InputError, Problem
+from ippmd.core.i18n import t
 from ippmd.core.limits import limit
 from ippmd.core.scalars import as_number
 from ippmd.extract.names import StatFormat, stat_names
 from ippmd.package.labels import label_sets
-from ippmd.package.missing import (
-    NIU_LABEL,
-    SPSS_NIU,
-    SPSS_UNKNOWN,
-    STATA_NIU,
-    STATA_UNKNOWN,
-    UNKNOWN_LABEL,
-    spss_codes_fit,
-)
+from ippmd.package.missing import SPSS_NIU, SPSS_UNKNOWN, STATA_NIU, STATA_UNKNOWN, spss_codes_fit
 
 # Stata `long` holds -2,147,483,647 .. 2,147,483,620 (the top of int32 codes missing values).
 STATA_LONG = (-2_147_483_647, 2_147_483_620)
 DTA_VERSION = 14  # format 118: read by Stata 14 and later (pyreadstat's default, 15, writes 119)
-LABEL_LIMIT = {"dta": 80, "sav": 255}  # variable-label bytes readstat accepts
-VALUE_LABEL_LIMIT = {"dta": 32_000, "sav": 120}  # SPSS keeps 120 bytes of a value label
+# Label limits in UTF-8 bytes. Stata 14 ([D] label): a variable label 80 characters, a value label
+# 32,000; counted here in bytes, never more than that many characters (an accent takes two). SPSS
+# (IBM SPSS Statistics Command Syntax Reference, VARIABLE LABELS / VALUE LABELS / FILE LABEL):
+# 255 bytes kept of a variable label (as readstat writes it), 120 of a value label, 64 of the file label.
+LABEL_LIMIT = {"dta": 80, "sav": 255}  # a variable label
+VALUE_LABEL_LIMIT = {"dta": 32_000, "sav": 120}  # a value label (SPSS keeps 120 bytes)
 FILE_LABEL_LIMIT = {"dta": 80, "sav": 64}
+SPSS_DOCUMENT_LINE = 80  # bytes of one line of an SPSS file's documents
 EXACT_INTEGER = limit("exact_integer")  # larger integers are refused: a double cannot hold them exactly
 # Stata's largest double, maxdouble() (larger values code missing): Stata 14 manual, [D] data types.
 STATA_MAX_DOUBLE = 8.9884656743e307
@@ -58,11 +63,49 @@ SAV_STAMP_OFFSET = 92
 
 
 def clip(text: str, limit: int) -> str:
-    """Cut a label to `limit` UTF-8 bytes, marked by "…" (readstat would refuse or cut silently)."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
+    """A label in at most `limit` UTF-8 bytes (readstat would refuse it or cut it mid-letter):
+    NFC, then, when too long, the longest run of whole characters that fits with a final "…",
+    never cut between a letter and an accent NFC could not join to it."""
+    text = unicodedata.normalize("NFC", text)
+    if len(text.encode("utf-8")) <= limit:
         return text
-    return data[: limit - len("…".encode())].decode("utf-8", errors="ignore") + "…"
+    room = limit - len("…".encode())
+    kept = text.encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    while kept and unicodedata.combining(text[len(kept)]):
+        kept = kept[:-1]
+    return kept + "…"
+
+
+def wrap_bytes(text: str, width: int) -> list[str]:
+    """Lines of at most `width` UTF-8 bytes, broken between words (a longer word is clipped)."""
+    lines: list[str] = []
+    for word in unicodedata.normalize("NFC", text).split():
+        word = clip(word, width)
+        if lines and len(f"{lines[-1]} {word}".encode()) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def missing_labels() -> tuple[str, str]:
+    """The labels of *not in universe* and *unknown*, in the current language."""
+    return t("extract.not-in-universe"), t("extract.unknown")
+
+
+def cut_labels(fields: list[dict[str, Any]], fmt: StatFormat) -> list[tuple[str, object | None, str]]:
+    """(variable, value or None, whole label) of each label `fmt` cannot hold whole, for the codebook."""
+    cut: list[tuple[str, object | None, str]] = []
+    for field in fields:
+        title = field.get("title", "")
+        if clip(title, LABEL_LIMIT[fmt]) != unicodedata.normalize("NFC", title):
+            cut.append((field["name"], None, title))
+        cut += [
+            (field["name"], c["value"], c["label"])
+            for c in field.get("categories", [])
+            if clip(c["label"], VALUE_LABEL_LIMIT[fmt]) != unicodedata.normalize("NFC", c["label"])
+        ]
+    return cut
 
 
 def unwritable_numbers(frame: pl.DataFrame, file: str, fmt: StatFormat) -> list[Problem]:
@@ -112,6 +155,31 @@ def _value_labels(field: dict[str, Any], dtype: pl.DataType, fmt: StatFormat) ->
     if fmt == "sav" and dtype == pl.String:
         return {str(c["value"]): clip(c["label"], limit) for c in cats}
     return None
+
+
+def shared_label_sets(english: list[dict[str, Any]], labels: dict[str, Any]) -> dict[str, str]:
+    """Field -> value-label set: fields with the same English categories share one set named as
+    in every language (ippmd.package.labels: `yesno`, `sex`, ...). Where the language words the
+    labels of such fields differently, the wording most of them share (the first on a tie) keeps
+    the set; each other wording gets a set of its own, named after its first field."""
+    sets_of = label_sets(english)
+    wordings: dict[str, dict[tuple[Any, ...], list[str]]] = {}  # set -> wording -> fields
+    for field in english:
+        wording = tuple((labels[field["name"]] or {}).items())
+        wordings.setdefault(sets_of[field["name"]], {}).setdefault(wording, []).append(field["name"])
+    taken = set(sets_of.values())
+    chosen: dict[str, str] = {}
+    for name, groups in wordings.items():
+        main = max(groups.values(), key=len)
+        for members in groups.values():
+            own = name
+            if members is not main:
+                own = members[0]
+                while own in taken:
+                    own = f"{own}_"
+                taken.add(own)
+            chosen |= dict.fromkeys(members, own)
+    return chosen
 
 
 def _spss_format(series: pl.Series) -> str:
@@ -294,11 +362,14 @@ def write_stat_file(
     file_label: str,
     niu: dict[str, pl.Series] | None = None,
     notes: list[str] | None = None,
+    shown: list[dict[str, Any]] | None = None,
 ) -> dict[str, str]:
     """Write `frame` (columns = `fields`, in order) as .dta or .sav; returns the renames made.
 
     `niu`: per column, True where a null is *not in universe* (other nulls are *unknown*); by
     default every null is unknown. `notes` go into the file (Stata notes, SPSS documents).
+    `shown`: the same fields with their titles and category labels in the reader's language
+    (ippmd.package.translate.translated_field), the labels written; by default `fields`.
     """
     unwritable = unwritable_numbers(frame, path.name, fmt)
     if unwritable:
@@ -312,10 +383,13 @@ def write_stat_file(
         columns.append(series)
     data = pl.DataFrame(columns)
     niu = {n: (niu or {}).get(n, pl.Series(n, [False] * data.height)) for n in data.columns}
-    labels = {name: _value_labels(by_name[name], data[name].dtype, fmt) for name in data.columns}
+    in_language = {f["name"]: f for f in shown or fields}
+    labels = {name: _value_labels(in_language[name], data[name].dtype, fmt) for name in data.columns}
     labelled = [name for name in data.columns if labels[name]]
     mapping = stat_names(data.columns, fmt, labelled)
-    column_labels = {mapping[n]: clip(by_name[n].get("title", ""), LABEL_LIMIT[fmt]) for n in frame.columns}
+    column_labels = {
+        mapping[n]: clip(in_language[n].get("title", ""), LABEL_LIMIT[fmt]) for n in frame.columns
+    }
     coded, declared = _with_missing_codes(data, niu, fmt, by_name)
     # pandas (Stata: object columns mixing values and missing letters) or polars (SPSS)
     coded = coded.rename(columns=mapping) if fmt == "dta" else coded.rename(mapping)
@@ -327,8 +401,7 @@ def write_stat_file(
         stata_notes = [clip(n, 67_784) for n in notes or []]
         _write_dta(coded, path, data, by_name, labels, labelled, declared, mapping, stata_notes, common)
     else:
-        # SPSS documents are lines of at most 80 bytes
-        documents = [line for note in notes or [] for line in textwrap.wrap(note, 80)] or None
+        documents = [line for note in notes or [] for line in wrap_bytes(note, SPSS_DOCUMENT_LINE)] or None
         _write_sav(coded, path, frame.columns, by_name, labels, declared, mapping, documents, common)
     pin_timestamp(path, fmt)
     return {old: new for old, new in mapping.items() if old != new}
@@ -348,7 +421,7 @@ def _write_dta(
 ) -> None:
     """The .dta file: value-label sets shared by fields with the same labels, every integer
     column with missing codes labelled `.n` not in universe and `.u` unknown, and the notes."""
-    sets_of = label_sets(by_name[n] for n in labelled)
+    sets_of = shared_label_sets([by_name[n] for n in labelled], labels)
     sets: dict[str, dict[int, str]] = {}
     assigned: dict[str, str] = {}
     for name in data.columns:
@@ -357,15 +430,11 @@ def _write_dta(
             assigned[mapping[name]] = sets_of[name]
         elif name in declared and data[name].dtype.is_integer():
             assigned[mapping[name]] = MISSING_SET
+    niu_label, unknown_label = (clip(label, VALUE_LABEL_LIMIT["dta"]) for label in missing_labels())
+    missing = {_stata_missing_code(STATA_NIU): niu_label, _stata_missing_code(STATA_UNKNOWN): unknown_label}
     for name in sets:
-        sets[name] |= {
-            _stata_missing_code(STATA_NIU): NIU_LABEL,
-            _stata_missing_code(STATA_UNKNOWN): UNKNOWN_LABEL,
-        }
-    sets[MISSING_SET] = {
-        _stata_missing_code(STATA_NIU): NIU_LABEL,
-        _stata_missing_code(STATA_UNKNOWN): UNKNOWN_LABEL,
-    }
+        sets[name] |= missing
+    sets[MISSING_SET] = dict(missing)
     pyreadstat.write_dta(
         coded,
         str(path),
@@ -390,13 +459,14 @@ def _write_sav(
     """The .sav file: value labels with the user-missing codes (-9 not in universe, -8 unknown;
     `NIU` for strings), formats, measurement levels and the documents."""
     value_labels = {}
+    niu_label, unknown_label = missing_labels()
     for name in names:
         new = mapping[name]
         base = dict(labels[name] or {})
         if name in declared and coded[new].dtype.is_numeric():
-            base |= {SPSS_NIU: NIU_LABEL, SPSS_UNKNOWN: UNKNOWN_LABEL}
+            base |= {SPSS_NIU: niu_label, SPSS_UNKNOWN: unknown_label}
         elif name in declared:
-            base |= {"NIU": NIU_LABEL}
+            base |= {"NIU": niu_label}
         if base:
             value_labels[new] = {k: clip(v, VALUE_LABEL_LIMIT["sav"]) for k, v in base.items()}
     formats, measures = {}, {}

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from ippmd.commands.options import Countries, Package, package_folder, split
+from ippmd.commands.options import Countries, Lang, Package, package_folder, split
 from ippmd.commands.output import say, terminal, warn_synthetic
 from ippmd.core.errors import InputError, UsageError
+from ippmd.core.i18n import SOURCE, choose_language, t
 from ippmd.core.iso3 import iso3_options
 
 if TYPE_CHECKING:
@@ -51,8 +52,13 @@ def extract(
             "(and emigrant) row, instead of their own files.",
         ),
     ] = False,
+    lang: Lang = None,
 ) -> None:
-    """Write a self-contained extract (data, descriptor, codebook, DDI, licence, citation, checksums)."""
+    """Write a self-contained extract (data, descriptor, codebook, DDI, licence, citation, checksums).
+
+    --lang (else $IPPMD_LANG, else English, not the country's language: an extract is for every
+    reader) sets the language of the Stata/SPSS labels and notes, codebook, notice and load.R."""
+    chosen = choose_language(lang)  # before any message
     codes = iso3_options(countries, "--countries") if countries else None  # before any read
     package = package_folder(package, verify=False)
     from ippmd.extract import make_extract
@@ -71,6 +77,7 @@ def extract(
         + ([f'--where "{where}"'] if where else [])
         + [f"--format {fmt}"]
         + (["--rectangular"] if rectangular else [])
+        + ([f"--lang {chosen}"] if chosen != SOURCE else [])  # the language, however it was chosen
     )
     started = time.perf_counter()
     try:
@@ -85,6 +92,7 @@ def extract(
             attach=split(attach),
             where=where,
             rectangular=rectangular,
+            lang=chosen,
         )
     except InputError as exc:
         given = {fmt, *(split(",".join(v for v in selections.values() if v)) or [])}
@@ -95,7 +103,7 @@ def extract(
     if '"synthetic": true' in package.joinpath("datapackage.json").read_text(encoding="utf-8"):
         warn_synthetic()
     say(summary.describe())
-    say(f"wrote {out} in {time.perf_counter() - started:.1f} s")
+    say(t("extract.summary-wrote", out=str(out), seconds=time.perf_counter() - started))
 
 
 def _list_extractable(package: Path, tables: list[str] | None) -> None:
