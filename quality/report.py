@@ -286,7 +286,10 @@ def _head(rule: Rule) -> str:
 
 def _lines(rule: Rule, width: int, hint_shown: bool = False) -> list[str]:
     first = rule.first
-    wrap = textwrap.TextWrapper(width=width, initial_indent="  ", subsequent_indent="    ")
+    # Codes, file and column names are not split at their hyphens ([constraint-error] stays whole).
+    wrap = textwrap.TextWrapper(
+        width=width, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
+    )
     out = wrap.wrap(f"{_head(rule)} [{first.code}]")
     fix = f"    {t('report.fix')} "
     if first.hint and hint_shown:
