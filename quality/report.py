@@ -235,7 +235,7 @@ def severity_name(severity: str) -> str:
 
 
 def _counts(report: Report) -> str:
-    """ "3 error(s), 1 warning(s)" (warnings only when there are some)."""
+    """The count of errors, and of warnings when there are some: "3 error(s), 1 warning(s)"."""
     warnings = len(report.problems) - len(report.errors)
     counts = t("report.errors", count=len(report.errors))
     return counts + (", " + t("report.warnings", count=warnings) if warnings else "")
@@ -254,7 +254,7 @@ def _verdict(report: Report) -> str:
 
 
 def _rows_listed(rule: Rule, first: int) -> str:
-    """ "lines 3, 4, 7 and 10 more": the first row numbers of a rule broken in many rows."""
+    """The first row numbers of a rule broken in many rows: "lines 3, 4, 7 and 10 more"."""
     rows = [p.row for p in rule.problems if p.row is not None]
     listed = ", ".join(str(row) for row in rows[:first])
     more = " " + t("report.and-more", count=len(rows) - first) if len(rows) > first else ""

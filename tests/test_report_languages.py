@@ -62,12 +62,12 @@ def words(text: str) -> str:
 
 
 def report_words(code: str) -> dict[str, str]:
-    return {key: words(text) for key, text in catalogue(code, "report").items()}  # type: ignore[arg-type]
+    return {key: words(text) for key, text in catalogue(code, "report").items()}
 
 
 def hint(code: str, key: str = "constraint-error.sex") -> str:
     """A problem's hint: English in core/problems.yaml, French and Spanish in the catalogues."""
-    text = problem_catalogue()[key] if code == "en" else catalogue(code, "hints")[key]  # type: ignore[arg-type]
+    text = problem_catalogue()[key] if code == "en" else catalogue(code, "hints")[key]
     return words(text)
 
 
