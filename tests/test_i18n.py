@@ -60,9 +60,8 @@ def _hints() -> dict[str, str]:
 
 
 # Data domain -> its English texts by key (the translated files hold exactly these keys).
-# A domain is held here once its French and Spanish files exist (uncomment as they land).
 DATA_DOMAINS: dict[str, Callable[[], dict[str, str]]] = {
-    # "hints": _hints,
+    "hints": _hints,
     "codebook": codebook_english,
     "submission": submission_english,
     "metadata-allowed": allowed_english,  # schemas/submission/metadata.schema.json x-allowed

@@ -37,7 +37,8 @@ def planted(valid: Path, folder: Path, line_start: str, new_value: str) -> tuple
 
 
 def validate(folder: Path) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["validate", str(folder)], env={"COLUMNS": "400"})
+    # English whatever the country's default (BFA: French): the assertions read English words.
+    result = CliRunner().invoke(app, ["validate", str(folder), "--lang", "en"], env={"COLUMNS": "400"})
     return result.exit_code, result.output
 
 

@@ -566,12 +566,18 @@ def test_benchmark_focus_and_unbuilt_package_are_usage_errors(package_dir: Path,
 @pytest.mark.slow  # validates several submissions in a subprocess (about 5 s)
 def test_cli_validates_several_submissions_in_one_call(valid: Path, copy: Path) -> None:
     both_valid = subprocess.run(
-        [str(IPPMD), "validate", str(valid), str(copy)], capture_output=True, text=True, timeout=120
+        [str(IPPMD), "validate", str(valid), str(copy), "--lang", "en"],  # BFA's default is French
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert both_valid.returncode == 0, both_valid.stdout
     set_cell(copy, "persons", 5, "age", "-4")
     one_bad = subprocess.run(
-        [str(IPPMD), "validate", str(valid), str(copy)], capture_output=True, text=True, timeout=120
+        [str(IPPMD), "validate", str(valid), str(copy), "--lang", "en"],  # BFA's default is French
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert one_bad.returncode == 1
     assert one_bad.stdout.count("VALID") == 2 and "INVALID" in one_bad.stdout

@@ -3,6 +3,7 @@ each with its own hint; and one grammar for the command line. All in-process (ty
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -164,6 +165,7 @@ def test_validate_json_and_html_hold_several_submissions(kit: Path, tables: Path
     assert [(r["target"], r["file"], r["row"], r["code"]) for r in data["problems"]] == [
         (str(kit), "persons.csv", 5, "constraint-error")
     ]
+    assert [(g["target"], g["file"], g["count"]) for g in data["groups"]] == [(str(kit), "persons.csv", 1)]
     page = out_html.read_text(encoding="utf-8")
     assert page.count("<section>") == 2 and "<script" not in page
 
@@ -246,3 +248,46 @@ def test_extract_codes_and_formats_case_insensitive_and_usage_errors_exit_2(
         ).exit_code
         == 0
     )
+
+
+# --- reports grouped as the terminal (issue 22) -----------------------------------------------------
+
+
+def test_many_rows_breaking_one_rule_are_one_group_in_json_html_and_terminal(
+    kit: Path, tmp_path: Path
+) -> None:
+    """30 rows with sex = 3: one group (file, field, rule) with its count and hint once; every row
+    once in the JSON group and in the HTML's <details>; the terminal lists the first 12."""
+    frame = pl.read_csv(kit / "persons.csv", infer_schema=False)
+    planted = [line for line in range(2, frame.height + 2) if line % 7 == 0][:30]
+    for line in planted:
+        set_cell(kit, "persons", line, "sex", "3")
+    out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
+    result = runner.invoke(
+        app, ["validate", str(kit), "--json", str(out_json), "--html", str(out_html)], terminal_width=100
+    )
+    assert result.exit_code == 1, result.output
+    data = json.loads(out_json.read_text(encoding="utf-8"))
+    flat = [r for r in data["problems"] if (r["file"], r["field"]) == ("persons.csv", "sex")]
+    assert sorted(r["row"] for r in flat) == planted and {r["code"] for r in flat} == {"constraint-error"}
+    (persons,) = [g for g in data["groups"] if g["file"] == "persons.csv"]
+    (sex,) = [f for f in persons["fields"] if f["field"] == "sex"]
+    (rule,) = sex["rules"]
+    assert (rule["code"], rule["count"], sex["count"]) == ("constraint-error", 30, 30)
+    assert [r["row"] for r in rule["rows"]] == planted and {r["value"] for r in rule["rows"]} == {"3"}
+    assert rule["hint"] == flat[0]["hint"] and rule["message"] == flat[0]["message"]
+    assert sum(g["count"] for g in data["groups"]) == len(data["problems"])  # each problem in one group
+
+    page = out_html.read_text(encoding="utf-8")
+    assert page.count(html.escape(rule["hint"])) == 1  # the hint once, not once a row
+    assert page.count("<details>") == 1 and "<script" not in page and "http" not in page
+    details = page[page.index("<details>") : page.index("</details>")]
+    summary = details[: details.index("</summary>")]
+    assert f"lines {', '.join(map(str, planted[:5]))} and 25 more" in summary and "show all 30" in summary
+    shown = [int(n) for n in re.findall(r"<td class=n>(\d+)</td>", details)]
+    assert shown == planted  # every row on demand, each once
+
+    said = " ".join(result.output.split())
+    rows = ", ".join(map(str, planted[:12]))
+    assert f"lines {rows} and 18 more, column sex: " in said
+    assert said.count(rule["hint"]) == 1

@@ -5,16 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ippmd.commands.options import HtmlReport, JsonReport, Package, package_folder
+from ippmd.commands.options import HtmlReport, JsonReport, Lang, Package, package_folder
 from ippmd.commands.output import terminal, verdict
+from ippmd.core.i18n import choose_language
 from ippmd.core.io import package_files, refuse_output_over
 
 if TYPE_CHECKING:
     from ippmd.quality.report import Report
 
 
-def check(package: Package = None, json_file: JsonReport = None, html_file: HtmlReport = None) -> None:
+def check(
+    package: Package = None, json_file: JsonReport = None, html_file: HtmlReport = None, lang: Lang = None
+) -> None:
     """Run the quality layers on the built package (datapackage.json + data/)."""
+    choose_language(lang)  # a package has no one country: --lang, else $IPPMD_LANG, else English
     package = package_folder(package, verify=False)  # recovers a killed writer's publish first
     for option, file in (("--json", json_file), ("--html", html_file)):
         refuse_output_over(file, package_files(package), option)
