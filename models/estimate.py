@@ -442,8 +442,7 @@ def few_cluster_inference(contrast: BootstrapContrast | CR2Contrast) -> Inferenc
     """A few-cluster contrast's inference: CR2 (its SE, Bell-McCaffrey df, t(df)) or the WCR
     bootstrap-t (the CRV1 SE of its statistic, the bootstrap p-value and interval, no df)."""
     low, high = contrast.interval(LEVEL)
-    cr2 = isinstance(contrast, CR2Contrast)
-    df = contrast.df if cr2 else None
+    df = contrast.df if isinstance(contrast, CR2Contrast) else None
     return Inference(
         estimate=contrast.estimate,
         std_error=contrast.std_error,
@@ -451,7 +450,7 @@ def few_cluster_inference(contrast: BootstrapContrast | CR2Contrast) -> Inferenc
         p_value=contrast.p_value(0.0),
         ci_low=low,
         ci_high=high,
-        method=settings().method_label(CR2 if cr2 else WCR, df),
+        method=settings().method_label(WCR if df is None else CR2, df),
     )
 
 

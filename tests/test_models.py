@@ -646,12 +646,12 @@ def test_multiplicity_columns_equal_statsmodels_over_their_families(fits: list[S
     whole = table.filter(pl.col("country") != POOLED)  # not over the whole table any more
     assert not np.allclose(whole["p_holm"], multipletests(whole["p_value"], method="holm")[1])
     for family in comparison_table(fits, "PHL").partition_by("family"):
-        p = family["difference_p_value"].to_numpy()
-        np.testing.assert_allclose(family["p_holm"], multipletests(p, method="holm")[1], rtol=1e-12)
-        np.testing.assert_allclose(family["q_bh"], multipletests(p, method="fdr_bh")[1], rtol=1e-12)
-        focus = family["focus_p_value"].to_numpy()
-        np.testing.assert_allclose(family["focus_p_holm"], multipletests(focus, method="holm")[1], rtol=1e-12)
-        np.testing.assert_allclose(family["focus_q_bh"], multipletests(focus, method="fdr_bh")[1], rtol=1e-12)
+        differences = family["difference_p_value"].to_numpy()
+        np.testing.assert_allclose(family["p_holm"], multipletests(differences, method="holm")[1], rtol=1e-12)
+        np.testing.assert_allclose(family["q_bh"], multipletests(differences, method="fdr_bh")[1], rtol=1e-12)
+        zero = family["focus_p_value"].to_numpy()
+        np.testing.assert_allclose(family["focus_p_holm"], multipletests(zero, method="holm")[1], rtol=1e-12)
+        np.testing.assert_allclose(family["focus_q_bh"], multipletests(zero, method="fdr_bh")[1], rtol=1e-12)
 
 
 def _peer_rows(table: pl.DataFrame, row: dict, focus: str) -> tuple[np.ndarray, np.ndarray]:
@@ -755,6 +755,39 @@ def test_the_community_level_comparison_uses_cr2_for_focus_peers_and_difference(
     assert row["peer_mean_method"] == f"CR2 t({peer_mean.df:.1f}) Bell-McCaffrey"
     focus = fit.cr2_contrast({f"country::GEO:{term}": 1.0})
     assert row["focus_std_error"] == pytest.approx(focus.std_error, rel=1e-12)
+
+
+def test_bootstrap_rows_carry_the_crv1_t_they_refer_to_the_bootstrap(
+    data: PackageData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the wild cluster bootstrap as the few-cluster method (models/inference.yaml), a row's
+    std_error is the CRV1 SE of the bootstrap's statistic, statistic = estimate / std_error, no
+    df, and the p-value and interval are the bootstrap's; the method says so."""
+    from ippmd.models import estimate
+
+    config = settings()
+    wcr = dataclasses.replace(
+        config, few_cluster_methods={"community_level": "WCR", "within_community": "WCR"}, bootstrap_draws=199
+    )
+    monkeypatch.setattr(estimate, "settings", lambda: wcr)
+    spec = get_spec("public_employment_programme_on_emigrant")
+    fit = fit_spec(spec, analysis_frame(spec, data), data.countries)
+    rows = estimates_table([fit]).filter(pl.col("country") != POOLED)
+    crv1_se = fit.by_country.se()
+    assert (rows["method"] == "WCR bootstrap-t (Webb, B=199; CRV1 SE)").all() and rows["df"].is_null().all()
+    for row in rows.iter_rows(named=True):
+        name = f"country::{row['country']}:{row['term']}"
+        contrast = fit.bootstrap_contrast({name: 1.0})
+        assert row["std_error"] == pytest.approx(crv1_se[name], rel=1e-7)
+        assert row["statistic"] == pytest.approx(row["estimate"] / row["std_error"], rel=1e-12)
+        assert row["p_value"] == contrast.p_value() and (row["ci_low"], row["ci_high"]) == contrast.interval(
+            0.95
+        )
+    row = comparison_table([fit], "GEO").row(0, named=True)
+    assert row["method"] == row["peer_mean_method"] == row["focus_method"] == rows["method"][0]
+    assert row["difference_df"] is None and row["peer_mean_df"] is None
+    for value, prefix in (("peer_mean", "peer_mean_"), ("difference", "difference_")):
+        assert row[f"{prefix}statistic"] == pytest.approx(row[value] / row[f"{prefix}std_error"], rel=1e-12)
 
 
 def test_poisson_keeps_the_zero_spenders_and_equals_a_statsmodels_glm(data: PackageData) -> None:
