@@ -96,7 +96,9 @@ def one_seed(seed: int, workdir: Path) -> list[dict[str, object]]:
         difference, difference_se = float(c @ beta), math.sqrt(float(c @ vcov @ c))
         true_difference = truth[focus] - float(np.mean([truth[p] for p in peers]))
         own = effect["estimate"]
-        own_se = effect["std_error"]
+        # the CRV1 SE (the effect's std_error is its method's, CR2 for this community-level term)
+        position = index[f"country::{focus}:{TERM}"]
+        own_se = math.sqrt(float(vcov[position, position]))
         row: dict[str, object] = {
             "seed": seed,
             "country": focus,

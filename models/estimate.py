@@ -70,8 +70,10 @@ ESTIMATE_COLUMNS = (
     "spec",
     "country",
     "term",
+    "family",
     "estimate",
     "std_error",
+    "statistic",
     "df",
     "p_value",
     "ci_low",
@@ -83,11 +85,12 @@ ESTIMATE_COLUMNS = (
     "n_clusters",
 )
 POOLED = "ALL"
-_FOCUS = ("focus_estimate", "focus_std_error", "focus_df", "focus_p_value", "focus_ci_low", "focus_ci_high")
+_QUANTITY = ("std_error", "statistic", "df", "p_value", "ci_low", "ci_high")  # beside each estimate
+_FOCUS = ("focus_estimate", *(f"focus_{column}" for column in _QUANTITY))
 _CONTRASTS = tuple(
     f"{name}{suffix}"
     for name in ("peer_mean", "difference")
-    for suffix in ("", "_std_error", "_ci_low", "_ci_high", "_p_value")
+    for suffix in ("", *(f"_{c}" for c in _QUANTITY))
 )
 _RANDOM = (
     "peer_mean_re", "peer_mean_re_std_error", "peer_mean_re_ci_low", "peer_mean_re_ci_high", "tau2",
@@ -97,6 +100,7 @@ _RANK_SETS = ("rank_marginal_low", "rank_marginal_high", "rank_simultaneous_low"
 COMPARISON_SCHEMA: dict[str, type[pl.DataType]] = {
     "spec": pl.String,
     "term": pl.String,
+    "family": pl.String,
     "focus": pl.String,
     "direction": pl.String,
     "n_peers": pl.Int64,
@@ -105,6 +109,7 @@ COMPARISON_SCHEMA: dict[str, type[pl.DataType]] = {
     "focus_p_holm": pl.Float64,
     "focus_q_bh": pl.Float64,
     **dict.fromkeys(_CONTRASTS, pl.Float64),
+    "peer_mean_method": pl.String,
     "method": pl.String,
     "p_holm": pl.Float64,
     "q_bh": pl.Float64,
@@ -390,56 +395,88 @@ def _coefficients(fit: Any) -> dict[str, int]:
     return {str(name): i for i, name in enumerate(fit._coefnames)}
 
 
-def _t_interval(estimate: float, se: float, df: float) -> dict[str, float]:
+@dataclass(frozen=True)
+class Inference:
+    """One quantity's inference, all of it from one method (named in `method`): its standard
+    error, the statistic estimate / std_error, its df (None for the bootstrap), the p-value and
+    the interval. CRV1 and CR2 refer the statistic to t(df); the WCR bootstrap refers the CRV1 t
+    to its bootstrap distribution and inverts that test for the interval."""
+
+    estimate: float
+    std_error: float
+    df: float | None
+    p_value: float
+    ci_low: float
+    ci_high: float
+    method: str
+
+    @property
+    def statistic(self) -> float:
+        return self.estimate / self.std_error if self.std_error > 0 else math.nan
+
+    def columns(self, value: str, prefix: str, method: str) -> dict[str, Any]:
+        """The row's columns: `value` the estimate, `prefix` + std_error ... ci_high the rest,
+        `method` the method's name."""
+        return {
+            value: self.estimate,
+            **{f"{prefix}{column}": getattr(self, column) for column in _QUANTITY},
+            method: self.method,
+        }
+
+
+def crv1_inference(estimate: float, se: float, df: float) -> Inference:
+    """CRV1: the t-test and interval with t(df)."""
     q = t_quantile(df, LEVEL)
-    return {
-        "p_value": t_p_value(estimate / se, df) if se > 0 else math.nan,
-        "ci_low": estimate - q * se,
-        "ci_high": estimate + q * se,
-    }
+    return Inference(
+        estimate=estimate,
+        std_error=se,
+        df=df,
+        p_value=t_p_value(estimate / se, df) if se > 0 else math.nan,
+        ci_low=estimate - q * se,
+        ci_high=estimate + q * se,
+        method=settings().method_label(CRV1, df),
+    )
+
+
+def few_cluster_inference(contrast: BootstrapContrast | CR2Contrast) -> Inference:
+    """A few-cluster contrast's inference: CR2 (its SE, Bell-McCaffrey df, t(df)) or the WCR
+    bootstrap-t (the CRV1 SE of its statistic, the bootstrap p-value and interval, no df)."""
+    low, high = contrast.interval(LEVEL)
+    df = contrast.df if isinstance(contrast, CR2Contrast) else None
+    return Inference(
+        estimate=contrast.estimate,
+        std_error=contrast.std_error,
+        df=df,
+        p_value=contrast.p_value(0.0),
+        ci_low=low,
+        ci_high=high,
+        method=settings().method_label(WCR if df is None else CR2, df),
+    )
 
 
 def country_effects(fit: SpecFit) -> dict[tuple[str, str], dict[str, Any]]:
-    """(country, term) -> estimate, std_error (CRV1), df, p_value, ci_low, ci_high, method.
-
-    CRV1 rows use t(G_c - 1); few-cluster rows take the p-value and the interval from their
-    method: CR2 with t(df), df the Bell-McCaffrey degrees of freedom, or the WCR bootstrap test
-    (df is then missing). A country where a treatment never varies has no estimate
-    (pyfixest drops the collinear column): it is reported as missing rather than as zero.
+    """(country, term) -> estimate, std_error, statistic, df, p_value, ci_low, ci_high, method,
+    all from the method named: CRV1 with t(G_c - 1), or the term's few-cluster method (CR2 with
+    t(Bell-McCaffrey df), or the WCR bootstrap-t, df missing). A country where a treatment never
+    varies has no estimate (pyfixest drops the collinear column): it is reported as missing
+    rather than as zero.
     """
     model = fit.by_country
     index = _coefficients(model)
     beta = np.asarray(model._beta_hat, dtype=float)
     se_all = np.sqrt(np.diag(np.asarray(model._vcov, dtype=float)))
-    config = settings()
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for name, i in index.items():
         match = _INTERACTION.match(name)
         if not match:
             continue
         country, term = match["country"], match["term"]
-        estimate, se = float(beta[i]), float(se_all[i])
-        df = float(fit.clusters_by_country.get(country, 0) - 1)
-        row: dict[str, Any] = {
-            "estimate": estimate,
-            "std_error": se,
-            "df": df,
-            **_t_interval(estimate, se, df),
-        }
-        row["method"] = config.method_label(CRV1, df)
-        method = fit.method(country, term)
-        if method != CRV1:
-            contrast = fit.few_cluster_contrast(term, {name: 1.0})
-            low, high = contrast.interval(LEVEL)
-            bm_df = contrast.df if isinstance(contrast, CR2Contrast) else None
-            row.update(
-                df=bm_df,
-                p_value=contrast.p_value(0.0),
-                ci_low=low,
-                ci_high=high,
-                method=config.method_label(method, bm_df),
-            )
-        out[(country, term)] = row
+        if fit.method(country, term) == CRV1:
+            df = float(fit.clusters_by_country.get(country, 0) - 1)
+            inference = crv1_inference(float(beta[i]), float(se_all[i]), df)
+        else:
+            inference = few_cluster_inference(fit.few_cluster_contrast(term, {name: 1.0}))
+        out[(country, term)] = inference.columns("estimate", "", "method")
     return out
 
 
@@ -450,33 +487,32 @@ def estimates_rows(fit: SpecFit) -> list[dict[str, Any]]:
     beta = np.asarray(fit.pooled._beta_hat, dtype=float)
     se_all = np.sqrt(np.diag(np.asarray(fit.pooled._vcov, dtype=float)))
     df = float(fit.n_clusters - 1)
+    identity = {"spec": fit.spec.id, "family": fit.spec.family}
     for term in fit.spec.treatments:
-        estimate, se = float(beta[index[term]]), float(se_all[index[term]])
+        pooled = crv1_inference(float(beta[index[term]]), float(se_all[index[term]]), df)
         rows.append(
             {
-                "spec": fit.spec.id,
+                **identity,
                 "country": POOLED,
                 "term": term,
-                "estimate": estimate,
-                "std_error": se,
-                "df": df,
-                **_t_interval(estimate, se, df),
-                "method": settings().method_label(CRV1, df),
+                **pooled.columns("estimate", "", "method"),
                 "n_obs": fit.n_obs,
                 "n_clusters": fit.n_clusters,
             }
         )
-    nan = float("nan")
-    missing = {"estimate": nan, "std_error": nan, "df": None, "p_value": nan, "ci_low": nan, "ci_high": nan}
+    missing = {
+        **dict.fromkeys(("estimate", *_QUANTITY), math.nan),
+        "df": None,
+        "method": "none (no estimate)",
+    }
     for term in fit.spec.treatments:
         for country in fit.countries:
-            values = fit.effects.get((country, term), {**missing, "method": "none (no estimate)"})
             rows.append(
                 {
-                    "spec": fit.spec.id,
+                    **identity,
                     "country": country,
                     "term": term,
-                    **values,
+                    **fit.effects.get((country, term), missing),
                     "n_obs": fit.n_by_country[country],
                     "n_clusters": fit.clusters_by_country.get(country, 0),
                 }
@@ -484,20 +520,35 @@ def estimates_rows(fit: SpecFit) -> list[dict[str, Any]]:
     return rows
 
 
-def estimates_table(fits: list[SpecFit]) -> pl.DataFrame:
-    """All rows, with Holm and Benjamini-Hochberg adjustments over two families: every country
-    test in the table, and the pooled tests."""
-    rows = [row for fit in fits for row in estimates_rows(fit)]
-    for family in (POOLED, "countries"):
-        members = [r for r in rows if (r["country"] == POOLED) == (family == POOLED)]
-        p = [r["p_value"] for r in members]
+def adjust_within_families(
+    rows: list[dict[str, Any]],
+    families: list[Any],
+    source: str,
+    prefix: str = "",
+    missing: float | None = None,
+) -> None:
+    """Holm (`prefix`p_holm) and Benjamini-Hochberg (`prefix`q_bh) adjustments of the p-values in
+    `source`, within each family (rows whose `families` entry is equal); a missing p-value stays
+    missing (`missing`) and does not count in its family."""
+    for family in dict.fromkeys(families):
+        members = [r for r, f in zip(rows, families, strict=True) if f == family]
+        p = [r[source] for r in members]
         for r, ph, qb in zip(members, holm(p), benjamini_hochberg(p), strict=True):
-            r["p_holm"], r["q_bh"] = ph, qb
+            r[f"{prefix}p_holm"] = missing if math.isnan(ph) else ph
+            r[f"{prefix}q_bh"] = missing if math.isnan(qb) else qb
+
+
+def estimates_table(fits: list[SpecFit]) -> pl.DataFrame:
+    """All rows, with Holm and Benjamini-Hochberg adjustments within each family declared in the
+    specs, the pooled tests and the country tests of a family apart."""
+    rows = [row for fit in fits for row in estimates_rows(fit)]
+    families = [(r["family"], r["country"] == POOLED) for r in rows]
+    adjust_within_families(rows, families, "p_value", missing=math.nan)
     schema = {
-        "spec": pl.String, "country": pl.String, "term": pl.String, "estimate": pl.Float64,
-        "std_error": pl.Float64, "df": pl.Float64, "p_value": pl.Float64, "ci_low": pl.Float64,
-        "ci_high": pl.Float64, "method": pl.String, "p_holm": pl.Float64, "q_bh": pl.Float64,
-        "n_obs": pl.Int64, "n_clusters": pl.Int64,
+        "spec": pl.String, "country": pl.String, "term": pl.String, "family": pl.String,
+        "estimate": pl.Float64, "std_error": pl.Float64, "statistic": pl.Float64, "df": pl.Float64,
+        "p_value": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "method": pl.String,
+        "p_holm": pl.Float64, "q_bh": pl.Float64, "n_obs": pl.Int64, "n_clusters": pl.Int64,
     }  # fmt: skip
     return pl.DataFrame(rows, schema=schema).select(ESTIMATE_COLUMNS)
 
@@ -551,33 +602,16 @@ class Combinations:
         beta = np.asarray(model._beta_hat, dtype=float)
         return cls(fit, _coefficients(model), beta, np.asarray(model._vcov, dtype=float))
 
-    def interval(
-        self, label: str, term: str, weights: dict[str, float], df: float, method: str
-    ) -> dict[str, float]:
-        """Estimate, SE (CRV1), CI and p-value of sum(weight x country effect), the CI and
-        p-value from the term's few-cluster method (WCR or CR2) when it has one, else CRV1 with t(df)."""
+    def inference(self, term: str, weights: dict[str, float], df: float, method: str) -> Inference:
+        """sum(weight x country effect) by the term's method: its few-cluster method (CR2 or WCR)
+        when it has one, else CRV1 (the interacted model's covariance) with t(df)."""
+        if method != CRV1:
+            named = {_country_term(k, term): w for k, w in weights.items()}
+            return few_cluster_inference(self.fit.few_cluster_contrast(term, named))
         c = np.zeros(self.beta.size)
         for country, w in weights.items():
             c[self.index[_country_term(country, term)]] = w
-        value, se = float(c @ self.beta), float(np.sqrt(c @ self.vcov @ c))
-        out = {label: value, f"{label}_std_error": se}
-        if method != CRV1:
-            named = {_country_term(k, term): w for k, w in weights.items()}
-            contrast = self.fit.few_cluster_contrast(term, named)
-            low, high = contrast.interval(LEVEL)
-            out.update(
-                {f"{label}_ci_low": low, f"{label}_ci_high": high, f"{label}_p_value": contrast.p_value()}
-            )
-        else:
-            q = t_quantile(df, LEVEL)
-            out.update(
-                {
-                    f"{label}_ci_low": value - q * se,
-                    f"{label}_ci_high": value + q * se,
-                    f"{label}_p_value": t_p_value(value / se, df),
-                }
-            )
-        return out
+        return crv1_inference(float(c @ self.beta), float(np.sqrt(c @ self.vcov @ c)), df)
 
 
 def _term_comparison(fit: SpecFit, focus: str, term: str, combinations: Combinations) -> dict[str, Any]:
@@ -589,29 +623,23 @@ def _term_comparison(fit: SpecFit, focus: str, term: str, combinations: Combinat
     # Every column on every row (null where it does not apply, e.g. no peers), so that the
     # table has the same columns whatever the package holds.
     row: dict[str, Any] = dict.fromkeys(COMPARISON_SCHEMA)
-    row.update(spec=fit.spec.id, term=term, focus=focus, n_peers=len(peers))
+    row.update(spec=fit.spec.id, term=term, family=fit.spec.family, focus=focus, n_peers=len(peers))
     row["direction"] = fit.spec.direction.get(term)
     row["method"] = "none (no peers)" if not peers else "none (no focus estimate)"
     own = effects.get((focus, term))
-    for key in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high"):
+    for key in ("estimate", *_QUANTITY):
         row[f"focus_{key}"] = own[key] if own else float("nan")
     row["focus_method"] = own["method"] if own else None
     if peers:
         peer_df = float(min(fit.clusters_by_country[c] for c in peers) - 1)
-        row.update(
-            combinations.interval("peer_mean", term, {c: 1 / len(peers) for c in peers}, peer_df, method)
-        )
+        peer_mean = combinations.inference(term, {c: 1 / len(peers) for c in peers}, peer_df, method)
+        row.update(peer_mean.columns("peer_mean", "peer_mean_", "peer_mean_method"))
         row.update(_random_effects_peer_mean(effects, peers, term))
     if peers and own:
         focus_df = float(fit.clusters_by_country.get(focus, 0) - 1)
         weights = {focus: 1.0, **{c: -1 / len(peers) for c in peers}}
-        row.update(combinations.interval("difference", term, weights, focus_df, method))
-        difference_df: float | None = focus_df
-        if method == WCR:
-            difference_df = None
-        elif method == CR2:
-            difference_df = fit.cr2_contrast({_country_term(c, term): w for c, w in weights.items()}).df
-        row["method"] = settings().method_label(method, difference_df)
+        difference = combinations.inference(term, weights, focus_df, method)
+        row.update(difference.columns("difference", "difference_", "method"))
         row.update(_rank_columns(fit, focus, term))
     return row
 
@@ -740,12 +768,11 @@ def ranks_table(fits: list[SpecFit]) -> pl.DataFrame:
 def comparison_table(fits: list[SpecFit], focus: str) -> pl.DataFrame:
     """One row per spec and treatment; peer_mean*, difference*, rank* and n_ranked are null
     when the focus country has no peers with an estimate (e.g. a one-country package). Holm and
-    Benjamini-Hochberg adjust over this report's comparisons: `p_holm`/`q_bh` the difference
-    tests, `focus_p_holm`/`focus_q_bh` the focus's effects against zero."""
+    Benjamini-Hochberg adjust this report's comparisons within each family declared in the specs:
+    `p_holm`/`q_bh` the difference tests, `focus_p_holm`/`focus_q_bh` the focus's effects against
+    zero."""
     rows = [row for fit in fits for row in focus_comparison(fit, focus)]
-    for source, prefix in (("difference_p_value", ""), ("focus_p_value", "focus_")):
-        p = [r[source] for r in rows]
-        for r, ph, qb in zip(rows, holm(p), benjamini_hochberg(p), strict=True):
-            r[f"{prefix}p_holm"] = None if math.isnan(ph) else ph
-            r[f"{prefix}q_bh"] = None if math.isnan(qb) else qb
+    families = [r["family"] for r in rows]
+    adjust_within_families(rows, families, "difference_p_value")
+    adjust_within_families(rows, families, "focus_p_value", prefix="focus_")
     return pl.DataFrame(rows, schema=COMPARISON_SCHEMA)

@@ -64,10 +64,12 @@ class Settings:
     rank_seed: int
 
     def method_label(self, method: str, df: float | None = None) -> str:
-        """How a row names its inference, e.g. 'CRV1 t(57)', 'WCR bootstrap (Webb, B=1999)' or
-        'CR2 t(3.4) Bell-McCaffrey'."""
+        """How a row names its inference, e.g. 'CRV1 t(57)', 'WCR bootstrap-t (Webb, B=1999; CRV1 SE)'
+        or 'CR2 t(3.4) Bell-McCaffrey'. The row's std_error, statistic (estimate / std_error), df,
+        p-value and interval all come from the method named: the bootstrap's statistic is the CRV1
+        t, referred to its bootstrap distribution (no df)."""
         if method == WCR:
-            return f"WCR bootstrap (Webb, B={self.bootstrap_draws})"
+            return f"WCR bootstrap-t (Webb, B={self.bootstrap_draws}; CRV1 SE)"
         if method == CR2:
             return f"CR2 t({df:.1f}) Bell-McCaffrey" if df is not None else CR2
         return f"CRV1 t({df:g})" if df is not None else CRV1

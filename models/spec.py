@@ -60,6 +60,9 @@ class ModelSpec:
     outcome: str
     treatments: tuple[str, ...]
     sample: str
+    # The multiplicity family it is declared in: Holm and Benjamini-Hochberg adjust the tests of
+    # the specs of one family together (never across families).
+    family: str
     scale: Scale = "probability"
     joins: tuple[str, ...] = ()
     derived: tuple[DerivedVariable, ...] = ()
@@ -272,6 +275,7 @@ def parse_spec(
         outcome=str(raw["outcome"]),
         treatments=treatments,
         sample=str(raw["sample"]),
+        family=str(raw["family"]),
         scale=scale,
         joins=joins,
         derived=derived,

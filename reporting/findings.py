@@ -132,10 +132,26 @@ def fit_charts(fit: SpecFit, focus: str, synthetic: set[str], footer: tuple[str,
     }
 
 
+def family_words(family: str) -> str:
+    """A multiplicity family's id in words ('labour_market' -> 'labour market')."""
+    return family.replace("_", " ")
+
+
+def families_sentence(comparison: pl.DataFrame) -> str:
+    """One line naming each multiplicity family declared in the specs and how many findings it holds."""
+    counts = comparison.group_by("family", maintain_order=True).len().iter_rows()
+    listed = ", ".join(f"{family_words(family)} ({n})" for family, n in counts)
+    return (
+        "Multiplicity families, declared in the specs (findings in brackets): "
+        f"{listed}; Holm and Benjamini-Hochberg adjust within each family, never across families."
+    )
+
+
 def multiplicity_paragraph(
     comparison: pl.DataFrame, fits: list[SpecFit], country_name: str, synthetic: bool
 ) -> str:
-    """Which focus-against-peers differences, and which focus effects, survive Holm and BH at 5%."""
+    """The declared families, then which focus-against-peers differences, and which focus effects,
+    survive Holm and BH at 5% within their family."""
     labels = {
         (fit.spec.id, term): f"{fit.spec.label(fit.spec.model_outcome)} ~ {fit.spec.label(term)}"
         + (" (Poisson)" if fit.spec.estimator == "poisson" else "")
@@ -149,7 +165,7 @@ def multiplicity_paragraph(
         return [labels[(r["spec"], r["term"])] for r in kept.iter_rows(named=True)]
 
     tested = comparison.filter(pl.col("difference_p_value").is_not_null()).height
-    parts = []
+    parts = [families_sentence(comparison)]
     for what, prefix in (("difference from the peer mean", ""), ("effect against zero", "focus_")):
         holm_kept, bh_kept = survivors(f"{prefix}p_holm"), survivors(f"{prefix}q_bh")
         family = tested if not prefix else comparison.filter(pl.col("focus_p_value").is_not_null()).height

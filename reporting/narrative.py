@@ -131,6 +131,8 @@ def finding_sentence(
                 f"{how})"
             )
         holm_p = "" if _missing(row.get("p_holm")) else f"; Holm {fmt_p(row['p_holm'])}"
+        if holm_p and row.get("family"):
+            holm_p += f" within the {str(row['family']).replace('_', ' ')} family"
         text += (
             f"; difference from the peer mean {fmt_effect(row.get('difference'), s)} "
             f"({fmt_p(row.get('difference_p_value'))}{holm_p})."

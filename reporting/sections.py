@@ -74,8 +74,10 @@ def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int)
         "its 95% confidence set (Mogstad, Romano, Shaikh and Wilhelm 2024: marginal, and simultaneous "
         "over all countries), from the bootstrap of pairwise differences with "
         f"{config.rank_draws:,} seeded normal draws of the joint distribution of the estimates. "
-        "Multiplicity: Holm (family-wise) and Benjamini-Hochberg (false discovery rate) "
-        "adjust over the comparisons of this report, and over all country tests in estimates.csv.",
+        "Multiplicity: Holm (family-wise) and Benjamini-Hochberg (false discovery rate) adjust within "
+        "each family declared in the specs (the policy sector of the seed chapter, the <code>family</code> "
+        "column): over the comparisons of this report, and in estimates.csv over the country tests and, "
+        "apart, the pooled tests of each family.",
     ]
 
 
@@ -329,19 +331,24 @@ def files_paragraph(has_planted: bool, has_costs: bool) -> str:
     )
     return (
         "Estimates: <a href='estimates.csv'>estimates.csv</a> (pooled rows have country ALL; "
-        "<code>method</code> names each row's inference: <code>std_error</code> is CRV1 on every row, "
-        "few-cluster rows take their p-value and interval from their method (CR2 rows: df = the "
-        "Bell-McCaffrey degrees of freedom; bootstrap rows: no df); "
+        "<code>method</code> names each row's inference, and the row's <code>std_error</code>, "
+        "<code>statistic</code> (= estimate / std_error), <code>df</code>, p-value and interval all come "
+        "from it (CR2 rows: the CR2 standard error and the Bell-McCaffrey degrees of freedom; bootstrap "
+        "rows: the CRV1 t referred to its bootstrap distribution, no df); "
         "<code>p_holm</code>/<code>q_bh</code> adjust "
-        "over all country rows, and separately over the pooled rows), "
+        "within each <code>family</code>, the country rows and the pooled rows apart), "
         "<a href='comparison.csv'>comparison.csv</a> (focus against peers; rank 1 = the largest effect "
         "in the direction of the finding; <code>rank_marginal_low</code>-<code>rank_marginal_high</code> "
         "is the 95% confidence set of the focus's rank, <code>rank_simultaneous_low</code>-"
         "<code>rank_simultaneous_high</code> its set in the simultaneous 95% sets of every country's "
-        "rank, <code>rank_method</code> names the method; <code>p_holm</code>/<code>q_bh</code> adjust "
+        "rank, <code>rank_method</code> names the method; the focus, the peer mean and the difference "
+        "each carry their method (<code>focus_method</code>, <code>peer_mean_method</code>, "
+        "<code>method</code>) "
+        "with the standard error, statistic, df, p-value and interval it gives; "
+        "<code>p_holm</code>/<code>q_bh</code> adjust "
         "the difference tests of this report, <code>focus_p_holm</code>/<code>focus_q_bh</code> its "
-        "effects against zero), <a href='ranks.csv'>ranks.csv</a> (every country's rank with both "
-        "sets), "
+        "effects against zero, within each <code>family</code>), "
+        "<a href='ranks.csv'>ranks.csv</a> (every country's rank with both sets), "
         f"<a href='diagnostics.csv'>diagnostics.csv</a>, {planted}"
         "<a href='descriptives.csv'>descriptives.csv</a>; regression tables in "
         "<a href='tables/regression_tables.md'>Markdown</a>, "

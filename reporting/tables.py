@@ -35,8 +35,9 @@ def _notes(fit: SpecFit) -> str:
         f"SYNTHETIC DATA. {estimator}, household weights; "
         f"fixed effects: {fes}; CRV1 standard errors clustered by {fit.spec.cluster} in parentheses "
         "(no strata or finite-population correction). * p<0.05, ** p<0.01, *** p<0.001, from "
-        "pyfixest's t(G - 1) with all G communities; the country intervals and tests of estimates.csv "
-        "use t(G_c - 1), or the wild cluster bootstrap where its method column says so."
+        "pyfixest's t(G - 1) with all G communities; the country rows of estimates.csv use t(G_c - 1), "
+        "or, where their method column says so, CR2 with Bell-McCaffrey df (their std_error is then "
+        "the CR2 one) or the wild cluster bootstrap."
     )
 
 

@@ -110,6 +110,7 @@ def test_a_bad_spec_is_refused_with_the_key_at_fault() -> None:
         "outcome": "working",
         "treatment": "vocational_training",
         "direction": "positive",
+        "family": "labour_market",
         "sample": "age >= 15",
     }
     parse_spec(good)
@@ -119,6 +120,12 @@ def test_a_bad_spec_is_refused_with_the_key_at_fault() -> None:
     with pytest.raises(InputError) as raised:
         parse_spec({k: v for k, v in good.items() if k != "outcome"}, "x.yaml")
     assert _refused(raised, "outcome").message == "missing required key"
+    with pytest.raises(InputError) as raised:  # the multiplicity family is declared, not inferred
+        parse_spec({k: v for k, v in good.items() if k != "family"}, "x.yaml")
+    assert _refused(raised, "family").message == "missing required key"
+    with pytest.raises(InputError) as raised:
+        parse_spec({**good, "family": "Labour market"}, "x.yaml")
+    assert _refused(raised, "family").message.startswith("must be a family id (lower case letters")
     with pytest.raises(InputError) as raised:
         parse_spec({**good, "treatmnet": "x"})
     assert "'treatment'" in _hint(_refused(raised, "treatmnet"))
@@ -568,22 +575,83 @@ def test_country_rows_use_their_own_clusters_for_degrees_of_freedom(fits: list[S
     labels = [f"CR2 t({df:.1f}) Bell-McCaffrey" for df in cr2["df"]]
     assert cr2["method"].to_list() == labels
     p = 2 * stats.t.sf((cr2["estimate"] / cr2["std_error"]).abs().to_numpy(), cr2["df"].to_numpy())
-    assert not np.allclose(cr2["p_value"].to_numpy(), p)  # the CR2 SE, not the CRV1 std_error column
+    np.testing.assert_allclose(cr2["p_value"].to_numpy(), p, rtol=1e-9)  # std_error is the CR2 SE
+    fit = next(f for f in fits if f.spec.id == "public_employment_programme_on_emigrant")
+    crv1_se = fit.by_country.se()
+    for row in cr2.iter_rows(named=True):  # not the CRV1 SE of the same coefficient (issue 24)
+        assert row["std_error"] != pytest.approx(
+            crv1_se[f"country::{row['country']}:{row['term']}"], rel=1e-3
+        )
     assert not table["method"].str.starts_with("WCR").any()
 
 
+def _assert_one_method(frame: pl.DataFrame, value: str, prefix: str, method: str) -> int:
+    """On every row with an estimate: statistic = estimate / std_error, and for t-based methods
+    (CRV1, CR2) the df named in the method, p = 2 t.sf(|statistic|, df) and the interval
+    estimate +/- t(df) x std_error; returns the number of rows checked."""
+    rows = frame.filter(pl.col(value).is_not_null() & pl.col(value).is_not_nan())
+    for row in rows.iter_rows(named=True):
+        estimate, se, df = row[value], row[f"{prefix}std_error"], row[f"{prefix}df"]
+        where = (row["spec"], row["term"], row.get("country") or row.get("focus"), value)
+        assert row[f"{prefix}statistic"] == pytest.approx(estimate / se, rel=1e-12), where
+        label = row[method]
+        if label.startswith("CRV1"):
+            assert label == f"CRV1 t({df:g})", where
+        else:
+            assert label == f"CR2 t({df:.1f}) Bell-McCaffrey", where
+        assert row[f"{prefix}p_value"] == pytest.approx(
+            2 * stats.t.sf(abs(estimate / se), df), rel=1e-9, abs=1e-300
+        ), where
+        half = stats.t.ppf(0.975, df) * se
+        assert row[f"{prefix}ci_low"] == pytest.approx(estimate - half, rel=1e-9, abs=1e-12), where
+        assert row[f"{prefix}ci_high"] == pytest.approx(estimate + half, rel=1e-9, abs=1e-12), where
+    return rows.height
+
+
+def test_every_row_takes_its_standard_error_statistic_df_p_and_interval_from_one_method(
+    fits: list[SpecFit],
+) -> None:
+    """Issue 24 item 2: estimate / std_error is the row's statistic and the p-value and interval
+    are t(df) of that statistic with the df its method names, on every row of estimates.csv and
+    of comparison.csv (the focus, the fixed peer mean and the difference) for two foci."""
+    checked = _assert_one_method(estimates_table(fits), "estimate", "", "method")
+    assert checked == estimates_table(fits)["estimate"].is_not_nan().sum() > 190
+    for focus in ("KHM", "GEO"):
+        comparison = comparison_table(fits, focus)
+        for value, prefix, method in (
+            ("focus_estimate", "focus_", "focus_method"),
+            ("peer_mean", "peer_mean_", "peer_mean_method"),
+            ("difference", "difference_", "method"),
+        ):
+            assert _assert_one_method(comparison, value, prefix, method) == comparison.height == 19
+        cr2 = comparison.filter(pl.col("method").str.starts_with("CR2"))
+        assert cr2.height == 1 and cr2["peer_mean_method"][0].startswith("CR2")
+        assert cr2["peer_mean_df"][0] != cr2["difference_df"][0]  # each contrast its own df
+
+
 def test_multiplicity_columns_equal_statsmodels_over_their_families(fits: list[SpecFit]) -> None:
+    """Holm and BH within each family declared in the specs: in estimates.csv the country rows and
+    the pooled rows of a family apart, in comparison.csv the differences and the focus effects."""
     from statsmodels.stats.multitest import multipletests
 
-    table = estimates_table(fits).filter((pl.col("country") != POOLED) & pl.col("p_value").is_not_nan())
-    np.testing.assert_allclose(table["p_holm"], multipletests(table["p_value"], method="holm")[1], rtol=1e-12)
-    np.testing.assert_allclose(table["q_bh"], multipletests(table["p_value"], method="fdr_bh")[1], rtol=1e-12)
-    comparison = comparison_table(fits, "PHL")
-    p = comparison["difference_p_value"].to_numpy()
-    np.testing.assert_allclose(comparison["p_holm"], multipletests(p, method="holm")[1], rtol=1e-12)
-    np.testing.assert_allclose(comparison["q_bh"], multipletests(p, method="fdr_bh")[1], rtol=1e-12)
-    focus = comparison["focus_p_value"].to_numpy()
-    np.testing.assert_allclose(comparison["focus_p_holm"], multipletests(focus, method="holm")[1], rtol=1e-12)
+    table = estimates_table(fits).filter(pl.col("p_value").is_not_nan())
+    declared = {spec.id: spec.family for spec in load_specs()}
+    assert table["family"].to_list() == [declared[s] for s in table["spec"]]
+    groups = table.with_columns(pooled=pl.col("country") == POOLED).partition_by("family", "pooled")
+    assert len(groups) == 2 * len(set(declared.values())) == 8
+    for group in groups:
+        p = group["p_value"]
+        np.testing.assert_allclose(group["p_holm"], multipletests(p, method="holm")[1], rtol=1e-12)
+        np.testing.assert_allclose(group["q_bh"], multipletests(p, method="fdr_bh")[1], rtol=1e-12)
+    whole = table.filter(pl.col("country") != POOLED)  # not over the whole table any more
+    assert not np.allclose(whole["p_holm"], multipletests(whole["p_value"], method="holm")[1])
+    for family in comparison_table(fits, "PHL").partition_by("family"):
+        differences = family["difference_p_value"].to_numpy()
+        np.testing.assert_allclose(family["p_holm"], multipletests(differences, method="holm")[1], rtol=1e-12)
+        np.testing.assert_allclose(family["q_bh"], multipletests(differences, method="fdr_bh")[1], rtol=1e-12)
+        zero = family["focus_p_value"].to_numpy()
+        np.testing.assert_allclose(family["focus_p_holm"], multipletests(zero, method="holm")[1], rtol=1e-12)
+        np.testing.assert_allclose(family["focus_q_bh"], multipletests(zero, method="fdr_bh")[1], rtol=1e-12)
 
 
 def _peer_rows(table: pl.DataFrame, row: dict, focus: str) -> tuple[np.ndarray, np.ndarray]:
@@ -668,7 +736,7 @@ def test_the_community_level_comparison_uses_cr2_for_focus_peers_and_difference(
     row = comparison_table([fit], "GEO").row(0, named=True)
     assert row["method"].startswith("CR2") and row["focus_method"].startswith("CR2")
     # GEO has three treated communities: its CR2 interval is far wider than CRV1's would be
-    crv1_half = stats.t.ppf(0.975, 57) * row["focus_std_error"]
+    crv1_half = stats.t.ppf(0.975, 57) * fit.by_country.se()["country::GEO:public_employment_programme"]
     assert row["focus_ci_high"] - row["focus_ci_low"] > 3 * crv1_half
     term = "public_employment_programme"
     peers = [c for c in fit.countries if c != "GEO"]
@@ -680,6 +748,46 @@ def test_the_community_level_comparison_uses_cr2_for_focus_peers_and_difference(
     assert (row["difference_ci_low"], row["difference_ci_high"]) == pytest.approx(difference.interval(0.95))
     peer_mean = fit.cr2_contrast({f"country::{c}:{term}": 1 / len(peers) for c in peers})
     assert row["peer_mean_p_value"] == pytest.approx(peer_mean.p_value(), rel=1e-12)
+    # the standard errors and df on the row are the CR2 ones of the same contrasts (issue 24)
+    assert row["difference_std_error"] == pytest.approx(difference.std_error, rel=1e-12)
+    assert row["difference_df"] == pytest.approx(difference.df, rel=1e-12)
+    assert row["peer_mean_std_error"] == pytest.approx(peer_mean.std_error, rel=1e-12)
+    assert row["peer_mean_method"] == f"CR2 t({peer_mean.df:.1f}) Bell-McCaffrey"
+    focus = fit.cr2_contrast({f"country::GEO:{term}": 1.0})
+    assert row["focus_std_error"] == pytest.approx(focus.std_error, rel=1e-12)
+
+
+def test_bootstrap_rows_carry_the_crv1_t_they_refer_to_the_bootstrap(
+    data: PackageData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the wild cluster bootstrap as the few-cluster method (models/inference.yaml), a row's
+    std_error is the CRV1 SE of the bootstrap's statistic, statistic = estimate / std_error, no
+    df, and the p-value and interval are the bootstrap's; the method says so."""
+    from ippmd.models import estimate
+
+    config = settings()
+    wcr = dataclasses.replace(
+        config, few_cluster_methods={"community_level": "WCR", "within_community": "WCR"}, bootstrap_draws=199
+    )
+    monkeypatch.setattr(estimate, "settings", lambda: wcr)
+    spec = get_spec("public_employment_programme_on_emigrant")
+    fit = fit_spec(spec, analysis_frame(spec, data), data.countries)
+    rows = estimates_table([fit]).filter(pl.col("country") != POOLED)
+    crv1_se = fit.by_country.se()
+    assert (rows["method"] == "WCR bootstrap-t (Webb, B=199; CRV1 SE)").all() and rows["df"].is_null().all()
+    for row in rows.iter_rows(named=True):
+        name = f"country::{row['country']}:{row['term']}"
+        contrast = fit.bootstrap_contrast({name: 1.0})
+        assert row["std_error"] == pytest.approx(crv1_se[name], rel=1e-7)
+        assert row["statistic"] == pytest.approx(row["estimate"] / row["std_error"], rel=1e-12)
+        assert row["p_value"] == contrast.p_value() and (row["ci_low"], row["ci_high"]) == contrast.interval(
+            0.95
+        )
+    row = comparison_table([fit], "GEO").row(0, named=True)
+    assert row["method"] == row["peer_mean_method"] == row["focus_method"] == rows["method"][0]
+    assert row["difference_df"] is None and row["peer_mean_df"] is None
+    for value, prefix in (("peer_mean", "peer_mean_"), ("difference", "difference_")):
+        assert row[f"{prefix}statistic"] == pytest.approx(row[value] / row[f"{prefix}std_error"], rel=1e-12)
 
 
 def test_poisson_keeps_the_zero_spenders_and_equals_a_statsmodels_glm(data: PackageData) -> None:

@@ -615,6 +615,14 @@ def test_the_comparison_csv_documents_ranks_and_multiplicity(result: dict[str, A
     low, high = row["rank_marginal_low"], row["rank_marginal_high"]
     assert f"{row['country']} {rank_set_words(low, high)} (" in report
     assert html.escape("survive Holm's adjustment at 5%") in report
+    # the multiplicity families declared in the specs, each named with its number of findings
+    families = comparison.group_by("family", maintain_order=True).len().rows()
+    assert len(families) == 4 and sum(n for _, n in families) == comparison.height
+    listed = ", ".join(f"{family.replace('_', ' ')} ({n})" for family, n in families)
+    assert (
+        html.escape(f"Multiplicity families, declared in the specs (findings in brackets): {listed};")
+        in report
+    )
 
 
 def test_the_real_remittance_cost_benchmark_is_in_the_khm_report(result: dict[str, Any], report: str) -> None:

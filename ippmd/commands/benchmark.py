@@ -64,7 +64,8 @@ def _summarize(result: dict[str, Any], code: str, out: Path, seconds: float) -> 
     say(
         f"All {len(rows)} findings for {result['country_name']} (SYNTHETIC data; full sentences in "
         "report.html): effect [95% CI] method; rank as its 95% confidence set (simultaneous); Holm p of the "
-        "difference from peers"
+        "difference from peers, within the finding's multiplicity family (declared in the specs; "
+        "report.html names each)"
     )
     for number, row in enumerate(rows, 1):
         say(
