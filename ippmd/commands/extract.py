@@ -14,6 +14,7 @@ from ippmd.core.errors import InputError, UsageError
 from ippmd.core.iso3 import iso3_options
 
 if TYPE_CHECKING:
+    from ippmd.extract import ExtractSummary
     from ippmd.extract.formats import FormatName
 
 
@@ -53,10 +54,9 @@ def extract(
     ] = False,
 ) -> None:
     """Write a self-contained extract (data, descriptor, codebook, DDI, licence, citation, checksums)."""
-    codes = iso3_options(countries, "--countries") if countries else None  # before any read
+    if countries:
+        iso3_options(countries, "--countries")  # before any read
     package = package_folder(package, verify=False)
-    from ippmd.extract import make_extract
-
     fmt = fmt.strip().lower()
 
     if list_:
@@ -64,6 +64,42 @@ def extract(
         return
     if out is None:
         raise UsageError("--out FILE.zip is required")
+    started = time.perf_counter()
+    summary = write_extract(package, out, countries, tables, variables, fmt, attach, where, rectangular)
+    if '"synthetic": true' in package.joinpath("datapackage.json").read_text(encoding="utf-8"):
+        warn_synthetic()
+    say(summary.describe())
+    say(f"wrote {out} in {time.perf_counter() - started:.1f} s")
+
+
+def _list_extractable(package: Path, tables: list[str] | None) -> None:
+    """`extract --list`: rich tables in a terminal, unwrapped Markdown when piped (`--tables` honoured)."""
+    from ippmd.explore.listing import render_listing
+    from ippmd.extract import variable_catalog
+    from ippmd.extract.source import open_package
+
+    source = open_package(package)
+    render_listing(terminal(), source.descriptor, source.country_names, variable_catalog(source), tables)
+
+
+def write_extract(
+    package: Path,
+    out: Path,
+    countries: str | None,
+    tables: str | None,
+    variables: str | None,
+    fmt: str,
+    attach: str | None,
+    where: str | None,
+    rectangular: bool,
+) -> ExtractSummary:
+    """The zip of `extract`'s options, as given on the command line (the portal's POST
+    /api/v1/extracts writes it here too, so the bytes are the same): an unknown table, variable or
+    format given is a UsageError naming each (exit 2); other problems an InputError (exit 1)."""
+    from ippmd.extract import make_extract
+
+    codes = iso3_options(countries, "--countries") if countries else None
+    fmt = fmt.strip().lower()
     selections = {"countries": countries, "tables": tables, "variables": variables, "attach": attach}
     request = (
         ["ippmd", "extract"]
@@ -72,9 +108,8 @@ def extract(
         + [f"--format {fmt}"]
         + (["--rectangular"] if rectangular else [])
     )
-    started = time.perf_counter()
     try:
-        summary = make_extract(
+        return make_extract(
             package,
             out,
             countries=codes,
@@ -92,17 +127,3 @@ def extract(
             # an unknown table, variable or format given on the command line: one line each
             raise UsageError(*(p.message for p in exc.problems)) from None
         raise
-    if '"synthetic": true' in package.joinpath("datapackage.json").read_text(encoding="utf-8"):
-        warn_synthetic()
-    say(summary.describe())
-    say(f"wrote {out} in {time.perf_counter() - started:.1f} s")
-
-
-def _list_extractable(package: Path, tables: list[str] | None) -> None:
-    """`extract --list`: rich tables in a terminal, unwrapped Markdown when piped (`--tables` honoured)."""
-    from ippmd.explore.listing import render_listing
-    from ippmd.extract import variable_catalog
-    from ippmd.extract.source import open_package
-
-    source = open_package(package)
-    render_listing(terminal(), source.descriptor, source.country_names, variable_catalog(source), tables)
