@@ -52,7 +52,6 @@ def served_home(home: Path) -> BuiltPackage:
 def create_app(home: Path | None = None) -> FastAPI:
     """The app over the package in `home` (default: the project home, $IPPMD_HOME as `serve` sets it)."""
     home = Path(home) if home is not None else project_home()
-    store = Store(home)
     app = FastAPI(
         title="ippmd portal",
         summary="Harmonized IPPMD migration-and-development survey package (synthetic microdata).",
@@ -60,6 +59,7 @@ def create_app(home: Path | None = None) -> FastAPI:
         docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN: no external source
         redoc_url=None,
     )
+    app.state.store = store = Store(home)
     app.add_middleware(UserLanguage)
     app.add_middleware(SecurityHeaders)
     _handle_errors(app)
@@ -113,7 +113,7 @@ def _package_summary(built: BuiltPackage) -> dict[str, Any]:
         "version": built.version,
         "dataHash": built.data_hash,
         "synthetic": built.synthetic,
-        "notice": synthetic_notice(built.synthetic_countries()) if built.synthetic_countries() else None,
+        "notice": synthetic_notice(built.synthetic_countries) if built.synthetic_countries else None,
         "countries": [
             {"iso3": iso3, "name": names.get(iso3), "origin": built.origin(iso3)} for iso3 in built.countries
         ],
@@ -198,26 +198,26 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _account_of(store: Store) -> Any:
-    """A dependency: the account of the request's `Authorization: Bearer <token>` (401 none, wrong
-    or revoked; 429 after too many failed attempts from the client's address)."""
+def signed_in_account(request: Request, authorization: Annotated[str | None, Header()] = None) -> Account:
+    """The account of the request's `Authorization: Bearer <token>` (401 none, wrong or revoked;
+    429 after too many failed attempts from the client's address, checked before any hash)."""
+    store: Store = request.app.state.store
+    client = _client(request)
+    if store.refused(client):
+        raise HTTPException(429, "too many failed token attempts from this address; try again later")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401, "send a token: Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
+        )
+    found = store.authenticate(token.strip())
+    if found is None:
+        store.failed(client)
+        raise HTTPException(401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+    return found
 
-    def account(request: Request, authorization: Annotated[str | None, Header()] = None) -> Account:
-        client = _client(request)
-        if store.refused(client):
-            raise HTTPException(429, "too many failed token attempts from this address; try again later")
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise HTTPException(
-                401, "send a token: Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
-            )
-        found = store.authenticate(token.strip())
-        if found is None:
-            store.failed(client)
-            raise HTTPException(401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
-        return found
 
-    return account
+SignedIn = Annotated[Account, Depends(signed_in_account)]
 
 
 def _submission_id(value: str) -> str:
@@ -229,11 +229,10 @@ def _submission_id(value: str) -> str:
 
 def _submission_routes(app: FastAPI, home: Path, store: Store) -> None:
     """Submitting needs a country token (its own country only); admitting a maintainer's."""
-    signed_in = Depends(_account_of(store))
     submissions = home / STORE_FOLDER / "submissions"
 
     @app.post(f"{API}/submissions", status_code=201)
-    async def submit(request: Request, account: Annotated[Account, signed_in]) -> dict[str, Any]:
+    async def submit(request: Request, account: SignedIn) -> dict[str, Any]:
         if account.role != "country":
             raise HTTPException(403, "only a country account submits (this token is a maintainer's)")
         submission_id = secrets.token_hex(8)
@@ -246,14 +245,12 @@ def _submission_routes(app: FastAPI, home: Path, store: Store) -> None:
             raise
 
     @app.get(f"{API}/submissions/{{submission_id}}")
-    def submission(submission_id: str, account: Annotated[Account, signed_in]) -> dict[str, Any]:
+    def submission(submission_id: str, account: SignedIn) -> dict[str, Any]:
         kept = _visible(store, _submission_id(submission_id), account)
         return {**asdict(kept), "path": None, "report": _read_report(Path(kept.path))}
 
     @app.post(f"{API}/submissions/{{submission_id}}/admit")
-    def admit_submission(
-        submission_id: str, account: Annotated[Account, signed_in], engine: str = "gx"
-    ) -> JSONResponse:
+    def admit_submission(submission_id: str, account: SignedIn, engine: str = "gx") -> JSONResponse:
         if account.role != "maintainer":
             raise HTTPException(403, "only a maintainer admits a submission")
         kept = _visible(store, _submission_id(submission_id), account)
