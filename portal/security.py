@@ -53,7 +53,7 @@ def accepted_language(header: str) -> Language:
             except ValueError:
                 weight = 0.0
         weighted.append((-weight, order, tag.strip().split("-")[0].lower()))
-    return next((code for _, _, code in sorted(weighted) if code in LANGUAGES), SOURCE)  # type: ignore[misc]
+    return next((code for _, _, code in sorted(weighted) if code in LANGUAGES), SOURCE)
 
 
 class UserLanguage:
