@@ -29,7 +29,7 @@ from ippmd.commands.output import Unanswered
 from ippmd.commands.tabulate import run_tabulation, tabulation_query
 from ippmd.core.errors import InputError, UsageError
 from ippmd.core.home import project_home
-from ippmd.core.i18n import language
+from ippmd.core.i18n import language, t
 from ippmd.explore.render import render
 from ippmd.extract import variable_catalog
 from ippmd.package.read import BuiltPackage, read_package
@@ -95,13 +95,11 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(OSError)
     async def environment(_: Request, exc: OSError) -> JSONResponse:
-        return _detail(
-            503, f"the server could not read or write its files: {exc.strerror or exc.__class__.__name__}"
-        )
+        return _detail(503, t("portal.environment", error=exc.strerror or exc.__class__.__name__))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        return _detail(500, f"internal error ({exc.__class__.__name__}); the server's log has the details")
+        return _detail(500, t("portal.internal", kind=exc.__class__.__name__))
 
 
 def _package_summary(built: BuiltPackage) -> dict[str, Any]:
@@ -186,8 +184,20 @@ def _reading_routes(app: FastAPI, home: Path) -> None:
     @app.get("/", response_class=HTMLResponse)
     def front() -> HTMLResponse:
         summary = _package_summary(read_package(package_folder(home, verify=False)))
-        page = _pages().get_template("index.html").render(package=summary, lang=language())
+        page = _pages().get_template("index.html").render(package=summary, lang=language(), label=_labels())
         return HTMLResponse(page)
+
+
+def _labels() -> dict[str, str]:
+    """The front page's words in the request's language."""
+    return {
+        "version": t("portal.page-version"),
+        "countries": t("portal.page-countries"),
+        "country": t("portal.page-country"),
+        "origin": t("portal.page-origin"),
+        "licences": t("portal.page-licences"),
+        "cite": t("portal.page-cite"),
+    }
 
 
 def _pages() -> Environment:
@@ -204,16 +214,14 @@ def signed_in_account(request: Request, authorization: Annotated[str | None, Hea
     store: Store = request.app.state.store
     client = _client(request)
     if store.refused(client):
-        raise HTTPException(429, "too many failed token attempts from this address; try again later")
+        raise HTTPException(429, t("portal.rate-limited"))
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(
-            401, "send a token: Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
-        )
+        raise HTTPException(401, t("portal.no-token"), {"WWW-Authenticate": "Bearer"})
     found = store.authenticate(token.strip())
     if found is None:
         store.failed(client)
-        raise HTTPException(401, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, t("portal.bad-token"), {"WWW-Authenticate": "Bearer"})
     return found
 
 
@@ -223,7 +231,7 @@ SignedIn = Annotated[Account, Depends(signed_in_account)]
 def _submission_id(value: str) -> str:
     """A submission ID as the server makes them (hex); anything else names none (404)."""
     if len(value) != 16 or any(c not in "0123456789abcdef" for c in value):
-        raise HTTPException(404, f"no submission {value[:40]!r}")
+        raise HTTPException(404, t("portal.no-submission", id=repr(value[:40])))
     return value
 
 
@@ -234,7 +242,7 @@ def _submission_routes(app: FastAPI, home: Path, store: Store) -> None:
     @app.post(f"{API}/submissions", status_code=201)
     async def submit(request: Request, account: SignedIn) -> dict[str, Any]:
         if account.role != "country":
-            raise HTTPException(403, "only a country account submits (this token is a maintainer's)")
+            raise HTTPException(403, t("portal.maintainer-submits"))
         submission_id = secrets.token_hex(8)
         folder = submissions / submission_id
         folder.mkdir(parents=True)
@@ -252,7 +260,7 @@ def _submission_routes(app: FastAPI, home: Path, store: Store) -> None:
     @app.post(f"{API}/submissions/{{submission_id}}/admit")
     def admit_submission(submission_id: str, account: SignedIn, engine: str = "gx") -> JSONResponse:
         if account.role != "maintainer":
-            raise HTTPException(403, "only a maintainer admits a submission")
+            raise HTTPException(403, t("portal.maintainers-admit"))
         kept = _visible(store, _submission_id(submission_id), account)
         suites = suite_engine(engine)
         report = admit(Path(kept.path), home, engine=suites)
@@ -274,7 +282,7 @@ def _visible(store: Store, submission_id: str, account: Account) -> Submission:
     """The submission, for its own account or a maintainer (404 for anyone else: no leak of IDs)."""
     kept = store.submission(submission_id)
     if kept is None or (account.role != "maintainer" and kept.account != account.id):
-        raise HTTPException(404, f"no submission {submission_id!r}")
+        raise HTTPException(404, t("portal.no-submission", id=repr(submission_id)))
     return kept
 
 
@@ -287,7 +295,7 @@ async def _receive(
     try:
         await receive_zip(headers.get("content-type"), headers.get("content-length"), request.stream(), path)
     except MultipartParseError as exc:
-        raise UploadRefused(400, f"the multipart form cannot be read: {exc}") from None
+        raise UploadRefused(400, t("portal.form-unreadable", error=str(exc))) from None
     except UploadRefused as exc:
         store.audit(account.id, "submit", None, f"refused {exc.status}")
         raise
@@ -296,12 +304,12 @@ async def _receive(
         await run_in_threadpool(_opens, path)  # traversal names, links, zip bombs: refused, not kept
     except InputError as exc:
         store.audit(account.id, "submit", sha256, "refused 422")
-        raise UploadRefused(422, f"the zip cannot be opened safely: {exc}") from None
+        raise UploadRefused(422, t("portal.unsafe-zip", problems=str(exc))) from None
     report = await run_in_threadpool(validate_submission, path)
     report.target = SUBMISSION_NAME
     if report.country is not None and report.country != account.country:
         store.audit(account.id, "submit", sha256, "refused 403")
-        raise HTTPException(403, f"this token submits for {account.country} only, not {report.country}")
+        raise HTTPException(403, t("portal.other-country", allowed=account.country, given=report.country))
     status = "valid" if report.valid else "invalid"
     report.write_json(folder / "report.json")
     store.add_submission(

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from ippmd.core.i18n import t
 from ippmd.core.limits import limit
 
 FIELD = "file"
@@ -64,9 +65,9 @@ class _FilePart:
             self.files += 1
             self.content_type = parse_options_header(self.headers.get(b"content-type", b""))[0]
             if self.files > 1:
-                raise UploadRefused(400, f"send one file in the form field {FIELD!r}")
+                raise UploadRefused(400, t("portal.one-file", field=FIELD))
             if self.content_type not in ZIP_TYPES:
-                raise UploadRefused(415, "the submission must be a .zip file (Content-Type application/zip)")
+                raise UploadRefused(415, t("portal.not-zip-type"))
         self.headers = {}
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -84,7 +85,7 @@ async def receive_zip(
     kind, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
-        raise UploadRefused(415, f"send the submission as multipart/form-data with the field {FIELD!r}")
+        raise UploadRefused(415, t("portal.not-a-form", field=FIELD))
     most = upload_limit()
     if length is not None and length.strip().isdigit() and int(length) > most + FORM_OVERHEAD:
         raise UploadRefused(413, _too_large(most))
@@ -100,14 +101,14 @@ async def receive_zip(
             parser.write(chunk)
         parser.finalize()
     if part.files == 0:
-        raise UploadRefused(400, f"the form has no file field {FIELD!r}")
+        raise UploadRefused(400, t("portal.no-file-field", field=FIELD))
     if part.written > most:
         raise UploadRefused(413, _too_large(most))
     with out.open("rb") as file:
         if file.read(4) not in ZIP_MAGIC:
-            raise UploadRefused(415, "the file sent is not a zip archive")
+            raise UploadRefused(415, t("portal.not-a-zip"))
     return part.written
 
 
 def _too_large(most: int) -> str:
-    return f"the submission is larger than {most:,} bytes (unpacked_bytes of core/limits.yaml)"
+    return t("portal.too-large", limit=most)

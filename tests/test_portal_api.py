@@ -113,6 +113,15 @@ def test_the_language_follows_the_request_not_the_process(client: TestClient, ho
     asked = client.get("/api/v1/package", headers={"Accept-Language": "de-DE, es;q=0.8, fr;q=0.5"})
     assert asked.json()["notice"] == spanish
     assert client.get("/api/v1/package").json()["notice"] == synthetic_notice(built.synthetic_countries)
+    refused = {
+        lang: client.post(f"/api/v1/submissions?lang={lang}").json()["detail"] for lang in ("fr", "es")
+    }
+    assert refused == {
+        "fr": "envoyez un jeton : Authorization: Bearer <token>",
+        "es": "envíe un token: Authorization: Bearer <token>",
+    }
+    front = client.get("/", headers={"Accept-Language": "fr"}).text
+    assert '<html lang="fr">' in front and "Comment citer" in front and "DONNÉES SYNTHÉTIQUES" in front
     wrong = client.get("/api/v1/package?lang=xx")
     assert wrong.status_code == 400 and "en, fr, es" in wrong.json()["detail"]
 
