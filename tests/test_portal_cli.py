@@ -103,8 +103,24 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+R_CLIENT = """
+suppressMessages(library(jsonlite))
+args <- commandArgs(trailingOnly = TRUE)
+doc <- fromJSON(args[1], simplifyVector = FALSE)
+cat(toJSON(doc$rows, auto_unbox = TRUE, digits = NA, null = "null", na = "null"))
+"""
+
+
+def _r_reads_tabulate(port: int) -> list[dict[str, object]]:
+    """Another language's client: R's jsonlite reads /api/v1/tabulate and writes its rows back."""
+    url = f"http://127.0.0.1:{port}/api/v1/tabulate?variable=remittances_received&table=households&by=country"
+    result = subprocess.run(["Rscript", "-e", R_CLIENT, url], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return list(json.loads(result.stdout))
+
+
 @pytest.mark.slow
-def test_serve_answers_on_localhost_until_stopped(package_dir: Path, tmp_path: Path) -> None:
+def test_serve_answers_on_localhost_and_r_reads_the_clis_numbers(package_dir: Path, tmp_path: Path) -> None:
     home = copy_package(package_dir, tmp_path / "home")
     port = _free_port()
     server = subprocess.Popen(
@@ -132,6 +148,21 @@ def test_serve_answers_on_localhost_until_stopped(package_dir: Path, tmp_path: P
             and body["dataHash"] == json.loads((home / "datapackage.json").read_text())["dataHash"]
         )
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        tabulated = _r_reads_tabulate(port)
+        cli = subprocess.run(
+            [str(IPPMD), "tabulate", "remittances_received", "--table", "households", "--by", "country",
+             "--format", "json", "--package", str(home)],
+            capture_output=True, timeout=300, check=True,
+        )  # fmt: skip
+        expected = json.loads(cli.stdout)["rows"]
+        assert len(tabulated) == len(expected) > 0
+        for got, want in zip(tabulated, expected, strict=True):
+            assert got.keys() == want.keys()
+            for column, value in want.items():
+                if isinstance(value, float):
+                    assert got[column] == pytest.approx(value, rel=1e-12, abs=1e-15), column
+                else:
+                    assert got[column] == value, column
         with pytest.raises(OSError):  # bound to 127.0.0.1 only: not on another address of this machine
             outside = socket.gethostbyname(socket.gethostname())
             if outside.startswith("127."):
