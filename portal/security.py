@@ -81,7 +81,8 @@ class UserLanguage:
 
 
 async def _answer(send: Send, status: int, detail: str) -> None:
+    """A JSON refusal (SecurityHeaders, outside this middleware, adds its headers)."""
     body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *HEADERS]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

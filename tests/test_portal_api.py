@@ -92,7 +92,9 @@ def test_package_names_version_hash_origins_and_the_synthetic_notice(client: Tes
 
 
 def test_every_response_sends_the_security_headers(client: TestClient) -> None:
-    for answer in (client.get("/api/v1/package"), client.get("/nowhere"), client.post("/api/v1/submissions")):
+    answers = ("/api/v1/package", "/nowhere", "/api/v1/package?lang=xx", "/")
+    for answer in [*(client.get(path) for path in answers), client.post("/api/v1/submissions")]:
+        assert len(answer.headers.get_list("content-security-policy")) == 1
         policy = answer.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in policy and "http" not in policy  # no external source
         assert answer.headers["x-content-type-options"] == "nosniff"
