@@ -23,11 +23,13 @@ from ippmd.commands import (
     diff,
     extract,
     figures,
+    serve,
     site,
     sources,
     synth,
     tabulate,
     template,
+    token,
     validate,
 )
 from ippmd.commands.options import Home
@@ -53,6 +55,8 @@ COMMANDS = (
     check.check,
     template.template,
     admit.admit,
+    token.token,
+    serve.serve,
 )
 
 

@@ -24,7 +24,7 @@ def test_every_command_is_its_own_module_and_exits_only_through_output() -> None
         "ippmd.commands.options",
         "ippmd.commands.output",
     }
-    assert registered == modules and len(modules) == 14
+    assert registered == modules and len(modules) == 16
     exits = [
         (path.name, node.lineno)
         for path in commands.glob("*.py")

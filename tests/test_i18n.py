@@ -50,6 +50,7 @@ CODE_FOLDERS = (
     "synth",
     "indicators",
     "ippmd",
+    "portal",
 )
 KEY_USE = re.compile(r"""\bt\(\s*["']([a-z][a-z0-9_-]*\.[A-Za-z0-9_.:-]+)["']""")
 

@@ -25,7 +25,10 @@ FLOORS: dict[str, int] = {
     "ippmd": 9,  # the app: CLI, build orchestration, admit, template
 }
 # Sub-packages of a stage, on its floor (stage_of finds their stage by prefix).
-SUB_PACKAGES = {"ippmd.commands"}  # the commands of the CLI, one module each
+SUB_PACKAGES = {
+    "ippmd.commands",  # the commands of the CLI, one module each
+    "ippmd.portal",  # `ippmd serve`: the HTTP API over the app's own functions, and its store
+}
 # Data-only packages: nothing imports them as code.
 DATA_PACKAGES = {"ippmd.countries", "ippmd.schemas"}
 OLD_NAMES = {

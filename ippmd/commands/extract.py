@@ -15,6 +15,8 @@ from ippmd.core.i18n import SOURCE, choose_language, t
 from ippmd.core.iso3 import iso3_options
 
 if TYPE_CHECKING:
+    from ippmd.core.i18n import Language
+    from ippmd.extract import ExtractSummary
     from ippmd.extract.formats import FormatName
 
 
@@ -59,10 +61,9 @@ def extract(
     --lang (else $IPPMD_LANG, else English, not the country's language: an extract is for every
     reader) sets the language of the Stata/SPSS labels and notes, codebook, notice and load.R."""
     chosen = choose_language(lang)  # before any message
-    codes = iso3_options(countries, "--countries") if countries else None  # before any read
+    if countries:
+        iso3_options(countries, "--countries")  # before any read
     package = package_folder(package, verify=False)
-    from ippmd.extract import make_extract
-
     fmt = fmt.strip().lower()
 
     if list_:
@@ -70,36 +71,10 @@ def extract(
         return
     if out is None:
         raise UsageError("--out FILE.zip is required")
-    selections = {"countries": countries, "tables": tables, "variables": variables, "attach": attach}
-    request = (
-        ["ippmd", "extract"]
-        + [f"--{name} {value}" for name, value in selections.items() if value]
-        + ([f'--where "{where}"'] if where else [])
-        + [f"--format {fmt}"]
-        + (["--rectangular"] if rectangular else [])
-        + ([f"--lang {chosen}"] if chosen != SOURCE else [])  # the language, however it was chosen
-    )
     started = time.perf_counter()
-    try:
-        summary = make_extract(
-            package,
-            out,
-            countries=codes,
-            tables=split(tables),
-            variables=split(variables),
-            fmt=cast("FormatName", fmt),  # checked there, with the other selections (naming the closest)
-            command_line=" ".join(request),
-            attach=split(attach),
-            where=where,
-            rectangular=rectangular,
-            lang=chosen,
-        )
-    except InputError as exc:
-        given = {fmt, *(split(",".join(v for v in selections.values() if v)) or [])}
-        if all(p.value is not None and p.value in given for p in exc.problems):
-            # an unknown table, variable or format given on the command line: one line each
-            raise UsageError(*(p.message for p in exc.problems)) from None
-        raise
+    summary = write_extract(
+        package, out, countries, tables, variables, fmt, attach, where, rectangular, chosen
+    )
     if '"synthetic": true' in package.joinpath("datapackage.json").read_text(encoding="utf-8"):
         warn_synthetic()
     say(summary.describe())
@@ -114,3 +89,53 @@ def _list_extractable(package: Path, tables: list[str] | None) -> None:
 
     source = open_package(package)
     render_listing(terminal(), source.descriptor, source.country_names, variable_catalog(source), tables)
+
+
+def write_extract(
+    package: Path,
+    out: Path,
+    countries: str | None,
+    tables: str | None,
+    variables: str | None,
+    fmt: str,
+    attach: str | None,
+    where: str | None,
+    rectangular: bool,
+    lang: Language = SOURCE,
+) -> ExtractSummary:
+    """The zip of `extract`'s options, as given on the command line (the portal's POST
+    /api/v1/extracts writes it here too, so the bytes are the same): an unknown table, variable or
+    format given is a UsageError naming each (exit 2); other problems an InputError (exit 1)."""
+    from ippmd.extract import make_extract
+
+    codes = iso3_options(countries, "--countries") if countries else None
+    fmt = fmt.strip().lower()
+    selections = {"countries": countries, "tables": tables, "variables": variables, "attach": attach}
+    request = (
+        ["ippmd", "extract"]
+        + [f"--{name} {value}" for name, value in selections.items() if value]
+        + ([f'--where "{where}"'] if where else [])
+        + [f"--format {fmt}"]
+        + (["--rectangular"] if rectangular else [])
+        + ([f"--lang {lang}"] if lang != SOURCE else [])  # the language, however it was chosen
+    )
+    try:
+        return make_extract(
+            package,
+            out,
+            countries=codes,
+            tables=split(tables),
+            variables=split(variables),
+            fmt=cast("FormatName", fmt),  # checked there, with the other selections (naming the closest)
+            command_line=" ".join(request),
+            attach=split(attach),
+            where=where,
+            rectangular=rectangular,
+            lang=lang,
+        )
+    except InputError as exc:
+        given = {fmt, *(split(",".join(v for v in selections.values() if v)) or [])}
+        if all(p.value is not None and p.value in given for p in exc.problems):
+            # an unknown table, variable or format given on the command line: one line each
+            raise UsageError(*(p.message for p in exc.problems)) from None
+        raise

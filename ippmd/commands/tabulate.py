@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
@@ -12,6 +12,9 @@ from ippmd.commands.options import Countries, Package, chosen, country_codes_of,
 from ippmd.commands.output import Unanswered, say, terminal, warn_synthetic
 from ippmd.core.errors import UsageError
 from ippmd.core.io import package_files, refuse_output_over, write_atomic
+
+if TYPE_CHECKING:
+    from ippmd.explore.tabulate import Query, Tabulation
 
 
 def tabulate(
@@ -47,10 +50,7 @@ def tabulate(
     Exit 0 ok; 1 the query selects no rows; 2 an unknown table, variable, column, country, interval
     method (or --interval for a mean) or bad SQL.
     """
-    from ippmd.explore.proportion import METHODS
     from ippmd.explore.render import Format, print_table, render
-    from ippmd.explore.tabulate import EmptySelection, Query
-    from ippmd.explore.tabulate import tabulate as run_tabulation
 
     codes = tuple(country_codes_of(countries) or ()) or None  # arguments first, before any read
     package = package_folder(package)
@@ -62,21 +62,7 @@ def tabulate(
         raise UsageError(f"unknown format {asked!r}; use one of {', '.join(formats)}")
     if chosen_format == "xlsx" and out is None:
         raise UsageError("--format xlsx needs --out FILE.xlsx")
-    method = None if interval is None else chosen(interval.strip().lower(), METHODS)
-    if interval is not None and method is None:
-        raise UsageError(f"unknown --interval {interval.strip()!r}; use one of {', '.join(METHODS)}")
-    query = Query(
-        variable=variable.strip(),
-        table=table.strip(),
-        by=tuple(dict.fromkeys(split(by) or ())),
-        where=where,
-        countries=codes,
-        interval=method,
-    )
-    try:
-        result = run_tabulation(package, query)
-    except EmptySelection as exc:
-        raise Unanswered(str(exc)) from None
+    result = run_tabulation(package, tabulation_query(variable, table, by, where, codes, interval))
     if chosen_format is None and sys.stdout.isatty():
         print_table(result, terminal())
         return
@@ -90,3 +76,39 @@ def tabulate(
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out, data)
         say(f"wrote {out} ({result.frame.height} rows)")
+
+
+def tabulation_query(
+    variable: str,
+    table: str,
+    by: str | None,
+    where: str | None,
+    codes: tuple[str, ...] | None,
+    interval: str | None,
+) -> Query:
+    """The query of `tabulate`'s arguments (the portal's /api/v1/tabulate builds it here too):
+    an unknown --interval method is a UsageError (exit 2; 400 in the portal)."""
+    from ippmd.explore.proportion import METHODS
+    from ippmd.explore.tabulate import Query
+
+    method = None if interval is None else chosen(interval.strip().lower(), METHODS)
+    if interval is not None and method is None:
+        raise UsageError(f"unknown --interval {interval.strip()!r}; use one of {', '.join(METHODS)}")
+    return Query(
+        variable=variable.strip(),
+        table=table.strip(),
+        by=tuple(dict.fromkeys(split(by) or ())),
+        where=where,
+        countries=codes,
+        interval=method,
+    )
+
+
+def run_tabulation(package: Path, query: Query) -> Tabulation:
+    """The estimates of `query` (the CLI and the portal): a query selecting no rows is Unanswered (exit 1)."""
+    from ippmd.explore.tabulate import EmptySelection, tabulate
+
+    try:
+        return tabulate(package, query)
+    except EmptySelection as exc:
+        raise Unanswered(str(exc)) from None
