@@ -47,3 +47,18 @@ def recode(
             )
         raise InputError(problems)
     return joined.drop("__row")
+
+
+def lost_zeros(codes: list[str], known: list[str]) -> dict[str, str]:
+    """Codes that are a known zero-padded code with its leading zeros lost (`5` for `05`, as a
+    spreadsheet writes a code it read as a number) -> that known code. Only digits are matched,
+    and only when exactly one known code fits."""
+    padded: dict[str, list[str]] = {}
+    for code in known:
+        if code.isdigit() and code.startswith("0") and len(code) > 1:
+            padded.setdefault(code.lstrip("0") or "0", []).append(code)
+    return {
+        code: padded[code][0]
+        for code in codes
+        if code.isdigit() and code not in known and len(padded.get(code, [])) == 1
+    }

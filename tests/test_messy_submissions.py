@@ -1,0 +1,109 @@
+"""Every planted defect of a messy submission is reported in the first round, once (issue 22).
+
+The corpus (tests/messy.py) plants defects in valid synthetic submissions as a statistics
+office's spreadsheet would: semicolons and decimal commas, `29 ans` in an integer column, a
+renamed column, codes that lost their leading zeros, a table left out. Each planted defect must
+be reported by one `validate` run (matched on file, field, code and, when it has one, line), by
+exactly one problem; and every error reported must be a planted defect (no defect reported
+twice in two wordings, nothing made up by the plants' side effects).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ippmd.core.i18n import using
+from ippmd.quality.validate import validate_submission
+from ippmd.synth.generator import write_submission
+from tests.messy import CASES, Defect
+
+SEED = 5
+ROUND_ONE: dict[str, tuple[int, int]] = {}  # case -> (defects reported in round 1, defects planted)
+
+
+@pytest.fixture(scope="module")
+def valid(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One valid synthetic submission per country the corpus starts from."""
+    countries = sorted({country for country, _ in CASES.values()})
+    root = tmp_path_factory.mktemp("valid")
+    return {iso3: write_submission(iso3, root / iso3, seed=SEED) for iso3 in countries}
+
+
+def planted(case: str, valid: dict[str, Path], folder: Path) -> list[Defect]:
+    country, plant = CASES[case]
+    shutil.copytree(valid[country], folder)
+    return plant(folder)
+
+
+def test_the_valid_submissions_pass(valid: dict[str, Path]) -> None:
+    """The corpus starts from submissions with no problem: what it finds, it planted."""
+    for iso3, folder in valid.items():
+        report = validate_submission(folder)
+        assert report.valid, (iso3, [str(p) for p in report.problems[:5]])
+
+
+def test_the_corpus_has_the_issue_scenario_and_eight_cases() -> None:
+    assert len(CASES) >= 8
+    assert "issue-22-scenario" in CASES
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_planted_defect_is_reported_once_in_round_one(
+    case: str, valid: dict[str, Path], tmp_path: Path
+) -> None:
+    defects = planted(case, valid, tmp_path / "sub")
+    assert defects, "a case plants at least one defect"
+    problems = [p for p in validate_submission(tmp_path / "sub").problems if p.severity == "error"]
+    counts = {d: sum(d.matches(p) for p in problems) for d in defects}
+    ROUND_ONE[case] = (sum(1 for n in counts.values() if n), len(defects))
+    print(f"{case}: defects reported in round 1 / planted = {ROUND_ONE[case][0]}/{ROUND_ONE[case][1]}")
+    assert [d for d, n in counts.items() if n == 0] == [], "planted, not reported in round 1"
+    assert {d: n for d, n in counts.items() if n > 1} == {}, "reported more than once"
+    unplanted = [str(p) for p in problems if not any(d.matches(p) for d in defects)]
+    assert unplanted == [], "reported, not planted (a double in another wording?)"
+
+
+def test_the_issue_scenario_reads_each_defect_as_meant(valid: dict[str, Path], tmp_path: Path) -> None:
+    """The file with semicolons is read with them; the renamed column under its name; the
+    decimal commas as one problem per column with its count; `5` as region `05`; and the later
+    layers run on the rows that parse."""
+    defects = planted("issue-22-scenario", valid, tmp_path / "sub")
+    report = validate_submission(tmp_path / "sub")
+    assert {"harmonization", "package rules", "expectations (polars)"} <= set(report.layers)
+    assert report.skipped == {}
+    by_code = {p.code: p for p in report.problems}
+    assert "`Remittances amount` looks like `remittances_amount`" in by_code["near-miss-label"].message
+    assert "missing-label" not in by_code and "extra-label" not in by_code
+    weight = next(p for p in report.problems if p.code == "decimal-comma" and p.field == "weight")
+    assert weight.message.startswith(f"{report.rows['households']:,} number(s) written with a decimal comma")
+    zeros = next(p for p in report.problems if p.code == "leading-zeros" and p.value == "5")
+    assert "`5`: leading zeros were lost, the region is `05`" in zeros.message
+    assert len([d for d in defects if d.code == "leading-zeros"]) == 8  # CIV's eight regions, 01 to 08
+    assert report.rows["households"] == 1800  # the file with semicolons was read, every row
+
+
+def test_the_issue_scenario_in_french_and_spanish(valid: dict[str, Path], tmp_path: Path) -> None:
+    planted("issue-22-scenario", valid, tmp_path / "sub")
+    with using("fr"):
+        french = validate_submission(tmp_path / "sub").problems
+    with using("es"):
+        spanish = validate_submission(tmp_path / "sub").problems
+    english = validate_submission(tmp_path / "sub").problems
+    assert [(p.file, p.code, p.field, p.row, p.value) for p in french] == [
+        (p.file, p.code, p.field, p.row, p.value) for p in english
+    ]
+    fr = {p.code: p.message for p in french}
+    es = {p.code: p.message for p in spanish}
+    assert "`Remittances amount` ressemble à `remittances_amount`" in fr["near-miss-label"]
+    assert "`Remittances amount` se parece a `remittances_amount`" in es["near-miss-label"]
+    assert fr["delimiter-error"].startswith("le séparateur est « ; »")
+    assert "la région est `05`" in next(p.message for p in french if p.value == "5")
+    assert "1\u202f800 nombre(s) écrit(s) avec une virgule décimale" in next(
+        p.message for p in french if p.code == "decimal-comma" and p.field == "weight"
+    )
+    assert "1.800 número(s)" in next(
+        p.message for p in spanish if p.code == "decimal-comma" and p.field == "weight"
+    )
