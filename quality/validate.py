@@ -754,7 +754,7 @@ def deduplicate(problems: list[Problem]) -> list[Problem]:
             if (p.file, p.field, p.value) not in merged:
                 continue
             p = merged.pop((p.file, p.field, p.value))
-        elif p.code == "constraint-error" and "unique" in p.message and (p.file, p.row) in key_rows:
+        elif p.code == "constraint-error" and p.message == t("structural.unique") and (p.file, p.row) in key_rows:
             continue  # the same duplicate, already reported as a duplicate key
         identity = (p.file, p.row, p.field, p.value, p.code, p.message)
         if identity not in seen:

@@ -233,6 +233,14 @@ def a_missing_column_and_region_zeros(folder: Path) -> list[Defect]:
     ]
 
 
+def a_household_sent_twice(folder: Path) -> list[Defect]:
+    """A line pasted twice: one duplicate key, not also a `unique` constraint error (in every language)."""
+    header, rows = read_rows(folder, "households")
+    rows.append(list(rows[1]))
+    write_rows(folder, "households", header, rows)
+    return [Defect("households.csv", "primary-key", "household_number", line_of(rows, len(rows) - 1))]
+
+
 # name -> (the country of the valid submission it starts from, the plant)
 CASES: dict[str, tuple[str, Callable[[Path], list[Defect]]]] = {
     "issue-22-scenario": ("CIV", issue_scenario),
@@ -245,4 +253,5 @@ CASES: dict[str, tuple[str, Callable[[Path], list[Defect]]]] = {
     "type-errors-and-unknown-codes": ("KHM", type_errors_and_unknown_codes),
     "pipes-decimal-commas-and-a-lost-table": ("CIV", pipes_with_decimal_commas_and_a_lost_table),
     "a-missing-column-and-region-zeros": ("CIV", a_missing_column_and_region_zeros),
+    "a-household-sent-twice": ("KHM", a_household_sent_twice),
 }
