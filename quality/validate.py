@@ -749,12 +749,13 @@ def deduplicate(problems: list[Problem]) -> list[Problem]:
         )
     out: list[Problem] = []
     seen: set[tuple] = set()
+    unique = t("structural.unique")  # the unique rule's message, in the language it was written in
     for p in problems:
         if p.code == "primary-key" and p.row is not None:
             if (p.file, p.field, p.value) not in merged:
                 continue
             p = merged.pop((p.file, p.field, p.value))
-        elif p.code == "constraint-error" and p.message == t("structural.unique") and (p.file, p.row) in key_rows:
+        elif p.code == "constraint-error" and p.message == unique and (p.file, p.row) in key_rows:
             continue  # the same duplicate, already reported as a duplicate key
         identity = (p.file, p.row, p.field, p.value, p.code, p.message)
         if identity not in seen:
