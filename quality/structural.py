@@ -352,6 +352,17 @@ def decimal_commas(table: Table, fields: list[dict[str, Any]]) -> list[Problem]:
     return problems
 
 
+# A number written as a hand would: a date (15/03/2000) or a number with a unit or word (29 ans).
+DATE = r"^\s*[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s*$"
+WORDED = r"^\s*[+-]?[0-9]+(?:[.,][0-9]+)?\s*[^\W\d_]{2,}"
+
+
+def _said_otherwise(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Masks of the cells that are a date, and a number followed by a word: each is one rule,
+    with its own message, in place of "not a valid integer/number"."""
+    return text.str.contains(DATE).fill_null(False), text.str.contains(WORDED).fill_null(False)
+
+
 def _integer_rules(text: pl.Expr, value: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
     """Text that is no integer, a whole number beyond 64 bits (1e300, inf), and an integer that
     a Stata or SPSS file would not hold exactly (EXACT_INTEGER, with its reason in limits.yaml)."""
@@ -359,9 +370,12 @@ def _integer_rules(text: pl.Expr, value: pl.Expr) -> list[tuple[str, str, pl.Exp
     whole_beyond = (as_float == as_float.round(0)) & (as_float.abs() >= 2.0**63)
     beyond = (as_float.is_infinite() | whole_beyond).fill_null(False)
     failed = text.is_not_null() & value.is_null()
+    dated, worded = _said_otherwise(text)
     return [
-        ("type-error", t("structural.not-integer"), failed & ~beyond),
+        ("type-error", t("structural.not-integer"), failed & ~beyond & ~dated & ~worded),
         ("type-error", t("structural.integer-too-large"), failed & beyond),
+        ("type-error", t("structural.date-not-number"), failed & dated),
+        ("type-error", t("structural.number-with-text"), failed & worded),
         (
             "inexact-integer",
             t("structural.inexact-integer", limit=EXACT_INTEGER),
@@ -387,7 +401,11 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
     if type_ == "integer":
         rules += _integer_rules(text, value)
     if type_ == "number":  # a cast that fails is a type error (faster than a regex)
-        rules.append(("type-error", t("structural.not-number"), text.is_not_null() & value.is_null()))
+        failed = text.is_not_null() & value.is_null()
+        dated, worded = _said_otherwise(text)
+        rules.append(("type-error", t("structural.not-number"), failed & ~dated & ~worded))
+        rules.append(("type-error", t("structural.date-not-number"), failed & dated))
+        rules.append(("type-error", t("structural.number-with-text"), failed & worded))
         rules.append(("type-error", t("structural.not-finite"), value.is_nan() | value.is_infinite()))
     constraints = field.get("constraints", {})
     if constraints.get("required"):

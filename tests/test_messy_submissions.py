@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from ippmd.core.i18n import LANGUAGES, Language, using
+from ippmd.harmonize.correspondence import lost_zeros
+from ippmd.quality.structural import near_misses
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
 from tests.messy import CASES, Defect
@@ -109,3 +111,27 @@ def test_the_issue_scenario_in_french_and_spanish(valid: dict[str, Path], tmp_pa
     assert "1.800 número(s)" in next(
         p.message for p in spanish if p.code == "decimal-comma" and p.field == "weight"
     )
+
+
+def test_a_date_and_a_number_with_a_word_are_said_so(valid: dict[str, Path], tmp_path: Path) -> None:
+    planted("issue-22-scenario", valid, tmp_path / "sub")
+    messages = {p.value: p.message for p in validate_submission(tmp_path / "sub").problems}
+    assert messages["29 ans"] == "a number followed by text: write the number alone, without a unit or word"
+    assert messages["15/03/2000"].startswith("a date, not a number")
+
+
+def test_near_misses_pair_each_missing_column_once() -> None:
+    expected = ["remittances_amount", "household_size", "weight"]
+    header = ["Remittances amount", "household_sise", "Weight", "weight_2", "notes"]
+    assert near_misses(header, expected) == {
+        "Remittances amount": "remittances_amount",
+        "household_sise": "household_size",  # a close spelling (difflib)
+        "Weight": "weight",  # taken once: weight_2 and notes stay extra columns
+    }
+    assert near_misses(["age", "Age"], ["age"]) == {}  # nothing is missing
+
+
+def test_lost_zeros_are_matched_only_when_one_code_fits() -> None:
+    assert lost_zeros(["5", "12", "9"], ["05", "12", "009"]) == {"5": "05", "9": "009"}
+    assert lost_zeros(["1"], ["01", "001"]) == {}  # two codes fit: an unknown code, not a guess
+    assert lost_zeros(["1"], ["1", "01"]) == {}  # a known code as written
