@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from ippmd.core.errors import InputError, Problem
+from ippmd.core.i18n import t
 
 
 def recode(
@@ -24,15 +25,18 @@ def recode(
     unknown = joined.filter(pl.col(column).is_not_null() & pl.col(added[0]).is_null())
     if unknown.height:
         codes = sorted(set(unknown[column].cast(pl.String).to_list()))
+        known = table[column].cast(pl.String).to_list()
+        restored = lost_zeros(codes, known)
         problems = [
             Problem(
                 file,
-                f"{what} is not in the correspondence table (known: "
-                f"{', '.join(table[column].cast(pl.String).to_list()[:12])})",
+                t("harmonize.lost-zeros", written=str(v), code=restored[str(v)])
+                if str(v) in restored
+                else t("harmonize.not-in-table", what=what, known=", ".join(known[:12])),
                 row=int(r) + 2,
                 field=column,
                 value=str(v),
-                code="unknown-code",
+                code="leading-zeros" if str(v) in restored else "unknown-code",
             )
             for r, v in unknown.select("__row", column).head(20).iter_rows()
         ]
@@ -40,7 +44,7 @@ def recode(
             problems.append(
                 Problem(
                     file,
-                    f"{unknown.height} rows in all with unknown codes {codes[:10]}",
+                    t("harmonize.unknown-codes", count=unknown.height, codes=", ".join(codes[:10])),
                     field=column,
                     code="unknown-code",
                 )

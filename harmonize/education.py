@@ -6,6 +6,7 @@ from typing import Any
 
 import polars as pl
 
+from ippmd.core.i18n import t
 from ippmd.harmonize.correspondence import recode
 
 
@@ -26,5 +27,9 @@ def harmonize_education(
 ) -> pl.DataFrame:
     """Add education_level (ISCED) and education_years; an unmapped national code is an error."""
     return recode(
-        frame, code_column, education_table(levels, code_column), file=file, what="national education code"
+        frame,
+        code_column,
+        education_table(levels, code_column),
+        file=file,
+        what=t("harmonize.what-education"),
     )

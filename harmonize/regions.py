@@ -6,6 +6,7 @@ from typing import Any
 
 import polars as pl
 
+from ippmd.core.i18n import t
 from ippmd.harmonize.correspondence import recode
 
 
@@ -18,5 +19,5 @@ def harmonize_regions(frame: pl.DataFrame, regions: list[dict[str, Any]], *, fil
             "region_name": [str(r["name"]) for r in regions],
         }
     )
-    recoded = recode(frame, "region_code", table, file=file, what="region code")
+    recoded = recode(frame, "region_code", table, file=file, what=t("harmonize.what-region"))
     return recoded.drop("region_code").rename({"region_iso": "region_code"})

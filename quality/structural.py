@@ -299,9 +299,15 @@ def _report(table: Table, mask: pl.Series, code: str, field: str, message: str) 
     if not mask.any():
         return []
     hits = pl.DataFrame({"line": table.lines, "value": table.frame[field]}).filter(mask)
+    worded = message in (t("structural.not-integer"), t("structural.not-number"))
     problems = [
         problem(
-            code, table.file, message, row=int(line), field=field, value=None if v is None else str(v)[:200]
+            code,
+            table.file,
+            said_as(v, message) if worded else message,
+            row=int(line),
+            field=field,
+            value=None if v is None else str(v)[:200],
         )
         for line, v in hits.head(MAX_EXAMPLES).iter_rows()
     ]
@@ -353,14 +359,20 @@ def decimal_commas(table: Table, fields: list[dict[str, Any]]) -> list[Problem]:
 
 
 # A number written as a hand would: a date (15/03/2000) or a number with a unit or word (29 ans).
-DATE = r"^\s*[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s*$"
-WORDED = r"^\s*[+-]?[0-9]+(?:[.,][0-9]+)?\s*[^\W\d_]{2,}"
+DATE = re.compile(r"\s*[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s*")
+WORDED = re.compile(r"\s*[+-]?[0-9]+(?:[.,][0-9]+)?\s*[^\W\d_]{2,}.*", re.DOTALL)
 
 
-def _said_otherwise(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """Masks of the cells that are a date, and a number followed by a word: each is one rule,
-    with its own message, in place of "not a valid integer/number"."""
-    return text.str.contains(DATE).fill_null(False), text.str.contains(WORDED).fill_null(False)
+def said_as(value: str | None, message: str) -> str:
+    """A cell that is no number, said more closely when it is a date or a number with a word
+    (judged on the cells reported only: a regex over every cell of every column would cost)."""
+    if value is None:
+        return message
+    if DATE.fullmatch(value):
+        return t("structural.date-not-number")
+    if WORDED.fullmatch(value):
+        return t("structural.number-with-text")
+    return message
 
 
 def _integer_rules(text: pl.Expr, value: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
@@ -370,12 +382,9 @@ def _integer_rules(text: pl.Expr, value: pl.Expr) -> list[tuple[str, str, pl.Exp
     whole_beyond = (as_float == as_float.round(0)) & (as_float.abs() >= 2.0**63)
     beyond = (as_float.is_infinite() | whole_beyond).fill_null(False)
     failed = text.is_not_null() & value.is_null()
-    dated, worded = _said_otherwise(text)
     return [
-        ("type-error", t("structural.not-integer"), failed & ~beyond & ~dated & ~worded),
+        ("type-error", t("structural.not-integer"), failed & ~beyond),
         ("type-error", t("structural.integer-too-large"), failed & beyond),
-        ("type-error", t("structural.date-not-number"), failed & dated),
-        ("type-error", t("structural.number-with-text"), failed & worded),
         (
             "inexact-integer",
             t("structural.inexact-integer", limit=EXACT_INTEGER),
@@ -401,11 +410,7 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
     if type_ == "integer":
         rules += _integer_rules(text, value)
     if type_ == "number":  # a cast that fails is a type error (faster than a regex)
-        failed = text.is_not_null() & value.is_null()
-        dated, worded = _said_otherwise(text)
-        rules.append(("type-error", t("structural.not-number"), failed & ~dated & ~worded))
-        rules.append(("type-error", t("structural.date-not-number"), failed & dated))
-        rules.append(("type-error", t("structural.number-with-text"), failed & worded))
+        rules.append(("type-error", t("structural.not-number"), text.is_not_null() & value.is_null()))
         rules.append(("type-error", t("structural.not-finite"), value.is_nan() | value.is_infinite()))
     constraints = field.get("constraints", {})
     if constraints.get("required"):
