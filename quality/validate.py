@@ -178,7 +178,11 @@ def validate_submission(path: Path, engine: Engine = "polars") -> Report:
         raise
     except Exception as exc:  # a safety net: bad input must give a verdict, never a traceback
         report.problems.append(
-            problem("internal-error", str(path), f"unexpected {exc.__class__.__name__}: {exc}")
+            problem(
+                "internal-error",
+                str(path),
+                t("validate.unexpected", kind=exc.__class__.__name__, error=str(exc)),
+            )
         )
     report.seconds = time.perf_counter() - started
     return report
