@@ -3,6 +3,11 @@
 It runs before anything else and checks what `frictionless validate` checks on the same files,
 driven by the same Table Schemas, about two orders of magnitude faster. Each problem names the
 file, the line in the file (header = line 1), the field and the value.
+
+What a spreadsheet or a hurried hand does to a file is reported once and read past, so the rest
+of the file is checked in the same round (issue 22): a file written with ';', tab or '|' is read
+with it; a column whose name is a near miss (`Remittances amount`) is read under its name; a number
+column written with decimal commas is one problem per column, its cells read as numbers.
 """
 
 from __future__ import annotations

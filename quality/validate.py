@@ -8,7 +8,9 @@ valid submission passes check); (5) the expectation suites on the harmonized tab
 Every layer that can run does, so one run reports every problem: a row with a problem is left
 out of the later layers (with the rows that depend on it), so one defect is reported once, at
 the submitted file, line and column. A layer that cannot run (no readable metadata, a table
-missing) is listed in the report as skipped, with the reason.
+missing) is listed in the report as skipped, with the reason; the codes of the tables that were
+read are still checked against metadata.yaml. A cell read as meant (a decimal comma, a code that
+lost its leading zeros) is reported and its row goes on.
 """
 
 from __future__ import annotations
