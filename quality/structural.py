@@ -71,20 +71,12 @@ def _decode(data: bytes, file: str) -> tuple[str | None, list[Problem]]:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        message = (
-            t("structural.encoding-latin1", line=line)
-            if _is_latin1(data)
-            else t("structural.encoding-other", line=line)
-        )
-        return None, [
-            problem(
-                "encoding-error",
-                file,
-                message,
-                row=line,
-                value=data[exc.start : exc.start + 1].hex(),
-            )
-        ]
+        byte = data[exc.start : exc.start + 1].hex()
+        if _is_latin1(data):  # a Windows export: said once, read as such so the rest is checked
+            message = t("structural.encoding-latin1", line=line)
+            return data.decode("cp1252"), [problem("encoding-error", file, message, row=line, value=byte)]
+        message = t("structural.encoding-other", line=line)
+        return None, [problem("encoding-error", file, message, row=line, value=byte)]
 
 
 def _is_latin1(data: bytes) -> bool:

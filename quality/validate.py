@@ -308,9 +308,9 @@ def _lacks(name: str, structure: Structure, schemas: dict) -> list[str] | None:
     return [f["name"] for f in schemas[name]["fields"] if f["name"] not in structure.frames[name].columns]
 
 
-# Problems whose cells were read as meant (a decimal comma, a code that lost its leading zeros):
-# reported, and their rows go on to the later layers.
-READ_AS_MEANT = {"decimal-comma", "leading-zeros"}
+# Problems whose cells were read as meant (a decimal comma, a code that lost its leading zeros, a
+# file in Windows-1252): reported, and their rows go on to the later layers.
+READ_AS_MEANT = {"decimal-comma", "leading-zeros", "encoding-error"}
 
 
 def _rows_for_harmonization(

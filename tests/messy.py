@@ -241,6 +241,17 @@ def a_household_sent_twice(folder: Path) -> list[Defect]:
     return [Defect("households.csv", "primary-key", "household_number", line_of(rows, len(rows) - 1))]
 
 
+def windows_1252_with_a_bad_code(folder: Path) -> list[Defect]:
+    """A table saved as Windows-1252 (Excel's "CSV" on a French Windows) with a sex code 3: the
+    encoding is said once and the file read as such, so the code is found in the same round."""
+    defects = set_value(folder, "emigrants", "sex", "3", 6)
+    defects = [Defect(d.file, "constraint-error", d.field, d.row) for d in defects]
+    text = (folder / "emigrants.csv").read_text(encoding="utf-8")
+    first = next(n for n, line in enumerate(text.split("\n"), start=1) if not line.isascii())
+    (folder / "emigrants.csv").write_bytes(text.encode("cp1252"))
+    return [Defect("emigrants.csv", "encoding-error", None, first), *defects]
+
+
 # name -> (the country of the valid submission it starts from, the plant)
 CASES: dict[str, tuple[str, Callable[[Path], list[Defect]]]] = {
     "issue-22-scenario": ("CIV", issue_scenario),
@@ -254,4 +265,5 @@ CASES: dict[str, tuple[str, Callable[[Path], list[Defect]]]] = {
     "pipes-decimal-commas-and-a-lost-table": ("CIV", pipes_with_decimal_commas_and_a_lost_table),
     "a-missing-column-and-region-zeros": ("CIV", a_missing_column_and_region_zeros),
     "a-household-sent-twice": ("KHM", a_household_sent_twice),
+    "windows-1252-with-a-bad-code": ("CIV", windows_1252_with_a_bad_code),
 }
