@@ -277,7 +277,10 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
         return
     report.layers.append(PACKAGE_RULES)
     package_problems, broken = package_rule_problems(tables, kept, submission)
-    report.problems += package_problems
+    # A table left empty because its every row was left out above is no defect of its own.
+    report.problems += [
+        p for p in package_problems if not (p.code == "no-rows" and report.rows.get(Path(p.file).stem))
+    ]
     report.layers.append(expectations)
     # The countries with rows: a countries row alone (tables without rows) has no shares to judge.
     scope = sorted(

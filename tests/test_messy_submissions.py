@@ -17,10 +17,10 @@ import pytest
 
 from ippmd.core.i18n import LANGUAGES, Language, using
 from ippmd.harmonize.correspondence import lost_zeros
-from ippmd.quality.structural import near_misses
+from ippmd.quality.structural import MAX_EXAMPLES, near_misses
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
-from tests.messy import CASES, Defect
+from tests.messy import CASES, Defect, read_rows, write_rows
 
 SEED = 5
 
@@ -135,3 +135,22 @@ def test_lost_zeros_are_matched_only_when_one_code_fits() -> None:
     assert lost_zeros(["5", "12", "9"], ["05", "12", "009"]) == {"5": "05", "9": "009"}
     assert lost_zeros(["1"], ["01", "001"]) == {}  # two codes fit: an unknown code, not a guess
     assert lost_zeros(["1"], ["1", "01"]) == {}  # a known code as written
+
+
+def test_a_code_unknown_on_every_row_is_said_in_one_wording(valid: dict[str, Path], tmp_path: Path) -> None:
+    """More rows than are listed (58 communities, 50 listed): the rows not listed are left out
+    too, so harmonization does not report them again in its own words; and the tables left
+    empty by it are not reported as tables without rows."""
+    folder = Path(shutil.copytree(valid["CIV"], tmp_path / "sub"))
+    header, rows = read_rows(folder, "communities")
+    for row in rows:
+        row[header.index("region_code")] = "99"
+    write_rows(folder, "communities", header, rows)
+    report = validate_submission(folder)
+    assert report.skipped == {}
+    assert {(p.file, p.code, p.field) for p in report.problems} == {
+        ("communities.csv", "unknown-code", "region_code")
+    }
+    listed = [p for p in report.problems if p.row is not None]
+    assert len(listed) == MAX_EXAMPLES and len({p.message for p in listed}) == 1
+    assert [p.row for p in listed] == list(range(2, 2 + MAX_EXAMPLES))
