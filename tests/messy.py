@@ -100,7 +100,6 @@ def with_delimiter(folder: Path, table: str, delimiter: str) -> list[Defect]:
 
 
 def rename_column(folder: Path, table: str, column: str, written: str) -> list[Defect]:
-    _header, _rows = read_rows(folder, table)
     text = (folder / f"{table}.csv").read_text(encoding="utf-8")
     first, rest = text.split("\n", 1)
     delimiter = next((d for d in (";", "\t", "|") if d in first and "," not in first), ",")
