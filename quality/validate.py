@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import polars as pl
+from babel.lists import format_list
 
 from ippmd.core.errors import InputError, Problem, UsageError, problem_hint
 from ippmd.core.home import schemas_dir
-from ippmd.core.i18n import t
+from ippmd.core.i18n import LOCALES, language, t
 from ippmd.core.io import load_yaml, sha256_file
 from ippmd.core.metadata import read_submission_metadata, region_list
 from ippmd.core.schema import (
@@ -65,7 +66,8 @@ def engine_named(name: str) -> Engine:
     for engine in ENGINES:
         if engine == cleaned:
             return engine
-    raise UsageError(t("validate.engine", given=repr(name), engines=" | ".join(ENGINES)))
+    engines = format_list(list(ENGINES), style="or", locale=LOCALES[language()])  # "polars or gx"
+    raise UsageError(t("validate.engine", given=repr(name), engines=engines))
 
 
 TEXT_COLUMNS = {
