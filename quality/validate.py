@@ -40,9 +40,9 @@ from ippmd.core.schema import (
     polars_schema,
     submission_schema,
 )
-from ippmd.harmonize.correspondence import lost_zeros
 from ippmd.harmonize.destinations import UnknownCountryName, to_iso3
 from ippmd.harmonize.pipeline import country_row, harmonize
+from ippmd.harmonize.regions import lost_zeros
 from ippmd.harmonize.submission import Submission
 from ippmd.package.read import read_package
 from ippmd.package.write import published_sizes, write_csv_rows

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from ippmd.core.errors import InputError
 from ippmd.core.i18n import LANGUAGES, Language, using
-from ippmd.harmonize.correspondence import lost_zeros
+from ippmd.harmonize.pipeline import harmonize
+from ippmd.harmonize.regions import lost_zeros
+from ippmd.harmonize.submission import read_submission
 from ippmd.quality.structural import MAX_EXAMPLES, near_misses
 from ippmd.quality.validate import validate_submission
 from ippmd.synth.generator import write_submission
@@ -154,3 +157,14 @@ def test_a_code_unknown_on_every_row_is_said_in_one_wording(valid: dict[str, Pat
     listed = [p for p in report.problems if p.row is not None]
     assert len(listed) == MAX_EXAMPLES and len({p.message for p in listed}) == 1
     assert [p.row for p in listed] == list(range(2, 2 + MAX_EXAMPLES))
+
+
+def test_build_says_which_codes_lost_their_zeros(valid: dict[str, Path], tmp_path: Path) -> None:
+    """`ippmd build` reads a submission without validate's layers: its recoding says it too."""
+    planted("region-zeros", valid, tmp_path / "sub")
+    with pytest.raises(InputError) as caught:
+        harmonize(read_submission(tmp_path / "sub"))
+    zeros = [p for p in caught.value.problems if p.code == "leading-zeros"]
+    assert zeros and {p.code for p in caught.value.problems if p.value is not None} == {"leading-zeros"}
+    five = next(p for p in zeros if p.value == "5")
+    assert five.message == "`5`: leading zeros were lost, the code is `05`"
