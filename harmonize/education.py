@@ -6,7 +6,9 @@ from typing import Any
 
 import polars as pl
 
+from ippmd.core.errors import InputError
 from ippmd.harmonize.correspondence import recode
+from ippmd.harmonize.regions import said_with_lost_zeros
 
 
 def education_table(levels: list[dict[str, Any]], code_column: str) -> pl.DataFrame:
@@ -24,7 +26,10 @@ def education_table(levels: list[dict[str, Any]], code_column: str) -> pl.DataFr
 def harmonize_education(
     frame: pl.DataFrame, levels: list[dict[str, Any]], *, code_column: str, file: str
 ) -> pl.DataFrame:
-    """Add education_level (ISCED) and education_years; an unmapped national code is an error."""
-    return recode(
-        frame, code_column, education_table(levels, code_column), file=file, what="national education code"
-    )
+    """Add education_level (ISCED) and education_years; an unmapped national code is an error
+    (one that lost its leading zeros said so)."""
+    table = education_table(levels, code_column)
+    try:
+        return recode(frame, code_column, table, file=file, what="national education code")
+    except InputError as exc:
+        raise said_with_lost_zeros(exc, table[code_column].to_list()) from None

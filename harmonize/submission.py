@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from ippmd.core.errors import InputError, Problem, problem_hint
+from ippmd.core.i18n import t
 from ippmd.core.limits import limit
 from ippmd.core.metadata import read_submission_metadata
 from ippmd.core.schema import SUBMISSION_TABLES, field_names, polars_schema, submission_schema
@@ -50,8 +51,7 @@ def table_files(folder: Path) -> dict[str, Path]:
             problems.append(
                 Problem(
                     " and ".join(names),
-                    f"{len(names)} files for the {table} table: send it once, in one format "
-                    "(CSV, Stata .dta or SPSS .sav), and remove the other files",
+                    t("harmonize.ambiguous-table", count=len(names), table=table),
                     code="ambiguous-table",
                     hint=problem_hint("ambiguous-table"),
                 )
@@ -71,7 +71,7 @@ def _read_raw(path: Path, table: str) -> pl.DataFrame:
             # bytes, not the path: polars would read [ ] in a path as a glob
             return pl.read_csv(path.read_bytes(), infer_schema=False, encoding="utf8")
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise InputError([Problem(str(path), f"cannot read as UTF-8 CSV: {exc}")]) from exc
+            raise InputError([Problem(str(path), t("harmonize.cannot-read-csv", error=str(exc)))]) from exc
     stat = read_stat_table(path, table)
     if stat.problems:
         raise InputError(stat.problems)
@@ -127,18 +127,21 @@ def _read_stat(path: Path) -> tuple[pl.DataFrame, dict[str, dict[Any, str]]]:
     try:  # the header first: a compressed file of a few MB can hold millions of rows
         _, meta = reader(str(path), metadataonly=True)
     except Exception as exc:  # pyreadstat raises its own untyped errors
-        raise InputError([Problem(path.name, f"cannot read: {exc}", code="format-error")]) from exc
+        raise InputError(
+            [Problem(path.name, t("harmonize.cannot-read", error=str(exc)), code="format-error")]
+        ) from exc
     rows, columns = int(meta.number_rows or 0), int(meta.number_columns or 0)
     if rows > MAX_ROWS or columns > MAX_COLUMNS:
-        message = (
-            f"file holds {rows:,} rows and {columns:,} columns; a submitted table is limited to "
-            f"{MAX_ROWS:,} rows and {MAX_COLUMNS} columns"
+        message = t(
+            "harmonize.stat-too-large", rows=rows, columns=columns, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS
         )
         raise InputError([Problem(path.name, message, code="too-many-rows")])
     try:
         frame, meta = reader(str(path), output_format="polars")
     except Exception as exc:  # pyreadstat raises its own untyped errors
-        raise InputError([Problem(path.name, f"cannot read: {exc}", code="format-error")]) from exc
+        raise InputError(
+            [Problem(path.name, t("harmonize.cannot-read", error=str(exc)), code="format-error")]
+        ) from exc
     return frame, dict(meta.variable_value_labels or {})
 
 
@@ -181,8 +184,13 @@ def label_problems(
             problems.append(
                 Problem(
                     file,
-                    f"the file labels {code} {label!r}, the submission format's {code} is "
-                    f"{categories[code]!r} and its {label!r} is {other}",
+                    t(
+                        "harmonize.label-conflict",
+                        code=str(code),
+                        label=repr(label),
+                        meant=repr(categories[code]),
+                        other=str(other),
+                    ),
                     field=field["name"],
                     value=str(code),
                     code="value-label-conflict",
@@ -201,7 +209,10 @@ def _typed(raw: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
     missing = [c for c in expected if c not in raw.columns]
     if missing:
         raise InputError(
-            [Problem(str(path), "required column is missing", field=c, code="missing-label") for c in missing]
+            [
+                Problem(str(path), t("harmonize.missing-column"), field=c, code="missing-label")
+                for c in missing
+            ]
         )
     problems: list[Problem] = []
     columns = []
@@ -209,11 +220,12 @@ def _typed(raw: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
         text = raw[name].str.strip_chars().replace("", None)
         typed = text.cast(dtype, strict=False)
         bad = (typed.is_null() & text.is_not_null()).arg_true()
+        message = _type_message(dtype)
         for i in bad[:20].to_list():
             problems.append(
                 Problem(
                     str(path),
-                    f"not a valid {dtype.__name__.lower()}",
+                    message,
                     row=i + first,
                     field=name,
                     value=text[i],
@@ -226,17 +238,26 @@ def _typed(raw: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
+def _type_message(dtype: Any) -> str:
+    """A cell that does not parse as its column's type, said in the words of the structural layer."""
+    if dtype == pl.Int64:
+        return t("harmonize.not-integer")
+    if dtype == pl.Float64:
+        return t("harmonize.not-number")
+    return t("harmonize.not-type", type=str(dtype).lower())
+
+
 def read_submission(folder: Path) -> Submission:
     """Read metadata.yaml and the four tables of a submission folder."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError([Problem(str(folder), "submission folder does not exist")])
+        raise InputError([Problem(str(folder), t("harmonize.no-folder"))])
     metadata = read_submission_metadata(folder / METADATA_FILE)
     tables, files = {}, {}
     found = table_files(folder)
     for table in SUBMISSION_TABLES:
         if table not in found:
-            raise InputError([Problem(str(folder / f"{table}.csv"), "table file is missing")])
+            raise InputError([Problem(str(folder / f"{table}.csv"), t("harmonize.missing-table"))])
         path = found[table]
         tables[table] = _typed(_read_raw(path, table), table, path)
         files[table] = str(path)

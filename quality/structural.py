@@ -3,12 +3,20 @@
 It runs before anything else and checks what `frictionless validate` checks on the same files,
 driven by the same Table Schemas, about two orders of magnitude faster. Each problem names the
 file, the line in the file (header = line 1), the field and the value.
+
+What a spreadsheet or a hurried hand does to a file is reported once and read past, so the rest
+of the file is checked in the same round (issue 22): a file written with ';', tab or '|' is read
+with it; a column whose name is a near miss (`Remittances amount`) is read under its name; a number
+column written with decimal commas is one problem per column, its cells read as numbers.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import io
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from ippmd.core.errors import Problem, problem_hint
+from ippmd.core.i18n import t
 from ippmd.core.limits import limit
 
 # The limits of one table, with their reasons, in core/limits.yaml.
@@ -53,27 +62,21 @@ def _decode(data: bytes, file: str) -> tuple[str | None, list[Problem]]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
-        return None, [problem("empty-file", file, "file is empty")]
+        return None, [problem("empty-file", file, t("structural.empty-file"))]
     if b"\x00" in data[:65536]:
-        return None, [problem("binary-file", file, "file is binary, not text")]
+        return None, [problem("binary-file", file, t("structural.binary-file"))]
     if b"\r" in data and b"\n" not in data:
-        return None, [
-            problem("format-error", file, "lines end with CR only (old Mac format), not LF or CRLF")
-        ]
+        return None, [problem("format-error", file, t("structural.cr-only"))]
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        guess = "Latin-1/Windows-1252" if _is_latin1(data) else "not UTF-8"
-        return None, [
-            problem(
-                "encoding-error",
-                file,
-                f"file is {guess}, not UTF-8 (first bad byte at line {line})",
-                row=line,
-                value=data[exc.start : exc.start + 1].hex(),
-            )
-        ]
+        byte = data[exc.start : exc.start + 1].hex()
+        if _is_latin1(data):  # a Windows export: said once, read as such so the rest is checked
+            message = t("structural.encoding-latin1", line=line)
+            return data.decode("cp1252"), [problem("encoding-error", file, message, row=line, value=byte)]
+        message = t("structural.encoding-other", line=line)
+        return None, [problem("encoding-error", file, message, row=line, value=byte)]
 
 
 def _is_latin1(data: bytes) -> bool:
@@ -84,29 +87,57 @@ def _is_latin1(data: bytes) -> bool:
     return any(c in text for c in "àâäçéèêëîïôöùûüÀÂÇÉÈÊÔÙÛñÑáíóúÁÍÓÚãõ")
 
 
+# The delimiters a spreadsheet writes, by what regional settings export: the comma is the format's.
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def detect_delimiter(first_line: str) -> str:
+    """The delimiter of a header line: the comma when it has one, else the most frequent of
+    semicolon, tab and bar (a header holds no decimals, so its delimiter is unambiguous)."""
+    if "," in first_line:
+        return ","
+    counts = {d: first_line.count(d) for d in DELIMITERS[1:]}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _delimiter_message(sep: str) -> str:
+    return {
+        ";": t("structural.delimiter-semicolon"),
+        "\t": t("structural.delimiter-tab"),
+        "|": t("structural.delimiter-bar"),
+    }[sep]
+
+
 def read_text_table(data: bytes, file: str) -> tuple[Table | None, list[Problem]]:
-    """Parse CSV bytes into strings, reporting blank rows and rows with too many or too few cells."""
+    """Parse CSV bytes into strings, reporting blank rows and rows with too many or too few cells.
+
+    A file written with another delimiter (';', tab, '|') is reported once and read with it, so
+    its header and cells are checked in the same round."""
     text, problems = _decode(data, file)
     if text is None:
         return None, problems
     first = text.split("\n", 1)[0].rstrip("\r")
-    if first.count(",") >= MAX_COLUMNS:
-        return None, [problem("format-error", file, f"header has more than {MAX_COLUMNS} columns", row=1)]
-    if "," not in first and any(d in first for d in (";", "\t", "|")):
-        delimiter = next(d for d in (";", "\t", "|") if d in first)
-        return None, [problem("delimiter-error", file, f"delimiter is {delimiter!r}, not a comma", row=1)]
+    sep = detect_delimiter(first)
+    if first.count(sep) >= MAX_COLUMNS:
+        return None, [
+            problem("format-error", file, t("structural.too-many-columns", limit=MAX_COLUMNS), row=1)
+        ]
+    if sep != ",":
+        problems.append(problem("delimiter-error", file, _delimiter_message(sep), row=1))
     if '"' in text or "\x1f" in text:
-        return _read_quoted(text, file)
+        table, found = _read_quoted(text, file, sep)
+        return table, problems + found
     raw = text.encode("utf-8")
     # Lines in Rust: a blank line is a null row, CR of CRLF is dropped.
     lines = pl.read_csv(
         raw, has_header=False, separator="\x1f", quote_char=None, new_columns=["line"], infer_schema=False
     )["line"]
-    header = lines[0].split(",") if len(lines) and lines[0] is not None else []
+    header = lines[0].split(sep) if len(lines) and lines[0] is not None else []
     body = lines.slice(1)
     numbers = pl.Series("line_no", range(2, len(body) + 2), dtype=pl.Int64)
     blank = body.is_null() | (body == "")
-    counts = body.str.count_matches(",", literal=True).fill_null(-1) + 1
+    counts = body.str.count_matches(sep, literal=True).fill_null(-1) + 1
     shape = _shape_problems(file, numbers, counts, blank, len(header))
     problems += shape
     n = len(header)
@@ -116,9 +147,11 @@ def read_text_table(data: bytes, file: str) -> tuple[Table | None, list[Problem]
     if len(body) == 0:
         frame = pl.DataFrame(schema=dict.fromkeys(names, pl.String))
     elif not shape:  # the common case: a regular file, parsed in one pass
-        frame = pl.read_csv(raw, infer_schema=False, has_header=False, skip_rows=1, new_columns=names)
+        frame = pl.read_csv(
+            raw, infer_schema=False, has_header=False, skip_rows=1, new_columns=names, separator=sep
+        )
     else:
-        split = body.fill_null("").str.split_exact(",", n - 1).struct.unnest() if n > 1 else body.to_frame()
+        split = body.fill_null("").str.split_exact(sep, n - 1).struct.unnest() if n > 1 else body.to_frame()
         frame = split.rename(dict(zip(split.columns, names, strict=True)))
     keep = ~blank
     frame = frame.filter(keep) if shape else frame  # read_csv already reads empty cells as null
@@ -136,10 +169,10 @@ def _unique_names(header: list[str]) -> list[str]:
     return names
 
 
-def _read_quoted(text: str, file: str) -> tuple[Table | None, list[Problem]]:
+def _read_quoted(text: str, file: str, sep: str = ",") -> tuple[Table | None, list[Problem]]:
     """The slower path for files with quoted cells (which may hold commas or line breaks)."""
     csv.field_size_limit(10 * MAX_CELL_BYTES)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     problems: list[Problem] = []
     rows, numbers, counts, blanks = [], [], [], []
     try:
@@ -154,7 +187,7 @@ def _read_quoted(text: str, file: str) -> tuple[Table | None, list[Problem]]:
             problem(
                 "field-too-large" if "limit" in str(exc) else "format-error",
                 file,
-                f"cannot parse CSV: {exc}",
+                t("structural.cannot-parse", error=str(exc)),
                 row=reader.line_num,
             )
         ]
@@ -179,56 +212,107 @@ def _shape_problems(
 ) -> list[Problem]:
     problems = []
     for code, mask, message in (
-        ("blank-row", blank, "row is blank"),
-        ("extra-cell", ~blank & (counts > n), f"row has more cells than the {n} columns of the header"),
-        ("missing-cell", ~blank & (counts < n), f"row has fewer cells than the {n} columns of the header"),
+        ("blank-row", blank, t("structural.blank-row")),
+        ("extra-cell", ~blank & (counts > n), t("structural.extra-cell", columns=n)),
+        ("missing-cell", ~blank & (counts < n), t("structural.missing-cell", columns=n)),
     ):
         hits = numbers.filter(mask)
         problems += [problem(code, file, message, row=int(r)) for r in hits[:MAX_EXAMPLES]]
         if len(hits) > MAX_EXAMPLES:
-            problems.append(problem(code, file, f"{len(hits) - MAX_EXAMPLES} more rows like this"))
+            more = t("structural.more-rows", count=len(hits) - MAX_EXAMPLES)
+            problems.append(problem(code, file, more))
     return problems
 
 
-def check_header(table: Table, schema: dict[str, Any]) -> list[Problem]:
-    """Missing, extra, duplicated and blank column names (order does not matter)."""
+def _normalised(name: str) -> str:
+    """A column name with what a hand or a spreadsheet varies set aside: case, accents, spaces
+    and punctuation (`Remittances amount`, `Éducation-code`)."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return "_".join(re.findall(r"[a-z0-9]+", plain.casefold()))
+
+
+NEAR_MISS_CUTOFF = 0.85  # difflib ratio of two normalised names above which one is a misspelling of the other
+
+
+def near_misses(header: list[str], expected: list[str]) -> dict[str, str]:
+    """Written column name -> the missing column of the format it stands for: the same once
+    normalised, else a close spelling (difflib). Each missing column takes at most one name."""
+    counts = Counter(header)
+    left = {_normalised(n): n for n in expected if n not in counts}
+    found: dict[str, str] = {}
+    for name in header:
+        if not name or name in expected or counts[name] > 1 or not left:
+            continue
+        key = _normalised(name)
+        if key not in left:
+            close = difflib.get_close_matches(key, list(left), n=1, cutoff=NEAR_MISS_CUTOFF)
+            key = close[0] if close else ""
+        if key in left:
+            found[name] = left.pop(key)
+    return found
+
+
+def check_header(table: Table, schema: dict[str, Any]) -> tuple[list[Problem], dict[str, str]]:
+    """Missing, extra, duplicated and blank column names (order does not matter), and names that
+    look like a missing column (one problem each, not a missing and an extra column): the
+    problems, and the columns to read under their right name."""
     expected = [f["name"] for f in schema["fields"]]
+    renamed = near_misses(table.header, expected)
     problems = []
     for i, name in enumerate(table.header):
         if name.strip() == "":
-            problems.append(problem("blank-label", table.file, f"column {i + 1} has no name", row=1))
+            problems.append(
+                problem("blank-label", table.file, t("structural.blank-label", column=i + 1), row=1)
+            )
     for name in sorted(n for n, count in Counter(table.header).items() if count > 1 and n):
         problems.append(
-            problem("duplicate-label", table.file, "column appears more than once", row=1, field=name)
+            problem("duplicate-label", table.file, t("structural.duplicate-label"), row=1, field=name)
         )
+    for written, name in renamed.items():
+        message = t("structural.near-miss-label", written=written, name=name)
+        problems.append(problem("near-miss-label", table.file, message, row=1, field=name, value=written))
     for name in expected:
-        if name not in table.header:
+        if name not in table.header and name not in renamed.values():
             problems.append(
-                problem("missing-label", table.file, "required column is missing", row=1, field=name)
+                problem("missing-label", table.file, t("structural.missing-label"), row=1, field=name)
             )
     for name in table.header:
-        if name and name not in expected:
+        if name and name not in expected and name not in renamed:
             problems.append(
-                problem(
-                    "extra-label", table.file, "column is not in the submission format", row=1, field=name
-                )
+                problem("extra-label", table.file, t("structural.extra-label"), row=1, field=name)
             )
-    return problems
+    return problems, renamed
+
+
+def read_as(table: Table, renamed: dict[str, str]) -> Table:
+    """The table with its near-miss columns under their right names, so their cells are checked."""
+    if not renamed:
+        return table
+    header = [renamed.get(name, name) for name in table.header]
+    return Table(table.file, header, table.frame.rename(renamed), table.lines)
 
 
 def _report(table: Table, mask: pl.Series, code: str, field: str, message: str) -> list[Problem]:
     if not mask.any():
         return []
     hits = pl.DataFrame({"line": table.lines, "value": table.frame[field]}).filter(mask)
+    worded = message in (t("structural.not-integer"), t("structural.not-number"))
     problems = [
         problem(
-            code, table.file, message, row=int(line), field=field, value=None if v is None else str(v)[:200]
+            code,
+            table.file,
+            said_as(v, message) if worded else message,
+            row=int(line),
+            field=field,
+            value=None if v is None else str(v)[:200],
         )
         for line, v in hits.head(MAX_EXAMPLES).iter_rows()
     ]
     if hits.height > MAX_EXAMPLES:
         problems.append(
-            problem(code, table.file, f"{hits.height - MAX_EXAMPLES} more cells like this", field=field)
+            problem(
+                code, table.file, t("structural.more-cells", count=hits.height - MAX_EXAMPLES), field=field
+            )
         )
     return problems
 
@@ -236,9 +320,56 @@ def _report(table: Table, mask: pl.Series, code: str, field: str, message: str) 
 def _typed_expr(text: pl.Expr, type_: str) -> pl.Expr:
     if type_ == "integer":
         return text.cast(pl.Int64, strict=False)
-    if type_ == "number":
-        return text.cast(pl.Float64, strict=False)
+    if type_ == "number":  # a decimal comma is reported once per column (decimal_commas), read as a point
+        point = pl.when(text.str.contains(DECIMAL_COMMA)).then(text.str.replace(",", ".", literal=True))
+        return point.otherwise(text).cast(pl.Float64, strict=False)
     return text
+
+
+# A number written with a decimal comma (1,5 or -0,25), as French and Spanish settings write it.
+DECIMAL_COMMA = r"^\s*[+-]?[0-9]+,[0-9]+\s*$"
+SHOWN_LINES = 5  # the first lines a problem grouped over a column names
+
+
+def first_lines(lines: pl.Series) -> str:
+    """The first lines of a problem grouped over a column, `...` when there are more."""
+    shown = ", ".join(str(line) for line in lines.head(SHOWN_LINES))
+    return shown + (", ..." if len(lines) > SHOWN_LINES else "")
+
+
+def decimal_commas(table: Table, fields: list[dict[str, Any]]) -> list[Problem]:
+    """One problem per number column written with decimal commas: its count and first lines
+    (the cells are read with the comma as the decimal point, so their values are still checked)."""
+    columns = [f["name"] for f in fields if f.get("type") == "number"]
+    if not columns:
+        return []
+    masks = table.frame.select(pl.col(c).str.contains(DECIMAL_COMMA).fill_null(False) for c in columns)
+    problems = []
+    for column in (c for c, hit in masks.select(pl.all().any()).row(0, named=True).items() if hit):
+        hits = pl.DataFrame({"line": table.lines, "value": table.frame[column]}).filter(masks[column])
+        message = t("structural.decimal-comma", count=hits.height, lines=first_lines(hits["line"]))
+        line, value = hits.row(0)
+        problems.append(
+            problem("decimal-comma", table.file, message, row=int(line), field=column, value=value)
+        )
+    return problems
+
+
+# A number written as a hand would: a date (15/03/2000) or a number with a unit or word (29 ans).
+DATE = re.compile(r"\s*[0-9]{1,4}[/.-][0-9]{1,2}[/.-][0-9]{1,4}\s*")
+WORDED = re.compile(r"\s*[+-]?[0-9]+(?:[.,][0-9]+)?\s*[^\W\d_]{2,}.*", re.DOTALL)
+
+
+def said_as(value: str | None, message: str) -> str:
+    """A cell that is no number, said more closely when it is a date or a number with a word
+    (judged on the cells reported only: a regex over every cell of every column would cost)."""
+    if value is None:
+        return message
+    if DATE.fullmatch(value):
+        return t("structural.date-not-number")
+    if WORDED.fullmatch(value):
+        return t("structural.number-with-text")
+    return message
 
 
 def _integer_rules(text: pl.Expr, value: pl.Expr) -> list[tuple[str, str, pl.Expr]]:
@@ -249,12 +380,11 @@ def _integer_rules(text: pl.Expr, value: pl.Expr) -> list[tuple[str, str, pl.Exp
     beyond = (as_float.is_infinite() | whole_beyond).fill_null(False)
     failed = text.is_not_null() & value.is_null()
     return [
-        ("type-error", "not a valid integer", failed & ~beyond),
-        ("type-error", "too large for a 64-bit integer (beyond about ±9.2e18, or infinite)", failed & beyond),
+        ("type-error", t("structural.not-integer"), failed & ~beyond),
+        ("type-error", t("structural.integer-too-large"), failed & beyond),
         (
             "inexact-integer",
-            f"beyond ±{EXACT_INTEGER:,} (2^53 - 1), the largest whole number Stata and SPSS hold "
-            "exactly (they store numbers as doubles): a .dta or .sav file would merge it with its neighbours",
+            t("structural.inexact-integer", limit=EXACT_INTEGER),
             (value > EXACT_INTEGER) | (value < -EXACT_INTEGER),
         ),
     ]
@@ -272,23 +402,22 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
     size, token = pl.col(f"{name}\x02"), pl.col(f"{name}\x03")
     present = value.is_not_null()
     rules: list[tuple[str, str, pl.Expr]] = [
-        ("field-too-large", f"cell longer than {MAX_CELL_BYTES} bytes", size > MAX_CELL_BYTES)
+        ("field-too-large", t("structural.cell-too-large", limit=MAX_CELL_BYTES), size > MAX_CELL_BYTES)
     ]
     if type_ == "integer":
         rules += _integer_rules(text, value)
     if type_ == "number":  # a cast that fails is a type error (faster than a regex)
-        rules.append(("type-error", f"not a valid {type_}", text.is_not_null() & value.is_null()))
-    if type_ == "number":
-        rules.append(("type-error", "not a finite number", value.is_nan() | value.is_infinite()))
+        rules.append(("type-error", t("structural.not-number"), text.is_not_null() & value.is_null()))
+        rules.append(("type-error", t("structural.not-finite"), value.is_nan() | value.is_infinite()))
     constraints = field.get("constraints", {})
     if constraints.get("required"):
-        rules.append(("constraint-error", "required value is empty", size == 0))
-        rules.append(("constraint-error", "required value is a code this table reads as missing", token))
+        rules.append(("constraint-error", t("structural.required-empty"), size == 0))
+        rules.append(("constraint-error", t("structural.required-missing-token"), token))
     if "enum" in constraints:
         rules.append(
             (
                 "constraint-error",
-                f"not one of the allowed codes {constraints['enum']}",
+                t("structural.enum", codes=str(constraints["enum"])),
                 present & ~value.is_in(constraints["enum"]),
             )
         )
@@ -296,7 +425,7 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
         rules.append(
             (
                 "constraint-error",
-                f"below the minimum {constraints['minimum']}",
+                t("structural.minimum", minimum=str(constraints["minimum"])),
                 present & (value < constraints["minimum"]),
             )
         )
@@ -304,7 +433,7 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
         rules.append(
             (
                 "constraint-error",
-                f"above the maximum {constraints['maximum']}",
+                t("structural.maximum", maximum=str(constraints["maximum"])),
                 present & (value > constraints["maximum"]),
             )
         )
@@ -313,14 +442,12 @@ def _cell_rules(field: dict[str, Any]) -> list[tuple[str, str, pl.Expr]]:
         rules.append(
             (
                 "constraint-error",
-                f"does not match the pattern {constraints['pattern']}",
+                t("structural.pattern", pattern=constraints["pattern"]),
                 present & ~value.cast(pl.String).str.contains(anchored),
             )
         )
     if constraints.get("unique"):
-        rules.append(
-            ("constraint-error", "value must be unique in the column", present & value.is_duplicated())
-        )
+        rules.append(("constraint-error", t("structural.unique"), present & value.is_duplicated()))
     return [(code, message, mask.fill_null(False)) for code, message, mask in rules]
 
 
@@ -330,7 +457,7 @@ def check_cells(
     """Cell sizes, types and constraints (required, enum, minimum, maximum, pattern, unique): the
     problems, the typed columns, and the rules applied (`<field>: <code>: <message>`)."""
     tokens = [m["value"] if isinstance(m, dict) else m for m in schema.get("missingValues", [""])]
-    tokens = [t for t in tokens if t != ""]  # empty cells are already null
+    tokens = [token for token in tokens if token != ""]  # empty cells are already null
     fields = [f for f in schema["fields"] if f["name"] in table.frame.columns]
     if not fields:
         return [], {}, []
@@ -362,7 +489,7 @@ def check_cells(
             masks.append(mask.alias(alias))
             labels[alias] = (code, message, f["name"])
     result = staged.select(masks)
-    problems: list[Problem] = []
+    problems = decimal_commas(table, fields)
     hits = result.select(pl.all().any()).row(0, named=True)
     for alias in (a for a, hit in hits.items() if hit):
         code, message, name = labels[alias]
@@ -388,7 +515,7 @@ def check_primary_key(table: Table, schema: dict[str, Any], typed: dict[str, pl.
         problem(
             "primary-key",
             table.file,
-            f"duplicate key ({', '.join(keys)})",
+            t("structural.duplicate-key", keys=", ".join(keys)),
             row=int(line),
             field="+".join(keys),
             value=key,
@@ -397,7 +524,7 @@ def check_primary_key(table: Table, schema: dict[str, Any], typed: dict[str, pl.
     ]
     if hits.height > MAX_EXAMPLES:
         problems.append(
-            problem("primary-key", table.file, f"{hits.height - MAX_EXAMPLES} more duplicate keys")
+            problem("primary-key", table.file, t("structural.more-keys", count=hits.height - MAX_EXAMPLES))
         )
     return problems
 
@@ -428,7 +555,11 @@ def check_foreign_keys(
             problem(
                 "foreign-key",
                 table.file,
-                f"no such {'/'.join(ref['fields'])} in {files.get(ref['resource'], ref['resource'])}",
+                t(
+                    "structural.foreign-key",
+                    key="/".join(ref["fields"]),
+                    file=files.get(ref["resource"], ref["resource"]),
+                ),
                 row=int(row[-1]),
                 field="+".join(fields),
                 value="/".join(str(v) for v in row[:-1]),
@@ -440,7 +571,7 @@ def check_foreign_keys(
                 problem(
                     "foreign-key",
                     table.file,
-                    f"{orphans.height - MAX_EXAMPLES} more rows with unknown references",
+                    t("structural.more-references", count=orphans.height - MAX_EXAMPLES),
                     field="+".join(fields),
                 )
             )
@@ -470,20 +601,20 @@ def _table_bytes(
     it is read)."""
     if isinstance(source, Path) or source is None:
         if source is None or not source.exists():
-            return None, [problem("missing-file", label, "table file is missing")]
+            return None, [problem("missing-file", label, t("structural.missing-file"))]
         if not source.is_file():
-            return None, [problem("missing-file", label, "expected a file, found a folder")]
+            return None, [problem("missing-file", label, t("structural.folder-not-file"))]
         size = source.stat().st_size
     else:
         data = source()
         size = len(data)
     if size > MAX_FILE_BYTES:
-        message = f"file is {size / 2**20:,.0f} MiB, over the limit of {MAX_FILE_BYTES / 2**20:,.0f} MiB"
+        message = t("structural.file-too-large", size=size / 2**20, limit=MAX_FILE_BYTES / 2**20)
         return None, [problem("file-too-large", label, message)]
     if isinstance(source, Path):
         data = source.read_bytes()
     if max_rows is not None and data.count(b"\n") > max_rows + 1:  # + the header
-        message = f"file has more than {max_rows:,} rows, the limit of a submitted table"
+        message = t("structural.too-many-rows", limit=max_rows)
         return None, [problem("too-many-rows", label, message)]
     return data, []
 
@@ -519,9 +650,11 @@ def check_tables(
         problems += found
         if table is None:
             continue
-        problems += check_header(table, schema)
+        found, renamed = check_header(table, schema)
+        problems += found
+        table = read_as(table, renamed)
         if table.frame.height == 0 and name in {"communities", "households"}:
-            problems.append(problem("no-rows", label, "table has no data rows"))
+            problems.append(problem("no-rows", label, t("structural.no-rows")))
         cell_problems, typed[name], cell_rules = check_cells(table, schema)
         problems += cell_problems
         problems += check_primary_key(table, schema, typed[name])

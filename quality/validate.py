@@ -8,7 +8,9 @@ valid submission passes check); (5) the expectation suites on the harmonized tab
 Every layer that can run does, so one run reports every problem: a row with a problem is left
 out of the later layers (with the rows that depend on it), so one defect is reported once, at
 the submitted file, line and column. A layer that cannot run (no readable metadata, a table
-missing) is listed in the report as skipped, with the reason.
+missing) is listed in the report as skipped, with the reason; the codes of the tables that were
+read are still checked against metadata.yaml. A cell read as meant (a decimal comma, a code that
+lost its leading zeros) is reported and its row goes on.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import polars as pl
+from babel.lists import format_list
 
 from ippmd.core.errors import InputError, Problem, UsageError, problem_hint
 from ippmd.core.home import schemas_dir
+from ippmd.core.i18n import LOCALES, language, t
 from ippmd.core.io import load_yaml, sha256_file
 from ippmd.core.metadata import read_submission_metadata, region_list
 from ippmd.core.schema import (
@@ -38,6 +42,7 @@ from ippmd.core.schema import (
 )
 from ippmd.harmonize.destinations import UnknownCountryName, to_iso3
 from ippmd.harmonize.pipeline import country_row, harmonize
+from ippmd.harmonize.regions import lost_zeros
 from ippmd.harmonize.submission import Submission
 from ippmd.package.read import read_package
 from ippmd.package.write import published_sizes, write_csv_rows
@@ -47,7 +52,7 @@ from ippmd.quality.engine_polars import run_suites_polars
 from ippmd.quality.expectations import Failure
 from ippmd.quality.plausibility import submission_rules
 from ippmd.quality.report import Report
-from ippmd.quality.structural import MAX_EXAMPLES, Structure, check_tables, hint_for, problem
+from ippmd.quality.structural import MAX_EXAMPLES, Structure, check_tables, first_lines, hint_for, problem
 from ippmd.quality.submission_checks import identifier_columns, identifier_values, metadata_problems
 from ippmd.quality.suites import schema_expectations
 
@@ -61,7 +66,8 @@ def engine_named(name: str) -> Engine:
     for engine in ENGINES:
         if engine == cleaned:
             return engine
-    raise UsageError(f"--engine {name!r}: use {' or '.join(ENGINES)}")
+    engines = format_list(list(ENGINES), style="or", locale=LOCALES[language()])  # "polars or gx"
+    raise UsageError(t("validate.engine", given=repr(name), engines=engines))
 
 
 TEXT_COLUMNS = {
@@ -100,12 +106,10 @@ def expectation_problems(
         examples = ", ".join(
             str(v) for v in (failure.unexpected_keys or failure.unexpected_values or [])[:10]
         )
-        where = f" in {failure.country}" if failure.country else ""
-        observed = f"; observed {failure.observed}" if failure.observed is not None else ""
         problems.append(
             Problem(
                 file=f"{label}{failure.resource}",
-                message=f"{failure.rule}{where} ({failure.unexpected_count} rows{observed})",
+                message=_failure_message(failure),
                 field=column,
                 value=examples or None,
                 code="expectation-failed",
@@ -115,16 +119,32 @@ def expectation_problems(
     return problems
 
 
+def _failure_message(failure: Failure) -> str:
+    """An expectation failure on a table: the rule, its country, the rows and what was observed."""
+    count = failure.unexpected_count
+    if failure.country and failure.observed is not None:
+        return t(
+            "validate.failure-country-observed",
+            rule=failure.rule,
+            country=failure.country,
+            count=count,
+            observed=str(failure.observed),
+        )
+    if failure.country:
+        return t("validate.failure-country", rule=failure.rule, country=failure.country, count=count)
+    if failure.observed is not None:
+        return t("validate.failure-observed", rule=failure.rule, count=count, observed=str(failure.observed))
+    return t("validate.failure", rule=failure.rule, count=count)
+
+
 def _metadata(folder: Path) -> tuple[dict | None, list[Problem]]:
     path = folder / "metadata.yaml"
     if not path.is_file():
         found = sorted(str(p.relative_to(folder)) for p in folder.glob("*/metadata.yaml"))
-        where = (
-            f" (found {', '.join(found)}: send one submission, with metadata.yaml at the top)"
-            if found
-            else ""
+        message = (
+            t("validate.metadata-nested", found=", ".join(found)) if found else t("validate.metadata-missing")
         )
-        return None, [problem("metadata-error", "metadata.yaml", f"metadata.yaml is missing{where}")]
+        return None, [problem("metadata-error", "metadata.yaml", message)]
     try:
         return read_submission_metadata(path, "metadata.yaml"), []
     except InputError as exc:  # every metadata problem gets the metadata hint
@@ -162,7 +182,11 @@ def validate_submission(path: Path, engine: Engine = "polars") -> Report:
         raise
     except Exception as exc:  # a safety net: bad input must give a verdict, never a traceback
         report.problems.append(
-            problem("internal-error", str(path), f"unexpected {exc.__class__.__name__}: {exc}")
+            problem(
+                "internal-error",
+                str(path),
+                t("validate.unexpected", kind=exc.__class__.__name__, error=str(exc)),
+            )
         )
     report.seconds = time.perf_counter() - started
     return report
@@ -219,24 +243,22 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
     report.problems += rules
     expectations = f"expectations ({engine})"
     blocker = _harmonization_blocker(meta, structure, schemas)
+    if meta is not None:  # the codes of every table that was read, even when another one was not
+        full, kept = _rows_for_harmonization(structure, report.problems, schemas)
+        code_problems, kept = _code_problems(kept, meta)
+        report.problems += code_problems
     if blocker:
         report.skipped["harmonization"] = blocker
-        report.skipped[PACKAGE_RULES] = "harmonization did not run"
-        report.skipped[expectations] = "harmonization did not run"
+        report.skipped[PACKAGE_RULES] = t("validate.harmonization-did-not-run")
+        report.skipped[expectations] = t("validate.harmonization-did-not-run")
         report.problems = deduplicate(report.problems)
         return
     assert meta is not None
     report.layers.append("harmonization")
-    full, kept = _rows_for_harmonization(structure, report.problems)
-    code_problems, kept = _code_problems(kept, meta)
-    report.problems += code_problems
     kept = _cascade(full, kept)
     left_out = sum(full[n].height - kept[n].height for n in SUBMISSION_TABLES)
     if left_out:
-        report.notes.append(
-            f"{left_out:,} row(s) with a problem above, or in a household or community with one, "
-            "were left out of harmonization and expectations"
-        )
+        report.notes.append(t("validate.rows-left-out", count=left_out))
     lines = {name: frame["__line"] for name, frame in kept.items()}
     submission = Submission(
         folder=folder,
@@ -251,13 +273,16 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
             tables = {"countries": country_row(submission, tables, published, published_source), **tables}
     except InputError as exc:
         report.problems += [_at_line(p, lines) for p in exc.problems]
-        report.skipped[PACKAGE_RULES] = "harmonization failed"
-        report.skipped[expectations] = "harmonization failed"
+        report.skipped[PACKAGE_RULES] = t("validate.harmonization-failed")
+        report.skipped[expectations] = t("validate.harmonization-failed")
         report.problems = deduplicate(report.problems)
         return
     report.layers.append(PACKAGE_RULES)
     package_problems, broken = package_rule_problems(tables, kept, submission)
-    report.problems += package_problems
+    # A table left empty because its every row was left out above is no defect of its own.
+    report.problems += [
+        p for p in package_problems if not (p.code == "no-rows" and report.rows.get(Path(p.file).stem))
+    ]
     report.layers.append(expectations)
     # The countries with rows: a countries row alone (tables without rows) has no shares to judge.
     scope = sorted(
@@ -271,31 +296,44 @@ def _validate_folder(folder: Path, report: Report, engine: Engine) -> None:
 def _harmonization_blocker(meta: dict | None, structure: Structure, schemas: dict) -> str | None:
     """Why harmonization cannot run at all, or None when it can (on the rows without problems)."""
     if meta is None:
-        return "metadata.yaml could not be read or lacks what harmonization needs"
+        return t("validate.metadata-unusable")
     for name in SUBMISSION_TABLES:
         if name not in structure.frames:
-            return f"{name}.csv could not be read"
-        missing = [
-            f["name"] for f in schemas[name]["fields"] if f["name"] not in structure.frames[name].columns
-        ]
+            return t("validate.table-unreadable", file=f"{name}.csv")
+        missing = _lacks(name, structure, schemas)
         if missing:
-            return f"{name}.csv lacks the column(s) {', '.join(missing)}"
+            return t("validate.table-lacks-columns", file=f"{name}.csv", columns=", ".join(missing))
     return None
 
 
+def _lacks(name: str, structure: Structure, schemas: dict) -> list[str] | None:
+    """The columns of the format a table was read without (None: the table was not read)."""
+    if name not in structure.frames:
+        return None
+    return [f["name"] for f in schemas[name]["fields"] if f["name"] not in structure.frames[name].columns]
+
+
+# Problems whose cells were read as meant (a decimal comma, a code that lost its leading zeros, a
+# file in Windows-1252): reported, and their rows go on to the later layers.
+READ_AS_MEANT = {"decimal-comma", "leading-zeros", "encoding-error"}
+
+
 def _rows_for_harmonization(
-    structure: Structure, problems: list[Problem]
+    structure: Structure, problems: list[Problem], schemas: dict
 ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
-    """The typed rows of each table without a problem so far (by file line)."""
+    """The typed rows without a problem so far (by file line) of each table read with all its
+    columns."""
     bad: dict[str, set[int]] = {}
     for p in problems:
-        if p.row is not None and p.row > 1 and p.severity == "error":
+        if p.row is not None and p.row > 1 and p.severity == "error" and p.code not in READ_AS_MEANT:
             bad.setdefault(p.file, set()).add(p.row)
     full: dict[str, pl.DataFrame] = {}
     kept: dict[str, pl.DataFrame] = {}
     for name in SUBMISSION_TABLES:
+        if _lacks(name, structure, schemas) != []:  # not read, or read without a column
+            continue
         schema = polars_schema(submission_schema(name))
-        frame = structure.frames[name].select(pl.col(c).cast(t) for c, t in schema.items())
+        frame = structure.frames[name].select(pl.col(c).cast(dtype) for c, dtype in schema.items())
         full[name] = frame.with_columns(__line=structure.texts[name].lines)
         kept[name] = full[name].filter(~pl.col("__line").is_in(sorted(bad.get(f"{name}.csv", set()))))
     return full, kept
@@ -314,53 +352,56 @@ def _code_problems(
 ) -> tuple[list[Problem], dict[str, pl.DataFrame]]:
     """Every national code that metadata.yaml does not map, at its line in the table; those rows
     and the rows that depend on a row left out (the persons of a household left out, and so on)
-    are left out of harmonization."""
+    are left out of harmonization. A code that lost its leading zeros (`5` for `05`) is said so,
+    once per code, and read as the code it stands for, so its rows go on."""
     problems: list[Problem] = []
     known_levels = [str(level["code"]) for level in meta["education_levels"]]
     known_regions = [str(region["code"]) for region in region_list(meta)]
     checks = [
-        (
-            "communities",
-            "region_code",
-            known_regions,
-            "region code is not listed under regions in metadata.yaml",
-        ),
-        (
-            "persons",
-            "education_code",
-            known_levels,
-            "education code is not listed under education_levels in metadata.yaml",
-        ),
-        (
-            "emigrants",
-            "education_code",
-            known_levels,
-            "education code is not listed under education_levels in metadata.yaml",
-        ),
+        ("communities", "region_code", known_regions, t("validate.unknown-region")),
+        ("persons", "education_code", known_levels, t("validate.unknown-education")),
+        ("emigrants", "education_code", known_levels, t("validate.unknown-education")),
     ]
-    for name, column, known, message in checks:
+    left_out: dict[str, pl.DataFrame] = {}
+    for name, column, known, message in (c for c in checks if c[0] in kept):
         frame = kept[name]
+        codes = frame[column].drop_nulls().unique().sort().to_list()
+        restored = lost_zeros(codes, known)
+        if restored:
+            problems += _zero_problems(frame, name, column, restored)
+            kept[name] = frame = frame.with_columns(pl.col(column).replace(restored))
         unknown = frame.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(known))
-        problems += _row_problems(unknown, name, column, message, f"known: {', '.join(known[:20])}")
-    names = kept["emigrants"]["destination"].drop_nulls().unique().to_list()
+        problems += _row_problems(unknown, name, column, message, ", ".join(known[:20]))
+        left_out[name] = unknown
+    names = kept["emigrants"]["destination"].drop_nulls().unique().to_list() if "emigrants" in kept else []
     try:
         to_iso3(names, meta.get("destinations"))
     except UnknownCountryName as exc:
         unknown = kept["emigrants"].filter(pl.col("destination").is_in(exc.names))
         problems += _row_problems(
-            unknown,
-            "emigrants",
-            "destination",
-            "destination is not a country name ippmd knows",
-            None,
+            unknown, "emigrants", "destination", t("validate.unknown-destination"), None
         )
-    bad: dict[str, set[int]] = {}
-    for p in problems:
-        if p.row is not None:
-            bad.setdefault(p.file.removesuffix(".csv"), set()).add(p.row)
-    for name, lines in bad.items():
-        kept[name] = kept[name].filter(~pl.col("__line").is_in(sorted(lines)))
+        left_out["emigrants"] = pl.concat([left_out["emigrants"], unknown])
+    for name, rows in left_out.items():  # every such row, not only those listed
+        kept[name] = kept[name].filter(~pl.col("__line").is_in(rows["__line"].to_list()))
     return problems, kept
+
+
+def _zero_problems(frame: pl.DataFrame, name: str, column: str, restored: dict[str, str]) -> list[Problem]:
+    """One problem per code that lost its leading zeros: its count and first lines."""
+    problems = []
+    for written, code in restored.items():
+        lines = frame.filter(pl.col(column) == written)["__line"]
+        shown = first_lines(lines)
+        message = (
+            t("validate.lost-zeros-region", written=written, code=code, count=len(lines), lines=shown)
+            if column == "region_code"
+            else t("validate.lost-zeros-education", written=written, code=code, count=len(lines), lines=shown)
+        )
+        problems.append(
+            problem("leading-zeros", f"{name}.csv", message, row=int(lines[0]), field=column, value=written)
+        )
+    return problems
 
 
 def _cascade(full: dict[str, pl.DataFrame], kept: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -382,7 +423,7 @@ def _row_problems(
     rows: pl.DataFrame, name: str, column: str, message: str, known: str | None
 ) -> list[Problem]:
     hint = hint_for("unknown-code", column)
-    text = f"{message} ({known})" if known else message
+    text = t("validate.with-known", message=message, known=known) if known else message
     found = [
         Problem(
             f"{name}.csv", text, row=int(line), field=column, value=str(value), code="unknown-code", hint=hint
@@ -393,7 +434,7 @@ def _row_problems(
         found.append(
             Problem(
                 f"{name}.csv",
-                f"{rows.height - MAX_EXAMPLES} more rows with unknown codes like these",
+                t("validate.more-unknown-codes", count=rows.height - MAX_EXAMPLES),
                 field=column,
                 code="unknown-code",
                 hint=hint,
@@ -462,11 +503,15 @@ def locate(
             message=failure.rule,
             code="expectation-failed",
             hint=failure.hint or None,
-            context=f"harmonized {resource}.{failure.column}",
+            context=t("validate.harmonized", column=f"{resource}.{failure.column}"),
         )
         if failure.error or failure.unexpected_count is None:  # an aggregate rule, or not evaluated
-            detail = f"error: {failure.error}" if failure.error else f"observed {failure.observed}"
-            located.append(replace(base, message=f"{failure.rule} ({detail})", field=failure.column))
+            detail = (
+                t("validate.rule-error", rule=failure.rule, error=failure.error)
+                if failure.error
+                else t("validate.rule-observed", rule=failure.rule, observed=str(failure.observed))
+            )
+            located.append(replace(base, message=detail, field=failure.column))
             continue
         names = (
             {f["name"] for f in submission_schema(resource)["fields"]}
@@ -488,7 +533,7 @@ def locate(
             located.append(
                 replace(
                     base,
-                    message=f"{failure.rule} ({failure.unexpected_count} rows)",
+                    message=t("validate.rule-rows", rule=failure.rule, count=failure.unexpected_count),
                     field=field,
                     value=shown or None,
                 )
@@ -503,7 +548,9 @@ def locate(
         if failure.unexpected_count > len(keys):
             more = failure.unexpected_count - len(keys)
             located.append(
-                replace(base, field=field, message=f"{failure.rule}: {more:,} more rows like these")
+                replace(
+                    base, field=field, message=t("validate.rule-more-rows", rule=failure.rule, count=more)
+                )
             )
     return located
 
@@ -621,8 +668,12 @@ def _submitted_place(
 ) -> list[Problem]:
     """A problem of the published table `name` (row `index` of its frame) where the submitter fixes it."""
     field = p.field or ""
-    message = f"{p.message}, once published"
-    context = f"{PUBLISHED} data/{name}.csv" + (f" line {p.row}" if p.row is not None else "")
+    message = t("validate.once-published", message=p.message)
+    context = (
+        t("validate.published-line", file=f"data/{name}.csv", line=p.row)
+        if p.row is not None
+        else t("validate.published-file", file=f"data/{name}.csv")
+    )
     if name == "countries" or field == "country":
         key = COUNTRY_KEYS.get(field, field)
         hint = hint_for(p.code, "metadata")
@@ -676,7 +727,9 @@ def _submitted_place(
     ]
 
 
-PUBLISHED = "as published:"  # the context of a problem found by the package rules layer
+def _published(p: Problem) -> bool:
+    """A problem found by the package rules layer (its context says where in the published CSV)."""
+    return (p.context or "").startswith(t("validate.published-file", file=""))
 
 
 def deduplicate(problems: list[Problem]) -> list[Problem]:
@@ -695,18 +748,25 @@ def deduplicate(problems: list[Problem]) -> list[Problem]:
         merged[(file, field, value)] = replace(
             first,
             row=rows[-1] if len(rows) > 1 else rows[0],
-            message=f"{first.message}: {field} {value} is on lines {', '.join(map(str, rows))}"
+            message=t(
+                "validate.key-on-lines",
+                message=first.message,
+                key=field,
+                value=value,
+                lines=", ".join(map(str, rows)),
+            )
             if len(rows) > 1
             else first.message,
         )
     out: list[Problem] = []
     seen: set[tuple] = set()
+    unique = t("structural.unique")  # the unique rule's message, in the language it was written in
     for p in problems:
         if p.code == "primary-key" and p.row is not None:
             if (p.file, p.field, p.value) not in merged:
                 continue
             p = merged.pop((p.file, p.field, p.value))
-        elif p.code == "constraint-error" and "unique" in p.message and (p.file, p.row) in key_rows:
+        elif p.code == "constraint-error" and p.message == unique and (p.file, p.row) in key_rows:
             continue  # the same duplicate, already reported as a duplicate key
         identity = (p.file, p.row, p.field, p.value, p.code, p.message)
         if identity not in seen:
@@ -725,10 +785,8 @@ def _place(p: Problem) -> tuple[str, int | None, str]:
 def _published_once(problems: list[Problem]) -> list[Problem]:
     """A value the package rules layer refuses that an earlier layer already reported at the same
     place (a 1 MB region name at its metadata.yaml key, say) is one defect: the earlier entry stays."""
-    earlier = {
-        _place(p) for p in problems if p.severity == "error" and not (p.context or "").startswith(PUBLISHED)
-    }
-    return [p for p in problems if not ((p.context or "").startswith(PUBLISHED) and _place(p) in earlier)]
+    earlier = {_place(p) for p in problems if p.severity == "error" and not _published(p)}
+    return [p for p in problems if not (_published(p) and _place(p) in earlier)]
 
 
 # When one cell breaks several rules, the first of these is its one entry: removing an identifier
@@ -774,7 +832,7 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
         problem(
             "descriptor-error",
             label,
-            f"not a valid Data Package v2: {error.message}",
+            t("validate.descriptor-invalid", error=error.message),
             field="/".join(str(p) for p in error.absolute_path) or None,
         )
         for error in jsonschema.Draft7Validator(profile).iter_errors(descriptor)
@@ -789,7 +847,7 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
             path = package_dir / entry["path"]
             if Path(entry["path"]).is_absolute() or not path.resolve().is_relative_to(package_dir.resolve()):
                 problems.append(
-                    problem("descriptor-error", label, f"path {entry['path']!r} leads out of the package")
+                    problem("descriptor-error", label, t("validate.path-out", path=repr(entry["path"])))
                 )
                 continue
             if not path.is_file():  # never opens a FIFO or a device
@@ -797,7 +855,7 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
                     problem(
                         "missing-file",
                         entry["path"],
-                        "file listed in the descriptor is missing (or not a file)",
+                        t("validate.listed-file-missing"),
                     )
                 )
                 continue
@@ -807,13 +865,11 @@ def descriptor_problems(package_dir: Path) -> list[Problem]:
                     problem(
                         "byte-count",
                         entry["path"],
-                        f"file has {size} bytes, the descriptor says {entry.get('bytes')}",
+                        t("validate.byte-count", size=size, listed=str(entry.get("bytes"))),
                     )
                 )
             if entry.get("hash") != "sha256:" + sha256_file(path):
-                problems.append(
-                    problem("hash-count", entry["path"], "file does not match its SHA-256 in the descriptor")
-                )
+                problems.append(problem("hash-count", entry["path"], t("validate.hash-count")))
     return problems
 
 
@@ -832,7 +888,7 @@ def check_package(package_dir: Path, engine: Engine = "gx") -> Report:
     report.rows = {name: frame.height for name, frame in structure.frames.items()}
     if "countries" in structure.frames and "iso3" in structure.frames["countries"].columns:
         codes = structure.frames["countries"]["iso3"].drop_nulls().to_list()
-        report.country = f"{len(codes)} countries: {', '.join(codes)}"
+        report.country = t("validate.countries", count=len(codes), codes=", ".join(codes))
         report.problems += _listed_countries_problems(package_dir, codes)
     if report.valid:
         tables = {
@@ -842,7 +898,7 @@ def check_package(package_dir: Path, engine: Engine = "gx") -> Report:
         report.layers.append(f"expectations ({engine})")
         report.problems += expectation_problems(tables, engine, label="data/")
     else:
-        report.skipped[f"expectations ({engine})"] = "the package's files break its schemas"
+        report.skipped[f"expectations ({engine})"] = t("validate.package-breaks-schemas")
     # The package's maintainers read this: hints speak of builds, not of submission kits.
     report.problems = [
         replace(p, hint=problem_hint(f"package.{p.code}") or problem_hint("package"))
@@ -862,7 +918,7 @@ def _listed_countries_problems(package_dir: Path, codes: list[str]) -> list[Prob
     except InputError as exc:
         return [replace(p, file="datapackage.json") for p in exc.problems]
     if sorted(listed) != sorted(codes):
-        message = f"lists {', '.join(listed)}; the countries table holds {', '.join(codes)}"
+        message = t("validate.countries-differ", listed=", ".join(listed), codes=", ".join(codes))
         return [problem("descriptor-error", "datapackage.json", message, field="countries")]
     return []
 

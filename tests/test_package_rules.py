@@ -22,6 +22,7 @@ import ippmd.quality.engine_polars as engine_polars
 import ippmd.quality.validate as validate
 from ippmd.build import build
 from ippmd.core.errors import Problem
+from ippmd.core.i18n import t
 from ippmd.harmonize.pipeline import harmonize
 from ippmd.harmonize.submission import Submission
 from ippmd.quality.expectations import Prepared
@@ -277,7 +278,7 @@ def test_check_tables_reads_a_table_from_bytes_as_from_its_file(tmp_path: Path) 
     from_file = check_tables({"t": tmp_path / "t.csv"}, {"t": schema}, {"t": "t.csv"}, max_rows=None)
     assert from_bytes.problems == from_file.problems and from_bytes.rules == from_file.rules
     assert [(p.row, p.code, p.message) for p in from_bytes.problems] == [
-        (2, "field-too-large", f"cell longer than {MAX_CELL_BYTES} bytes"),
+        (2, "field-too-large", f"cell longer than {MAX_CELL_BYTES:,} bytes"),
         (4, "constraint-error", "required value is empty"),
         (3, "constraint-error", "required value is a code this table reads as missing"),
     ]
@@ -294,13 +295,13 @@ def test_a_defect_reported_at_its_metadata_key_is_not_reported_again_as_publishe
         "cell longer than 10000 bytes, once published",
         field="regions.list.0.name",
         code="field-too-large",
-        context=f"{validate.PUBLISHED} data/communities.csv line 3",
+        context=t("validate.published-line", file="data/communities.csv", line=3),
     )
     other = Problem(
         "metadata.yaml",
         "x, once published",
         field="country_name",
         code="constraint-error",
-        context=f"{validate.PUBLISHED} data/countries.csv line 2",
+        context=t("validate.published-line", file="data/countries.csv", line=2),
     )
     assert deduplicate([earlier, published, other]) == [earlier, other]

@@ -89,7 +89,7 @@ def _broken_copy(src: Path, dst: Path, table: str, row: int, column: str, value:
 @pytest.mark.parametrize(
     ("table", "column", "value", "message"),
     [
-        ("persons", "age", "forty", "not a valid int64"),
+        ("persons", "age", "forty", "not a valid integer"),
         ("persons", "education_code", "99", "national education code"),
         ("emigrants", "destination", "Atlantis", "unknown destination"),
         ("communities", "region_code", "77", "region code"),
