@@ -168,3 +168,38 @@ def test_build_says_which_codes_lost_their_zeros(valid: dict[str, Path], tmp_pat
     assert zeros and {p.code for p in caught.value.problems if p.value is not None} == {"leading-zeros"}
     five = next(p for p in zeros if p.value == "5")
     assert five.message == "`5`: leading zeros were lost, the code is `05`"
+
+
+def _texts(report: dict) -> list[tuple[str, str | None, str | None]]:
+    return [(p["code"], p["message"], p["hint"]) for p in report["problems"]]
+
+
+def test_validate_lang_fr_gives_every_problem_in_french(valid: dict[str, Path], tmp_path: Path) -> None:
+    """`ippmd validate SUB --lang fr` (the issue's done-when) on the messy scenario: every message,
+    hint, note and skip reason differs from the English run's (nothing left in English), the
+    problems are the same ones, and the exit code is 1."""
+    import json
+    import subprocess
+    import sys
+
+    planted("issue-22-scenario", valid, tmp_path / "sub")
+    runs = {}
+    for lang in ("en", "fr"):
+        out = tmp_path / f"{lang}.json"
+        command = ["validate", str(tmp_path / "sub"), "--lang", lang, "--json", str(out)]
+        done = subprocess.run([sys.executable, "-m", "ippmd.cli", *command], capture_output=True, text=True)
+        assert done.returncode == 1, done.stderr
+        runs[lang] = json.loads(out.read_text(encoding="utf-8"))
+    english, french = runs["en"], runs["fr"]
+    assert [(p["file"], p["code"], p["field"], p["row"]) for p in french["problems"]] == [
+        (p["file"], p["code"], p["field"], p["row"]) for p in english["problems"]
+    ]
+    for (code, en_message, en_hint), (_, fr_message, fr_hint) in zip(
+        _texts(english), _texts(french), strict=True
+    ):
+        assert fr_message != en_message, (code, fr_message)
+        assert (fr_hint is None) == (en_hint is None) and (en_hint is None or fr_hint != en_hint), code
+    for en_note, fr_note in zip(english["notes"], french["notes"], strict=True):
+        assert fr_note != en_note, fr_note
+    for layer, reason in english["skipped"].items():
+        assert french["skipped"][layer] != reason, reason
