@@ -22,7 +22,7 @@ from ippmd.extract.selection import Selection, country_column
 from ippmd.extract.source import Source
 from ippmd.extract.statfiles import LABEL_LIMIT, VALUE_LABEL_LIMIT, cut_labels
 from ippmd.package.codebook import render
-from ippmd.package.labels import INTEGER_CODED_FORMATS, integer_codes
+from ippmd.package.labels import integer_codes
 from ippmd.package.missing import CODES
 
 
@@ -234,9 +234,8 @@ def codebook(
         for table, mapping in renamed.items():
             lines += [f"| {table} | `{old}` | `{new}` |" for old, new in mapping.items()]
         lines.append("")
-    if fmt in INTEGER_CODED_FORMATS:
+    if fmt in ("dta", "sav"):  # INTEGER_CODED_FORMATS
         lines += _coded_categories(descriptor, fmt)
-    if fmt in ("dta", "sav"):
         lines += _cut_labels(descriptor, fmt)
     return "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
 

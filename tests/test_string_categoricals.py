@@ -93,7 +93,7 @@ def test_file_holds_labelled_codes_with_counts_of_the_csv(extracts: dict[str, Pa
     niu, unknown = ("n", "u") if fmt == "dta" else (-9, -8)
     values = [v if isinstance(v, str) else int(v) for v in frame[COLUMN].tolist()]
     got = {value: values.count(value) for value in set(values)}
-    expected = {codes[text]: n for text, n in counts.items() if text in codes}
+    expected: dict[str | int, int] = {codes[text]: n for text, n in counts.items() if text in codes}
     expected |= {niu: counts["NIU"], unknown: counts.get("", 0)}
     expected = {value: n for value, n in expected.items() if n}
     assert got == expected
@@ -238,8 +238,8 @@ for (v in unclass(lx[!is.na(lx)]))
 def _has_haven() -> bool:
     rscript = shutil.which("Rscript")
     return (
-        bool(rscript)
-        and subprocess.run([rscript, "-e", "library(haven)"], capture_output=True).returncode == 0
+        rscript is not None
+        and not subprocess.run([rscript, "-e", "library(haven)"], capture_output=True).returncode
     )
 
 
