@@ -56,9 +56,11 @@ def _csv_counts(folder: Path) -> dict[str, int]:
     """Rows per text of the CSV extract (NIU and the empty cell included), read by DuckDB."""
     duckdb = pytest.importorskip("duckdb")
     path = folder / "data" / f"{TABLE}.csv"
-    rows = duckdb.sql(
-        f"SELECT coalesce({COLUMN}, '') AS v, count(*) FROM read_csv('{path}', all_varchar = true) GROUP BY v"
-    ).fetchall()
+    with duckdb.connect() as connection:  # its own: the default one is shared with other tests
+        rows = connection.sql(
+            f"SELECT coalesce({COLUMN}, '') AS v, count(*) "
+            f"FROM read_csv('{path}', all_varchar = true) GROUP BY v"
+        ).fetchall()
     return {value: count for value, count in rows}
 
 
