@@ -22,6 +22,7 @@ from ippmd.extract.selection import Selection, country_column
 from ippmd.extract.source import Source
 from ippmd.extract.statfiles import LABEL_LIMIT, VALUE_LABEL_LIMIT, cut_labels
 from ippmd.package.codebook import render
+from ippmd.package.labels import integer_codes
 from ippmd.package.missing import CODES
 
 
@@ -233,9 +234,47 @@ def codebook(
         for table, mapping in renamed.items():
             lines += [f"| {table} | `{old}` | `{new}` |" for old, new in mapping.items()]
         lines.append("")
-    if fmt in ("dta", "sav"):
+    if fmt in ("dta", "sav"):  # INTEGER_CODED_FORMATS
+        lines += _coded_categories(descriptor, fmt)
         lines += _cut_labels(descriptor, fmt)
     return "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
+
+
+def coded_categories(descriptor: dict[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
+    """Table -> variable -> {text: integer code} of the string categoricals a Stata or SPSS
+    extract writes as labelled integers (ippmd.package.labels.integer_codes)."""
+    coded = {
+        resource["name"]: {
+            f["name"]: integer_codes(f) for f in resource["schema"]["fields"] if integer_codes(f)
+        }
+        for resource in descriptor["resources"]
+    }
+    return {table: fields for table, fields in coded.items() if fields}
+
+
+def _coded_categories(descriptor: dict[str, Any], fmt: StatFormat) -> list[str]:
+    """The codebook's table of string categories and their integer codes in the file."""
+    coded = coded_categories(descriptor)
+    if not coded:
+        return []
+    codes = CODES[fmt]
+    header = [
+        t("extract.column-table"),
+        t("extract.column-variable"),
+        t("extract.column-code"),
+        t("extract.column-text"),
+        t("extract.column-label"),
+    ]
+    intro = t("extract.codebook-coded", format=FORMATS[fmt].title, niu=codes.niu, unknown=codes.unknown)
+    lines = [intro, "", "| " + " | ".join(header) + " |", "|---|---|---|---|---|"]
+    for resource in descriptor["resources"]:
+        for field in resource["schema"]["fields"]:
+            labels = {str(c["value"]): c["label"] for c in field.get("categories", [])}
+            lines += [
+                f"| {resource['name']} | `{field['name']}` | {code} | `{text}` | {labels[text]} |"
+                for text, code in coded.get(resource["name"], {}).get(field["name"], {}).items()
+            ]
+    return [*lines, ""]
 
 
 def _cut_labels(descriptor: dict[str, Any], fmt: StatFormat) -> list[str]:

@@ -37,6 +37,7 @@ from ippmd.extract.corridors import TARGET
 from ippmd.extract.documents import (
     citation_cff,
     codebook,
+    coded_categories,
     file_notes,
     json_bytes,
     license_text,
@@ -50,6 +51,7 @@ from ippmd.extract.rscript import load_r
 from ippmd.extract.selection import Selection, country_column, kept_foreign_keys, link_key, resolve
 from ippmd.extract.source import Source, open_package
 from ippmd.package.ddi import Location, render_ddi
+from ippmd.package.labels import INTEGER_CODED_FORMATS
 from ippmd.package.missing import can_be_missing, missing_kinds
 from ippmd.package.translate import translated_field
 from ippmd.package.write import parquet_file_metadata
@@ -280,6 +282,7 @@ def _manifest(
     attach: list[str] | None = None,
     where: str | None = None,
     rectangular: bool = False,
+    coded: dict[str, dict[str, dict[str, int]]] | None = None,
 ) -> dict[str, Any]:
     """manifest.json: what was asked (verbatim and resolved) of which package, and what came out."""
     return {
@@ -315,6 +318,8 @@ def _manifest(
             "foreign_keys_not_declared": list(selection.dropped_foreign_keys),
         },
         "renamed_variables": {t.name: t.renamed for t in written if t.renamed},
+        # string categories written as labelled integers: table -> variable -> {text: code}
+        "coded_categories": (coded or {}) if fmt in INTEGER_CODED_FORMATS else {},
         "corridor_matches": {m: v for t in written for m, v in t.matched.items()},
         "files": [
             {
@@ -489,6 +494,7 @@ def _make_extract(
         (staging / "data").mkdir()
         (staging / "codebook").mkdir()
         written, resources, logical = _write_tables(source, selection, fmt, staging)
+        coded = coded_categories(_package(source, selection, logical))  # package names, before renames
         renames = {t.name: t.renamed for t in written if t.renamed}
         locations = {t.name: t.locations for t in written if t.locations}
         docs = _documents(source, selection, fmt, staging, resources, logical, renames, locations)
@@ -505,6 +511,7 @@ def _make_extract(
             attach,
             where,
             rectangular,
+            coded,
         )
         docs["manifest.json"] = json_bytes(manifest)
         write_zip(_zip_entries(out.stem, docs, written, FORMATS[fmt].deflate), out)

@@ -2,9 +2,12 @@
 
 Missing values keep their kind (ippmd.package.missing): Stata gets extended missing `.n` (not
 in universe) and `.u` (unknown), SPSS the user-missing codes -9 and -8 declared in the file
-(strings: `NIU`). Value labels are shared sets (`yesno`, `sex`, ...): readstat writes one set
-per variable, so the Stata file's label sections are rewritten afterwards (`share_dta_labels`),
-which also stores the notes (`_dta[note1]`...: the synthetic notice, the missing codes).
+(free-text strings: `NIU`). A string categorical is written as a labelled integer, its code its
+place in the schema's categories (ippmd.package.labels.integer_codes), so it carries its labels
+and both missing kinds as the numbers do. Value labels are shared sets (`yesno`, `sex`, ...):
+readstat writes one set per variable, so the Stata file's label sections are rewritten
+afterwards (`share_dta_labels`), which also stores the notes (`_dta[note1]`...: the synthetic
+notice, the missing codes).
 
 Why the care: pyreadstat writes Int64 columns as doubles, so integer fields are cast to Int32
 (Stata `long`; SPSS gets an F<w>.0 format) when their values fit, and a table holding an integer
@@ -38,7 +41,7 @@ from ippmd.core.i18n import t
 from ippmd.core.limits import limit
 from ippmd.core.scalars import as_number
 from ippmd.extract.names import StatFormat, stat_names
-from ippmd.package.labels import label_sets
+from ippmd.package.labels import coded_field, integer_codes, label_sets
 from ippmd.package.missing import SPSS_NIU, SPSS_UNKNOWN, STATA_NIU, STATA_UNKNOWN, spss_codes_fit
 
 # Stata `long` holds -2,147,483,647 .. 2,147,483,620 (the top of int32 codes missing values).
@@ -136,6 +139,38 @@ def unwritable_numbers(frame: pl.DataFrame, file: str, fmt: StatFormat) -> list[
     return problems
 
 
+def coded_categories(frame: pl.DataFrame, fields: list[dict[str, Any]], file: str) -> pl.DataFrame:
+    """The frame with each string categorical column as its integer codes (labels.integer_codes;
+    nulls stay null, to be coded by kind). A text outside the categories is refused by record."""
+    by_name = {f["name"]: f for f in fields}
+    columns = []
+    for name in frame.columns:
+        codes = integer_codes(by_name[name])
+        series = frame[name]
+        if codes:
+            coded = series.replace_strict(codes, default=None, return_dtype=pl.Int32)
+            stray = (series.is_not_null() & coded.is_null()).arg_true()
+            if stray.len():
+                allowed = ", ".join(codes)
+                raise InputError(
+                    [
+                        Problem(
+                            file,
+                            f"{series[row]!r} is not a category of {name} ({allowed}): it has no code "
+                            f"to write in the file ({KEEP})",
+                            row=row + 1,
+                            field=name,
+                            value=str(series[row]),
+                            code="constraint-error",
+                        )
+                        for row in stray[:MAX_REPORTED].to_list()
+                    ]
+                )
+            series = coded.alias(name)
+        columns.append(series)
+    return pl.DataFrame(columns, schema={c.name: c.dtype for c in columns}) if columns else frame
+
+
 def _integer_column(series: pl.Series) -> pl.Series:
     """Int32 when every value fits Stata's `long`, else Float64 (readstat has no int64)."""
     low, high = series.min(), series.max()
@@ -145,15 +180,13 @@ def _integer_column(series: pl.Series) -> pl.Series:
 
 
 def _value_labels(field: dict[str, Any], dtype: pl.DataType, fmt: StatFormat) -> dict[Any, str] | None:
-    """Value labels of a field; Stata labels integers only (string codes stay in the codebook)."""
+    """Value labels of an integer field (string categories arrive coded: coded_categories)."""
     cats = field.get("categories")
     if not cats:
         return None
     limit = VALUE_LABEL_LIMIT[fmt]
     if dtype.is_integer():
         return {int(c["value"]): clip(c["label"], limit) for c in cats}
-    if fmt == "sav" and dtype == pl.String:
-        return {str(c["value"]): clip(c["label"], limit) for c in cats}
     return None
 
 
@@ -370,10 +403,15 @@ def write_stat_file(
     default every null is unknown. `notes` go into the file (Stata notes, SPSS documents).
     `shown`: the same fields with their titles and category labels in the reader's language
     (ippmd.package.translate.translated_field), the labels written; by default `fields`.
+    String categories are written as labelled integers (ippmd.package.labels.coded_field), so
+    their two kinds of missing are coded as for numbers.
     """
     unwritable = unwritable_numbers(frame, path.name, fmt)
     if unwritable:
         raise InputError(unwritable)
+    frame = coded_categories(frame, fields, path.name)
+    fields = [coded_field(f) for f in fields]
+    shown = [coded_field(f) for f in shown] if shown else None
     by_name = {f["name"]: f for f in fields}
     columns = []
     for name in frame.columns:

@@ -31,6 +31,7 @@ from ippmd import SYNTHETIC_NOTICE, __version__
 from ippmd.core.i18n import LANGUAGES, t, using
 from ippmd.core.io import write_atomic
 from ippmd.core.scalars import as_number
+from ippmd.package.labels import INTEGER_CODED_FORMATS, coded_field
 from ippmd.package.missing import (
     CODES,
     SPSS_NIU,
@@ -48,6 +49,10 @@ SCHEMA_LOCATION = (
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PRODUCER = "ippmd maintainers"
+CODED_NOTE = (
+    "In the {format} file the categories are integers 1..k in the order of the package's list "
+    "(catValu), each category's text as in the CSV and Parquet files in its txt."
+)
 SERIES = "IPPMD"  # serStmt/serName abbr: the collection, as IPUMS names its own (IPUMS-INTL, ...)
 SERIES_INFO = (
     "Interrelations between Public Policies, Migration and Development (IPPMD), OECD Development "
@@ -225,6 +230,9 @@ def _variable(
     location: Location | None = None,
 ) -> ET.Element:
     name = field["name"]
+    coded = fmt in INTEGER_CODED_FORMATS and field["type"] == "string" and bool(field.get("categories"))
+    if coded:  # a labelled integer in the file; each category keeps its text (txt) for the CSV's
+        field = coded_field(field)
     numeric = field["type"] in ("integer", "number")
     categories = field.get("categories", [])
     attrs = {"ID": _var_id(resource["name"], name), "name": name, "files": file_id}
@@ -264,11 +272,14 @@ def _variable(
     if categories:
         counts = dict(valid.value_counts().iter_rows()) if valid.len() else {}
         for category in categories:
+            value = category.get("originalValue", category["value"])  # as in the package's data
             catgry = _el(var, "catgry")
             _el(catgry, "catValu", str(category["value"]))
-            label = partial(category_label, table, field, category["value"], category["label"])
+            label = partial(category_label, table, field, value, category["label"])
             _in_each_language(catgry, "labl", label)
-            _el(catgry, "catStat", str(counts.get(category["value"], 0)), type="freq")
+            if coded:
+                _el(catgry, "txt", str(value))
+            _el(catgry, "catStat", str(counts.get(value, 0)), type="freq")
     if can_be_missing(field) and name in frame.columns:
         _missing_categories(var, field, frame, fmt)
     if field.get("sourceVariable"):
@@ -278,6 +289,8 @@ def _variable(
     _el(var, "varFormat", type="numeric" if numeric else "character", schema="other")
     if field.get("unit"):
         _in_each_language(var, "notes", lambda: t("docs.ddi-unit", unit=field_text(table, field, "unit")))
+    if coded:
+        _el(var, "notes", CODED_NOTE.format(format=FILE_FORMATS.get(fmt, fmt)))
     if field.get("nameInFile"):  # too long for the format: shortened by one rule (extract/names.py)
         _el(var, "notes", f"Name in the {FILE_FORMATS.get(fmt, fmt)} file: {field['nameInFile']}")
     return var

@@ -12,6 +12,9 @@ format keeps them apart and every document (codebook, DDI, extract notes) states
 | IPUMS   | -9 (strings: `NIU`)                | -8 (strings: blank)                    |
 | Parquet | null; the row's universe is false  | null; the row's universe is true       |
 
+"Strings" are free text: in Stata and SPSS a string with categories is written as a labelled
+integer (ippmd.package.labels.integer_codes) and takes the numbers' codes.
+
 The SPSS codes are negative, outside every coded or measured value of the microdata (all have
 a minimum of 0 or more); a field that could take them keeps system missing instead.
 """

@@ -23,6 +23,7 @@ from ippmd.core.scalars import as_number
 from ippmd.extract import list_variables, make_extract, variable_catalog
 from ippmd.extract.names import stat_names
 from ippmd.extract.statfiles import clip, write_stat_file
+from ippmd.package.labels import coded_field, integer_codes
 from tests.conftest import frictionless_validate
 
 TABLES = ["countries", "communities", "households", "persons", "emigrants", "country_indicators"]
@@ -256,6 +257,10 @@ def test_unknown_names_raise_with_close_matches(
 
 def _same(read: pd.Series, expected: pl.Series, field: dict) -> None:
     values = expected.to_list()
+    codes = integer_codes(field)
+    if codes:  # a string category: its integer code in Stata and SPSS
+        values = [None if v is None else codes[v] for v in values]
+        field = coded_field(field)
     if field["type"] == "string":  # empty, or NaN for the SPSS user-missing string NIU
         got = [None if (isinstance(v, float) and pd.isna(v)) or v == "" else v for v in read.tolist()]
         assert got == values, field["name"]
@@ -283,12 +288,12 @@ def test_stata_files_read_back_with_values_and_labels(khm_stat: dict[str, Path],
             name = field["name"]  # as in the file (a name longer than Stata allows is shortened)
             _same(frame[name], expected[field.get("originalName", name)], field)
             assert variable_labels[name] == field["title"]
-            if field["type"] == "integer":
+            if coded_field(field)["type"] == "integer":  # string categories are coded integers
                 assert meta.readstat_variable_types[name] == "int32", name  # Stata long, not double
                 if expected[field.get("originalName", name)].null_count() == 0:
                     assert frame[name].dtype == "int32", name
-            if field.get("categories") and field["type"] == "integer":
-                labelled[name] = {c["value"]: c["label"] for c in field["categories"]}
+            if field.get("categories"):  # string categories too, by their integer codes
+                labelled[name] = {c["value"]: c["label"] for c in coded_field(field)["categories"]}
         coded = {  # the value labels, without the labels of .n and .u
             k: {v: t for v, t in d.items() if not isinstance(v, str)}
             for k, d in meta.variable_value_labels.items()
@@ -313,7 +318,7 @@ def test_spss_files_read_back_with_values_and_labels(khm_stat: dict[str, Path], 
             assert meta.column_names_to_labels[name] == field["title"]
             if field["type"] == "integer":
                 assert str(meta.original_variable_types[name]).endswith(".0"), name  # F<w>.0: an integer
-            cats = {c["value"]: clip(c["label"], 120) for c in field.get("categories", [])}
+            cats = {c["value"]: clip(c["label"], 120) for c in coded_field(field).get("categories", [])}
             got = {
                 v: t for v, t in meta.variable_value_labels.get(name, {}).items() if v not in (-9, -8, "NIU")
             }

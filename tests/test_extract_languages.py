@@ -27,6 +27,7 @@ from ippmd.core.schema import harmonized_schema
 from ippmd.extract import make_extract
 from ippmd.extract.rscript import r_string
 from ippmd.extract.statfiles import LABEL_LIMIT, VALUE_LABEL_LIMIT, clip
+from ippmd.package.labels import integer_codes
 from ippmd.package.translate import category_label, field_text
 
 COUNTRIES = ["CIV"]
@@ -86,9 +87,10 @@ def _expected(folder: Path, fmt: str, lang: i18n.Language) -> dict[str, tuple[st
         for field in _fields(folder):
             spec = schema[field.get("originalName", field["name"])]
             title = clip(field_text(TABLE, spec, "title") or "", LABEL_LIMIT[fmt])
-            labelled = spec["type"] == "integer" or (fmt == "sav" and spec["type"] == "string")
+            codes = integer_codes(spec)  # string categories are labelled integers in the file
+            labelled = spec["type"] == "integer" or bool(codes)
             values = {
-                (str(c["value"]) if spec["type"] == "string" else c["value"]): clip(
+                codes.get(str(c["value"]), c["value"]): clip(
                     category_label(TABLE, spec, c["value"], c["label"]), VALUE_LABEL_LIMIT[fmt]
                 )
                 for c in spec.get("categories", [])
