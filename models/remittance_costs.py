@@ -328,8 +328,9 @@ def cost_benchmark(
         if few:
             bench.notes.append(
                 f"{focus}'s premium rests on {bench.comparison['focus_corridors']} corridor(s) (fewer than "
-                f"{settings().few_treated_clusters}): the corridor-clustered CRV1 interval is then too "
-                "narrow; the wild cluster restricted bootstrap interval is given beside it."
+                f"{settings().few_treated_clusters}): neither the corridor-clustered CRV1 interval nor the "
+                "wild cluster bootstrap is valid with so few treated corridors, so the report shows no "
+                "interval for it (remittance_cost_comparison.csv keeps both, for reference only)."
             )
     bench.seconds = time.perf_counter() - started
     return bench

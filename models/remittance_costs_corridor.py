@@ -39,7 +39,7 @@ from ippmd.models.inference import seeded_rng, settings
 HEADLINE = "fieldwork"
 FULL = "full period"
 WINDOW_COLUMNS = (
-    "window", "role", "first_quarter", "last_quarter", "n_obs", "n_corridors", "focus",
+    "window", "role", "first_quarter", "last_quarter", "n_obs", "n_corridors", "focus", "focus_senders",
     "focus_corridors", "focus_corridor_quarters", "focus_compared_quarters", "estimate",
     "ri_p_value", "ri_corridors", "ri_method",
 )  # fmt: skip
@@ -147,6 +147,7 @@ def window_row(premiums: pl.DataFrame, focus: str, window: Window) -> dict[str, 
         "n_obs": inside.height,
         "n_corridors": inside["corridor"].n_unique(),
         "focus": focus,
+        "focus_senders": ", ".join(sorted(own["sender"].unique().to_list())) or None,
         "focus_corridors": own["corridor"].n_unique(),
         "focus_corridor_quarters": own.height,
         "focus_compared_quarters": own["premium"].drop_nulls().len(),
@@ -163,7 +164,8 @@ def corridor_windows(panel: pl.DataFrame, focus: str, fieldwork: tuple[int, int]
     rows = [window_row(premiums, focus, w) for w in windows(panel, fieldwork)]
     schema = {
         "window": pl.String, "role": pl.String, "first_quarter": pl.String, "last_quarter": pl.String,
-        "n_obs": pl.Int64, "n_corridors": pl.Int64, "focus": pl.String, "focus_corridors": pl.Int64,
+        "n_obs": pl.Int64, "n_corridors": pl.Int64, "focus": pl.String, "focus_senders": pl.String,
+        "focus_corridors": pl.Int64,
         "focus_corridor_quarters": pl.Int64, "focus_compared_quarters": pl.Int64,
         "estimate": pl.Float64, "ri_p_value": pl.Float64, "ri_corridors": pl.Int64, "ri_method": pl.String,
     }  # fmt: skip

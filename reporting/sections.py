@@ -227,7 +227,9 @@ def cost_benchmark_sections(
                 )
             )
         footer = real_footer(bench.source, bench.vintage)
-        charts["remittance_cost_premium"] = ch.premium_chart(bench.countries, focus, c["peer_mean"], footer)
+        charts["remittance_cost_premium"] = ch.premium_chart(
+            bench.countries, focus, c["peer_mean"], footer, settings().few_treated_clusters
+        )
     for note in bench.notes:
         paragraphs.append(html.escape(f"Note: {note}"))
     table = _pairs_table(bench.pairs) if bench.pairs.height and not few else None
@@ -302,9 +304,11 @@ def headline_sentence(head: dict[str, Any], country_name: str) -> str:
             "corridor of the same sender in the same quarter)."
         )
     more = "more" if head["estimate"] >= 0 else "less"
+    senders = head["focus_senders"]
+    whose = f"{senders}'s" if senders and "," not in senders else f"the same sender's ({senders})"
     return (
         f"Remitting to {country_name} (REAL data) in the surveys' fieldwork years ({where}) cost "
-        f"{abs(head['estimate']):.2f} pp of the amount sent {more} than the same sender's other corridors "
+        f"{abs(head['estimate']):.2f} pp of the amount sent {more} than {whose} other corridors "
         f"in the same quarter ({head['focus_corridors']} corridor(s), {head['focus_compared_quarters']} "
         f"corridor-quarter(s) compared; {head['ri_method']}: {fmt_p(head['ri_p_value'])}; no interval)."
     )

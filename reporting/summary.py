@@ -21,7 +21,7 @@ from ippmd.reporting.sections import headline_sentence
 
 MAX_SENTENCES = 5  # issue 24 item 9: a summary people read (assumed: true)
 ALPHA = 0.05  # the adjusted p-value a finding must stay below (assumed: true, the report's 5% throughout)
-NAMED = 3  # survivors given a sentence each; the rest share one sentence
+NAMED = MAX_SENTENCES - 3  # survivors with a sentence each (besides the count, the rest, the corridor)
 
 
 def _survivors(comparison: pl.DataFrame) -> list[dict[str, Any]]:
@@ -30,15 +30,17 @@ def _survivors(comparison: pl.DataFrame) -> list[dict[str, Any]]:
     return kept.sort("focus_p_holm", "spec", "term").to_dicts()
 
 
-def _effect_words(row: dict[str, Any], spec: ModelSpec) -> str:
+def _effect_words(row: dict[str, Any], spec: ModelSpec, short: bool = False) -> str:
     """'effect +5.1 pp (95% CI +2.0 to +8.2 pp, CR2 t(3.1) Bell-McCaffrey; Holm p = 0.010 in the
-    labour market family)'."""
+    labour market family)'; `short`: the effect and its interval only."""
     s = spec.scale
+    interval = fmt_interval(row["focus_ci_low"], row["focus_ci_high"], s)
+    if short:
+        return f"{fmt_effect(row['focus_estimate'], s)} ({interval})"
     method = f", {row['focus_method']}" if row.get("focus_method") else ""
     family = f" in the {family_words(str(row['family']))} family" if row.get("family") else ""
     return (
-        f"effect {fmt_effect(row['focus_estimate'], s)} (95% CI "
-        f"{fmt_interval(row['focus_ci_low'], row['focus_ci_high'], s)}{method}; Holm "
+        f"effect {fmt_effect(row['focus_estimate'], s)} (95% CI {interval}{method}; Holm "
         f"{fmt_p(row['focus_p_holm'])}{family})"
     )
 
@@ -51,7 +53,7 @@ def summary_sentences(
     bench: CostBenchmark | None,
 ) -> list[str]:
     """The summary, at most MAX_SENTENCES sentences: the count of survivors, one sentence per
-    survivor (up to NAMED, the rest together), and the corridor headline when there is one."""
+    survivor (up to NAMED, the rest together in one), and the corridor headline when there is one."""
     name = labelled(country_name, synthetic)
     survivors = _survivors(comparison)
     differences = comparison.filter(pl.col("p_holm").is_not_null() & (pl.col("p_holm") < ALPHA)).height
@@ -70,9 +72,13 @@ def summary_sentences(
         sentences.append(f"{label(row)}, {name}: {_effect_words(row, specs[row['spec']])}.")
     rest = survivors[NAMED:]
     if rest:
-        parts = [f"{label(row)}, {_effect_words(row, specs[row['spec']])}" for row in rest]
-        sentences.append(f"Also surviving for {name}: " + "; ".join(parts) + ".")
+        parts = [f"{label(row)} {_effect_words(row, specs[row['spec']], short=True)}" for row in rest]
+        sentences.append(
+            f"Also surviving for {name} (effect, 95% CI; method and Holm p in the table below): "
+            + "; ".join(parts)
+            + "."
+        )
     head = bench.headline if bench is not None else None
     if head is not None:
         sentences.append(headline_sentence(head, country_name))
-    return sentences[:MAX_SENTENCES]  # 1 + NAMED + 1 + 1 = MAX_SENTENCES: nothing is cut
+    return sentences  # at most 1 + NAMED + 1 + 1 = MAX_SENTENCES
