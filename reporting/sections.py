@@ -297,6 +297,11 @@ def corridor_paragraphs(bench: CostBenchmark, country_name: str) -> list[str]:
 def headline_sentence(head: dict[str, Any], country_name: str) -> str:
     """The corridor comparison in the headline window, in one sentence."""
     where = f"{head['first_quarter']}-{head['last_quarter']}"
+    if not head["focus_corridors"]:
+        return (
+            f"Remitting to {country_name} (REAL data): no corridor to it in the file in the surveys' "
+            f"fieldwork years ({where}), so no corridor comparison."
+        )
     if head["estimate"] is None:
         return (
             f"Remitting to {country_name} (REAL data) in the surveys' fieldwork years ({where}): no "

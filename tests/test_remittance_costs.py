@@ -219,3 +219,18 @@ def test_fieldwork_years_come_from_the_countries_table() -> None:
     )  # fmt: skip
     assert fieldwork_years(countries) == (2014, 2015)
     assert fieldwork_years(countries.with_columns(fieldwork_start=None, fieldwork_end=None)) == (2014, 2016)
+
+
+def test_a_focus_without_a_corridor_gets_a_sentence_saying_so(panel: pl.DataFrame) -> None:
+    """Burkina Faso has no corridor in the file: its windows have no estimate, and the headline
+    sentence says there is no comparison (never an imputed one)."""
+    from ippmd.models.remittance_costs_corridor import corridor_windows
+    from ippmd.reporting.sections import headline_sentence
+
+    table = corridor_windows(panel, "BFA", FIELDWORK)
+    assert table["estimate"].is_null().all() and (table["focus_corridors"] == 0).all()
+    sentence = headline_sentence(table.row(0, named=True), "Burkina Faso")
+    assert sentence == (
+        "Remitting to Burkina Faso (REAL data): no corridor to it in the file in the surveys' fieldwork "
+        "years (2014Q1-2015Q4), so no corridor comparison."
+    )
