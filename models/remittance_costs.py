@@ -16,10 +16,13 @@ A receiving country's effect is reported against the mean effect of all receiver
 (a contrast that does not depend on which receiver pyfixest drops as reference). The focus
 country's premium against its peers (the other package countries with a corridor) uses the same
 machinery as the survey benchmarks: the fixed-peer mean and the difference, the random-effects
-peer mean, a rank interval (rank 1 = the most expensive), and Holm / Benjamini-Hochberg over the
-focus-against-each-peer differences. A country with few corridors has an effect resting on few
-clusters; where the focus has fewer corridors than the few-cluster threshold, the premium is
-also tested with the wild cluster restricted bootstrap (sender absorbed, quarters as dummies).
+peer mean, the rank's confidence sets (`rank_sets`; rank 1 = the most expensive), and Holm /
+Benjamini-Hochberg over the focus-against-each-peer differences. A country with few corridors
+has an effect resting on few clusters; where the focus has fewer corridors than the few-cluster
+threshold, the wild cluster restricted bootstrap (sender absorbed, quarters as dummies) is still
+computed into the CSV, but with one treated corridor neither it nor CRV1 is a valid interval: the
+report shows none, and `remittance_costs_corridor` gives the corridor comparison by window with
+randomisation inference over corridors.
 
 The original file is read with `ippmd.indicators.rpw.read_corridors` from
 `../shared/data/external` (checked against its recorded SHA-256, so the vintage label is right);
@@ -51,13 +54,15 @@ from ippmd.models.inference import (
     holm,
     point_rank,
     random_effects,
-    rank_interval,
+    rank_method_label,
+    rank_sets,
     seeded_rng,
     settings,
     t_p_value,
     t_quantile,
     webb_weights,
 )
+from ippmd.models.remittance_costs_corridor import corridor_windows
 
 SOURCE_ID = "wb_rpw_corridors"
 Z = 1.959963984540054
@@ -85,8 +90,17 @@ class CostBenchmark:
     source: str
     vintage: str
     citation: str
+    windows: pl.DataFrame | None = None  # the corridor comparison by window (remittance_costs_corridor)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def headline(self) -> dict[str, Any] | None:
+        """The windows table's headline row (the surveys' fieldwork years), if there is one."""
+        if self.windows is None:
+            return None
+        rows = self.windows.filter(pl.col("role") == "headline")
+        return rows.row(0, named=True) if rows.height else None
 
 
 def original_path(source_dir: Path | None = None) -> Path:
@@ -263,9 +277,15 @@ def country_effects(fit: ReceiverFit, package_countries: list[str]) -> pl.DataFr
     return pl.DataFrame(rows, schema=schema).select(COUNTRY_COLUMNS)
 
 
-def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | None = None) -> CostBenchmark:
-    """The panel fit and the focus comparison; InputError when the original is missing or differs
-    from the recorded file (then the caller skips this part with a note)."""
+def cost_benchmark(
+    package_countries: list[str],
+    focus: str,
+    source_dir: Path | None = None,
+    fieldwork: tuple[int, int] | None = None,
+) -> CostBenchmark:
+    """The panel fit, the focus comparison and the corridor comparison by window (headline: the
+    `fieldwork` calendar years; without them, no windows table); InputError when the original is
+    missing or differs from the recorded file (then the caller skips this part with a note)."""
     import time
 
     started = time.perf_counter()
@@ -291,6 +311,7 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
         source=f"{source.producer}, {source.title}",
         vintage=source.vintage,
         citation=source.title,
+        windows=corridor_windows(panel, focus, fieldwork) if fieldwork else None,
         notes=fit.notes,
     )
     peers = [c for c in present if c != focus]
@@ -307,8 +328,9 @@ def cost_benchmark(package_countries: list[str], focus: str, source_dir: Path | 
         if few:
             bench.notes.append(
                 f"{focus}'s premium rests on {bench.comparison['focus_corridors']} corridor(s) (fewer than "
-                f"{settings().few_treated_clusters}): the corridor-clustered CRV1 interval is then too "
-                "narrow; the wild cluster restricted bootstrap interval is given beside it."
+                f"{settings().few_treated_clusters}): neither the corridor-clustered CRV1 interval nor the "
+                "wild cluster bootstrap is valid with so few treated corridors, so the report shows no "
+                "interval for it (remittance_cost_comparison.csv keeps both, for reference only)."
             )
     bench.seconds = time.perf_counter() - started
     return bench
@@ -333,7 +355,8 @@ def few_corridor_premium(
 
 def focus_premium(fit: ReceiverFit, present: list[str], focus: str) -> tuple[pl.DataFrame, dict[str, Any]]:
     """The focus against each peer (Holm, BH) and against the peer mean: fixed and random-effects
-    peer means, the difference, the rank and its interval (1 = the most expensive)."""
+    peer means, the difference, the rank and its confidence sets, marginal and simultaneous
+    (Mogstad, Romano, Shaikh and Wilhelm 2024; 1 = the most expensive)."""
     config = settings()
     peers = [c for c in present if c != focus]
     index = [fit.row_of[c] for c in present]
@@ -357,7 +380,7 @@ def focus_premium(fit: ReceiverFit, present: list[str], focus: str) -> tuple[pl.
     )
     rng = seeded_rng(config.rank_seed, f"rpw:{focus}")
     corr = sub_cov / np.outer(ses, ses)
-    rank_low, rank_high = rank_interval(sub_theta, ses, corr, f, 1.0, config.level, config.rank_draws, rng)
+    sets = rank_sets(sub_theta, ses, corr, 1.0, config.level, config.rank_draws, rng)
     pairs = [
         (peer, *combination(focus_weights - np.eye(len(present))[present.index(peer)])) for peer in peers
     ]
@@ -381,8 +404,11 @@ def focus_premium(fit: ReceiverFit, present: list[str], focus: str) -> tuple[pl.
         "difference_p_value": t_p_value(difference / difference_se, df),
         "method": config.method_label("CRV1", df),
         "rank": point_rank(sub_theta, f, 1.0),
-        "rank_low": rank_low,
-        "rank_high": rank_high,
+        "rank_marginal_low": int(sets.marginal_low[f]),
+        "rank_marginal_high": int(sets.marginal_high[f]),
+        "rank_simultaneous_low": int(sets.simultaneous_low[f]),
+        "rank_simultaneous_high": int(sets.simultaneous_high[f]),
+        "rank_method": rank_method_label(config.rank_draws),
         "n_ranked": len(present),
         "peer_mean_re": random.mean,
         "peer_mean_re_ci_low": random.ci_low,

@@ -36,6 +36,7 @@ from ippmd.models.diagnostics import diagnostics_table
 from ippmd.models.estimate import Message, SpecFit, comparison_table, estimates_table, fit_spec, ranks_table
 from ippmd.models.planted import planted_table
 from ippmd.models.remittance_costs import CostBenchmark, cost_benchmark
+from ippmd.models.remittance_costs_corridor import fieldwork_years
 from ippmd.models.spec import ModelSpec, load_specs
 from ippmd.reporting.charts import Charts
 from ippmd.reporting.findings import (
@@ -58,6 +59,7 @@ from ippmd.reporting.sections import (
     method_paragraphs,
     stamp_paragraph,
 )
+from ippmd.reporting.summary import summary_sentences
 from ippmd.reporting.tables import write_regression_tables
 
 Progress = Callable[[str], None]
@@ -259,11 +261,14 @@ def describe(setting: Setting, pool: ChartPool, progress: Progress) -> Described
 
 
 def try_cost_benchmark(
-    package_countries: list[str], focus: str, source_dir: Path | None = None
+    package_countries: list[str],
+    focus: str,
+    source_dir: Path | None = None,
+    fieldwork: tuple[int, int] | None = None,
 ) -> tuple[CostBenchmark | None, str | None]:
     """The benchmark, or None and why it was skipped (the original file absent or changed)."""
     try:
-        return cost_benchmark(package_countries, focus, source_dir), None
+        return cost_benchmark(package_countries, focus, source_dir, fieldwork), None
     except InputError as exc:
         reasons = "; ".join(p.message for p in exc.problems)
         return None, f"Skipped: the World Bank RPW original is not available ({reasons})."
@@ -275,7 +280,8 @@ def benchmark_costs(
     """The fixed-effects benchmark of remittance costs on the real RPW corridors, or why not."""
     progress("remittance costs: fixed effects on the real RPW corridors")
     with clock.timed("remittance_costs"):
-        bench, skipped = try_cost_benchmark(setting.data.countries, setting.focus, external_dir)
+        fieldwork = fieldwork_years(setting.data.tables["countries"])
+        bench, skipped = try_cost_benchmark(setting.data.countries, setting.focus, external_dir, fieldwork)
     sections, charts = cost_benchmark_sections(
         bench, skipped, setting.focus, setting.country_name, setting.data.country_names
     )
@@ -357,10 +363,18 @@ def report_sections(
     found: Findings,
     leftover: list[Message],
 ) -> list[Section]:
-    """The report from top to bottom: method, provenance, summary, then each part in turn."""
+    """The report from top to bottom: the summary (at most five sentences), how it was made,
+    provenance, the summary table, then each part in turn."""
     focus, name = setting.focus, setting.country_name
     focus_synthetic = focus in setting.synthetic
+    specs = {spec.id: spec for spec in setting.specs}
+    summary = summary_sentences(inferred.comparison, specs, name, focus_synthetic, costed.bench)
     return [
+        Section(
+            "Summary",
+            [f'<span class="summary-text">{html.escape(sentence)}</span>' for sentence in summary],
+            css_class="summary",
+        ),
         Section(
             "About this report",
             method_paragraphs(name, focus, len(setting.specs), len(setting.data.countries) - 1),
@@ -368,7 +382,7 @@ def report_sections(
         ),
         Section("Provenance", [stamp_paragraph(setting.stamp)], css_class="method"),
         Section(
-            f"Summary: {labelled(name, focus_synthetic)} against its peers (SYNTHETIC data)",
+            f"All findings: {labelled(name, focus_synthetic)} against its peers (SYNTHETIC data)",
             [
                 html.escape(
                     "Effects in percentage points (pp) for yes/no outcomes, log points for amounts. Rank 1 "

@@ -255,12 +255,26 @@ def effect_chart(
 
 
 def premium_chart(
-    costs: pl.DataFrame, focus: str, peer_mean: float | None, footer: tuple[str, ...] = ()
+    costs: pl.DataFrame,
+    focus: str,
+    peer_mean: float | None,
+    footer: tuple[str, ...] = (),
+    min_corridors: int = 0,
 ) -> Spec:
     """Receiving-country cost effects (pp of the amount sent, against the mean receiver) with
-    their 95% CIs, for the package countries with a corridor."""
+    their 95% CIs, for the package countries with a corridor; a country with fewer than
+    `min_corridors` corridors has no valid interval, and none is drawn."""
     frame = costs.filter(pl.col("estimate").is_not_null())
-    effects = frame.select("country", "estimate", "ci_low", "ci_high", planted=pl.lit(None, dtype=pl.Float64))
+    valid = pl.col("n_corridors") >= min_corridors
+    effects = frame.select(
+        "country",
+        "estimate",
+        ci_low=pl.when(valid).then(pl.col("ci_low")),
+        ci_high=pl.when(valid).then(pl.col("ci_high")),
+        planted=pl.lit(None, dtype=pl.Float64),
+    )
+    without = frame.filter(~valid).height
+    few = f" No line: fewer than {min_corridors} corridors, no valid interval." if without else ""
     return effect_chart(
         effects,
         focus,
@@ -268,7 +282,7 @@ def premium_chart(
         "Cost of remitting USD 200 ~ receiving country (sender and quarter fixed effects)",
         "Cost effect (percentage points of the amount sent)",
         footer,
-        note="Dot: estimate; line: 95% CI, CRV1 clustered by corridor.",
+        note="Dot: estimate; line: 95% CI, CRV1 clustered by corridor." + few,
     )
 
 

@@ -33,7 +33,7 @@ OWN_OUTPUTS = (
     "country_indicators.csv", "report.html", "tables/regression_tables.*", "charts/effect_*.png",
     "charts/effect_*.svg", "charts/fig_*.png", "charts/fig_*.svg", "charts/remittance_cost.*",
     "charts/migrant_stocks.*", "charts/remittance_cost_premium.*", "remittance_cost_effects.csv",
-    "remittance_cost_pairs.csv", "remittance_cost_comparison.csv",
+    "remittance_cost_pairs.csv", "remittance_cost_comparison.csv", "remittance_cost_windows.csv",
 )  # fmt: skip
 
 
@@ -85,6 +85,8 @@ def cost_outputs(bench: CostBenchmark | None) -> dict[str, pl.DataFrame]:
         "remittance_cost_effects": bench.countries.with_columns(**label),
         "remittance_cost_pairs": bench.pairs.with_columns(**label),
     }
+    if bench.windows is not None:
+        outputs["remittance_cost_windows"] = bench.windows.with_columns(**label)
     if bench.comparison:
         outputs["remittance_cost_comparison"] = pl.DataFrame([bench.comparison]).with_columns(**label)
     return outputs

@@ -91,7 +91,43 @@ table.summary th, table.summary td { border-bottom: 1px solid #ddd; padding: 0.2
 table.summary th:first-child, table.summary td:first-child { text-align: left; }
 .chart { margin: 0.5em 0 1.5em; min-height: 60px; overflow-x: auto; }
 .skipped { color: #7f6000; background: #fff8e1; padding: 0.5em 1em; }
+#contents { font-size: 0.9em; } #contents ol, #contents ul { margin: 0.2em 0; }
+.summary-text { font-size: 1.05em; }
 """
+
+
+def section_ids(sections: list[Section]) -> list[str]:
+    """A unique anchor for each section, from its heading ('section-remittance-costs-2')."""
+    ids: list[str] = []
+    for section in sections:
+        base = "section-" + (re.sub(r"[^a-z0-9]+", "-", section.heading.lower()).strip("-") or "part")
+        anchor, n = base, 1
+        while anchor in ids:
+            n += 1
+            anchor = f"{base}-{n}"
+        ids.append(anchor)
+    return ids
+
+
+def contents_list(sections: list[Section], ids: list[str]) -> str:
+    """The contents: every level-2 section, its level-3 sections nested under it."""
+    items: list[str] = []
+    nested: list[str] = []
+
+    def close() -> None:
+        if nested and items:
+            items[-1] = items[-1].removesuffix("</li>") + "<ul>" + "".join(nested) + "</ul></li>"
+        nested.clear()
+
+    for section, anchor in zip(sections, ids, strict=True):
+        link = f'<li><a href="#{anchor}">{html.escape(section.heading)}</a></li>'
+        if section.level <= 2:
+            close()
+            items.append(link)
+        else:
+            nested.append(link)
+    close()
+    return '<nav id="contents"><h2>Contents</h2><ol>' + "".join(items) + "</ol></nav>"
 
 
 def render_report(
@@ -100,15 +136,18 @@ def render_report(
     sections: list[Section],
     charts: dict[str, dict[str, Any]],
 ) -> str:
-    """The page as one string; `charts` maps names used by sections to Vega-Lite specs."""
+    """The page as one string, opening with a contents list; `charts` maps names used by sections
+    to Vega-Lite specs."""
     body = [
         f"<h1>{html.escape(title)}</h1>",
         f'<div class="notice" id="synthetic-notice">{html.escape(notice)}</div>',
     ]
-    for section in sections:
+    ids = section_ids(sections)
+    body.append(contents_list(sections, ids))
+    for section, anchor in zip(sections, ids, strict=True):
         level = min(max(section.level, 2), 4)
         css = f' class="{section.css_class}"' if section.css_class else ""
-        body.append(f"<section{css}>")
+        body.append(f'<section id="{anchor}"{css}>')
         body.append(f"<h{level}>{html.escape(section.heading)}</h{level}>")
         if section.quote:
             if section.quote_intro:

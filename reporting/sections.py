@@ -6,7 +6,6 @@ the provenance stamp. Every generated sentence about a synthetic country says so
 from __future__ import annotations
 
 import html
-import math
 from typing import Any
 
 import polars as pl
@@ -20,11 +19,16 @@ from ippmd.models.inference import CR2, WCR, Settings, settings
 from ippmd.models.remittance_costs import CostBenchmark
 from ippmd.reporting import charts as ch
 from ippmd.reporting.charts import Charts
-from ippmd.reporting.narrative import SEED_REPORT, descriptive_sentences, fmt_p, indicator_sentences
+from ippmd.reporting.narrative import (
+    SEED_REPORT,
+    descriptive_sentences,
+    fmt_p,
+    indicator_sentences,
+    ordinal,
+    rank_set_words,
+)
 from ippmd.reporting.provenance import real_footer
 from ippmd.reporting.report import Section, html_table
-
-FAR_WIDER = 1.5  # a bootstrap interval this many times the CRV1 width is called "far wider" (assumed)
 
 
 def method_paragraphs(country_name: str, focus: str, n_specs: int, n_peers: int) -> list[str]:
@@ -191,37 +195,57 @@ def indicator_sections(
     return sections, charts
 
 
+COST_HEADING = "Remittance costs by corridor (REAL data)"
+
+
 def cost_benchmark_sections(
     bench: CostBenchmark | None, skipped: str | None, focus: str, country_name: str, names: dict[str, str]
 ) -> tuple[list[Section], Charts]:
-    """The real-data fixed-effects benchmark of remittance costs (or why it was skipped)."""
-    heading = "Remittance costs by corridor: fixed-effects benchmark (REAL data)"
+    """The real-data remittance-cost benchmark (or why it was skipped): the corridor comparison by
+    window first (its headline window and why), then the panel fit of every receiving country."""
     if bench is None:
-        return [Section(heading, [html.escape(skipped or "Skipped.")], level=3, css_class="skipped")], {}
-    paragraphs = _cost_model_paragraphs(bench, names)
+        return [Section(COST_HEADING, [html.escape(skipped or "Skipped.")], level=3, css_class="skipped")], {}
+    corridor = Section(
+        f"{COST_HEADING}: {country_name}'s corridors against the same sender's other corridors",
+        [*_cost_data_paragraphs(bench, names), *corridor_paragraphs(bench, country_name)],
+        table_html=_windows_table(bench.windows) if bench.windows is not None else None,
+        level=3,
+    )
+    paragraphs = [_panel_model_paragraph()]
     charts: Charts = {}
+    few = bool(bench.comparison) and bench.comparison["focus_corridors"] < settings().few_treated_clusters
     if bench.comparison:
         c = bench.comparison
         paragraphs.append(f'<span class="finding-text">{html.escape(_premium_text(c, country_name))}</span>')
-        pairs = bench.pairs
-        kept = pairs.filter(pl.col("p_holm") < 0.05)["peer"].to_list()
-        paragraphs.append(
-            html.escape(
-                f"{country_name} against each of its {pairs.height} peers: {len(kept)} of the differences "
-                f"survive Holm's adjustment at 5% ({', '.join(kept) or 'none'})."
+        if not few:
+            pairs = bench.pairs
+            kept = pairs.filter(pl.col("p_holm") < 0.05)["peer"].to_list()
+            paragraphs.append(
+                html.escape(
+                    f"{country_name} against each of its {pairs.height} peers: {len(kept)} of the "
+                    f"differences survive Holm's adjustment at 5% ({', '.join(kept) or 'none'})."
+                )
             )
-        )
         footer = real_footer(bench.source, bench.vintage)
-        charts["remittance_cost_premium"] = ch.premium_chart(bench.countries, focus, c["peer_mean"], footer)
+        charts["remittance_cost_premium"] = ch.premium_chart(
+            bench.countries, focus, c["peer_mean"], footer, settings().few_treated_clusters
+        )
     for note in bench.notes:
         paragraphs.append(html.escape(f"Note: {note}"))
-    table = _pairs_table(bench.pairs) if bench.pairs.height else None
+    table = _pairs_table(bench.pairs) if bench.pairs.height and not few else None
     chart = "remittance_cost_premium" if charts else None
-    return [Section(heading, paragraphs, table_html=table, chart=chart, level=3)], charts
+    panel = Section(
+        f"{COST_HEADING}: every receiving country, full period {bench.periods[0]}-{bench.periods[1]}",
+        paragraphs,
+        table_html=table,
+        chart=chart,
+        level=3,
+    )
+    return [corridor, panel], charts
 
 
-def _cost_model_paragraphs(bench: CostBenchmark, names: dict[str, str]) -> list[str]:
-    """The data (REAL) and the model of the remittance-cost benchmark."""
+def _cost_data_paragraphs(bench: CostBenchmark, names: dict[str, str]) -> list[str]:
+    """The data (REAL): source, vintage, size, and the package countries without a corridor."""
     none = [names.get(c, c) for c in bench.without_corridor]
     missing = (
         f" {', '.join(none)} {'has' if len(none) == 1 else 'have'} no corridor in the file: no estimate, "
@@ -234,55 +258,142 @@ def _cost_model_paragraphs(bench: CostBenchmark, names: dict[str, str]) -> list[
         + html.escape(
             f"{bench.source}, vintage {bench.vintage}; {bench.n_obs:,} corridor-quarters, "
             f"{bench.n_corridors} corridors, {bench.n_receivers} receiving and {bench.n_senders} sending "
-            f"countries, {bench.periods[0]}-{bench.periods[1]}: every corridor of the file."
-        ),
-        html.escape(
-            "Model (pyfixest): cost of sending USD 200 (% of the amount sent) ~ receiving-country effects "
-            "| sending-country + quarter fixed effects. Weighting: none; each priced corridor-quarter "
-            "counts once (a corridor priced in more quarters weighs more; no volume weights). Standard "
-            "errors CRV1 clustered by corridor. Effects are in percentage points of the amount sent, "
-            "against the mean of all receiving countries; the premium compares costs for the same "
-            "sender and quarter." + missing
+            f"countries, {bench.periods[0]}-{bench.periods[1]}: every corridor of the file. Cost = "
+            "average total cost of sending USD 200, % of the amount sent." + missing
         ),
     ]
 
 
-def _premium_text(c: dict[str, Any], country_name: str) -> str:
-    """The focus country's premium over its peers, its rank, and (few corridors) the bootstrap."""
-    rank = (
-        f"rank {c['rank']} of {c['n_ranked']} (95% interval {c['rank_low']}-{c['rank_high']}; "
-        "1 = the most expensive)"
+def corridor_paragraphs(bench: CostBenchmark, country_name: str) -> list[str]:
+    """What the comparison is, the headline window and why, and its estimate with randomisation
+    inference (no interval)."""
+    paragraphs = [
+        html.escape(
+            "What is compared: each corridor's cost against the mean cost of the same sending country's "
+            "other corridors in the same quarter (percentage points of the amount sent), averaged over "
+            f"the quarters of a window and over {country_name}'s corridors. A country with one corridor in "
+            "the file is that one corridor against its sender's others, and nothing more. Inference: "
+            "randomisation inference over corridors (the same statistic for every corridor of the file "
+            "in the window; two-sided p-value = the share at least as far from zero). No interval is "
+            "shown: with one or a few treated corridors no interval can be defended (neither the "
+            "corridor-clustered CRV1 nor the wild cluster bootstrap)."
+        )
+    ]
+    head = bench.headline
+    if head is None:
+        return paragraphs
+    sentence = html.escape(headline_sentence(head, country_name))
+    paragraphs.append(f'<span class="finding-text">{sentence}</span>')
+    paragraphs.append(
+        html.escape(
+            f"Why this window is the headline: the surveys' fieldwork ran in {head['window'].split()[-1]} "
+            "(calendar years, from the package's countries table), and their remittance questions refer to "
+            "that time; the full period and each year are shown beside it (remittance_cost_windows.csv)."
+        )
     )
-    text = (
-        f"{country_name} (REAL data): premium over the peer mean {c['difference']:+.2f} pp of the amount "
-        f"sent (95% CI {c['difference_ci_low']:+.2f} to {c['difference_ci_high']:+.2f}, {c['method']}; "
-        f"{fmt_p(c['difference_p_value'])}), {rank}; fixed peer mean {c['peer_mean']:+.2f} pp "
-        f"(95% CI {c['peer_mean_ci_low']:+.2f} to {c['peer_mean_ci_high']:+.2f}), random-effects peer "
-        f"mean {c['peer_mean_re']:+.2f} pp (95% CI {c['peer_mean_re_ci_low']:+.2f} to "
+    return paragraphs
+
+
+def headline_sentence(head: dict[str, Any], country_name: str) -> str:
+    """The corridor comparison in the headline window, in one sentence."""
+    where = f"{head['first_quarter']}-{head['last_quarter']}"
+    if not head["focus_corridors"]:
+        return (
+            f"Remitting to {country_name} (REAL data): no corridor to it in the file in the surveys' "
+            f"fieldwork years ({where}), so no corridor comparison."
+        )
+    if head["estimate"] is None:
+        return (
+            f"Remitting to {country_name} (REAL data) in the surveys' fieldwork years ({where}): no "
+            f"comparison ({head['focus_corridor_quarters']} priced corridor-quarter(s) with another "
+            "corridor of the same sender in the same quarter)."
+        )
+    more = "more" if head["estimate"] >= 0 else "less"
+    senders = head["focus_senders"]
+    whose = f"{senders}'s" if senders and "," not in senders else f"the same sender's ({senders})"
+    return (
+        f"Remitting to {country_name} (REAL data) in the surveys' fieldwork years ({where}) cost "
+        f"{abs(head['estimate']):.2f} pp of the amount sent {more} than {whose} other corridors "
+        f"in the same quarter ({head['focus_corridors']} corridor(s), {head['focus_compared_quarters']} "
+        f"corridor-quarter(s) compared; {head['ri_method']}: {fmt_p(head['ri_p_value'])}; no interval)."
+    )
+
+
+WINDOW_HEADER = [
+    "Window", "Quarters", "n", "Corridors", "Focus corridor-quarters (compared)", "Estimate (pp)",
+    "Randomisation p",
+]  # fmt: skip
+
+
+def _windows_table(windows: pl.DataFrame) -> str:
+    """The corridor comparison by window: the headline first."""
+
+    def estimate(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:+.2f}"
+
+    return html_table(
+        WINDOW_HEADER,
+        [
+            [
+                r["window"] + (" (headline)" if r["role"] == "headline" else ""),
+                f"{r['first_quarter']}-{r['last_quarter']}",
+                f"{r['n_obs']:,}",
+                str(r["n_corridors"]),
+                f"{r['focus_corridor_quarters']} ({r['focus_compared_quarters']})",
+                estimate(r["estimate"]),
+                "n/a" if r["ri_p_value"] is None else fmt_p(r["ri_p_value"]),
+            ]
+            for r in windows.iter_rows(named=True)
+        ],
+    )
+
+
+def _panel_model_paragraph() -> str:
+    """The panel fit of every receiving country, and what it can say."""
+    return html.escape(
+        "Model (pyfixest), full period: cost of sending USD 200 (% of the amount sent) ~ receiving-country "
+        "effects | sending-country + quarter fixed effects. Weighting: none; each priced corridor-quarter "
+        "counts once (a corridor priced in more quarters weighs more; no volume weights). Standard "
+        "errors CRV1 clustered by corridor, valid for countries with many corridors. Effects are in "
+        "percentage points of the amount sent, against the mean of all receiving countries; the premium "
+        "compares costs for the same sender and quarter."
+    )
+
+
+def _premium_text(c: dict[str, Any], country_name: str) -> str:
+    """The focus country's premium over its peers in the panel fit; with few corridors, the
+    estimate only (its intervals and rank sets would rest on one or a few clusters)."""
+    few = c["focus_corridors"] < settings().few_treated_clusters
+    if few:
+        text = (
+            f"{country_name} (REAL data): premium over the peer mean {c['difference']:+.2f} pp of the "
+            f"amount sent in the panel fit, resting on {c['focus_corridors']} corridor(s). No interval, "
+            "p-value or rank set is shown for it: the corridor-clustered CRV1 interval and the wild "
+            "cluster bootstrap are not valid with so few treated corridors (the corridor comparison above "
+            "gives its randomisation inference). Fixed peer mean "
+        )
+    else:
+        rank = rank_set_words(c["rank_marginal_low"], c["rank_marginal_high"])
+        text = (
+            f"{country_name} (REAL data): premium over the peer mean {c['difference']:+.2f} pp of the "
+            f"amount sent (95% CI {c['difference_ci_low']:+.2f} to {c['difference_ci_high']:+.2f}, "
+            f"{c['method']}; {fmt_p(c['difference_p_value'])}), ranked {rank} of {c['n_ranked']} (95% "
+            f"confidence set; simultaneous: "
+            f"{rank_set_words(c['rank_simultaneous_low'], c['rank_simultaneous_high'])}; "
+            f"{ordinal(c['rank'])} by the estimates; 1 = the most expensive); fixed peer mean "
+        )
+    text += (
+        f"{c['peer_mean']:+.2f} pp (95% CI {c['peer_mean_ci_low']:+.2f} to {c['peer_mean_ci_high']:+.2f}), "
+        f"random-effects peer mean {c['peer_mean_re']:+.2f} pp (95% CI {c['peer_mean_re_ci_low']:+.2f} to "
         f"{c['peer_mean_re_ci_high']:+.2f}, {c['peer_mean_re_method']}; tau2 = {c['tau2']:.2f}; "
         f"Cochran's Q = {c['cochran_q']:.1f}, {fmt_p(c['cochran_q_p_value'])}; a typical peer: "
         f"{c['prediction_low']:+.2f} to {c['prediction_high']:+.2f} pp)."
     )
-    text += (
+    return text + (
         f" Unadjusted (the simple mean of its corridor-quarters), remitting to {country_name} costs "
         f"{c['focus_raw_mean_cost']:.2f}% of the amount sent, rank {c['raw_rank']} of {c['n_ranked']}: "
         "the premium compares it with its peers for the same sender and quarter instead."
     )
-    if not c.get("bootstrap_method"):
-        return text
-
-    def bound(value: float) -> str:
-        return "unbounded" if math.isinf(value) else f"{value:+.2f}"
-
-    text += (
-        f" With {c['focus_corridors']} corridor(s) to {country_name}, the {c['bootstrap_method']} "
-        f"gives {fmt_p(c['bootstrap_p_value'])} and a 95% interval {bound(c['bootstrap_ci_low'])} to "
-        f"{bound(c['bootstrap_ci_high'])} pp of the amount sent"
-    )
-    width = c["bootstrap_ci_high"] - c["bootstrap_ci_low"]
-    if width > FAR_WIDER * (c["difference_ci_high"] - c["difference_ci_low"]):
-        return text + ", far wider: read the CRV1 interval as optimistic."
-    return text + ", close to the CRV1 interval."
 
 
 def _pairs_table(pairs: pl.DataFrame) -> str:
@@ -324,8 +435,11 @@ def files_paragraph(has_planted: bool, has_costs: bool) -> str:
     costs = (
         "; real-data remittance costs in "
         "<a href='remittance_cost_effects.csv'>remittance_cost_effects.csv</a>, "
-        "<a href='remittance_cost_pairs.csv'>remittance_cost_pairs.csv</a> and "
-        "<a href='remittance_cost_comparison.csv'>remittance_cost_comparison.csv</a>"
+        "<a href='remittance_cost_pairs.csv'>remittance_cost_pairs.csv</a>, "
+        "<a href='remittance_cost_comparison.csv'>remittance_cost_comparison.csv</a> and "
+        "<a href='remittance_cost_windows.csv'>remittance_cost_windows.csv</a> (the corridor "
+        "comparison by window: n, corridors, the focus's corridor-quarters, estimate, randomisation "
+        "p-value)"
         if has_costs
         else ""
     )

@@ -467,6 +467,7 @@ def phl_sections(indicator_package: Path) -> dict[str, Any]:
         "charts": found.charts,
         "sentences": found.sentences,
         "method": method_paragraphs("Philippines", "PHL", len(fits), 9),
+        "comparison": comparison,
     }
 
 
@@ -633,10 +634,78 @@ def test_the_real_remittance_cost_benchmark_is_in_the_khm_report(result: dict[st
     assert set(effects["data_origin"]) == {"real"} and set(effects["vintage"]) == {"RPW Dec 2020"}
     assert effects.filter(pl.col("country") == "BFA")["estimate"].is_null().all()
     comparison = pl.read_csv(out / "remittance_cost_comparison.csv")
-    assert comparison["rank_low"][0] <= comparison["rank"][0] <= comparison["rank_high"][0]
+    assert comparison["rank_marginal_low"][0] <= comparison["rank"][0] <= comparison["rank_marginal_high"][0]
     assert "Cambodia (REAL data): premium over the peer mean" in report
     assert "Burkina Faso has no corridor in the file" in report
     assert "Weighting: none" in report and "clustered by corridor" in report
+    # one corridor to Cambodia: no CRV1 or bootstrap interval, no rank set is shown for its premium
+    text = html.unescape(re.sub(r"<[^>]+>", "", report))
+    premium = _found(r"(Cambodia \(REAL data\): premium over the peer mean[^\n]*?)Fixed peer mean", text)
+    assert "No interval, p-value or rank set is shown" in premium and "95% CI" not in premium
+    assert "WCR" not in text.split("Remittance costs on real data")[-1].split("Country indicators")[0]
+
+
+def test_the_corridor_windows_are_a_csv_and_a_table_with_the_headline_first(
+    result: dict[str, Any], report: str
+) -> None:
+    if not result["remittance_costs"]:
+        pytest.skip("the World Bank RPW original is not in ../shared/data/external")
+    from ippmd.models.remittance_costs_corridor import WINDOW_COLUMNS
+
+    windows = pl.read_csv(result["out_dir"] / "remittance_cost_windows.csv")
+    assert tuple(windows.columns) == (*WINDOW_COLUMNS, "data_origin", "source", "vintage")
+    assert set(windows["data_origin"]) == {"real"}
+    head = windows.row(0, named=True)
+    # the headline: the calendar years of the package's surveys (fieldwork 2014-04 to 2015-07)
+    assert head["role"] == "headline" and head["window"] == "fieldwork 2014-2015"
+    assert windows["role"][1] == "full period" and windows.height >= 3
+    text = html.unescape(re.sub(r"<[^>]+>", "", report))
+    assert "Window" in text and "fieldwork 2014-2015 (headline)" in text
+    assert "Why this window is the headline: the surveys' fieldwork ran in 2014-2015" in text
+    assert f"{head['ri_method']}: p = {head['ri_p_value']:.3f}; no interval)" in text
+    assert "remittance_cost_windows.csv" in report
+
+
+def _section_text(report: str, anchor: str) -> str:
+    return _found(rf'<section id="{anchor}"[^>]*>(.*?)</section>', report, re.S)
+
+
+def test_the_report_opens_with_contents_and_a_summary_of_at_most_five_sentences(
+    result: dict[str, Any], report: str
+) -> None:
+    contents = _found(r'<nav id="contents">(.*?)</nav>', report, re.S)
+    anchors = re.findall(r'href="#([^"]+)"', contents)
+    sections = re.findall(r'<section id="([^"]+)"', report)
+    assert anchors == sections and len(set(sections)) == len(sections)  # every section, in order, once
+    assert report.index('<nav id="contents">') < report.index("<section") and sections[0] == "section-summary"
+    summary = _section_text(report, "section-summary")
+    sentences = [html.unescape(re.sub(r"<[^>]+>", "", p)) for p in re.findall(r"<p>(.*?)</p>", summary)]
+    assert 1 <= len(sentences) <= 5
+    for sentence in sentences:
+        assert sentence.endswith(".") and len(re.findall(r"\.(?:\s|$)", sentence)) == 1, sentence
+    from ippmd.reporting.summary import NAMED
+
+    comparison = pl.read_csv(result["out_dir"] / "comparison.csv")
+    kept = comparison.filter(pl.col("focus_p_holm") < 0.05)
+    assert sentences[0].startswith(f"Of the {comparison.height} findings tested for {LABEL}, {kept.height} ")
+    for row in (
+        kept.sort("focus_p_holm", "spec", "term").head(NAMED).iter_rows(named=True)
+    ):  # each with its interval
+        interval = f"95% CI {fmt_effect(row['focus_ci_low'], 'probability', False)} to "
+        named = [s for s in sentences[1:] if row["focus_method"] in s and f"{LABEL}: effect" in s]
+        assert any(interval in s for s in named) or get_spec(row["spec"]).scale == "log", row["spec"]
+    if result["remittance_costs"]:
+        assert sentences[-1].startswith("Remitting to Cambodia (REAL data) in the surveys' fieldwork years")
+
+
+def test_a_philippines_summary_speaks_of_the_philippines(phl_sections: dict[str, Any]) -> None:
+    from ippmd.reporting.summary import summary_sentences
+
+    specs = {spec_id: get_spec(spec_id) for spec_id in phl_sections["comparison"]["spec"].unique()}
+    sentences = summary_sentences(phl_sections["comparison"], specs, "Philippines", True, None)
+    assert 1 <= len(sentences) <= 5 and "Cambodia" not in " ".join(sentences)
+    n = phl_sections["comparison"].height
+    assert sentences[0].startswith(f"Of the {n} findings tested for Philippines (synthetic data), ")
 
 
 def test_library_warnings_become_diagnostics_not_output(result: dict[str, Any]) -> None:
