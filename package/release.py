@@ -95,13 +95,27 @@ def _schemas(package: BuiltPackage) -> dict[str, Any]:
     return {name: resource.raw["schema"] for name, resource in package.resources.items()}
 
 
+def _restored(history: list[dict], data_hash: str) -> tuple[str, list[dict]] | None:
+    """The version and history of an earlier release of these very data, if any (the latest):
+    data returned to as they were are that release again, byte for byte, not a new one."""
+    for i in reversed(range(len(history))):
+        if history[i]["dataHash"] == data_hash:
+            return history[i]["version"], history[: i + 1]
+        if history[i]["previous"]["dataHash"] == data_hash:
+            return history[i]["previous"]["version"], history[:i]
+    return None
+
+
 def next_release(previous_dir: Path | None, staged_dir: Path) -> tuple[str, list[dict]]:
     """The version and `changes` of the package staged in `staged_dir`, which replaces the one in
     `previous_dir` (None or no package there: a fresh build keeps schemas/package.yaml's version).
 
-    Identical data (same dataHash and schemas) keep the previous version and history; otherwise
-    the previous version is bumped by the kind of change, and never falls below the base version
-    of the code (a new release of the code may raise it)."""
+    Identical data (same dataHash and schemas) keep the previous version and history; the data of
+    an earlier release (a build undone by rebuilding with the old options) are that release again;
+    otherwise the previous version is bumped by the kind of change, and never falls below the base
+    version of the code (a new release of the code may raise it). Limit: after returning to an
+    earlier release, the next change may reuse a version number of the abandoned one; the
+    dataHash, in every citation, still tells the two apart."""
     new = read_package(staged_dir)
     if previous_dir is None:
         return new.version, []
@@ -109,6 +123,9 @@ def next_release(previous_dir: Path | None, staged_dir: Path) -> tuple[str, list
     history = list(old.descriptor.get("changes", []))
     if old.data_hash == new.data_hash and old.countries == new.countries and _schemas(old) == _schemas(new):
         return old.version, history
+    restored = _restored(history, new.data_hash)
+    if restored is not None:
+        return restored
     diff = diff_packages(previous_dir, staged_dir)
     kind = change_kind(diff, old, new)
     version = max(bumped(old.version, kind), new.version, key=parse_version)

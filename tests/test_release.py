@@ -99,3 +99,18 @@ def test_a_release_build_takes_the_code_version_whatever_the_folder_held(haiti: 
     assert _descriptor(package)["version"] != data_version()
     build(package, ["HTI"], expectations=False, release=True)
     assert (package / "datapackage.json").read_bytes() == (haiti / "datapackage.json").read_bytes()
+
+
+def test_data_returned_to_are_their_release_again(haiti: Path, tmp_path: Path) -> None:
+    """A build undone by rebuilding with the old options is the old release, byte for byte."""
+    package = Path(shutil.copytree(haiti, tmp_path / "pkg"))
+    build(package, ["HTI"], seed=7, expectations=False)
+    build(package, ["DOM", "HTI"], seed=7, expectations=False)
+    minor = (package / "datapackage.json").read_bytes()
+    build(package, ["HTI"], seed=7, expectations=False)
+    assert [c["change"] for c in _descriptor(package)["changes"]] == ["patch"]
+    build(package, ["HTI"], expectations=False)
+    assert (package / "datapackage.json").read_bytes() == (haiti / "datapackage.json").read_bytes()
+    build(package, ["DOM", "HTI"], seed=7, expectations=False)
+    assert _descriptor(package)["version"] == bumped(bumped(data_version(), "patch"), "minor")
+    assert (package / "datapackage.json").read_bytes() != minor  # other history: HTI's rows came back first
