@@ -16,8 +16,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-data: $(STAMP)
-	$(BIN)/ippmd build
+data: $(STAMP)  # the code's release: schemas/package.yaml's version, whatever data/ held before
+	$(BIN)/ippmd build --release
 
 codebook: data
 	$(BIN)/ippmd codebook

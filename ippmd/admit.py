@@ -18,6 +18,7 @@ from ippmd.build import (
     admitted_submissions,
     checksum_problems,
     discard_staging,
+    release_staged,
     stage_package,
     write_checksums,
 )
@@ -103,7 +104,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None, engine: Engin
             scale = options.get("scale", 1)
             runner = SuiteRunner(staging) if scale <= PARALLEL_MAX_SCALE and engine == "gx" else None
             try:
-                stage_package(
+                package = stage_package(
                     staging,
                     sorted({*countries, iso3}),
                     seed=options.get("seed", DEFAULT_SEED),
@@ -121,6 +122,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None, engine: Engin
             finally:
                 if runner is not None:
                     runner.close()
+            release_staged(out, staging, package, report_step)
             (staging / ADMITTED).mkdir()
             os.replace(incoming, staging / ADMITTED / iso3)
             report_step("replacing the package")

@@ -34,6 +34,7 @@ from ippmd.core.publish import (
 from ippmd.core.schema import INDICATORS
 from ippmd.harmonize.pipeline import country_row, harmonize
 from ippmd.harmonize.submission import METADATA_FILE, Submission, read_submission
+from ippmd.package.release import next_release
 from ippmd.package.write import (
     SORT_KEYS,
     PackageWriter,
@@ -41,6 +42,7 @@ from ippmd.package.write import (
     descriptor,
     partition_column,
     published_sizes,
+    released,
 )
 from ippmd.quality.parallel import PARALLEL_MAX_SCALE, Pending, SuiteRunner
 from ippmd.quality.validate import Engine, expectation_problems, validate_submission
@@ -248,9 +250,30 @@ def stage_package(
     package = descriptor(
         pl.concat(rows, how="vertical"), indicators, writer.files, staging, {"seed": seed, "scale": scale}
     )
-    (staging / DESCRIPTOR).write_text(
+    write_descriptor(staging, package)
+    return package
+
+
+def write_descriptor(folder: Path, package: dict[str, Any]) -> None:
+    (folder / DESCRIPTOR).write_text(
         json.dumps(package, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
+
+
+def release_staged(out: Path, staging: Path, package: dict[str, Any], report: Progress) -> dict[str, Any]:
+    """Give the staged package its version and `changes` from the package at `out` it replaces
+    (ippmd.package.release): same data keep the version, changed data bump it. A previous package
+    that cannot be read (a damaged file) has no version to continue: the staged one keeps the
+    base version, and the progress says so."""
+    previous = out if (out / DESCRIPTOR).is_file() else None
+    try:
+        version, changes = next_release(previous, staging)
+    except InputError as exc:
+        unreadable = exc.problems[0].message
+        report(f"the package being replaced cannot be read ({unreadable}): version {package['version']}")
+        version, changes = next_release(None, staging)
+    package = released(package, version, changes)
+    write_descriptor(staging, package)
     return package
 
 
@@ -291,6 +314,7 @@ def build(
     suite_runner: SuiteRunner | None = None,
     engine: Engine = "gx",
     extra_entries: Callable[[Path], Sequence[str]] | None = None,
+    release: bool = False,
 ) -> dict[str, Any]:
     """Build the package into `out` (data/ and datapackage.json), as one transaction; returns the
     descriptor.
@@ -303,6 +327,8 @@ def build(
     `extra_entries(staging)` stages more entries to publish with the package (used by admit).
     `engine`: the expectation suites in Great Expectations ("gx", the reference) or translated
     to polars ("polars": the same suites, held to GX's verdicts by the tests, without GX's start).
+    The version continues the package in `out` (ippmd.package.release); `release`: the code's own
+    release instead, at schemas/package.yaml's version, as a fresh folder would get it.
     """
     seed = DEFAULT_SEED if seed is None else seed
     report = progress or (lambda _step: None)
@@ -333,6 +359,8 @@ def build(
                 validated=frozenset(explicit),
                 engine=engine,
             )
+            if not release:
+                package = release_staged(out, staging, package, report)
             entries = [*(extra_entries(staging) if extra_entries else ()), *PACKAGE_ENTRIES]
             report("replacing the package")
             publish(staging, out, entries)

@@ -175,15 +175,19 @@ def labelled_schema(fields: list[dict[str, Any]], schema: pa.Schema) -> pa.Schem
     return pa.schema(labelled)
 
 
-def parquet_file_metadata(name: str, countries: list[str], synthetic: list[str]) -> dict[str, str]:
-    """The `ippmd` key of a Parquet file: version, synthetic flag and notice, the missing rule."""
-    info: dict[str, Any] = {
-        "resource": name,
-        "version": data_version(),
-        "countries": countries,
-        "synthetic": bool(synthetic),
-        "missing": MISSING_RULE,
-    }
+def parquet_file_metadata(
+    name: str, countries: list[str], synthetic: list[str], version: str | None = None
+) -> dict[str, str]:
+    """The `ippmd` key of a Parquet file: synthetic flag and notice, the missing rule.
+
+    A package's own files carry no version: the `dataHash` covers their bytes, and the version
+    is derived from it (ippmd.package.release), so it lives in datapackage.json only. A file
+    that leaves the package (an extract) may name the `version` it came from.
+    """
+    info: dict[str, Any] = {"resource": name}
+    if version is not None:
+        info["version"] = version
+    info |= {"countries": countries, "synthetic": bool(synthetic), "missing": MISSING_RULE}
     if synthetic:
         info["notice"] = synthetic_notice(synthetic)
     return {PARQUET_METADATA_KEY: json.dumps(info, ensure_ascii=False)}
@@ -446,9 +450,7 @@ def descriptor(
         "dataHash": digest,
         "dataHashMethod": DATA_HASH_METHOD,
         "generator": f"ippmd {__version__}",
-        "citation": " ".join(
-            meta["citation"].format(year=meta["citation_year"], version=version, data_hash=digest).split()
-        ),
+        "citation": citation(version, digest),
         "keywords": meta["keywords"],
         "licenses": meta["licenses"],
         "sources": meta["sources"],
@@ -460,3 +462,21 @@ def descriptor(
         "resources": resources,
     }
     return package
+
+
+def citation(version: str, digest: str) -> str:
+    """The package's citation (schemas/package.yaml) naming its data version and data hash."""
+    meta = package_meta()
+    text = meta["citation"].format(year=meta["citation_year"], version=version, data_hash=digest)
+    return " ".join(text.split())
+
+
+def released(package: dict[str, Any], version: str, changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The descriptor at `version` (ippmd.package.release decides it), its citation naming that
+    version, and its `changes` since the first build (none: no key, as a fresh build writes it)."""
+    out = {key: value for key, value in package.items() if key not in ("changes", "resources")}
+    out |= {"version": version, "citation": citation(version, package["dataHash"])}  # in place
+    if changes:
+        out["changes"] = changes
+    out["resources"] = package["resources"]
+    return out

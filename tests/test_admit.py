@@ -225,3 +225,49 @@ def test_large_builds_check_country_by_country_with_the_same_verdict(
         build(tmp_path / "out", ["KHM", "PHL"], submissions={"PHL": sub})
     failed = [p for p in info.value.problems if p.code == "expectation-failed"]
     assert failed and all("PHL" in (p.message + (p.value or "")) for p in failed)
+
+
+def test_an_admit_bumps_the_version_and_records_the_change(small_package: Path, tmp_path: Path) -> None:
+    """A new country is a minor release, a replaced one a patch; each appends to `changes` what
+    `ippmd diff` finds, the dataHash stays the data's, and `ippmd diff` names both versions."""
+    from ippmd.admit import admit
+    from ippmd.package.release import bumped
+    from ippmd.package.write import data_version
+
+    package = Path(shutil.copytree(small_package, tmp_path / "pkg"))
+    before = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
+    assert before["version"] == data_version() and "changes" not in before  # a fresh build: the base
+    first = Path(shutil.copytree(package, tmp_path / "first"))
+    assert admit(_senegal(tmp_path), package, engine="polars").valid
+    minor = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
+    assert minor["version"] == bumped(before["version"], "minor") != before["version"]
+    [entry] = minor["changes"]
+    assert entry["change"] == "minor" and entry["countriesAdded"] == ["SEN"]
+    assert entry["previous"] == {"version": before["version"], "dataHash": before["dataHash"]}
+    assert entry["dataHash"] == minor["dataHash"] != before["dataHash"]
+    assert {(r["table"], r["country"]) for r in entry["rows"]} >= {("persons", "SEN"), ("countries", "SEN")}
+    assert all(r["country"] == "SEN" and r["removed"] == r["changed"] == 0 for r in entry["rows"])
+    assert minor["version"] in minor["citation"] and minor["dataHash"] in minor["citation"]
+    second = Path(shutil.copytree(package, tmp_path / "second"))
+    assert admit(write_submission("KHM", tmp_path / "khm", seed=5), package, engine="polars").valid
+    patch = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))
+    assert patch["version"] == bumped(minor["version"], "patch")
+    assert [c["version"] for c in patch["changes"]] == [minor["version"], patch["version"]]
+    replaced = patch["changes"][-1]
+    assert replaced["change"] == "patch" and replaced["countriesAdded"] == replaced["countriesRemoved"] == []
+    households = [r for r in replaced["rows"] if r["table"] == "households"]
+    assert [r["country"] for r in households] == ["KHM"] and households[0]["changed"] > 0
+    for older, older_descriptor in ((first, before), (second, minor)):
+        shown = subprocess.run(
+            [str(IPPMD), "diff", str(older), str(package)], capture_output=True, text=True, timeout=120
+        )
+        assert shown.returncode == 1, shown.stderr
+        printed = " ".join(shown.stdout.split())  # as the terminal wrapped it
+        assert f"Changes from {older_descriptor['version']} ({older_descriptor['dataHash']})" in printed
+        assert f"to {patch['version']} ({patch['dataHash']})" in printed
+    assert frictionless_validate(package)["valid"]
+    assert check_package(package, engine="polars").valid
+    # The same submission admitted again changes no data: the same version, the same bytes.
+    kept = _hashes(package)
+    assert admit(write_submission("KHM", tmp_path / "again", seed=5), package, engine="polars").valid
+    assert _hashes(package) == kept

@@ -39,6 +39,13 @@ def build(
         bool, typer.Option(help="Build into a folder that holds other files (never over a foreign data/).")
     ] = False,
     engine: SuiteEngine = "gx",
+    release: Annotated[
+        bool,
+        typer.Option(
+            help="The code's own release: the version of schemas/package.yaml and no `changes`, "
+            "whatever package the folder held (`make data`); by default a change of data bumps the version."
+        ),
+    ] = False,
 ) -> None:
     """Build the harmonized data package (data/*.csv, data/*.parquet, datapackage.json)."""
     from ippmd.core.publish import check_target
@@ -69,6 +76,7 @@ def build(
                 progress=lambda step: progress.update(task, description=step),
                 suite_runner=runner,
                 engine=suites,
+                release=release,
             )
     except InputError as exc:
         raw = sorted({Path(p.file).parent for p in exc.problems if "raw" in Path(p.file).parts})
