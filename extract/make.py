@@ -590,7 +590,7 @@ def _write_table(
             else t("extract.file-label", title=title, version=version)
         )
         with using(SOURCE):  # a Parquet footer is the package's, in English
-            footer = parquet_file_metadata(table, list(selection.countries), synthetic)
+            footer = parquet_file_metadata(table, list(selection.countries), synthetic, version=version)
         renamed = write_typed(
             typed.select(columns),
             table_fields(source, selection, table),
