@@ -178,6 +178,19 @@ def _where_mask(frame: pl.DataFrame, where: str) -> pl.Series:
     return row_mask(frame, where)
 
 
+# The tables whose key names one household or person (emigrant): no estimate is made by those keys.
+RECORD_TABLES = {"households": "households", "persons": "persons", "emigrants": "emigrants"}
+
+
+def _record_identifiers(package: Package) -> dict[str, str]:
+    """Key column -> what it identifies, for the tables of single households and persons."""
+    found: dict[str, str] = {}
+    for table, what in RECORD_TABLES.items():
+        for key in package.resource(table)["schema"].get("primaryKey", []):
+            found[key] = what
+    return found
+
+
 def _check_query(package: Package, query: Query) -> tuple[SurveyDesign, dict[str, Any], list[str]]:
     design = package.design(query.table)
     columns = package.columns(query.table)
@@ -186,6 +199,13 @@ def _check_query(package: Package, query: Query) -> tuple[SurveyDesign, dict[str
     if query.variable in package.resource(query.table)["schema"].get("primaryKey", []):
         raise UsageError(f"{query.variable!r} identifies the rows of {query.table}: nothing to estimate")
     package.check_columns(query.table, list(query.by), "--by column")
+    records = _record_identifiers(package)
+    for name in (query.variable, *query.by):
+        if name in records:
+            raise UsageError(
+                f"{name!r} identifies single {records[name]}: a table by it would publish records one "
+                "by one, not estimates (tabulate by a category, a region or a country)"
+            )
     if query.variable in query.by:
         raise UsageError(f"{query.variable!r} is both the variable and a --by column")
     where_names = _where_names(query.where) if query.where else []

@@ -265,16 +265,22 @@ def _submission_routes(app: FastAPI, home: Path, store: Store) -> None:
             raise HTTPException(403, t("portal.maintainers-admit"))
         kept = _visible(store, _submission_id(submission_id), account)
         suites = suite_engine(engine)
-        report = admit(Path(kept.path), home, engine=suites)
+        if not store.claim(kept.id, "valid", "admitting"):  # admitted, being admitted, or invalid
+            raise HTTPException(409, t("portal.not-admissible", status=kept.status))
+        try:
+            report = admit(Path(kept.path), home, engine=suites)
+        except BaseException:
+            store.set_status(kept.id, "valid")
+            raise
         report.target = SUBMISSION_NAME
         outcome = "admitted" if report.valid else "refused"
         store.audit(account.id, "admit", kept.sha256, outcome)
+        store.set_status(kept.id, "admitted" if report.valid else "refused")
         if not report.valid:
             return JSONResponse(
                 {"id": kept.id, "status": "refused", "problems": [p.as_record() for p in report.problems]},
                 422,
             )
-        store.set_status(kept.id, "admitted")
         built = read_package(package_folder(home, verify=False))
         answer = {"id": kept.id, "country": report.country, "status": "admitted"}
         return JSONResponse({**answer, "version": built.version, "dataHash": built.data_hash})

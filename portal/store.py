@@ -112,6 +112,7 @@ class Store:
     def __init__(self, home: Path) -> None:
         self.path = store_path(home)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.touch(mode=0o600, exist_ok=True)  # token hashes and the audit log: the owner's only
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             for statement in SCHEMA:
@@ -228,6 +229,15 @@ class Store:
     def set_status(self, submission_id: str, status: str) -> None:
         with self._connect() as db:
             db.execute("UPDATE submissions SET status = ? WHERE id = ?", (status, submission_id))
+
+    def claim(self, submission_id: str, was: str, becomes: str) -> bool:
+        """Move a submission from status `was` to `becomes` in one statement: True for the one
+        caller that moved it (two admits of one submission at once: the second gets False)."""
+        with self._connect() as db:
+            moved = db.execute(
+                "UPDATE submissions SET status = ? WHERE id = ? AND status = ?", (becomes, submission_id, was)
+            )
+            return moved.rowcount == 1
 
     def audit(self, account: int | None, action: str, sha256: str | None, outcome: str) -> None:
         with self._connect() as db:

@@ -175,6 +175,16 @@ def test_tabulate_answers_the_bytes_of_the_cli_for_the_same_query(client: TestCl
             400,
             ["urban", "--table", "households", "--countries", "XXX"],
         ),
+        (  # single records are not estimates: no table by a household's or person's key
+            {"variable": "weight", "table": "households", "by": "household_id"},
+            400,
+            ["weight", "--table", "households", "--by", "household_id"],
+        ),
+        (
+            {"variable": "age", "table": "persons", "by": "sex,household_id"},
+            400,
+            ["age", "--table", "persons", "--by", "sex,household_id"],
+        ),
         (
             {"variable": "urban", "table": "households", "where": "household_size < 0"},
             422,
@@ -409,5 +419,10 @@ def test_a_maintainer_admits_and_the_package_changes(tmp_path: Path, submission:
         assert (body["version"], body["dataHash"]) == (after.version, after.data_hash)
         assert body["dataHash"] != before and (home / "admitted" / "KHM").is_dir()
         assert fresh.get("/api/v1/package").json()["dataHash"] == body["dataHash"]
+        again = fresh.post(path, headers=_bearer(maintainer))  # a second admit of the same submission
+        assert again.status_code == 409 and "admitted" in again.json()["detail"], again.json()
+        assert read_package(home).data_hash == body["dataHash"]
     assert [row[2:] for row in Store(home).audit_log()][-1][0] == "admit"
+    assert [row[2] for row in Store(home).audit_log()].count("admit") == 1
+    assert (Store(home).path.stat().st_mode & 0o777) == 0o600  # token hashes: the owner's only
     assert json.loads((home / "datapackage.json").read_text())["dataHash"] == body["dataHash"]

@@ -172,3 +172,21 @@ def test_serve_answers_on_localhost_and_r_reads_the_clis_numbers(package_dir: Pa
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
     assert (home / ".ippmd" / "portal.sqlite").is_file()
+
+
+def test_serve_does_not_let_clients_choose_their_address(
+    package_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default, which would let any local client
+    pick the address the failed-token limit counts: serve turns proxy headers off."""
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from ippmd.cli import app
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    home = copy_package(package_dir, tmp_path / "home")
+    result = CliRunner().invoke(app, ["serve", "--home", str(home), "--port", "8765"])
+    assert result.exit_code == 0, result.output
+    assert seen["proxy_headers"] is False and seen["host"] == "127.0.0.1"

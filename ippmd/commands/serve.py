@@ -47,4 +47,13 @@ def serve(
     say(f"serving {folder} on http://{host}:{port}/ (API: /api/v1, stop with Ctrl+C)")
     if host != LOCAL:
         say(f"listening on {host}: reachable from other machines; put it behind HTTPS")
-    uvicorn.run("ippmd.portal.app:create_app", factory=True, host=host, port=port, workers=workers)
+    # proxy_headers off: a client's X-Forwarded-For must not choose the address the failed-token
+    # limit counts (uvicorn trusts it from 127.0.0.1 by default); a proxy in front is the team's to set.
+    uvicorn.run(
+        "ippmd.portal.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+    )
