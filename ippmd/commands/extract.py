@@ -69,7 +69,7 @@ def extract(
         _list_extractable(package, split(tables))
         return
     if out is None:
-        raise UsageError("--out FILE.zip is required")
+        raise UsageError(t("cli.out-required"))
     selections = {"countries": countries, "tables": tables, "variables": variables, "attach": attach}
     request = (
         ["ippmd", "extract"]
