@@ -60,7 +60,7 @@ def read_descriptor(package_dir: Path) -> dict[str, Any]:
     naming the file (exit 1). Never a traceback, whatever the JSON's shape or depth."""
     path = Path(package_dir) / DESCRIPTOR
     if not path.is_file():
-        raise UsageError(f"no {DESCRIPTOR} in {package_dir}: not built yet, run `ippmd build` first")
+        raise UsageError(t("cli.not-built", descriptor=DESCRIPTOR, folder=str(package_dir)))
     descriptor = parse_json_bounded(path, MAX_DESCRIPTOR_DEPTH)
     if not isinstance(descriptor, dict):
         kind = type(descriptor).__name__
@@ -417,7 +417,7 @@ def refuse_output_over(out: Path | None, inputs: list[Path], option: str) -> Non
     for place in inputs:
         protected = Path(place).resolve()
         if target == protected or protected in target.parents:
-            raise UsageError(f"{option} {out} would write over {place}, which this command reads")
+            raise UsageError(t("cli.would-write-over", option=option, out=str(out), place=str(place)))
     refuse_inside_a_package(out, option)
 
 
@@ -433,8 +433,13 @@ def refuse_inside_a_package(out: Path, option: str) -> None:
             place = place.resolve()
             if target == place or place in target.parents:
                 raise UsageError(
-                    f"{option} {out} is inside the package in {folder} ({place.name}); only "
-                    "`ippmd build` and `ippmd admit` write there: choose a folder outside it"
+                    t(
+                        "cli.inside-a-package",
+                        option=option,
+                        out=str(out),
+                        folder=str(folder),
+                        place=place.name,
+                    )
                 )
 
 

@@ -11,10 +11,10 @@ and file field that takes a country code asks this module: options through `iso3
 from __future__ import annotations
 
 from ippmd.core.errors import UsageError
+from ippmd.core.i18n import t
 from ippmd.core.text import printable
 
 ASCII_CAPITALS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-ISO3_RULE = "three capital letters A-Z (ISO 3166-1 alpha-3, e.g. KHM)"
 
 
 def is_iso3(value: object) -> bool:
@@ -23,11 +23,12 @@ def is_iso3(value: object) -> bool:
 
 
 def iso3_fault(value: object) -> str | None:
-    """Why `value` is not an ISO3 code (a message naming the rule), or None when it is one."""
+    """Why `value` is not an ISO3 code (a message naming the rule, in the current language), or
+    None when it is one."""
     if is_iso3(value):
         return None
     hint = _capitalised(value)
-    return f"not an ISO3 code: {ISO3_RULE}" + (f"; did you mean {hint}?" if hint else "")
+    return t("cli.not-iso3") + (t("cli.did-you-mean", names=hint) if hint else "")
 
 
 def _capitalised(value: object) -> str | None:
@@ -47,7 +48,11 @@ def iso3_option(value: str, option: str) -> str:
     code = code.upper() if code.isascii() else code
     fault = iso3_fault(code)
     if fault is not None:
-        raise UsageError(f"{option} {printable(repr(code))} is {fault}")
+        hint = _capitalised(code)
+        raise UsageError(
+            t("cli.option-not-iso3", option=option, code=printable(repr(code)))
+            + (t("cli.did-you-mean", names=hint) if hint else "")
+        )
     return code
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from ippmd.core.errors import UsageError
+from ippmd.core.i18n import t
 from ippmd.package.read import DEFAULT_DESIGNS, SurveyDesign, read_package, survey_design
 
 __all__ = ["DEFAULT_DESIGNS", "Column", "Package", "SurveyDesign", "suggest", "survey_design"]
@@ -32,7 +33,7 @@ NOT_JOINED = frozenset({"countries", "country_indicators"})
 def suggest(word: str, candidates: Iterable[str]) -> str:
     """'; did you mean ...?' from close matches (difflib), or nothing."""
     matches = difflib.get_close_matches(word, sorted(set(candidates)), n=3, cutoff=0.6)
-    return f"; did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
+    return t("cli.did-you-mean", names=t("cli.or").join(repr(m) for m in matches)) if matches else ""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from ippmd.core.calibration import target_measures
+from ippmd.core.i18n import significant, t
 from ippmd.core.metadata import load_country, region_list, source_citation
 
 EDUCATION_FIELDS = frozenset({"education_level", "education_years", "src_education_code"})
@@ -35,60 +36,59 @@ def target_variables() -> dict[str, tuple[str, frozenset[str]]]:
 def _fieldwork(meta: dict[str, Any], country: dict[str, Any]) -> str:
     work = meta.get("fieldwork") or {}
     when = (
-        f"fieldwork {work['start']} to {work['end']}" if work.get("start") else "fieldwork dates not recorded"
+        t("cli.note-fieldwork", start=str(work["start"]), end=str(work["end"]))
+        if work.get("start")
+        else t("cli.note-fieldwork-unknown")
     )
     cited = (
         f" ({source_citation(country, work)})" if work and ("source" in work or work.get("assumed")) else ""
     )
-    return f"Survey year {meta['survey_year']}; {when}{cited}."
+    return t("cli.note-survey-year", year=meta["survey_year"], when=when, cited=cited)
 
 
 def _money(meta: dict[str, Any], country: dict[str, Any], unit: str) -> str | None:
     rate = meta["exchange_rate"]
     currency = meta["currency"]
     cited = source_citation(country, rate)
-    extra = f" Note: {rate['note']}" if rate.get("note") else ""
+    extra = t("cli.note-note", note=rate["note"]) if rate.get("note") else ""
+    per_usd = significant(rate["lcu_per_usd"], 15)  # every digit of the rate, grouped the local way
     if "USD" in unit:
-        return (
-            f"Converted from {currency} at {rate['lcu_per_usd']:,} {currency} per USD ({rate['year']}); "
-            f"rate source: {cited}.{extra}"
+        return t(
+            "cli.note-converted", currency=currency, rate=per_usd, year=rate["year"], cited=cited, extra=extra
         )
     if "local currency" in unit:
-        return (
-            f"In {currency} as reported, not comparable across countries; the USD version uses "
-            f"{rate['lcu_per_usd']:,} {currency} per USD ({rate['year']}; {cited})."
-        )
+        return t("cli.note-local-currency", currency=currency, rate=per_usd, year=rate["year"], cited=cited)
     return None
 
 
 def _education(meta: dict[str, Any]) -> str:
     levels = meta["education_levels"]
     mapped = "; ".join(
-        f"{lv['code']} {lv['label']} -> ISCED {lv['isced']}, {lv['years']} years" for lv in levels
+        t(
+            "cli.note-education-level",
+            code=lv["code"],
+            label=lv["label"],
+            isced=lv["isced"],
+            years=lv["years"],
+        )
+        for lv in levels
     )
-    return f"{len(levels)} national levels mapped to ISCED 2011 (code label -> level, years): {mapped}."
+    return t("cli.note-education", count=len(levels), mapped=mapped)
 
 
 def _regions(meta: dict[str, Any]) -> str:
     regions = region_list(meta)
     assumed = isinstance(meta["regions"], dict) and meta["regions"].get("assumed")
-    which = (
-        "which regions were sampled is not published: this list is assumed"
-        if assumed
-        else "the sampled regions as published"
-    )
+    which = t("cli.note-regions-assumed") if assumed else t("cli.note-regions-published")
     names = ", ".join(f"{r['name']} ({r['iso_3166_2']})" for r in regions)
-    return f"{len(regions)} regions coded in ISO 3166-2; {which}: {names}."
+    return t("cli.note-regions", count=len(regions), which=which, names=names)
 
 
 def _destinations(meta: dict[str, Any]) -> str:
     spellings = meta["destinations"]
     shown = "; ".join(f"'{name}' -> {code}" for name, code in list(spellings.items())[:8])
-    more = f" and {len(spellings) - 8} more" if len(spellings) > 8 else ""
-    return (
-        f"{len(spellings)} local spellings of destinations mapped to ISO 3166-1 alpha-3 "
-        f"({shown}{more}); other names must match a country name."
-    )
+    more = t("cli.note-more", count=len(spellings) - 8) if len(spellings) > 8 else ""
+    return t("cli.note-destinations", count=len(spellings), shown=shown, more=more)
 
 
 def _targets(country: dict[str, Any], table: str, name: str) -> list[str]:
@@ -97,10 +97,10 @@ def _targets(country: dict[str, Any], table: str, name: str) -> list[str]:
         entry = country.get("targets", {}).get(target)
         if where != table or name not in columns or not isinstance(entry, dict) or "value" not in entry:
             continue
-        universe = f" of {entry['universe']}" if entry.get("universe") else ""
+        universe = t("cli.note-universe", universe=entry["universe"]) if entry.get("universe") else ""
+        cited = source_citation(country, entry)
         notes.append(
-            f"Synthetic data calibrated to the sample share {target} = {entry['value']:.0%}{universe} "
-            f"({source_citation(country, entry)})."
+            t("cli.note-target", target=target, share=entry["value"], universe=universe, cited=cited)
         )
     return notes
 
@@ -121,10 +121,6 @@ def comparability_notes(iso3: str, table: str, field: dict[str, Any], data_origi
     if name in DESTINATION_FIELDS:
         notes.append(_destinations(meta))
     notes += _targets(country, table, name)
-    origin = (
-        "SYNTHETIC microdata (generated, calibrated to published sample shares)"
-        if data_origin != "survey"
-        else "IPPMD survey microdata (licensed raw files)"
-    )
+    origin = t("cli.note-synthetic") if data_origin != "survey" else t("cli.note-survey")
     notes.append(f"{origin}. {_fieldwork(meta, country)}")
     return notes

@@ -430,15 +430,14 @@ def _variable_page(site: Site, summary: VariableSummary) -> str:
 
 
 def _notes_and_extract(site: Site, table: str, field: dict[str, Any]) -> list[str]:
-    """Comparability notes (written in English from the country metadata: marked so) and the
-    extract command."""
+    """Comparability notes (in the page's language; names, citations and notes quoted from the
+    country metadata stay as written there) and the extract command."""
     name = field["name"]
     rows = []
     for code in site.countries:
         notes = comparability_notes(code, table, field, site.origins.get(code, "synthetic"))
         listed = "".join(f"<li>{_e(n)}</li>" for n in notes)
-        marked = "" if language() == SOURCE else ' lang="en"'
-        rows.append([_e(site.country_label(code)), f"<ul{marked}>{listed}</ul>"])
+        rows.append([_e(site.country_label(code)), f"<ul>{listed}</ul>"])
     parts = [
         f"<h2>{_e(t('docs.site-comparability'))}</h2>",
         _table([t("docs.site-col-country"), t("docs.site-col-notes")], rows),

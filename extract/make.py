@@ -135,12 +135,12 @@ def _sha256_bytes(data: bytes) -> str:
 def _check_format(fmt: str, source: Source) -> None:
     if fmt not in FORMATS:
         close = difflib.get_close_matches(fmt, list(FORMATS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = t("cli.did-you-mean", names=repr(close[0])) if close else "."
         raise InputError(
             [
                 Problem(
                     file=str(source.descriptor_path),
-                    message=f"no extract format {fmt!r}{hint} Formats: {', '.join(FORMATS)}",
+                    message=t("cli.no-format", format=repr(fmt), suggestion=hint, formats=", ".join(FORMATS)),
                     value=fmt,
                     code="unknown-format",
                 )

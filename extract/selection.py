@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from ippmd.core.errors import InputError, Problem, UsageError
+from ippmd.core.i18n import t
 from ippmd.core.schema import check_condition
 from ippmd.extract.corridors import CORRIDOR, MEASURES, TARGET, output_names
 from ippmd.extract.source import Source
@@ -82,7 +83,7 @@ def _unique(values: Sequence[str] | None) -> list[str]:
 
 def _suggest(word: str, candidates: Iterable[str]) -> str:
     matches = difflib.get_close_matches(word, sorted(set(candidates)), n=3, cutoff=0.6)
-    return f"; did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
+    return t("cli.did-you-mean", names=t("cli.or").join(repr(m) for m in matches)) if matches else ""
 
 
 def _countries(source: Source, asked: list[str], problems: list[Problem]) -> tuple[str, ...]:
@@ -100,11 +101,13 @@ def _countries(source: Source, asked: list[str], problems: list[Problem]) -> tup
         close_names = difflib.get_close_matches(value.casefold(), list(by_name), n=1, cutoff=0.6)
         if close_names:
             iso3 = by_name[close_names[0]]
-            hint = f"; did you mean {iso3!r} ({source.country_names[iso3]})?"
+            hint = t("cli.country-named", code=repr(iso3), name=source.country_names[iso3])
         problems.append(
             Problem(
                 file=str(source.descriptor_path),
-                message=f"no country {value!r} in the package{hint} Countries: {', '.join(known)}",
+                message=t(
+                    "cli.no-country", value=repr(value), suggestion=hint or ".", countries=", ".join(known)
+                ),
                 value=value,
                 code="unknown-country",
             )
@@ -119,13 +122,17 @@ def _tables(source: Source, asked: list[str], problems: list[Problem]) -> list[s
             problems.append(
                 Problem(
                     file=str(source.descriptor_path),
-                    message=f"no table {value!r} in the package{_suggest(value, known)} "
-                    f"Tables: {', '.join(known)}",
+                    message=t(
+                        "cli.no-table",
+                        value=repr(value),
+                        suggestion=_suggest(value, known) or ".",
+                        tables=", ".join(known),
+                    ),
                     value=value,
                     code="unknown-table",
                 )
             )
-    return [t for t in known if t in asked] if asked else known
+    return [tb for tb in known if tb in asked] if asked else known
 
 
 def _attachments(
@@ -138,12 +145,17 @@ def _attachments(
         table, _, column = value.partition(".")
         key = link_key(source.resources[table]) if table in source.resources else None
         if table not in source.resources or not column:
-            message = f"--attach wants TABLE.VARIABLE, e.g. households.weight: {value!r}"
+            message = t("cli.attach-form", value=repr(value))
             message += _suggest(table, source.resources) if table not in source.resources else ""
         elif column not in fields[table]:
-            message = f"no variable {column!r} in {table}{_suggest(column, fields[table])}"
-        elif not [t for t in chosen if t != table and key in fields[t]]:
-            message = f"{value}: no chosen table holds {table}'s key {key!r} to attach it by"
+            message = t(
+                "cli.no-variable-in",
+                column=repr(column),
+                table=table,
+                suggestion=_suggest(column, fields[table]),
+            )
+        elif not [tb for tb in chosen if tb != table and key in fields[tb]]:
+            message = t("cli.attach-no-key", value=value, table=table, key=repr(key))
         else:
             found[value] = (table, column, key)
             continue
@@ -156,7 +168,7 @@ def _attachments(
             if target != table and key in fields[target]:
                 name = column if column not in fields[target] else f"{table}_{column}"
                 out.setdefault(target, []).append((table, column, name))
-    return {t: tuple(v) for t, v in out.items()}
+    return {tb: tuple(v) for tb, v in out.items()}
 
 
 def where_columns(expression: str) -> list[str]:
@@ -165,7 +177,7 @@ def where_columns(expression: str) -> list[str]:
     try:
         return pl.sql_expr(expression).meta.root_names()
     except Exception as exc:  # polars raises several SQL error types
-        raise UsageError(f"--where {expression!r} is not a valid SQL condition: {exc}") from exc
+        raise UsageError(t("cli.where-invalid", expression=repr(expression), error=str(exc))) from exc
 
 
 def _where_tables(expression: str, columns: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
@@ -174,16 +186,13 @@ def _where_tables(expression: str, columns: dict[str, tuple[str, ...]]) -> tuple
     everything = {c for cols in columns.values() for c in cols}
     for name in names:
         if name not in everything:
+            suggestion = _suggest(name, everything) or "."
             raise UsageError(
-                f"--where {expression!r}: no column {name!r} in the chosen tables"
-                f"{_suggest(name, everything) or '.'} `ippmd extract --list` shows every variable."
+                t("cli.where-no-column", expression=repr(expression), name=repr(name), suggestion=suggestion)
             )
-    targets = tuple(t for t, cols in columns.items() if set(names) <= set(cols))
+    targets = tuple(tb for tb, cols in columns.items() if set(names) <= set(cols))
     if not targets:
-        raise UsageError(
-            f"--where {expression!r}: no chosen table has all of {', '.join(names)}; "
-            "attach the missing ones (--attach TABLE.VARIABLE) or split the condition"
-        )
+        raise UsageError(t("cli.where-no-table", expression=repr(expression), names=", ".join(names)))
     return targets
 
 
@@ -206,33 +215,35 @@ def resolve(
     asked_tables, asked_variables = _unique(tables), _unique(variables)
     chosen_countries = _countries(source, _unique(countries), problems)
     chosen_tables = _tables(source, asked_tables, problems)
-    fields = {t: [f["name"] for f in source.resources[t]["schema"]["fields"]] for t in source.resources}
+    fields = {tb: [f["name"] for f in source.resources[tb]["schema"]["fields"]] for tb in source.resources}
 
     if asked_variables:
-        pool = {name for t in chosen_tables for name in fields[t]}
+        pool = {name for tb in chosen_tables for name in fields[tb]}
         for value in asked_variables:
             if value in pool:
                 continue
-            elsewhere = [t for t in source.resources if value in fields[t]]
+            elsewhere = [tb for tb in source.resources if value in fields[tb]]
             if elsewhere:
-                message = (
-                    f"variable {value!r} is not in the chosen tables ({', '.join(chosen_tables)}); "
-                    f"it is in {', '.join(elsewhere)}"
+                message = t(
+                    "cli.variable-elsewhere",
+                    value=repr(value),
+                    chosen=", ".join(chosen_tables),
+                    elsewhere=", ".join(elsewhere),
                 )
             else:
                 everything = {name for names in fields.values() for name in names}
-                message = f"no variable {value!r} in the package{_suggest(value, everything)}"
+                message = t("cli.no-variable", value=repr(value), suggestion=_suggest(value, everything))
             problems.append(
                 Problem(
                     file=str(source.descriptor_path),
                     message=message,
                     value=value,
                     code="unknown-variable",
-                    hint="`ippmd extract --list` lists every table and variable",
+                    hint=t("cli.variable-hint"),
                 )
             )
         if not asked_tables:
-            chosen_tables = [t for t in chosen_tables if set(asked_variables) & set(fields[t])]
+            chosen_tables = [tb for tb in chosen_tables if set(asked_variables) & set(fields[tb])]
     if problems:
         raise InputError(problems)
 
@@ -252,7 +263,7 @@ def resolve(
     attachments = _attachments(source, chosen_tables, asked_attach, fields)
     if rectangular:
         chosen_tables, columns, attachments = _rectangular(source, chosen_tables, columns, attachments)
-    output = {t: (*columns[t], *(n for _, _, n in attachments.get(t, ()))) for t in chosen_tables}
+    output = {tb: (*columns[tb], *(n for _, _, n in attachments.get(tb, ()))) for tb in chosen_tables}
     for measure in corridors if TARGET in output else ():
         output[TARGET] = (*output[TARGET], *output_names(measure))
     condition = where.strip() if where and where.strip() else None
@@ -275,10 +286,14 @@ def _corridors(source: Source, chosen: list[str], asked: list[str]) -> tuple[str
     for value in asked:
         measure = value.partition(".")[2]
         if measure not in MEASURES:
-            message = f"no corridor measure {measure!r}{_suggest(measure, MEASURES)}"
-            message += f" Measures: {', '.join(MEASURES)}"
+            message = t(
+                "cli.no-measure",
+                measure=repr(measure),
+                suggestion=_suggest(measure, MEASURES) or ".",
+                measures=", ".join(MEASURES),
+            )
         elif TARGET not in chosen:
-            message = f"{value} goes on the {TARGET} table (by destination): choose --tables {TARGET}"
+            message = t("cli.measure-table", value=value, table=TARGET)
         else:
             continue
         problems.append(Problem(str(source.descriptor_path), message, value=value, code="unknown-variable"))
@@ -334,4 +349,4 @@ def _rectangular(
                     held.add(column)
         if added:
             joined[table] = tuple(added)
-    return records, {t: columns[t] for t in records}, joined
+    return records, {tb: columns[tb] for tb in records}, joined

@@ -23,6 +23,7 @@ from ippmd.build import (
     write_checksums,
 )
 from ippmd.core.errors import InputError, UsageError
+from ippmd.core.i18n import t
 from ippmd.core.io import descriptor_build_options, descriptor_countries, read_descriptor
 from ippmd.core.publish import (
     ADMITTED,
@@ -70,9 +71,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None, engine: Engin
     out = Path(out)
     recover_leftovers(out)  # a build killed mid-swap leaves no descriptor until it is rolled forward
     if not is_package_folder(out):
-        raise UsageError(
-            f"{out} holds no ippmd package to admit into: build one there first (`ippmd build --out {out}`)"
-        )
+        raise UsageError(t("cli.no-package-to-admit", out=str(out)))
     report_step = progress or (lambda _step: None)
     with package_lock(out):
         recover(out)
@@ -83,7 +82,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None, engine: Engin
                 opened = _take_copy(path, incoming)
             except InputError as exc:
                 return Report(target=str(path), problems=exc.problems)
-            report_step("validating the submission")
+            report_step(t("cli.step-validating"))
             report = validate_submission(incoming)
             report.problems[:0] = opened.problems
             as_submitted(report, opened)  # persons.dta, its observation and variable, not persons.csv
@@ -125,7 +124,7 @@ def admit(path: Path, out: Path, progress: Progress | None = None, engine: Engin
             release_staged(out, staging, package, report_step)
             (staging / ADMITTED).mkdir()
             os.replace(incoming, staging / ADMITTED / iso3)
-            report_step("replacing the package")
+            report_step(t("cli.step-replacing"))
             publish(staging, out, [f"{ADMITTED}/{iso3}", *PACKAGE_ENTRIES])
             report.layers.append("admitted")
         finally:

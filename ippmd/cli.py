@@ -103,7 +103,9 @@ def report(exc: UsageError | InputError | Unanswered | OSError) -> int:
 def _error(message: str) -> None:
     """`error: message` on one line, the label red on a terminal; control characters written out."""
     one_line = shown(message).replace("\t", " ").replace("\n", " ")
-    console.print(Text.assemble(("error:", "bold red"), " ", one_line), highlight=False, soft_wrap=True)
+    console.print(
+        Text.assemble((t("cli.error-label"), "bold red"), " ", one_line), highlight=False, soft_wrap=True
+    )
 
 
 class ReportingGroup(TyperGroup):

@@ -15,7 +15,7 @@ from ippmd import synthetic_notice
 from ippmd.core.errors import InputError, Problem
 from ippmd.core.i18n import t
 from ippmd.core.io import write_atomic
-from ippmd.package.translate import translated_field
+from ippmd.package.translate import heading_text, translated_field
 
 
 def _categories(field: dict[str, Any]) -> str:
@@ -50,7 +50,7 @@ def _header(package: dict[str, Any]) -> list[str]:
     if package.get("dataHash"):
         version += t("docs.codebook-data-hash", hash=package["dataHash"])
     lines = [
-        f"# {t('docs.codebook-title', title=package['title'])}",
+        f"# {t('docs.codebook-title', title=heading_text('package', 'title', package['title']))}",
         "",
         version + t("docs.codebook-generated"),
         "",
@@ -77,9 +77,9 @@ def _table_section(resource: dict[str, Any], frame: pl.DataFrame, countries: lis
         t("docs.column-available"),
     ]
     lines = [
-        f"## {resource['name']}: {resource['title']}",
+        f"## {resource['name']}: {heading_text(resource['name'], 'title', resource['title'])}",
         "",
-        resource["description"],
+        heading_text(resource["name"], "description", resource["description"]),
         "",
         keys,
         "",

@@ -226,6 +226,7 @@ def layer_name(layer: str) -> str:
         "plausibility": t("report.layer-plausibility"),
         "harmonization": t("report.layer-harmonization"),
         "package rules": t("report.layer-package-rules"),
+        "admitted": t("cli.layer-admitted"),  # ippmd.admit's last step (domain of the CLI's lines)
     }
     return names.get(layer, layer)
 

@@ -18,11 +18,11 @@ import pytest
 from babel.numbers import format_decimal
 
 from ippmd import synthetic_notice
-from ippmd.core.i18n import LANGUAGES, Language, t, using
+from ippmd.core.i18n import LANGUAGES, Language, catalogue, t, using
 from ippmd.package.codebook import render
 from ippmd.package.ddi import NAMESPACE, Location, render_ddi
 from ippmd.package.missing import NIU_LABEL, UNKNOWN_LABEL
-from ippmd.package.translate import category_label, field_text, translated_field
+from ippmd.package.translate import category_label, field_text, heading_text, translated_field
 from tests.test_ddi import ddi_schema
 
 NS = {"d": NAMESPACE}
@@ -64,7 +64,9 @@ def test_markdown_codebook_is_written_in_the_language(
 ) -> None:
     book = markdown[code]
     with using(code):
-        assert book.startswith(f"# {t('docs.codebook-title', title=descriptor['title'])}\n")
+        title = heading_text("package", "title", descriptor["title"])  # the package's title translated
+        assert book.startswith(f"# {t('docs.codebook-title', title=title)}\n")
+        assert title == catalogue(code, "codebook")["package.title"]
         synthetic = [c for c, origin in descriptor["dataOrigin"].items() if origin == "synthetic"]
         assert f"> **{synthetic_notice(synthetic)}**" in book
         assert t("docs.codebook-missing") in book and t("docs.codebook-design") in book

@@ -17,7 +17,14 @@ CODE = re.compile(r"\b[A-Z][A-Z0-9]+(?:[.-][A-Z0-9]+)*\b")  # ISO, USD, WLD, WDI
 QUOTED = re.compile(r"`[^`]+`|'[^']*'")  # `method`, 'C', 'assumed: ...'
 NUMBER = re.compile(r"\b\d+\b")
 # Names with an official translation (ISCED 2011 is CITE 2011 in French, CINE 2011 in Spanish).
-RENAMED = {"ISCED": {"fr": "CITE", "es": "CINE"}, "GDP": {"fr": "PIB", "es": "PIB"}}
+RENAMED = {
+    "ISCED": {"fr": "CITE", "es": "CINE"},
+    "GDP": {"fr": "PIB", "es": "PIB"},
+    "OECD": {"fr": "OCDE", "es": "OCDE"},
+    # the capitalised warnings of the package and table descriptions, translated
+    "SYNTHETIC": {"fr": "SYNTHÉTIQUES", "es": "SINTÉTICOS"},
+    "REAL": {"fr": "RÉELS", "es": "REALES"},
+}
 NUMBER_WORDS = {"1000": {"fr": "mille", "es": "mil"}}  # "times 1000" in words
 HONESTY = {
     "assumed": {"fr": "hypothèse", "es": "supuesto"},

@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from ippmd.commands.check import show_report
-from ippmd.commands.options import Lang, SuiteEngine, home_path, suite_engine
+from ippmd.commands.options import CountryLang, SuiteEngine, home_path, suite_engine
 from ippmd.commands.output import console, plain, say, verdict
 from ippmd.commands.validate import submission_country
 from ippmd.core.errors import UsageError
@@ -22,7 +22,7 @@ def admit(
     path: Annotated[Path, typer.Argument(help="Submission folder or .zip.")],
     out: Annotated[Path | None, typer.Option(help="Folder of the package to update (default: home).")] = None,
     engine: SuiteEngine = "gx",
-    lang: Lang = None,
+    lang: CountryLang = None,
 ) -> None:
     """Validate a submission and add (or replace) its country in the package; all or nothing."""
     choose_language(lang, submission_country(path))

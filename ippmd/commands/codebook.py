@@ -34,14 +34,14 @@ def codebook(
     lang: Lang = None,
 ) -> None:
     """Write the codebook generated from the schemas and the built package (Markdown or DDI 2.5)."""
-    from ippmd.core.i18n import choose_language
+    from ippmd.core.i18n import choose_language, t
     from ippmd.package.codebook import write_codebook
 
     choose_language(lang)
 
     fmt = fmt.strip().lower()
     if chosen(fmt, FORMATS) is None:
-        raise UsageError(f"--format {fmt}: use markdown or ddi")
+        raise UsageError(t("cli.format-choice", format=fmt))
     # --package is the package folder, as in every other command (its datapackage.json is accepted too).
     if package is not None and package.name == "datapackage.json":
         package = package.parent
@@ -55,4 +55,4 @@ def codebook(
         write_ddi(dict(read_package(folder).descriptor), folder, out)
     else:
         write_codebook(folder / "datapackage.json", out)
-    say(f"wrote {out}")
+    say(t("cli.wrote", path=str(out)))

@@ -70,7 +70,7 @@ def extract(
         _list_extractable(package, split(tables))
         return
     if out is None:
-        raise UsageError("--out FILE.zip is required")
+        raise UsageError(t("cli.out-required"))
     started = time.perf_counter()
     summary = write_extract(
         package, out, countries, tables, variables, fmt, attach, where, rectangular, chosen

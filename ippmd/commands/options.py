@@ -14,6 +14,7 @@ import typer
 
 from ippmd.core.errors import UsageError
 from ippmd.core.home import HOME_ENV, project_home
+from ippmd.core.i18n import t
 from ippmd.core.iso3 import iso3_options
 
 if TYPE_CHECKING:
@@ -37,6 +38,15 @@ Quiet = Annotated[bool, typer.Option(help="No progress display.")]
 # The language of what a command writes for people (messages, reports, guides, labels); data
 # files keep machine formats. Read by ippmd.core.i18n.choose_language.
 Lang = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of messages, reports and labels: en, fr or es (default $IPPMD_LANG, else en).",
+    ),
+]
+# The same for the commands about one country's submission (template, validate, admit), whose
+# default is that country's language.
+CountryLang = Annotated[
     str | None,
     typer.Option(
         "--lang",
@@ -83,7 +93,9 @@ def country_codes_of(value: str | None, option: str = "--countries") -> list[str
     codes = iso3_options(value, option)
     unknown = [c for c in codes if c not in country_codes()]
     if unknown:
-        raise UsageError(f"unknown country code(s) {', '.join(unknown)}; known: {', '.join(country_codes())}")
+        raise UsageError(
+            t("cli.unknown-countries", codes=", ".join(unknown), known=", ".join(country_codes()))
+        )
     return codes
 
 
@@ -94,7 +106,7 @@ def suite_engine(value: str) -> Engine:
     engine = value.strip().lower()
     known: Engine | None = chosen(engine, get_args(Engine))
     if known is None:
-        raise UsageError(f"--engine {engine!r}: use gx or polars")
+        raise UsageError(t("cli.engine-choice", engine=repr(engine)))
     return known
 
 
@@ -126,4 +138,4 @@ def package_folder(package: Path | None, verify: bool = True) -> Path:
 def writable_folder(path: Path) -> None:
     """Exit 2 when an output folder's path is taken by a file."""
     if path.exists() and not path.is_dir():
-        raise UsageError(f"{path} exists and is not a folder")
+        raise UsageError(t("cli.not-a-folder", path=str(path)))

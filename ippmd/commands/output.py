@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ippmd import SYNTHETIC_NOTICE
 from ippmd.core.errors import InputError
+from ippmd.core.i18n import t
 from ippmd.core.text import shown
 
 
@@ -57,8 +57,9 @@ def say(text: str, *, fold: bool = True) -> None:
 
 
 def warn_synthetic() -> None:
-    """The notice every command that writes or shows synthetic microdata prints with it."""
-    console.print(SYNTHETIC_NOTICE, style="yellow")
+    """The notice every command that writes or shows synthetic microdata prints with it, in the
+    command's language (ippmd.SYNTHETIC_NOTICE in English)."""
+    console.print(t("common.synthetic-notice"), style="yellow")
 
 
 def progress_bar(quiet: bool) -> Progress:

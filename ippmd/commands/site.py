@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from ippmd.commands.options import Package, home_path, package_folder, writable_folder
+from ippmd.commands.options import Lang, Package, home_path, package_folder, writable_folder
 from ippmd.commands.output import say
+from ippmd.core.i18n import choose_language, t
 from ippmd.core.io import package_files, refuse_output_over
 
 
@@ -18,8 +19,13 @@ def site(
         Path | None, typer.Option(help="Folder to write (default: reports/site in the project home).")
     ] = None,
     package: Package = None,
+    lang: Lang = None,
 ) -> None:
-    """Write the offline, searchable codebook site (HTML, no network): variables, availability, indicators."""
+    """Write the offline, searchable codebook site (HTML, no network): variables, availability, indicators.
+
+    The site holds every page in English, French and Spanish (a switch on each); --lang (else
+    $IPPMD_LANG, else English) is the language of this command's own lines."""
+    choose_language(lang)
     from ippmd.explore.site import write_site
 
     package = package_folder(package)
@@ -29,6 +35,12 @@ def site(
     started = time.perf_counter()
     summary = write_site(package, out)
     say(
-        f"wrote {summary.pages} pages ({summary.variables} variables, {summary.indicators} country "
-        f"indicators) to {out / 'index.html'} in {time.perf_counter() - started:.1f} s"
+        t(
+            "cli.site-wrote",
+            pages=summary.pages,
+            variables=summary.variables,
+            indicators=summary.indicators,
+            path=str(out / "index.html"),
+            seconds=time.perf_counter() - started,
+        )
     )

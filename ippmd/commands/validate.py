@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
-from ippmd.commands.options import HtmlReport, JsonReport, Lang, chosen
+from ippmd.commands.options import CountryLang, HtmlReport, JsonReport, chosen
 from ippmd.commands.output import terminal, verdict
 from ippmd.core.errors import UsageError
 from ippmd.core.i18n import choose_language, t
@@ -26,7 +26,7 @@ def validate(
     json_file: JsonReport = None,
     html_file: HtmlReport = None,
     engine: Annotated[str, typer.Option(help="Expectation engine: polars (fast) or gx.")] = "polars",
-    lang: Lang = None,
+    lang: CountryLang = None,
 ) -> None:
     """Check country submissions: exit 0 all valid, 1 any invalid, 2 unusable arguments."""
     choose_language(lang, submissions_country(paths))
