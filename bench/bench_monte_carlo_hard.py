@@ -73,6 +73,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -121,6 +122,14 @@ DESIGNS = (
     Design("E", "few treated, large", treated=4, effect_sd=0.5, size_spread=1.0, size_tilt=1.0),
     Design("F", "few treated, small", treated=4, effect_sd=0.5, size_spread=1.0, size_tilt=-1.0),
 )
+
+
+class Test(Protocol):
+    """What each method gives: a p-value at any hypothesised value and the inverted interval."""
+
+    def p_value(self, r: float = 0.0) -> float: ...
+
+    def interval(self, level: float) -> tuple[float, float]: ...
 
 
 @dataclass(frozen=True)
@@ -250,7 +259,7 @@ def one_replication(design: Design, rep: int, seed: int, draws: int) -> list[dic
     cr2 = CR2Model.prepare(model)
     boot = WildBootstrap.prepare(model, webb_weights(G, draws, seed, key), config.max_search_se)
     assigned = assignments(sample, draws, seeded_rng(seed, f"RI:{key}"))
-    tests = {
+    tests: dict[str, tuple[Test, Test]] = {
         "CR2": (cr2.contrast(c), dataclasses.replace(cr2, model=null_model).contrast(c)),
         "WCR": (boot.contrast(c), dataclasses.replace(boot, model=null_model).contrast(c)),
         "RI": (

@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_quick_run_prints_one_row_per_design_and_method(
     text = capsys.readouterr().out
     rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| design")]
     assert len(rows) == len(bench.DESIGNS) * len(bench.METHODS) == 24
-    seen = Counter()
+    seen: Counter[tuple[str, str]] = Counter()
     for line in rows:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         assert len(cells) == 7, line
@@ -103,7 +104,7 @@ def test_the_bench_calls_the_package_estimators(bench: ModuleType, monkeypatch: 
     }
 
 
-def sample_and_model(bench: ModuleType, key: int = 4) -> tuple[object, inference.AbsorbedWLS]:
+def sample_and_model(bench: ModuleType, key: int = 4) -> tuple[Any, inference.AbsorbedWLS]:
     sample = bench.draw_sample(bench.DESIGNS[key], inference.seeded_rng(1, "test"))
     return sample, bench.fit(sample, sample.y)
 
