@@ -227,6 +227,7 @@ def test_large_builds_check_country_by_country_with_the_same_verdict(
     assert failed and all("PHL" in (p.message + (p.value or "")) for p in failed)
 
 
+@pytest.mark.slow  # several CLI processes: make test keeps under 3 minutes; CI runs it
 def test_an_admit_bumps_the_version_and_records_the_change(small_package: Path, tmp_path: Path) -> None:
     """A new country is a minor release, a replaced one a patch; each appends to `changes` what
     `ippmd diff` finds, the dataHash stays the data's, and `ippmd diff` names both versions."""

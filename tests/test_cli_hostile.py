@@ -28,6 +28,7 @@ def odd_package(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return copy_package(package_dir, tmp_path_factory.mktemp("odd") / "pkg [v1]")
 
 
+@pytest.mark.slow  # several CLI processes: make test keeps under 3 minutes; CI runs it
 def test_a_bracket_in_the_package_path_is_a_path_not_a_pattern(odd_package: Path, tmp_path: Path) -> None:
     tabulated = _run("tabulate", "sex", "--table", "persons", "--package", str(odd_package), cwd=tmp_path)
     assert tabulated.returncode == 0, tabulated.stderr

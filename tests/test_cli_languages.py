@@ -226,6 +226,7 @@ def _leftover(run: str) -> bool:
     return not any(run in re.sub(r"[,.:;]", "", english) for english in STILL_ENGLISH)
 
 
+@pytest.mark.slow  # 27 commands twice (about 40 s of CPU): CI runs it; make test keeps the messy one
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_french_output_holds_no_english(case: str, inputs: dict[str, Path]) -> None:
     english_code, english = _run(CASES[case](inputs, "en"), "en")

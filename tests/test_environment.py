@@ -57,6 +57,7 @@ def test_an_unwritable_place_is_an_environment_error(broken: Path, tmp_path: Pat
     _one_line_error(done)
 
 
+@pytest.mark.slow  # several CLI processes: make test keeps under 3 minutes; CI runs it
 def test_a_file_where_a_folder_is_expected_is_an_environment_error(broken: Path, tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("mine", encoding="utf-8")
     for args in (

@@ -244,6 +244,7 @@ def _request(archive: Path) -> dict[str, Any]:
         return json.loads(bundle.read(f"{archive.stem}/manifest.json"))["request"]
 
 
+@pytest.mark.slow  # several CLI processes: make test keeps under 3 minutes; CI runs it
 def test_cli_lang_option_environment_and_default(package_dir: Path, tmp_path: Path) -> None:
     common = ["--package", str(package_dir), "--countries", "CIV", "--tables", TABLE, "--format", "dta"]
     environment = {k: v for k, v in os.environ.items() if k != "IPPMD_LANG"}

@@ -87,6 +87,7 @@ def test_validate_shows_a_folder_and_cells_of_tags_as_typed(scene: Path) -> None
     assert "bug in ippmd" not in said
 
 
+@pytest.mark.slow  # several CLI processes: make test keeps under 3 minutes; CI runs it
 def test_extract_and_its_listing_show_tags_as_typed(scene: Path) -> None:
     code, said = _on_a_terminal(
         "extract", "--package", "T/pk[/b]", "--countries", "KHM", "--tables", "countries", "--out",

@@ -436,6 +436,7 @@ def test_the_french_index_searches_in_french(browser: Browser, site: Path) -> No
     assert browser.evaluate(VISIBLE_ROWS) == ["remittances_received"]
 
 
+@pytest.mark.slow  # several CLI processes: make test keeps under 3 minutes; CI runs it
 def test_site_refuses_a_folder_of_other_files(package_dir: Path, tmp_path: Path) -> None:
     """A user's own non-empty folder is never overwritten; an earlier site (marked) is updated."""
     import subprocess

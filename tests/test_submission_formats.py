@@ -124,6 +124,7 @@ def test_a_bad_reference_names_both_submitted_files(copy: Path, fmt: str) -> Non
     assert found[0].message.endswith(f"in households.{fmt}")
 
 
+@pytest.mark.slow  # several CLI processes: make test keeps under 3 minutes; CI runs it
 def test_the_terminal_report_speaks_of_observations_cases_and_lines(copy: Path, tmp_path: Path) -> None:
     as_stat(copy, "persons", "dta", lambda f: _set(f, 4, "sex", 7))
     as_stat(copy, "emigrants", "sav", lambda f: _set(f, 2, "sex", 9))
