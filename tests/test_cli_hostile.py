@@ -62,6 +62,7 @@ def test_extract_where_no_rows_or_not_a_condition(
     assert "internal error" not in done.stderr
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_extract_where_on_households_keeps_the_foreign_keys(odd_package: Path, tmp_path: Path) -> None:
     """Cutting households cuts their persons and emigrants too: no row points to a dropped household."""
     out = tmp_path / "urban.zip"
@@ -141,6 +142,7 @@ def test_a_file_far_over_the_limit_is_refused_before_it_is_read(tmp_path: Path) 
     assert [r["file"] for r in too_large] == ["persons.csv"], records
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 @pytest.mark.parametrize(
     "command",
     [("benchmark", "--focus", "KHM"), ("figures",), ("build", "--countries", "KHM")],
@@ -192,6 +194,7 @@ def test_a_corrupt_package_file_is_a_data_problem_not_a_bug(
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_diff_says_trouble_with_exit_2_not_different(
     package_dir: Path, corrupt_package: Path, tmp_path: Path
 ) -> None:
@@ -214,6 +217,7 @@ def test_check_never_reads_outside_the_package(corrupt_package: Path, tmp_path: 
     assert any("leads out of the package" in r["message"] for r in records)
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_an_aggregate_is_not_a_row_condition(package_dir: Path, tmp_path: Path) -> None:
     """It would compare each row with the whole table: refused as a usage error, in one line."""
     from ippmd.core.errors import UsageError
@@ -254,6 +258,7 @@ def _edit_parquet_and_its_hash(
     (package / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 @pytest.mark.parametrize(
     ("edit", "field", "says"),
     [

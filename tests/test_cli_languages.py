@@ -247,6 +247,7 @@ def test_the_checks_see_english() -> None:
     assert not _leftover("problem above or") and _leftover("did you mean")
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_the_site_and_listing_lines_follow_the_language(inputs: dict[str, Path]) -> None:
     """The site's closing line and the listing's headings in Spanish, from the catalogue."""
     code, text = _run(["site", "--package", str(inputs["package"]), "--out", str(inputs["root"] / "s")], "es")

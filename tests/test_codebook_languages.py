@@ -105,6 +105,7 @@ def test_markdown_keeps_codes_and_names_in_every_language(markdown: dict[Languag
     assert len(skeleton(markdown["en"])) > 100
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_cli_writes_the_codebook_in_the_chosen_language(
     package_dir: Path, descriptor: dict, markdown: dict[Language, str], tmp_path: Path
 ) -> None:

@@ -63,6 +63,7 @@ def test_same_build_is_identical_and_schema_changes_are_named(
     assert schema_diff.fields_added == ["new_field"] and schema_diff.fields_removed == []
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_cli_diff_exit_codes(two_builds: tuple[Path, Path], tmp_path: Path) -> None:
     old, new = two_builds
     ippmd = str(Path(sys.executable).with_name("ippmd"))

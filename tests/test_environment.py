@@ -52,6 +52,7 @@ def test_a_full_disk_is_an_environment_error_and_leaves_no_partial_report(
     assert list(tmp_path.iterdir()) == []  # neither a 0-byte report.json nor its temporary file
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_an_unwritable_place_is_an_environment_error(broken: Path, tmp_path: Path) -> None:
     done = _run("validate", str(broken), "--json", "/proc/ippmd-report.json", cwd=tmp_path)
     _one_line_error(done)

@@ -379,6 +379,7 @@ def test_a_long_name_is_shortened_in_the_file_with_its_labels(tmp_path: Path) ->
     assert labels["u"].startswith("Unknown")  # type: ignore[index]  # pyreadstat's stubs: numeric keys only and back[renamed[long]].isna().tolist() == [False, True]
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_cli_extract_exit_codes(package_dir: Path, tmp_path: Path) -> None:
     ippmd = Path(sys.executable).with_name("ippmd")
     ok = subprocess.run(
@@ -509,6 +510,7 @@ def test_bad_attach_names_the_close_match(package_dir: Path, tmp_path: Path) -> 
         make_extract(package_dir, tmp_path / "x.zip", tables=["persons"], attach=["households.urbn"])
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_cli_refuses_tar_and_bad_where_with_exit_2(package_dir: Path, tmp_path: Path) -> None:
     ippmd = str(Path(sys.executable).with_name("ippmd"))
     base = [ippmd, "extract", "--package", str(package_dir)]

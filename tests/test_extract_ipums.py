@@ -104,6 +104,7 @@ def test_the_same_request_gives_the_same_bytes(package_dir: Path, tmp_path: Path
     assert first.read_bytes() == second.read_bytes()
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_rectangular_puts_each_household_and_community_on_its_person_rows(
     extracts: dict[str, Path], package_dir: Path, tmp_path: Path
 ) -> None:

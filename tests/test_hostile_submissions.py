@@ -90,6 +90,7 @@ def test_a_local_spelling_must_be_a_place_name(copy: Path) -> None:
     assert ("destination-spelling", f"destinations.{hostile}") in {(p.code, p.field) for p in report.errors}
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_an_escape_in_the_submission_path_is_not_printed(submission: Path, tmp_path: Path) -> None:
     odd = tmp_path / "x\x1b[2J\x1b[32mFAKE"
     shutil.copytree(submission, odd)
@@ -101,6 +102,7 @@ def test_an_escape_in_the_submission_path_is_not_printed(submission: Path, tmp_p
     assert missing.returncode == 2 and "\x1b" not in missing.stdout + missing.stderr
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_no_output_lands_on_a_package_place(package_dir: Path, tmp_path: Path) -> None:
     package = copy_package(package_dir, tmp_path / "pkg")
     (package / "admitted" / "GEO").mkdir(parents=True)

@@ -65,6 +65,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_admit_into_a_path_of_tags_admits_and_says_it_literally(scene: Path) -> None:
     code, said = _on_a_terminal("admit", "S[red]", "--out", "T/pk[/b]", *POLARS, cwd=scene)
     assert code == 0, said
@@ -102,6 +103,7 @@ def test_extract_and_its_listing_show_tags_as_typed(scene: Path) -> None:
     assert f"KHM ({MARKUP_NAME})" in said, said
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_build_and_template_say_their_folders_as_typed(scene: Path) -> None:
     code, said = _on_a_terminal("template", "KHM", "K[link=x]", cwd=scene)
     assert code == 0 and "wrote K[link=x]/metadata.yaml" in said, said

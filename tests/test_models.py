@@ -629,6 +629,7 @@ def test_every_row_takes_its_standard_error_statistic_df_p_and_interval_from_one
         assert cr2["peer_mean_df"][0] != cr2["difference_df"][0]  # each contrast its own df
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_multiplicity_columns_equal_statsmodels_over_their_families(fits: list[SpecFit]) -> None:
     """Holm and BH within each family declared in the specs: in estimates.csv the country rows and
     the pooled rows of a family apart, in comparison.csv the differences and the focus effects."""

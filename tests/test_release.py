@@ -101,6 +101,7 @@ def test_a_release_build_takes_the_code_version_whatever_the_folder_held(haiti: 
     assert (package / "datapackage.json").read_bytes() == (haiti / "datapackage.json").read_bytes()
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_data_returned_to_are_their_release_again(haiti: Path, tmp_path: Path) -> None:
     """A build undone by rebuilding with the old options is the old release, byte for byte."""
     package = Path(shutil.copytree(haiti, tmp_path / "pkg"))

@@ -117,6 +117,7 @@ def test_the_report_speaks_the_language_in_terminal_json_and_html(
         assert english["how-to-fix"] not in text and english["html-checked"].split("{")[0] not in text
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_a_country_whose_language_is_french_validates_in_french(civ: Path, khm: Path, tmp_path: Path) -> None:
     french, english = report_words("fr"), report_words("en")
     for folder, word in ((civ, french), (khm, english)):

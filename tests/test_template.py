@@ -218,6 +218,7 @@ def _problems(folder: Path) -> list[tuple[str, int | str | None, str | None, str
     )
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_a_french_kit_filled_in_validates_as_the_english_one(tmp_path: Path, civ_tables: Path) -> None:
     kits = {code: tmp_path / code for code in ("en", "fr")}
     for code, folder in kits.items():

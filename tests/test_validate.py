@@ -348,6 +348,7 @@ def test_eleventh_country_with_complete_metadata_is_accepted(copy: Path) -> None
     assert report.country == "SEN"
 
 
+@pytest.mark.slow  # CLI processes: make test stays under 3 minutes; CI runs it
 def test_cli_exit_codes_json_and_offline_html(valid: Path, copy: Path, tmp_path: Path) -> None:
     ok = subprocess.run([str(IPPMD), "validate", str(valid)], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stdout + ok.stderr
