@@ -66,7 +66,7 @@ def _language_of(text: str) -> str:
         (("KHM",), "en"),
         (("KHM", "--lang", "es"), "es"),
         (("KHM", "--lang", " FR "), "fr"),
-        (("ZZZ",), "en"),  # a country ippmd does not know: English
+        (("SEN",), "en"),  # a country ippmd has no metadata for: English
     ],
 )
 def test_the_guide_is_in_the_chosen_language(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
@@ -241,3 +241,13 @@ def test_write_template_keeps_english_by_default(tmp_path: Path) -> None:
     """The library writes in the current language: English unless a command chose another."""
     write_template("CIV", tmp_path / "kit")
     assert _language_of((tmp_path / "kit" / "GUIDE.md").read_text(encoding="utf-8")) == "en"
+
+
+def test_a_code_that_is_no_country_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """`validate` refuses a kit whose country_iso3 is no ISO 3166-1 code: template says so first
+    (exit 2, nothing written); a real country ippmd has no metadata for still gets its kit."""
+    refused = CliRunner().invoke(app, ["template", "ZZZ", str(tmp_path / "kit")])
+    assert refused.exit_code == 2 and "ZZZ is not an ISO 3166-1 alpha-3 country code" in refused.output
+    assert not (tmp_path / "kit").exists()
+    made = CliRunner().invoke(app, ["template", "SEN", str(tmp_path / "sen")])
+    assert made.exit_code == 0 and (tmp_path / "sen" / "metadata.yaml").is_file()

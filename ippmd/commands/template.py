@@ -30,6 +30,10 @@ def template(
         country = None
     choose_language(lang, country)
     code = iso3_option(iso3, t("cli.the-country-code"))
+    from ippmd.core.metadata import iso3166
+
+    if code not in iso3166():  # `validate` would refuse the kit's country_iso3: say it now
+        raise UsageError(t("cli.template-unknown-country", code=code))
     writable_folder(out_dir)
     refuse_filled_folder(out_dir, force)
     for path in write_template(code, out_dir, force=force):
