@@ -33,11 +33,13 @@ from ippmd.core.i18n import SOURCE, language, language_named, t
 from ippmd.explore.render import render
 from ippmd.extract import variable_catalog
 from ippmd.package.read import BuiltPackage, read_package
+from ippmd.package.translate import heading_text
 from ippmd.portal.security import SecurityHeaders, UserLanguage
 from ippmd.portal.store import STORE_FOLDER, Account, Store, Submission, now
 from ippmd.portal.upload import UploadRefused, receive_zip
 from ippmd.quality.archive import open_submission_files
 from ippmd.quality.validate import validate_submission
+from ippmd.template import country_name
 
 API = "/api/v1"
 EXTRACT_NAME = "ippmd-extract.zip"  # the server's name for an extract (its folder inside the zip)
@@ -186,6 +188,10 @@ def _reading_routes(app: FastAPI, home: Path) -> None:
     @app.get("/", response_class=HTMLResponse)
     def front() -> HTMLResponse:
         summary = _package_summary(read_package(package_folder(home, verify=False)))
+        # the page speaks the reader's language; the JSON of /api/v1/package keeps the descriptor's words
+        summary["title"] = heading_text("package", "title", str(summary["title"]))
+        for row in summary["countries"]:
+            row["name"] = country_name(row["iso3"], row["name"] or row["iso3"])
         page = _pages().get_template("index.html").render(package=summary, lang=language(), label=_labels())
         return HTMLResponse(page)
 

@@ -4,6 +4,7 @@ output for the same query (byte for byte)."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import subprocess
@@ -124,6 +125,12 @@ def test_the_language_follows_the_request_not_the_process(client: TestClient, ho
     }
     front = client.get("/", headers={"Accept-Language": "fr"}).text
     assert '<html lang="fr">' in front and "Comment citer" in front and "DONNÉES SYNTHÉTIQUES" in front
+    from babel import Locale
+
+    from ippmd.core.i18n import catalogue
+
+    assert html.escape(catalogue("fr", "codebook")["package.title"], quote=True) in front  # the title
+    assert Locale.parse("fr").territories["DO"] in front  # country names from CLDR, not the descriptor's
     wrong = client.get("/api/v1/package?lang=xx")
     assert wrong.status_code == 400 and "en, fr, es" in wrong.json()["detail"]
 
